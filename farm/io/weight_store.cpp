@@ -1,0 +1,50 @@
+#include "farm/io/weight_store.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "farm/core/error.h"
+
+namespace farm {
+
+namespace fs = std::filesystem;
+
+WeightStore::WeightStore(const std::string& dir) : dir_(dir) {
+  if (!fs::is_directory(dir)) fail(dir, ": model folder is missing");
+  std::vector<std::string> paths;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().extension() == ".safetensors") paths.push_back(e.path().string());
+  std::sort(paths.begin(), paths.end());
+  if (paths.empty()) fail(dir, ": no .safetensors weight file in this folder");
+  for (const auto& p : paths) files_.push_back(std::make_unique<SafetensorsFile>(p));
+}
+
+const SafetensorsFile* WeightStore::file_of(const std::string& key) const {
+  for (const auto& f : files_)
+    if (f->find(key)) return f.get();
+  return nullptr;
+}
+
+bool WeightStore::contains(const std::string& key) const { return file_of(key) != nullptr; }
+
+Shape WeightStore::shape_of(const std::string& key) const {
+  const SafetensorsFile* f = file_of(key);
+  if (!f) fail(dir_, ": missing weight '", key, "'");
+  return f->find(key)->shape;
+}
+
+Tensor WeightStore::get(const std::string& key, const Shape& expected) const {
+  const SafetensorsFile* f = file_of(key);
+  if (!f) fail(files_.size() == 1 ? files_[0]->path() : dir_, ": missing weight '", key, "' (expected shape ",
+               shape_str(expected), ")");
+  const auto* e = f->find(key);
+  if (e->dtype != DType::f32 && e->dtype != DType::f16 && e->dtype != DType::bf16)
+    fail(f->path(), ": weight '", key, "' has dtype ", dtype_name(e->dtype), " (expected F32, F16 or BF16)");
+  if (e->shape != expected)
+    fail(f->path(), ": weight '", key, "' has shape ", shape_str(e->shape), " (expected ", shape_str(expected), ")");
+  loaded_.insert(key);
+  loaded_bytes_ += e->end - e->begin;
+  return f->load_f32(key);
+}
+
+}  // namespace farm

@@ -1,0 +1,89 @@
+#include "farm/model/clip_text.h"
+
+#include <cmath>
+
+#include "farm/core/error.h"
+#include "farm/io/json_config.h"
+
+namespace farm::model {
+
+ClipTextConfig ClipTextConfig::load(const std::string& path) {
+  const JsonConfig c = JsonConfig::load(path);
+  ClipTextConfig t;
+  t.vocab_size = c.get_int("vocab_size");
+  t.hidden_size = c.get_int("hidden_size");
+  t.intermediate_size = c.get_int("intermediate_size");
+  t.layers = c.get_int("num_hidden_layers");
+  t.heads = c.get_int("num_attention_heads");
+  t.max_positions = c.get_int("max_position_embeddings", 77);
+  const std::string act = c.get_string("hidden_act", "quick_gelu");
+  if (act != "quick_gelu" && act != "gelu") c.bad("hidden_act", "'" + act + "' is not supported (quick_gelu, gelu)");
+  t.quick_gelu = act == "quick_gelu";
+  t.layer_norm_eps = static_cast<float>(c.get_number("layer_norm_eps", 1e-5));
+  if (t.hidden_size <= 0 || t.heads <= 0 || t.hidden_size % t.heads != 0)
+    c.bad("num_attention_heads", cat("hidden_size ", t.hidden_size, " does not divide into ", t.heads, " heads"));
+  if (t.layers <= 0) c.bad("num_hidden_layers", "must be positive");
+  if (t.vocab_size <= 0) c.bad("vocab_size", "must be positive");
+  if (t.max_positions < 1) c.bad("max_position_embeddings", "must be positive");
+  return t;
+}
+
+void ClipTextEncoder::load(const WeightStore& w) {
+  const auto& c = config_;
+  const std::string p = "text_model.";
+  token_embedding_ = w.get(p + "embeddings.token_embedding.weight", {c.vocab_size, c.hidden_size});
+  position_embedding_ = w.get(p + "embeddings.position_embedding.weight", {c.max_positions, c.hidden_size});
+  layers_.resize(static_cast<size_t>(c.layers));
+  for (int64_t i = 0; i < c.layers; ++i) {
+    const std::string l = cat(p, "encoder.layers.", i, ".");
+    auto& L = layers_[i];
+    L.ln1.load(w, l + "layer_norm1", c.hidden_size, c.layer_norm_eps);
+    L.q.load(w, l + "self_attn.q_proj", c.hidden_size, c.hidden_size);
+    L.k.load(w, l + "self_attn.k_proj", c.hidden_size, c.hidden_size);
+    L.v.load(w, l + "self_attn.v_proj", c.hidden_size, c.hidden_size);
+    L.out.load(w, l + "self_attn.out_proj", c.hidden_size, c.hidden_size);
+    L.ln2.load(w, l + "layer_norm2", c.hidden_size, c.layer_norm_eps);
+    L.fc1.load(w, l + "mlp.fc1", c.hidden_size, c.intermediate_size);
+    L.fc2.load(w, l + "mlp.fc2", c.intermediate_size, c.hidden_size);
+  }
+  final_ln_.load(w, p + "final_layer_norm", c.hidden_size, c.layer_norm_eps);
+}
+
+Tensor ClipTextEncoder::forward(const Ops& ops, const std::vector<int64_t>& ids, int64_t batch, int clip_skip) const {
+  const auto& c = config_;
+  const int64_t D = c.hidden_size, L = static_cast<int64_t>(ids.size()) / batch;
+  FARM_ASSERT(L * batch == static_cast<int64_t>(ids.size()) && L <= c.max_positions, "ids ", ids.size());
+  if (clip_skip < 1 || clip_skip > c.layers)
+    fail("clip_skip ", clip_skip, " is out of range for a text encoder with ", c.layers, " layers (1..", c.layers, ")");
+  Tensor h({batch, L, D});
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t t = 0; t < L; ++t) {
+      const int64_t id = ids[b * L + t];
+      FARM_ASSERT(id >= 0 && id < c.vocab_size, "token id ", id, " outside the vocabulary");
+      for (int64_t d = 0; d < D; ++d)
+        h.data[(b * L + t) * D + d] = token_embedding_.data[id * D + d] + position_embedding_.data[t * D + d];
+    }
+  kernels::AttentionArgs a;
+  a.batch = batch;
+  a.heads = c.heads;
+  a.q_len = a.kv_len = L;
+  a.head_dim = D / c.heads;
+  a.q_stride = a.kv_stride = a.out_stride = D;
+  a.scale = 1.0f / std::sqrt(static_cast<float>(a.head_dim));
+  a.causal = true;
+  const int64_t run_layers = c.layers - (clip_skip - 1);
+  for (int64_t i = 0; i < run_layers; ++i) {
+    const Layer& ly = layers_[i];
+    const Tensor x = ly.ln1.forward(ops, h);
+    const Tensor q = ly.q.forward(ops, x), k = ly.k.forward(ops, x), v = ly.v.forward(ops, x);
+    Tensor o(q.shape);
+    ops.attention(a, q.ptr(), k.ptr(), v.ptr(), o.ptr());
+    h = ly.out.forward(ops, o, &h);
+    Tensor m = ly.fc1.forward(ops, ly.ln2.forward(ops, h));
+    (c.quick_gelu ? ops.quick_gelu : ops.gelu)(m.size(), m.ptr(), m.ptr());
+    h = ly.fc2.forward(ops, m, &h);
+  }
+  return final_ln_.forward(ops, h);
+}
+
+}  // namespace farm::model

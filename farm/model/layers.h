@@ -1,0 +1,70 @@
+// The layers models are built from, each holding its weights (fp32, in the
+// layout the op table wants) and calling the op table to run. Parameter
+// paths equal the checkpoint keys (prefix + ".weight").
+// Every activation's first dimension is the batch.
+#pragma once
+
+#include <string>
+
+#include "farm/core/tensor.h"
+#include "farm/io/weight_store.h"
+#include "kernels/ops.h"
+
+namespace farm::model {
+
+using kernels::Ops;
+
+// y[..., out] = x[..., in] · W^T + b. Also accepts 1×1 conv weights
+// [out, in, 1, 1] (a 1×1 conv over NHWC is a linear layer over channels).
+struct Linear {
+  Tensor weight, bias;  // [out, in], [out] (empty when no bias)
+  int64_t in = 0, out = 0;
+
+  void load(const WeightStore& w, const std::string& prefix, int64_t in, int64_t out, bool has_bias = true);
+  Tensor forward(const Ops& ops, const Tensor& x, const Tensor* residual = nullptr) const;
+};
+
+// NHWC convolution; the checkpoint's [out, in, k, k] is stored as [out, k, k, in].
+struct Conv2d {
+  Tensor weight, bias;
+  int64_t in = 0, out = 0;
+  int kernel = 3, stride = 1, pad = 1;
+
+  void load(const WeightStore& w, const std::string& prefix, int64_t in, int64_t out, int kernel, int stride = 1);
+  Tensor forward(const Ops& ops, const Tensor& x, const Tensor* residual = nullptr) const;  // x [B,H,W,in]
+};
+
+struct GroupNorm {
+  Tensor gamma, beta;
+  int64_t channels = 0, groups = 32;
+  float eps = 1e-5f;
+
+  void load(const WeightStore& w, const std::string& prefix, int64_t channels, int64_t groups, float eps);
+  Tensor forward(const Ops& ops, const Tensor& x, bool silu) const;  // x [B, ..., C]
+};
+
+struct LayerNorm {
+  Tensor gamma, beta;
+  int64_t channels = 0;
+  float eps = 1e-5f;
+
+  void load(const WeightStore& w, const std::string& prefix, int64_t channels, float eps);
+  Tensor forward(const Ops& ops, const Tensor& x) const;  // over the last dim
+};
+
+// Multi-head attention as diffusers' Attention (to_q/to_k/to_v/to_out.0):
+// self-attention when context is null, else cross-attention over context.
+struct MultiHeadAttention {
+  Linear to_q, to_k, to_v, to_out;
+  int64_t heads = 1, head_dim = 0;
+
+  void load(const WeightStore& w, const std::string& prefix, int64_t query_dim, int64_t context_dim,
+            int64_t heads, int64_t head_dim, bool qkv_bias);
+  // x [B, L, query_dim], context [B, Lk, context_dim] -> [B, L, query_dim] (+ residual)
+  Tensor forward(const Ops& ops, const Tensor& x, const Tensor* context, const Tensor* residual) const;
+};
+
+// Element counts per sample, for ops that loop over the batch.
+inline int64_t rows_per_sample(const Tensor& x) { return x.size() / (x.dim(0) * x.dim(-1)); }
+
+}  // namespace farm::model

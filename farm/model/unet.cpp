@@ -1,0 +1,212 @@
+#include "farm/model/unet.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "farm/core/error.h"
+
+namespace farm::model {
+
+const char* block_kind_name(UNetBlockKind k) {
+  switch (k) {
+    case UNetBlockKind::time_embedding: return "time_embedding";
+    case UNetBlockKind::conv_in: return "conv_in";
+    case UNetBlockKind::resnet: return "resnet";
+    case UNetBlockKind::transformer: return "transformer";
+    case UNetBlockKind::downsample: return "downsample";
+    case UNetBlockKind::upsample: return "upsample";
+    case UNetBlockKind::conv_out: return "conv_out";
+  }
+  return "?";
+}
+
+// One block's weights; only the members of its kind are filled.
+struct UNet::Weights {
+  ResnetBlock resnet;
+  Transformer2D transformer;
+  Conv2d conv;
+  GroupNorm norm;
+  Linear linear_1, linear_2;
+};
+
+UNet::~UNet() = default;
+
+UNet::UNet(UNetConfig config) : config_(std::move(config)) {
+  const auto& c = config_;
+  const int n = c.levels();
+  auto add = [&](UNetBlockDesc d) { descs_.push_back(std::move(d)); };
+  // Skip-stack channel counts, to give up-path resnets their input width.
+  std::vector<int64_t> stack;
+
+  add({.name = "time_embedding", .kind = UNetBlockKind::time_embedding, .out_channels = c.time_embed_dim()});
+  add({.name = "conv_in", .kind = UNetBlockKind::conv_in, .in_channels = c.in_channels,
+       .out_channels = c.block_out_channels[0], .pushes_skip = true});
+  stack.push_back(c.block_out_channels[0]);
+  int64_t ch = c.block_out_channels[0];
+  for (int i = 0; i < n; ++i) {
+    const int64_t out = c.block_out_channels[i];
+    for (int64_t j = 0; j < c.layers_per_block[i]; ++j) {
+      const bool attn = c.down_cross_attention[i];
+      const std::string p = cat("down_blocks.", i, ".");
+      add({.name = cat(p, "resnets.", j), .kind = UNetBlockKind::resnet, .in_channels = ch, .out_channels = out,
+           .level = i, .pushes_skip = !attn});
+      if (attn)
+        add({.name = cat(p, "attentions.", j), .kind = UNetBlockKind::transformer, .in_channels = out,
+             .out_channels = out, .level = i, .pushes_skip = true, .heads = c.heads[i],
+             .context_dim = c.cross_attention_dim[i], .layers = c.transformer_layers[i]});
+      ch = out;
+      stack.push_back(out);
+    }
+    if (i + 1 < n) {
+      add({.name = cat("down_blocks.", i, ".downsamplers.0"), .kind = UNetBlockKind::downsample, .in_channels = ch,
+           .out_channels = ch, .level = i, .pushes_skip = true});
+      stack.push_back(ch);
+    }
+  }
+  const int deep = n - 1;
+  add({.name = "mid_block.resnets.0", .kind = UNetBlockKind::resnet, .in_channels = ch, .out_channels = ch,
+       .level = deep});
+  add({.name = "mid_block.attentions.0", .kind = UNetBlockKind::transformer, .in_channels = ch, .out_channels = ch,
+       .level = deep, .heads = c.heads[deep], .context_dim = c.cross_attention_dim[deep],
+       .layers = c.transformer_layers[deep]});
+  add({.name = "mid_block.resnets.1", .kind = UNetBlockKind::resnet, .in_channels = ch, .out_channels = ch,
+       .level = deep});
+  for (int i = 0; i < n; ++i) {
+    const int lvl = n - 1 - i;  // up block i works at the resolution of down level n-1-i
+    const int64_t out = c.block_out_channels[lvl];
+    const std::string p = cat("up_blocks.", i, ".");
+    for (int64_t j = 0; j < c.layers_per_block[lvl] + 1; ++j) {
+      FARM_ASSERT(!stack.empty(), "skip stack underflow");
+      const int64_t skip = stack.back();
+      stack.pop_back();
+      add({.name = cat(p, "resnets.", j), .kind = UNetBlockKind::resnet, .in_channels = ch + skip,
+           .out_channels = out, .level = lvl, .pops_skip = true, .skip_channels = skip});
+      if (c.up_cross_attention[i])
+        add({.name = cat(p, "attentions.", j), .kind = UNetBlockKind::transformer, .in_channels = out,
+             .out_channels = out, .level = lvl, .heads = c.heads[lvl], .context_dim = c.cross_attention_dim[lvl],
+             .layers = c.transformer_layers[lvl]});
+      ch = out;
+    }
+    if (i + 1 < n)
+      add({.name = p + "upsamplers.0", .kind = UNetBlockKind::upsample, .in_channels = ch, .out_channels = ch,
+           .level = lvl});
+  }
+  FARM_ASSERT(stack.empty(), "skip stack not empty at the end of the up path");
+  add({.name = "conv_out", .kind = UNetBlockKind::conv_out, .in_channels = ch, .out_channels = c.out_channels});
+  weights_.resize(descs_.size());
+}
+
+void UNet::load(const WeightStore& w, size_t begin, size_t end) {
+  const auto& c = config_;
+  for (size_t i = begin; i < end; ++i) {
+    const auto& d = descs_[i];
+    auto wt = std::make_unique<Weights>();
+    switch (d.kind) {
+      case UNetBlockKind::time_embedding:
+        wt->linear_1.load(w, "time_embedding.linear_1", c.block_out_channels[0], c.time_embed_dim());
+        wt->linear_2.load(w, "time_embedding.linear_2", c.time_embed_dim(), c.time_embed_dim());
+        break;
+      case UNetBlockKind::conv_in: wt->conv.load(w, "conv_in", d.in_channels, d.out_channels, 3); break;
+      case UNetBlockKind::resnet:
+        wt->resnet.load(w, d.name, d.in_channels, d.out_channels, c.time_embed_dim(), c.norm_num_groups, c.norm_eps);
+        break;
+      case UNetBlockKind::transformer:
+        wt->transformer.load(w, d.name, d.in_channels, d.context_dim, d.heads, d.layers, c.norm_num_groups);
+        break;
+      case UNetBlockKind::downsample: wt->conv.load(w, d.name + ".conv", d.in_channels, d.out_channels, 3, 2); break;
+      case UNetBlockKind::upsample: wt->conv.load(w, d.name + ".conv", d.in_channels, d.out_channels, 3); break;
+      case UNetBlockKind::conv_out:
+        wt->norm.load(w, "conv_norm_out", d.in_channels, c.norm_num_groups, c.norm_eps);
+        wt->conv.load(w, "conv_out", d.in_channels, d.out_channels, 3);
+        break;
+    }
+    weights_[i] = std::move(wt);
+  }
+}
+
+namespace {
+
+// torch's nearest interpolation to an explicit size (used when the skip's
+// size is not exactly twice the input, e.g. odd latent sizes).
+Tensor upsample_nearest(const Ops& ops, const Tensor& x, int64_t oh, int64_t ow) {
+  const int64_t B = x.dim(0), H = x.dim(1), W = x.dim(2), C = x.dim(3);
+  Tensor y({B, oh, ow, C});
+  if (oh == 2 * H && ow == 2 * W) {
+    ops.upsample_nearest2x(B, H, W, C, x.ptr(), y.ptr());
+    return y;
+  }
+  const float sh = static_cast<float>(H) / static_cast<float>(oh), sw = static_cast<float>(W) / static_cast<float>(ow);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t i = 0; i < oh; ++i) {
+      const int64_t si = std::min(static_cast<int64_t>(std::floor(static_cast<float>(i) * sh)), H - 1);
+      for (int64_t j = 0; j < ow; ++j) {
+        const int64_t sj = std::min(static_cast<int64_t>(std::floor(static_cast<float>(j) * sw)), W - 1);
+        std::copy_n(x.ptr() + ((b * H + si) * W + sj) * C, C, y.ptr() + ((b * oh + i) * ow + j) * C);
+      }
+    }
+  return y;
+}
+
+}  // namespace
+
+void UNet::run_block(const Ops& ops, size_t i, UNetState& s) const {
+  const auto& d = descs_[i];
+  FARM_ASSERT(weights_[i], "block ", d.name, " run without its weights loaded");
+  const Weights& wt = *weights_[i];
+  const auto& c = config_;
+  switch (d.kind) {
+    case UNetBlockKind::time_embedding: {
+      const int64_t B = s.timesteps.size(), C0 = c.block_out_channels[0];
+      Tensor t_emb({B, C0});
+      ops.timestep_embedding(B, s.timesteps.ptr(), C0, c.flip_sin_to_cos, c.freq_shift, 10000.0f, t_emb.ptr());
+      Tensor h = wt.linear_1.forward(ops, t_emb);
+      ops.silu(h.size(), h.ptr(), h.ptr());
+      s.temb = wt.linear_2.forward(ops, h);  // [B, 4·C0]
+      return;
+    }
+    case UNetBlockKind::conv_in: s.h = wt.conv.forward(ops, s.h); break;
+    case UNetBlockKind::resnet:
+      if (d.pops_skip) {
+        FARM_ASSERT(!s.skips.empty(), d.name, ": skip stack is empty");
+        Tensor skip = std::move(s.skips.back());
+        s.skips.pop_back();
+        const int64_t B = s.h.dim(0), H = s.h.dim(1), W = s.h.dim(2), ca = s.h.dim(3), cb = skip.dim(3);
+        FARM_ASSERT(skip.dim(1) == H && skip.dim(2) == W, d.name, ": skip ", shape_str(skip.shape), " vs ",
+                    shape_str(s.h.shape));
+        Tensor cat_h({B, H, W, ca + cb});
+        ops.concat_channels(B, H * W, ca, s.h.ptr(), cb, skip.ptr(), cat_h.ptr());
+        s.h = wt.resnet.forward(ops, cat_h, &s.temb);
+      } else {
+        s.h = wt.resnet.forward(ops, s.h, &s.temb);
+      }
+      break;
+    case UNetBlockKind::transformer: s.h = wt.transformer.forward(ops, s.h, s.context); break;
+    case UNetBlockKind::downsample: s.h = wt.conv.forward(ops, s.h); break;
+    case UNetBlockKind::upsample: {
+      // Upsample to the size of the skip the next resnet pops (diffusers'
+      // forward_upsample_size), which is 2× unless the latent size is odd.
+      FARM_ASSERT(!s.skips.empty(), d.name, ": skip stack is empty");
+      const Tensor& next = s.skips.back();
+      s.h = wt.conv.forward(ops, upsample_nearest(ops, s.h, next.dim(1), next.dim(2)));
+      break;
+    }
+    case UNetBlockKind::conv_out: s.h = wt.conv.forward(ops, wt.norm.forward(ops, s.h, true)); break;
+  }
+  if (d.pushes_skip) s.skips.push_back(s.h);
+}
+
+void UNet::run(const Ops& ops, UNetState& s, size_t begin, size_t end) const {
+  FARM_ASSERT(begin <= end && end <= descs_.size(), "block range ", begin, "..", end);
+  for (size_t i = begin; i < end; ++i) run_block(ops, i, s);
+}
+
+Tensor UNet::forward(const Ops& ops, Tensor sample, Tensor timesteps, Tensor context) const {
+  UNetState s;
+  s.h = std::move(sample);
+  s.timesteps = std::move(timesteps);
+  s.context = std::move(context);
+  run(ops, s, 0, descs_.size());
+  return std::move(s.h);
+}
+
+}  // namespace farm::model

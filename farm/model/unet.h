@@ -1,0 +1,69 @@
+// UNet2DConditionModel as an ordered block list (ARCHITECTURE.md, "The block
+// list"). Each block reads the running hidden state, may pop a skip tensor
+// (up path) before it runs or push one (down path) after it, and writes the
+// hidden state. A pipeline stage runs a contiguous range [begin, end); the
+// same descriptions drive execution, the cost model and `farm plan`.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "farm/model/resnet.h"
+#include "farm/model/transformer.h"
+#include "farm/model/unet_config.h"
+
+namespace farm::model {
+
+enum class UNetBlockKind { time_embedding, conv_in, resnet, transformer, downsample, upsample, conv_out };
+const char* block_kind_name(UNetBlockKind k);
+
+// What a block is, without weights: enough for cost models and plans.
+struct UNetBlockDesc {
+  std::string name;  // checkpoint prefix, e.g. "down_blocks.0.resnets.1"
+  UNetBlockKind kind;
+  int64_t in_channels = 0, out_channels = 0;
+  int level = 0;           // spatial size is the latent size / 2^level
+  bool pops_skip = false;  // concatenates the top of the skip stack to its input
+  int64_t skip_channels = 0;
+  bool pushes_skip = false;  // pushes its output onto the skip stack
+  int64_t heads = 0, context_dim = 0, layers = 0;  // transformer blocks
+};
+
+// A micro-batch's state inside the UNet; it is what crosses a stage cut.
+struct UNetState {
+  Tensor h;                   // [B, H, W, C] running hidden state
+  std::vector<Tensor> skips;  // skip stack (down path pushes, up path pops)
+  Tensor timesteps;           // [B]
+  Tensor temb;                // [B, time_embed_dim], set by the time_embedding block
+  Tensor context;             // [B, L, context_dim] text embeddings
+};
+
+class UNet {
+ public:
+  explicit UNet(UNetConfig config);
+  ~UNet();
+
+  const UNetConfig& config() const { return config_; }
+  const std::vector<UNetBlockDesc>& blocks() const { return descs_; }
+
+  // Loads the weights of blocks [begin, end) only.
+  void load(const WeightStore& w, size_t begin, size_t end);
+  void load(const WeightStore& w) { load(w, 0, descs_.size()); }
+
+  // Runs blocks [begin, end) on the state.
+  void run(const Ops& ops, UNetState& s, size_t begin, size_t end) const;
+
+  // The whole network: sample [B,H,W,in], timesteps [B], context [B,L,D] -> [B,H,W,out].
+  Tensor forward(const Ops& ops, Tensor sample, Tensor timesteps, Tensor context) const;
+
+ private:
+  struct Weights;
+  void run_block(const Ops& ops, size_t i, UNetState& s) const;
+
+  UNetConfig config_;
+  std::vector<UNetBlockDesc> descs_;
+  std::vector<std::unique_ptr<Weights>> weights_;  // null until loaded
+};
+
+}  // namespace farm::model

@@ -1,0 +1,91 @@
+#include "farm/model/vae_decoder.h"
+
+#include "farm/core/error.h"
+#include "farm/io/json_config.h"
+
+namespace farm::model {
+
+namespace {
+constexpr float kVaeEps = 1e-6f;  // diffusers builds every VAE norm with eps 1e-6
+}
+
+VaeConfig VaeConfig::load(const std::string& path) {
+  const JsonConfig c = JsonConfig::load(path);
+  VaeConfig v;
+  v.latent_channels = c.get_int("latent_channels", 4);
+  v.out_channels = c.get_int("out_channels", 3);
+  v.block_out_channels = c.get_int_list("block_out_channels");
+  v.layers_per_block = c.get_int("layers_per_block", 1);
+  v.norm_num_groups = c.get_int("norm_num_groups", 32);
+  v.scaling_factor = static_cast<float>(c.get_number("scaling_factor", 0.18215));
+  v.use_post_quant_conv = c.get_bool("use_post_quant_conv", true);
+  v.mid_block_add_attention = c.get_bool("mid_block_add_attention", true);
+  if (v.out_channels != 3) c.bad("out_channels", "expected 3 (RGB)");
+  if (!(v.scaling_factor > 0)) c.bad("scaling_factor", "must be positive");
+  for (int64_t ch : v.block_out_channels)
+    if (ch <= 0 || ch % v.norm_num_groups != 0)
+      c.bad("block_out_channels", cat("each entry must be a positive multiple of norm_num_groups (",
+                                      v.norm_num_groups, ")"));
+  if (v.layers_per_block <= 0) c.bad("layers_per_block", "must be positive");
+  if (c.has("up_block_types"))
+    for (const auto& t : c.get_string_list("up_block_types"))
+      if (t != "UpDecoderBlock2D") c.bad("up_block_types", "'" + t + "' is not supported (UpDecoderBlock2D)");
+  c.require_one_of("act_fn", {"silu"});
+  c.require_one_of("shift_factor", {nullptr, 0, 0.0});
+  c.require_one_of("latents_mean", {nullptr});
+  c.require_one_of("latents_std", {nullptr});
+  return v;
+}
+
+void VaeDecoder::load(const WeightStore& w) {
+  const auto& c = config_;
+  const int64_t n = static_cast<int64_t>(c.block_out_channels.size());
+  const int64_t top = c.block_out_channels.back(), g = c.norm_num_groups;
+  if (c.use_post_quant_conv)
+    post_quant_conv_.load(w, "post_quant_conv", c.latent_channels, c.latent_channels, 1);
+  conv_in_.load(w, "decoder.conv_in", c.latent_channels, top, 3);
+  mid_resnet0_.load(w, "decoder.mid_block.resnets.0", top, top, 0, g, kVaeEps);
+  if (c.mid_block_add_attention) {
+    mid_attn_norm_.load(w, "decoder.mid_block.attentions.0.group_norm", top, g, kVaeEps);
+    mid_attn_.load(w, "decoder.mid_block.attentions.0", top, top, 1, top, true);
+  }
+  mid_resnet1_.load(w, "decoder.mid_block.resnets.1", top, top, 0, g, kVaeEps);
+  up_.resize(static_cast<size_t>(n));
+  int64_t ch = top;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t out = c.block_out_channels[n - 1 - i];
+    auto& ub = up_[i];
+    ub.resnets.resize(static_cast<size_t>(c.layers_per_block + 1));
+    for (int64_t j = 0; j <= c.layers_per_block; ++j) {
+      ub.resnets[j].load(w, cat("decoder.up_blocks.", i, ".resnets.", j), ch, out, 0, g, kVaeEps);
+      ch = out;
+    }
+    if (i + 1 < n) ub.upsample.load(w, cat("decoder.up_blocks.", i, ".upsamplers.0.conv"), ch, ch, 3);
+  }
+  norm_out_.load(w, "decoder.conv_norm_out", ch, g, kVaeEps);
+  conv_out_.load(w, "decoder.conv_out", ch, c.out_channels, 3);
+}
+
+Tensor VaeDecoder::decode(const Ops& ops, const Tensor& latents) const {
+  Tensor h = config_.use_post_quant_conv ? post_quant_conv_.forward(ops, latents) : latents;
+  h = conv_in_.forward(ops, h);  // [B,h,w,top]
+  h = mid_resnet0_.forward(ops, h, nullptr);
+  if (config_.mid_block_add_attention) {
+    const int64_t B = h.dim(0), H = h.dim(1), W = h.dim(2), C = h.dim(3);
+    Tensor tokens = std::move(h).reshaped({B, H * W, C});
+    const Tensor normed = mid_attn_norm_.forward(ops, tokens, false);
+    h = std::move(mid_attn_.forward(ops, normed, nullptr, &tokens)).reshaped({B, H, W, C});
+  }
+  h = mid_resnet1_.forward(ops, h, nullptr);
+  for (const auto& ub : up_) {
+    for (const auto& r : ub.resnets) h = r.forward(ops, h, nullptr);
+    if (ub.upsample.out) {
+      Tensor up({h.dim(0), 2 * h.dim(1), 2 * h.dim(2), h.dim(3)});
+      ops.upsample_nearest2x(h.dim(0), h.dim(1), h.dim(2), h.dim(3), h.ptr(), up.ptr());
+      h = ub.upsample.forward(ops, up);
+    }
+  }
+  return conv_out_.forward(ops, norm_out_.forward(ops, h, true));  // [B,H,W,3]
+}
+
+}  // namespace farm::model

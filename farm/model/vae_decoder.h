@@ -1,0 +1,46 @@
+// AutoencoderKL's decode path: post_quant_conv, then the Decoder (conv_in,
+// mid block with one single-head attention, UpDecoderBlock2Ds, norm, conv_out).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "farm/model/resnet.h"
+
+namespace farm::model {
+
+struct VaeConfig {
+  int64_t latent_channels = 4, out_channels = 3;
+  std::vector<int64_t> block_out_channels;
+  int64_t layers_per_block = 2, norm_num_groups = 32;
+  float scaling_factor = 0.18215f;
+  bool use_post_quant_conv = true;
+  bool mid_block_add_attention = true;
+
+  int64_t scale_factor() const { return int64_t{1} << (block_out_channels.size() - 1); }
+  static VaeConfig load(const std::string& path);
+};
+
+class VaeDecoder {
+ public:
+  explicit VaeDecoder(VaeConfig c) : config_(std::move(c)) {}
+  const VaeConfig& config() const { return config_; }
+
+  void load(const WeightStore& w);
+  // latents [B,h,w,latent_channels] (already divided by scaling_factor) -> image [B,H,W,3] in about [-1, 1]
+  Tensor decode(const Ops& ops, const Tensor& latents) const;
+
+ private:
+  struct UpBlock {
+    std::vector<ResnetBlock> resnets;
+    Conv2d upsample;  // out == 0 on the last block
+  };
+  VaeConfig config_;
+  Conv2d post_quant_conv_, conv_in_, conv_out_;
+  ResnetBlock mid_resnet0_, mid_resnet1_;
+  GroupNorm mid_attn_norm_, norm_out_;
+  MultiHeadAttention mid_attn_;
+  std::vector<UpBlock> up_;
+};
+
+}  // namespace farm::model

@@ -1,0 +1,89 @@
+// The op table: every op the models need, as plain functions over fp32 host
+// buffers. Each backend (ref, cpu; cuda later) fills one table; the models
+// call through it and never know which backend runs.
+//
+// Layout rules (ARCHITECTURE.md): activations are NHWC, so a [B, H, W, C]
+// feature map is also a [B, H*W, C] token sequence. Weights come in the
+// layouts named per op (the loader converts once at load).
+//
+// Batch invariance (invariant 1): an output element must not depend on how
+// many other samples share the call. Ops take `batch` explicitly so a backend
+// can run each sample with the same shapes whatever the batch size.
+#pragma once
+
+#include <cstdint>
+
+namespace farm::kernels {
+
+struct Conv2dArgs {
+  int64_t batch = 1, in_h = 0, in_w = 0, in_c = 0, out_c = 0;
+  int kernel = 3, stride = 1, pad = 1;  // square kernel, symmetric zero padding
+  int64_t out_h() const { return (in_h + 2 * pad - kernel) / stride + 1; }
+  int64_t out_w() const { return (in_w + 2 * pad - kernel) / stride + 1; }
+};
+
+struct AttentionArgs {
+  int64_t batch = 1, heads = 1, q_len = 0, kv_len = 0, head_dim = 0;
+  // Elements between consecutive tokens of q, of k/v and of out. Head h of
+  // token t starts at t * stride + h * head_dim, so fused or interleaved
+  // projections need no copy.
+  int64_t q_stride = 0, kv_stride = 0, out_stride = 0;
+  float scale = 1.0f;   // usually 1/sqrt(head_dim)
+  bool causal = false;  // CLIP's text encoder masks future tokens
+};
+
+struct Ops {
+  const char* name;
+
+  // y[B,Ho,Wo,Cout] = conv(x[B,H,W,Cin], w[Cout,k,k,Cin]) + bias[Cout]
+  //                   (+ residual[B,Ho,Wo,Cout] when non-null). bias may be null.
+  void (*conv2d)(const Conv2dArgs& a, const float* x, const float* w, const float* bias,
+                 const float* residual, float* y);
+
+  // y[B*rows, out] = x[B*rows, in] · w[out, in]^T + bias[out] (+ residual).
+  // bias and residual may be null. `rows` is per sample.
+  void (*linear)(int64_t batch, int64_t rows, int64_t in, int64_t out, const float* x,
+                 const float* w, const float* bias, const float* residual, float* y);
+
+  // out[b, t, h*D + d] = softmax(scale · q k^T [+ causal mask]) v, per (b, h).
+  void (*attention)(const AttentionArgs& a, const float* q, const float* k, const float* v,
+                    float* out);
+
+  // Group norm over x[B, HW, C] with `groups` groups of C/groups channels,
+  // affine gamma/beta[C]; then SiLU when `silu`. y may alias x.
+  void (*group_norm)(int64_t batch, int64_t hw, int64_t channels, int64_t groups, float eps,
+                     const float* x, const float* gamma, const float* beta, bool silu, float* y);
+
+  // Layer norm over the last dim of x[rows, C]. y may alias x.
+  void (*layer_norm)(int64_t rows, int64_t channels, float eps, const float* x,
+                     const float* gamma, const float* beta, float* y);
+
+  // Elementwise, n elements, y may alias x.
+  void (*silu)(int64_t n, const float* x, float* y);
+  void (*gelu)(int64_t n, const float* x, float* y);        // exact (erf)
+  void (*quick_gelu)(int64_t n, const float* x, float* y);  // x · sigmoid(1.702 x)
+  void (*add)(int64_t n, const float* a, const float* b, float* y);
+
+  // GEGLU: x[rows, 2*inner] = [hidden | gate]; y[rows, inner] = hidden · gelu(gate).
+  void (*geglu)(int64_t rows, int64_t inner, const float* x, float* y);
+
+  // Nearest-neighbour 2× upsample, x[B,H,W,C] -> y[B,2H,2W,C].
+  void (*upsample_nearest2x)(int64_t batch, int64_t h, int64_t w, int64_t c, const float* x,
+                             float* y);
+
+  // Channel concat: y[B,HW,Ca+Cb] = [a[B,HW,Ca] | b[B,HW,Cb]].
+  void (*concat_channels)(int64_t batch, int64_t hw, int64_t ca, const float* a, int64_t cb,
+                          const float* b, float* y);
+
+  // Sinusoidal timestep embedding as diffusers' get_timestep_embedding:
+  // half = dim/2, freq_i = exp(-ln(max_period) · i / (half - shift)),
+  // emb = [sin(t·freq) | cos(t·freq)], swapped to [cos | sin] when flip_sin_to_cos.
+  // t[batch] -> y[batch, dim].
+  void (*timestep_embedding)(int64_t batch, const float* t, int64_t dim, bool flip_sin_to_cos,
+                             float downscale_freq_shift, float max_period, float* y);
+};
+
+const Ops& ref_ops();  // kernels/ref: plain loops, the oracle
+const Ops& cpu_ops();  // kernels/cpu: OpenBLAS + threads
+
+}  // namespace farm::kernels
