@@ -1,0 +1,55 @@
+#include "farm/pipeline/sd_model.h"
+
+#include <filesystem>
+
+#include "farm/core/error.h"
+#include "farm/io/json_config.h"
+
+namespace farm::pipeline {
+
+namespace fs = std::filesystem;
+
+SdModel SdModel::load(const std::string& dir) {
+  if (!fs::is_directory(dir)) fail(dir, ": model folder is missing (expected a diffusers folder with model_index.json)");
+  const JsonConfig index = JsonConfig::load((fs::path(dir) / "model_index.json").string());
+  const std::string cls = index.get_string("_class_name", "StableDiffusionPipeline");
+  if (cls != "StableDiffusionPipeline")
+    index.bad("_class_name", "'" + cls + "' is not supported (StableDiffusionPipeline: SD 1.x/2.x)");
+  for (const char* part : {"unet", "text_encoder", "vae", "tokenizer", "scheduler"}) {
+    if (!index.has(part)) index.bad(part, "missing: the pipeline needs this component");
+    if (!fs::is_directory(fs::path(dir) / part)) fail((fs::path(dir) / part).string(), ": component folder is missing");
+  }
+  SdModel m;
+  m.dir = dir;
+  m.name = fs::path(dir).lexically_normal().filename().string();
+  if (m.name.empty()) m.name = fs::path(dir).lexically_normal().parent_path().filename().string();
+  auto sub = [&](const char* part, const char* file) { return (fs::path(dir) / part / file).string(); };
+
+  // Configs first: a bad value fails before gigabytes are read.
+  auto unet_cfg = model::UNetConfig::load(sub("unet", "config.json"));
+  auto text_cfg = model::ClipTextConfig::load(sub("text_encoder", "config.json"));
+  auto vae_cfg = model::VaeConfig::load(sub("vae", "config.json"));
+  m.scheduler = sched::SchedulerConfig::from_json_file(sub("scheduler", "scheduler_config.json"));
+  if (unet_cfg.context_dim() != text_cfg.hidden_size)
+    fail(sub("unet", "config.json"), ": field 'cross_attention_dim': ", unet_cfg.context_dim(),
+         " does not match the text encoder's hidden_size ", text_cfg.hidden_size, " (", sub("text_encoder", "config.json"),
+         ")");
+  if (unet_cfg.in_channels != vae_cfg.latent_channels || unet_cfg.out_channels != vae_cfg.latent_channels)
+    fail(sub("unet", "config.json"), ": in/out_channels ", unet_cfg.in_channels, "/", unet_cfg.out_channels,
+         " do not match the VAE's latent_channels ", vae_cfg.latent_channels);
+  m.tokenizer = std::make_unique<text::ClipTokenizer>(text::ClipTokenizer::from_folder(sub("tokenizer", "")));
+
+  const WeightStore unet_w((fs::path(dir) / "unet").string());
+  const WeightStore text_w((fs::path(dir) / "text_encoder").string());
+  const WeightStore vae_w((fs::path(dir) / "vae").string());
+  m.unet = std::make_unique<model::UNet>(std::move(unet_cfg));
+  m.unet->load(unet_w);
+  m.text_encoder = std::make_unique<model::ClipTextEncoder>(std::move(text_cfg));
+  m.text_encoder->load(text_w);
+  m.vae = std::make_unique<model::VaeDecoder>(std::move(vae_cfg));
+  m.vae->load(vae_w);
+  m.weight_bytes = unet_w.loaded_bytes() + text_w.loaded_bytes() + vae_w.loaded_bytes();
+  return m;
+}
+
+}  // namespace farm::pipeline

@@ -1,0 +1,55 @@
+// Text-to-image for a micro-batch of compatible requests (same size, steps
+// and sampler), as diffusers' StableDiffusionPipeline computes it: prompt and
+// negative prompt through the text encoder, per-item seeded noise, the
+// sampler loop with classifier-free guidance, VAE decode, 8-bit RGB.
+// Every op runs per sample, so an image does not depend on its batch-mates.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "farm/pipeline/sd_model.h"
+#include "kernels/ops.h"
+
+namespace farm::pipeline {
+
+struct Txt2ImgRequest {
+  std::string prompt, negative_prompt;
+  uint64_t seed = 0;
+  int steps = 20;
+  float guidance = 7.5f;  // ≤ 1 skips the unconditional pass, as diffusers does
+  int width = 512, height = 512;
+  std::string sampler = "euler_a";
+  int clip_skip = 1;
+};
+
+struct RgbImage {
+  int width = 0, height = 0;
+  std::vector<uint8_t> rgb;  // [height, width, 3]
+};
+
+// Called after each denoising step of the micro-batch: (step done, steps).
+using StepCallback = std::function<void(int, int)>;
+
+// Throws farm::Error when the requests are not compatible or invalid for the model.
+void check_request(const SdModel& m, const Txt2ImgRequest& r);
+
+// Text embeddings [B, 77, D] of prompts (clip_skip per A1111).
+Tensor encode_prompts(const SdModel& m, const kernels::Ops& ops, const std::vector<std::string>& prompts,
+                      int clip_skip);
+
+// The final latents [B, h, w, C] (before the VAE), for tests that stop there.
+Tensor denoise(const SdModel& m, const kernels::Ops& ops, const std::vector<Txt2ImgRequest>& batch,
+               const StepCallback& on_step = {});
+
+// latents [B,h,w,C] -> images, as diffusers: vae.decode(latents / scaling_factor),
+// (x / 2 + 0.5).clamp(0, 1), round(x · 255).
+Tensor decode_latents(const SdModel& m, const kernels::Ops& ops, const Tensor& latents);  // float [B,H,W,3] in [0,1]
+std::vector<RgbImage> to_rgb8(const Tensor& images);
+
+std::vector<RgbImage> txt2img(const SdModel& m, const kernels::Ops& ops, const std::vector<Txt2ImgRequest>& batch,
+                              const StepCallback& on_step = {});
+
+}  // namespace farm::pipeline

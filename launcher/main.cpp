@@ -1,0 +1,28 @@
+// farm: the command. Subcommands live one per file.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "farm/core/error.h"
+#include "launcher/render_command.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"farm: a render farm for latent-diffusion text-to-image models"};
+  app.require_subcommand(1);
+  auto render = farm::launcher::add_render_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (app.got_subcommand("render")) return render();
+  } catch (const farm::Error& e) {
+    std::fprintf(stderr, "farm: error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "farm: fatal: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

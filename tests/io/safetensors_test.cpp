@@ -1,0 +1,153 @@
+// The safetensors reader against hand-built files: exact values for every
+// dtype (bit patterns from the IEEE formats) and a clear error, naming the
+// file and tensor, for each way a file can be broken.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "farm/core/error.h"
+#include "farm/io/safetensors.h"
+#include "farm/io/weight_store.h"
+
+namespace fs = std::filesystem;
+using farm::SafetensorsFile;
+
+namespace {
+
+std::string tmpdir() {
+  auto d = fs::temp_directory_path() / ("farm_st_" + std::to_string(::getpid()));
+  fs::create_directories(d);
+  return d.string();
+}
+
+// header JSON + data bytes -> a file; header_len_override lies about the length.
+std::string write_st(const std::string& name, const std::string& header, const std::string& data,
+                     int64_t header_len_override = -1) {
+  const std::string path = tmpdir() + "/" + name;
+  std::ofstream o(path, std::ios::binary);
+  uint64_t n = header_len_override >= 0 ? static_cast<uint64_t>(header_len_override) : header.size();
+  for (int i = 0; i < 8; ++i) o.put(static_cast<char>((n >> (8 * i)) & 0xff));
+  o << header << data;
+  return path;
+}
+
+std::string bytes_of(const void* p, size_t n) { return std::string(static_cast<const char*>(p), n); }
+
+void expect_error(const std::string& path, const std::string& needle) {
+  try {
+    SafetensorsFile f(path);
+    FAIL() << "no error for " << path;
+  } catch (const farm::Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find(path), std::string::npos) << msg;
+    EXPECT_NE(msg.find(needle), std::string::npos) << msg;
+  }
+}
+
+}  // namespace
+
+TEST(Safetensors, ReadsEveryDtypeExactly) {
+  const float f32[3] = {1.0f, -2.5f, 3.0e-8f};
+  const uint16_t f16[3] = {0x3C00, 0xC100, 0x0001};  // 1, -2.5, 2^-24 (smallest subnormal)
+  const uint16_t bf16[2] = {0x3F80, 0xC020};         // 1, -2.5
+  const int64_t i64[2] = {49406, -7};
+  std::string data = bytes_of(f32, 12) + bytes_of(f16, 6) + bytes_of(bf16, 4) + bytes_of(i64, 16);
+  const std::string header =
+      R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,12]},)"
+      R"("b":{"dtype":"F16","shape":[3,1],"data_offsets":[12,18]},)"
+      R"("c":{"dtype":"BF16","shape":[2],"data_offsets":[18,22]},)"
+      R"("d":{"dtype":"I64","shape":[1,2],"data_offsets":[22,38]},)"
+      R"("__metadata__":{"format":"pt"}})";
+  SafetensorsFile f(write_st("ok.safetensors", header, data));
+  EXPECT_EQ(f.metadata().at("format"), "pt");
+  auto a = f.load_f32("a");
+  EXPECT_EQ(a.data, std::vector<float>({1.0f, -2.5f, 3.0e-8f}));
+  auto b = f.load_f32("b");
+  EXPECT_EQ(b.shape, farm::Shape({3, 1}));
+  EXPECT_EQ(b.data, std::vector<float>({1.0f, -2.5f, 5.9604644775390625e-8f}));
+  EXPECT_EQ(f.load_f32("c").data, std::vector<float>({1.0f, -2.5f}));
+  EXPECT_EQ(f.load_i64("d"), std::vector<int64_t>({49406, -7}));
+}
+
+TEST(Safetensors, EmptyHeader) { expect_error(write_st("empty.safetensors", "", "", 0), "not valid JSON"); }
+
+TEST(Safetensors, TruncatedHeaderLength) {
+  const std::string path = tmpdir() + "/tiny.safetensors";
+  std::ofstream(path, std::ios::binary) << "abc";
+  expect_error(path, "truncated");
+}
+
+TEST(Safetensors, HeaderRunsPastEnd) {
+  expect_error(write_st("hdr.safetensors", R"({"a":{}})", "", 1000), "runs past the end of the file");
+}
+
+TEST(Safetensors, HeaderNotJson) { expect_error(write_st("json.safetensors", "{not json", ""), "not valid JSON"); }
+
+TEST(Safetensors, OffsetsBeyondFile) {
+  // A file cut short: the header promises 16 bytes, 8 are there.
+  expect_error(write_st("trunc.safetensors", R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})",
+                        std::string(8, '\0')),
+               "'w': data_offsets [0, 16] run past the end");
+}
+
+TEST(Safetensors, SizeDisagreesWithShape) {
+  expect_error(write_st("size.safetensors", R"({"w":{"dtype":"F16","shape":[4],"data_offsets":[0,16]}})",
+                        std::string(16, '\0')),
+               "'w': 16 bytes for shape [4] F16 (expected 8)");
+}
+
+TEST(Safetensors, UnknownDtype) {
+  expect_error(write_st("dtype.safetensors", R"({"w":{"dtype":"F8_E4M3","shape":[4],"data_offsets":[0,4]}})",
+                        std::string(4, '\0')),
+               "dtype 'F8_E4M3' is not supported");
+}
+
+TEST(Safetensors, ReversedAndOverlapping) {
+  expect_error(write_st("rev.safetensors", R"({"w":{"dtype":"F32","shape":[0],"data_offsets":[4,0]}})",
+                        std::string(4, '\0')),
+               "reversed");
+  expect_error(write_st("ovl.safetensors",
+                        R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                        R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                        std::string(12, '\0')),
+               "overlap");
+}
+
+TEST(Safetensors, MissingFields) {
+  expect_error(write_st("fields.safetensors", R"({"w":{"dtype":"F32","shape":[1]}})", std::string(4, '\0')),
+               "expected an object with dtype, shape and data_offsets");
+  expect_error(write_st("neg.safetensors", R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})",
+                        std::string(4, '\0')),
+               "negative");
+}
+
+TEST(Safetensors, MissingFile) { expect_error(tmpdir() + "/nope.safetensors", "cannot open"); }
+
+TEST(WeightStore, WrongShapeDtypeAndMissingWeight) {
+  const std::string dir = tmpdir() + "/unet";
+  fs::create_directories(dir);
+  const float v[4] = {1, 2, 3, 4};
+  const int64_t ids[1] = {3};
+  write_st("unet/diffusion_pytorch_model.safetensors",
+           R"({"conv.weight":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},)"
+           R"("ids":{"dtype":"I64","shape":[1],"data_offsets":[16,24]}})",
+           bytes_of(v, 16) + bytes_of(ids, 8));
+  farm::WeightStore w(dir);
+  EXPECT_EQ(w.get("conv.weight", {2, 2}).data, std::vector<float>({1, 2, 3, 4}));
+  auto expect_msg = [&](auto fn, const std::string& needle) {
+    try {
+      fn();
+      FAIL() << "no error";
+    } catch (const farm::Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("unet"), std::string::npos) << e.what();
+    }
+  };
+  expect_msg([&] { w.get("conv.weight", {4}); }, "'conv.weight' has shape [2, 2] (expected [4])");
+  expect_msg([&] { w.get("ids", {1}); }, "'ids' has dtype I64");
+  expect_msg([&] { w.get("conv.bias", {2}); }, "missing weight 'conv.bias'");
+  EXPECT_THROW(farm::WeightStore(tmpdir() + "/no_such_folder"), farm::Error);
+}
