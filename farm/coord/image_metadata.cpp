@@ -1,0 +1,81 @@
+#include "farm/coord/image_metadata.h"
+
+#include <charconv>
+#include <iomanip>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "farm/core/error.h"
+
+namespace farm {
+
+std::string image_file_name(const JobItem& item) {
+  FARM_ASSERT(item.index >= 0, "item index ", item.index);
+  std::ostringstream s;
+  s << std::setw(5) << std::setfill('0') << item.index << '-' << item.seed << ".png";
+  return s.str();
+}
+
+std::string python_float(float value) {
+  char buf[64];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+  FARM_ASSERT(ec == std::errc(), "to_chars(float) failed");
+  std::string text(buf, end);
+  if (text.find_first_of(".eEn") == std::string::npos) text += ".0";  // 'n': inf/nan stay as they are
+  return text;
+}
+
+std::string a1111_parameters(const JobItem& item, const std::string& model_name, const std::string& sampler_display) {
+  std::string text = item.prompt;
+  if (!item.negative_prompt.empty()) text += "\nNegative prompt: " + item.negative_prompt;
+  text += cat("\nSteps: ", item.steps, ", Sampler: ", sampler_display, ", CFG scale: ", python_float(item.guidance),
+              ", Seed: ", item.seed, ", Size: ", item.width, "x", item.height);
+  if (!model_name.empty()) text += ", Model: " + model_name;
+  if (item.clip_skip > 1) text += cat(", Clip skip: ", item.clip_skip);
+  return text;
+}
+
+namespace {
+
+// The float's shortest spelling read as a double, so the JSON says 7.3 and not
+// 7.300000190734863.
+double shortest_double(float value) {
+  const std::string text = python_float(value);
+  double out = value;
+  std::from_chars(text.data(), text.data() + text.size(), out);
+  return out;
+}
+
+nlohmann::json item_object(const JobItem& item) {
+  return {
+      {"index", item.index},
+      {"source", item.source},
+      {"line", item.line},
+      {"prompt", item.prompt},
+      {"negative_prompt", item.negative_prompt},
+      {"seed", item.seed},
+      {"seed_was_random", item.seed_was_random},
+      {"steps", item.steps},
+      {"guidance", shortest_double(item.guidance)},
+      {"width", item.width},
+      {"height", item.height},
+      {"sampler", item.sampler},
+      {"clip_skip", item.clip_skip},
+  };
+}
+
+}  // namespace
+
+std::string item_json(const JobItem& item) { return item_object(item).dump(); }
+
+std::string item_json(const JobItem& item, const nlohmann::json& extra) {
+  FARM_ASSERT(extra.is_object(), "item_json extra must be a JSON object, got ", extra.type_name());
+  nlohmann::json object = item_object(item);
+  for (const auto& [key, value] : extra.items()) {
+    FARM_ASSERT(!object.contains(key), "item_json extra key '", key, "' collides with an item field");
+    object[key] = value;
+  }
+  return object.dump();
+}
+
+}  // namespace farm

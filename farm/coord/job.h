@@ -1,0 +1,46 @@
+// A job: defaults (TOML) layered under per-item fields from a prompt file
+// (.txt: one prompt a line; .jsonl: one object a line). Everything is checked
+// before any item is returned, since the caller spends no compute before this.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace farm {
+
+struct JobDefaults {
+  std::string negative_prompt;
+  std::int64_t seed = -1;  // -1: a random seed per item
+  int steps = 20;
+  float guidance = 7.5f;
+  int width = 512, height = 512;
+  std::string sampler = "euler_a";
+  int clip_skip = 1;
+};
+
+struct JobItem {
+  std::int64_t index = 0;  // 0-based position in the job
+  std::string source;      // prompt file path
+  int line = 0;            // 1-based line in `source`
+  std::string prompt, negative_prompt;
+  std::int64_t seed = 0;  // always fixed here: random seeds were drawn at load
+  bool seed_was_random = false;
+  int steps = 0;
+  float guidance = 0;
+  int width = 0, height = 0;
+  std::string sampler;
+  int clip_skip = 1;
+};
+
+// Reads top-level keys named as JobDefaults' fields; keys not present keep
+// `base`. Unknown keys, wrong types and out-of-range values fail naming the
+// file, line and key. The sampler name is checked by load_prompts.
+JobDefaults load_job_config(const std::string& toml_path, JobDefaults base);
+
+// Fails listing every bad line (up to a cap) with FILE:LINE and field.
+std::vector<JobItem> load_prompts(const std::string& path, const JobDefaults& defaults,
+                                  const std::function<bool(const std::string&)>& sampler_known);
+
+}  // namespace farm

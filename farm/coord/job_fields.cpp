@@ -1,0 +1,51 @@
+#include "farm/coord/job_fields.h"
+
+#include <cmath>
+
+#include "farm/coord/utf8.h"
+#include "farm/core/error.h"
+
+namespace farm::job_fields {
+
+std::string check_seed(std::int64_t seed) {
+  if (seed < -1) return cat("expected an integer in -1..9223372036854775807 (-1: random), got ", seed);
+  return "";
+}
+
+std::string check_steps(std::int64_t steps) {
+  if (steps < 1 || steps > kMaxSteps) return cat("expected an integer in 1..", kMaxSteps, ", got ", steps);
+  return "";
+}
+
+std::string check_side(std::int64_t pixels) {
+  if (pixels < 8 || pixels > kMaxSide || pixels % 8 != 0) {
+    return cat("expected a multiple of 8 in 8..", kMaxSide, " (pixels), got ", pixels);
+  }
+  return "";
+}
+
+std::string check_guidance(double guidance) {
+  // float is what the item stores; a double that overflows it is not finite there.
+  if (!std::isfinite(guidance) || !std::isfinite(static_cast<float>(guidance)) || guidance < 0) {
+    return cat("expected a finite number >= 0, got ", guidance);
+  }
+  return "";
+}
+
+std::string check_clip_skip(std::int64_t clip_skip) {
+  if (clip_skip < 1 || clip_skip > kMaxClipSkip) {
+    return cat("expected an integer in 1..", kMaxClipSkip, " (1: last layer), got ", clip_skip);
+  }
+  return "";
+}
+
+std::string check_prompt(const std::string& text, bool may_be_empty) {
+  if (const auto bad = utf8::first_invalid_byte(text)) return cat("invalid UTF-8 at byte ", *bad);
+  if (text.find('\0') != std::string::npos) return "contains a NUL character";
+  if (!may_be_empty && text.find_first_not_of(" \t\r\n\f\v") == std::string::npos) {
+    return "expected a non-empty string";
+  }
+  return "";
+}
+
+}  // namespace farm::job_fields

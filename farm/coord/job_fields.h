@@ -1,0 +1,22 @@
+// Range checks shared by the TOML defaults and the prompt-file items, so a
+// value means the same wherever it is set. Each returns "" when the value is
+// fine, else the text after "field 'x': ".
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace farm::job_fields {
+
+inline constexpr int kMaxSide = 4096;
+inline constexpr int kMaxSteps = 1000;
+inline constexpr int kMaxClipSkip = 12;  // A1111's limit; CLIP ViT-L has 12 layers
+
+std::string check_seed(std::int64_t seed);
+std::string check_steps(std::int64_t steps);
+std::string check_side(std::int64_t pixels);
+std::string check_guidance(double guidance);
+std::string check_clip_skip(std::int64_t clip_skip);
+std::string check_prompt(const std::string& text, bool may_be_empty);
+
+}  // namespace farm::job_fields

@@ -1,0 +1,286 @@
+// load_prompts: items from a .txt or .jsonl prompt file, layered over the
+// defaults and validated line by line.
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <limits>
+#include <random>
+#include <set>
+#include <string_view>
+
+#include "farm/coord/atomic_file.h"
+#include "farm/coord/job.h"
+#include "farm/coord/job_fields.h"
+#include "farm/coord/utf8.h"
+#include "farm/core/error.h"
+
+namespace farm {
+namespace {
+
+using nlohmann::json;
+using SamplerKnown = std::function<bool(const std::string&)>;
+
+constexpr std::size_t kMaxReportedErrors = 20;
+
+// Collects every error of the file so one run shows them all.
+class ErrorList {
+ public:
+  explicit ErrorList(std::string path) : path_(std::move(path)) {}
+  void add(int line, std::string_view field, const std::string& what) {
+    if (messages_.size() < kMaxReportedErrors) {
+      messages_.push_back(field.empty() ? cat(path_, ":", line, ": ", what)
+                                        : cat(path_, ":", line, ": field '", field, "': ", what));
+    }
+    ++count_;
+  }
+  bool empty() const { return count_ == 0; }
+  void throw_if_any() const {
+    if (count_ == 0) return;
+    if (count_ == 1) throw Error(messages_.front());
+    std::string text = cat(count_, " errors in job ", path_, ":");
+    for (const std::string& m : messages_) text += "\n  " + m;
+    if (count_ > messages_.size()) text += cat("\n  (and ", count_ - messages_.size(), " more)");
+    throw Error(text);
+  }
+
+ private:
+  std::string path_;
+  std::vector<std::string> messages_;
+  std::size_t count_ = 0;
+};
+
+struct Line {
+  std::string_view text;
+  int number;  // 1-based
+};
+
+// Lines without their '\n' and trailing '\r'; a leading UTF-8 BOM is dropped.
+std::vector<Line> split_lines(std::string_view content) {
+  if (content.substr(0, 3) == "\xEF\xBB\xBF") content.remove_prefix(3);
+  std::vector<Line> lines;
+  int number = 0;
+  while (!content.empty()) {
+    const std::size_t end = std::min(content.find('\n'), content.size());
+    std::string_view text = content.substr(0, end);
+    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+    lines.push_back({text, ++number});
+    content.remove_prefix(std::min(end + 1, content.size()));
+  }
+  return lines;
+}
+
+constexpr std::string_view kSpace = " \t\r\n\f\v";
+
+std::string_view trim(std::string_view s) {
+  const std::size_t b = s.find_first_not_of(kSpace);
+  if (b == std::string_view::npos) return {};
+  return s.substr(b, s.find_last_not_of(kSpace) - b + 1);
+}
+
+JobItem item_from_defaults(const JobDefaults& d, const std::string& source, int line) {
+  JobItem item;
+  item.source = source;
+  item.line = line;
+  item.negative_prompt = d.negative_prompt;
+  item.seed = d.seed;
+  item.steps = d.steps;
+  item.guidance = d.guidance;
+  item.width = d.width;
+  item.height = d.height;
+  item.sampler = d.sampler;
+  item.clip_skip = d.clip_skip;
+  return item;
+}
+
+// Every field of the item against the same rules the TOML defaults obey.
+void check_item(const JobItem& item, const SamplerKnown& sampler_known, ErrorList& errors) {
+  const auto check = [&](std::string_view field, const std::string& why) {
+    if (!why.empty()) errors.add(item.line, field, why);
+  };
+  check("prompt", job_fields::check_prompt(item.prompt, false));
+  check("negative_prompt", job_fields::check_prompt(item.negative_prompt, true));
+  check("seed", job_fields::check_seed(item.seed));
+  check("steps", job_fields::check_steps(item.steps));
+  check("guidance", job_fields::check_guidance(item.guidance));
+  check("width", job_fields::check_side(item.width));
+  check("height", job_fields::check_side(item.height));
+  check("clip_skip", job_fields::check_clip_skip(item.clip_skip));
+  if (!sampler_known(item.sampler)) check("sampler", cat("unknown sampler '", item.sampler, "'"));
+}
+
+// JSON readers: on a type or range error they record it and leave `out` alone.
+struct FieldReader {
+  ErrorList& errors;
+  int line;
+
+  bool string(const json& v, std::string_view field, std::string& out) const {
+    if (!v.is_string()) {
+      errors.add(line, field, cat("expected a string, got ", v.type_name()));
+      return false;
+    }
+    out = v.get<std::string>();
+    return true;
+  }
+
+  bool integer(const json& v, std::string_view field, std::int64_t& out) const {
+    if (v.is_number_unsigned() && v.get<std::uint64_t>() > std::uint64_t(std::numeric_limits<std::int64_t>::max())) {
+      errors.add(line, field, cat("integer ", v.dump(), " is out of range"));
+      return false;
+    }
+    if (!v.is_number_integer()) {
+      errors.add(line, field, cat("expected an integer, got ", v.is_number() ? v.dump() : v.type_name()));
+      return false;
+    }
+    out = v.get<std::int64_t>();
+    return true;
+  }
+
+  // Range first, so the value always fits the int it is stored in.
+  void small_integer(const json& v, std::string_view field, std::string (*check)(std::int64_t), int& out) const {
+    std::int64_t value;
+    if (!integer(v, field, value)) return;
+    if (std::string why = check(value); !why.empty()) {
+      errors.add(line, field, why);
+      return;
+    }
+    out = static_cast<int>(value);
+  }
+};
+
+constexpr std::string_view kJsonFields =
+    "prompt, negative_prompt, seed, steps, guidance, width, height, sampler, clip_skip";
+
+// nlohmann's what() reads "[json.exception.parse_error.101] parse error at line 1,
+// column 15: syntax error ..."; a .jsonl line is always line 1 of its own parse,
+// so keep the column and the reason only.
+std::string json_error_text(const json::exception& e) {
+  std::string_view what = e.what();
+  if (const std::size_t tag_end = what.find("] "); what.starts_with("[json.") && tag_end != what.npos) {
+    what.remove_prefix(tag_end + 2);
+  }
+  if (const auto* parse = dynamic_cast<const json::parse_error*>(&e)) {
+    if (const std::size_t colon = what.find(": "); what.starts_with("parse error") && colon != what.npos) {
+      what.remove_prefix(colon + 2);
+    }
+    return cat("malformed JSON at column ", parse->byte, ": ", what);
+  }
+  return cat("malformed JSON: ", what);
+}
+
+// One .jsonl line; returns false (errors recorded) when it yields no item.
+bool parse_json_line(const Line& line, ErrorList& errors, JobItem& item) {
+  json object;
+  std::set<std::string> keys, duplicates;
+  try {
+    object = json::parse(line.text, [&](int depth, json::parse_event_t event, json& parsed) {
+      if (depth == 1 && event == json::parse_event_t::key && !keys.insert(parsed.get<std::string>()).second) {
+        duplicates.insert(parsed.get<std::string>());
+      }
+      return true;
+    });
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
+    errors.add(line.number, "", json_error_text(e));
+    return false;
+  }
+  if (!object.is_object()) {
+    errors.add(line.number, "", cat("expected a JSON object, got ", object.type_name()));
+    return false;
+  }
+  for (const std::string& key : duplicates) errors.add(line.number, key, "given more than once");
+  const FieldReader r{errors, line.number};
+  bool has_prompt = false;
+  for (const auto& [key, v] : object.items()) {
+    std::int64_t seed;
+    if (key == "prompt") {
+      has_prompt = r.string(v, key, item.prompt);
+    } else if (key == "negative_prompt") {
+      r.string(v, key, item.negative_prompt);
+    } else if (key == "seed") {
+      if (r.integer(v, key, seed)) item.seed = seed;
+    } else if (key == "steps") {
+      r.small_integer(v, key, job_fields::check_steps, item.steps);
+    } else if (key == "guidance") {
+      if (!v.is_number()) {
+        errors.add(line.number, key, cat("expected a number, got ", v.type_name()));
+      } else if (std::string why = job_fields::check_guidance(v.get<double>()); !why.empty()) {
+        errors.add(line.number, key, why);
+      } else {
+        item.guidance = static_cast<float>(v.get<double>());
+      }
+    } else if (key == "width") {
+      r.small_integer(v, key, job_fields::check_side, item.width);
+    } else if (key == "height") {
+      r.small_integer(v, key, job_fields::check_side, item.height);
+    } else if (key == "sampler") {
+      r.string(v, key, item.sampler);
+    } else if (key == "clip_skip") {
+      r.small_integer(v, key, job_fields::check_clip_skip, item.clip_skip);
+    } else {
+      errors.add(line.number, key, cat("unknown field (expected one of ", kJsonFields, ")"));
+    }
+  }
+  if (!object.contains("prompt")) errors.add(line.number, "prompt", "missing (it is required)");
+  return has_prompt;
+}
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+void check_defaults(const JobDefaults& d, const SamplerKnown& sampler_known) {
+  const auto check = [](std::string_view field, const std::string& why) {
+    if (!why.empty()) fail("job defaults: field '", field, "': ", why);
+  };
+  check("negative_prompt", job_fields::check_prompt(d.negative_prompt, true));
+  check("seed", job_fields::check_seed(d.seed));
+  check("steps", job_fields::check_steps(d.steps));
+  check("guidance", job_fields::check_guidance(d.guidance));
+  check("width", job_fields::check_side(d.width));
+  check("height", job_fields::check_side(d.height));
+  check("clip_skip", job_fields::check_clip_skip(d.clip_skip));
+  if (!sampler_known(d.sampler)) check("sampler", cat("unknown sampler '", d.sampler, "'"));
+}
+
+}  // namespace
+
+std::vector<JobItem> load_prompts(const std::string& path, const JobDefaults& defaults,
+                                  const SamplerKnown& sampler_known) {
+  const bool is_txt = ends_with(path, ".txt"), is_jsonl = ends_with(path, ".jsonl");
+  if (!is_txt && !is_jsonl) fail("prompt file ", path, ": unknown extension (expected .txt or .jsonl)");
+  check_defaults(defaults, sampler_known);
+  const std::vector<std::uint8_t> bytes = read_file_bytes(path);
+  const std::string_view content(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+
+  ErrorList errors(path);
+  std::vector<JobItem> items;
+  for (const Line& line : split_lines(content)) {
+    if (const auto bad = utf8::first_invalid_byte(line.text)) {
+      errors.add(line.number, "", cat("invalid UTF-8 at byte ", *bad + 1, " of the line"));
+      continue;
+    }
+    const std::string_view text = trim(line.text);
+    if (text.empty()) continue;
+    JobItem item = item_from_defaults(defaults, path, line.number);
+    if (is_txt) {
+      if (text.front() == '#') continue;
+      item.prompt = std::string(text);
+    } else if (!parse_json_line(line, errors, item)) {
+      continue;
+    }
+    check_item(item, sampler_known, errors);
+    item.index = static_cast<std::int64_t>(items.size());
+    items.push_back(std::move(item));
+  }
+  errors.throw_if_any();
+  if (items.empty()) fail("prompt file ", path, ": no prompts (the job is empty)");
+
+  std::random_device entropy;
+  for (JobItem& item : items) {
+    if (item.seed != -1) continue;
+    item.seed = static_cast<std::int64_t>(entropy() & 0xFFFFFFFFu);  // [0, 2^32): fits every UI's 32-bit seed field
+    item.seed_was_random = true;
+  }
+  return items;
+}
+
+}  // namespace farm

@@ -1,0 +1,210 @@
+#include "farm/text/clip_bpe.h"
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <climits>
+#include <fstream>
+#include <sstream>
+
+#include "farm/core/error.h"
+
+namespace farm::text {
+namespace {
+
+// OpenAI cut its merge list at 49152 - 256 - 2 entries and transformers reads
+// no further (`[1 : 49152 - 256 - 2 + 1]`), whatever the file holds.
+constexpr int kMaxMerges = 49152 - 256 - 2;
+constexpr size_t kMaxCachedWords = size_t{1} << 18;
+constexpr std::string_view kEndOfWord = "</w>";
+
+std::string utf8_of(char32_t cp) {
+  std::string s;
+  if (cp < 0x80) {
+    s += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    s += static_cast<char>(0xC0 | (cp >> 6));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    FARM_ASSERT(cp < 0x10000, "byte characters are below U+0200");
+    s += static_cast<char>(0xE0 | (cp >> 12));
+    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+  return s;
+}
+
+// GPT-2's bytes_to_unicode: printable Latin-1 bytes stand for themselves, the
+// other 68 bytes take U+0100 onwards in byte order.
+std::array<char32_t, 256> byte_characters() {
+  std::array<char32_t, 256> map{};
+  char32_t next = 256;
+  for (int b = 0; b < 256; ++b) {
+    const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+    map[static_cast<size_t>(b)] = printable ? static_cast<char32_t>(b) : next++;
+  }
+  return map;
+}
+
+std::ifstream open_or_fail(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(what, " ", path, ": cannot open (expected a CLIP tokenizer file)");
+  return in;
+}
+
+uint64_t pair_key(int64_t left, int64_t right) {
+  return (static_cast<uint64_t>(left) << 32) | static_cast<uint64_t>(right);
+}
+
+std::vector<std::string> split_ascii_space(const std::string& line) {
+  std::vector<std::string> fields;
+  std::istringstream s(line);
+  for (std::string f; s >> f;) fields.push_back(f);
+  return fields;
+}
+
+}  // namespace
+
+ClipBpe::ClipBpe(const std::string& vocab_path, const std::string& merges_path) {
+  std::ifstream vocab_in = open_or_fail(vocab_path, "vocab file");
+  nlohmann::json vocab;
+  try {
+    vocab = nlohmann::json::parse(vocab_in);
+  } catch (const nlohmann::json::parse_error& e) {
+    fail("vocab file ", vocab_path, ": not valid JSON (", e.what(), ")");
+  }
+  if (!vocab.is_object() || vocab.empty())
+    fail("vocab file ", vocab_path, ": expected a JSON object {token: id, ...}");
+  for (const auto& [token, id] : vocab.items()) {
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= INT32_MAX)
+      fail("vocab file ", vocab_path, ": token '", token, "' has id ", id.dump(),
+           ", expected an integer in [0, 2^31)");
+    const auto value = id.get<int64_t>();
+    vocab_.emplace(token, value);
+    if (tokens_.size() <= static_cast<size_t>(value)) tokens_.resize(static_cast<size_t>(value) + 1);
+    tokens_[static_cast<size_t>(value)] = token;
+  }
+
+  const auto chars = byte_characters();
+  for (int b = 0; b < 256; ++b) {
+    byte_char_[b] = utf8_of(chars[static_cast<size_t>(b)]);
+    char_byte_.emplace(byte_char_[b], static_cast<uint8_t>(b));
+    const int64_t plain = find(byte_char_[b]);
+    const int64_t end = find(byte_char_[b] + std::string(kEndOfWord));
+    if (plain < 0 || end < 0)
+      fail("vocab file ", vocab_path, ": lacks the byte token '", byte_char_[b], "' or '", byte_char_[b],
+           kEndOfWord, "' (byte ", b, "); expected a CLIP byte-level vocabulary");
+    byte_id_[b] = static_cast<int32_t>(plain);
+    byte_end_id_[b] = static_cast<int32_t>(end);
+  }
+  for (const char* special : {"<|startoftext|>", "<|endoftext|>"})
+    if (find(special) < 0) fail("vocab file ", vocab_path, ": lacks '", special, "'");
+
+  std::ifstream merges_in = open_or_fail(merges_path, "merges file");
+  std::string line;
+  if (!std::getline(merges_in, line) || line.rfind("#version", 0) != 0)
+    fail("merges file ", merges_path, ":1: expected the header '#version: 0.2'");
+  // Python reads the stripped text's lines 1..48894: a blank line takes a rank
+  // of its own but merges nothing.
+  for (int rank = 0, line_no = 2; rank < kMaxMerges && std::getline(merges_in, line); ++rank, ++line_no) {
+    const auto fields = split_ascii_space(line);
+    if (fields.empty()) continue;
+    if (fields.size() != 2)
+      fail("merges file ", merges_path, ":", line_no, ": '", line, "': expected two symbols 'left right'");
+    const int64_t left = find(fields[0]);
+    const int64_t right = find(fields[1]);
+    const int64_t merged = find(fields[0] + fields[1]);
+    if (left < 0 || right < 0 || merged < 0)
+      fail("merges file ", merges_path, ":", line_no, ": '", line, "': '",
+           left < 0 ? fields[0] : right < 0 ? fields[1] : fields[0] + fields[1], "' is not in vocab file ",
+           vocab_path);
+    // A repeated pair keeps its last rank, as dict(zip(merges, ranks)) does.
+    merges_[pair_key(left, right)] = Merge{rank, static_cast<int32_t>(merged)};
+  }
+  if (merges_in.bad()) fail("merges file ", merges_path, ": read error");
+}
+
+int64_t ClipBpe::find(std::string_view token) const {
+  const auto it = vocab_.find(std::string(token));
+  return it == vocab_.end() ? -1 : it->second;
+}
+
+const std::string& ClipBpe::token(int64_t id) const {
+  static const std::string kNone;
+  return id >= 0 && static_cast<size_t>(id) < tokens_.size() ? tokens_[static_cast<size_t>(id)] : kNone;
+}
+
+std::string ClipBpe::token_bytes(int64_t id) const {
+  std::string_view t = token(id);
+  const bool word_end = t.size() >= kEndOfWord.size() && t.substr(t.size() - kEndOfWord.size()) == kEndOfWord;
+  if (word_end) t.remove_suffix(kEndOfWord.size());
+  std::string out;
+  for (size_t k = 0; k < t.size();) {
+    const auto c = static_cast<unsigned char>(t[k]);
+    const size_t n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    const auto it = char_byte_.find(std::string(t.substr(k, n)));
+    if (it != char_byte_.end()) {
+      out += static_cast<char>(it->second);
+    } else {
+      out.append(t.substr(k, n));  // not a byte character (e.g. in an added token): as is
+    }
+    k += n;
+  }
+  if (word_end) out += ' ';
+  return out;
+}
+
+std::vector<int64_t> ClipBpe::bpe(std::string_view word) const {
+  // The cache transformers seeds: these two words skip BPE.
+  if (word == "<|startoftext|>" || word == "<|endoftext|>") return {find(word)};
+  std::vector<int32_t> symbols(word.size());
+  for (size_t k = 0; k < word.size(); ++k) {
+    const auto b = static_cast<unsigned char>(word[k]);
+    symbols[k] = k + 1 == word.size() ? byte_end_id_[b] : byte_id_[b];
+  }
+  std::vector<int32_t> next;
+  while (symbols.size() > 1) {
+    const Merge* best = nullptr;
+    int32_t first = 0;
+    int32_t second = 0;
+    for (size_t k = 0; k + 1 < symbols.size(); ++k) {
+      const auto it = merges_.find(pair_key(symbols[k], symbols[k + 1]));
+      if (it != merges_.end() && (best == nullptr || it->second.rank < best->rank)) {
+        best = &it->second;
+        first = symbols[k];
+        second = symbols[k + 1];
+      }
+    }
+    if (best == nullptr) break;
+    next.clear();
+    for (size_t k = 0; k < symbols.size();) {
+      if (k + 1 < symbols.size() && symbols[k] == first && symbols[k + 1] == second) {
+        next.push_back(best->merged);
+        k += 2;
+      } else {
+        next.push_back(symbols[k++]);
+      }
+    }
+    symbols.swap(next);
+  }
+  return std::vector<int64_t>(symbols.begin(), symbols.end());
+}
+
+void ClipBpe::encode_word(std::string_view word, std::vector<int64_t>& out) const {
+  std::string key(word);
+  {
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    const auto it = cache_.find(key);
+    if (it != cache_.end()) {
+      out.insert(out.end(), it->second.begin(), it->second.end());
+      return;
+    }
+  }
+  std::vector<int64_t> ids = bpe(word);
+  out.insert(out.end(), ids.begin(), ids.end());
+  std::lock_guard<std::mutex> lock(cache_mutex_);
+  if (cache_.size() >= kMaxCachedWords) cache_.clear();  // bounded memory over huge jobs
+  cache_.emplace(std::move(key), std::move(ids));
+}
+
+}  // namespace farm::text

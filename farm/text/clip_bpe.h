@@ -1,0 +1,54 @@
+// CLIP's byte-level BPE over one word: vocab.json + merges.txt as Hugging Face
+// ships them (tests/data/clip-vocab). Mirrors CLIPTokenizer.bpe in
+// transformers: the word's UTF-8 bytes become GPT-2's printable byte
+// characters, the last one gets '</w>', then the lowest-ranked adjacent pair is
+// merged everywhere until no pair has a rank.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace farm::text {
+
+class ClipBpe {
+ public:
+  // Throws farm::Error naming the file (and line) when a file is missing or
+  // malformed, or a merge uses a symbol vocab.json lacks.
+  ClipBpe(const std::string& vocab_path, const std::string& merges_path);
+
+  // Appends the ids of `word` (one pre-tokenizer match, UTF-8). Thread-safe;
+  // results are cached per word.
+  void encode_word(std::string_view word, std::vector<int64_t>& out) const;
+
+  // Id of a vocab.json entry; -1 when absent.
+  int64_t find(std::string_view token) const;
+  const std::string& token(int64_t id) const;  // "" for an unknown id
+  size_t size() const { return vocab_.size(); }
+
+  // The bytes a vocab entry stands for: byte characters decoded, '</w>' -> ' '.
+  std::string token_bytes(int64_t id) const;
+
+ private:
+  struct Merge {
+    int32_t rank;
+    int32_t merged;
+  };
+  std::vector<int64_t> bpe(std::string_view word) const;
+
+  std::unordered_map<std::string, int64_t> vocab_;
+  std::vector<std::string> tokens_;              // id -> token
+  std::unordered_map<uint64_t, Merge> merges_;   // (left id << 32 | right id) -> merge
+  int32_t byte_id_[256];                         // byte character
+  int32_t byte_end_id_[256];                     // byte character + '</w>'
+  std::string byte_char_[256];                   // UTF-8 of GPT-2's character for a byte
+  std::unordered_map<std::string, uint8_t> char_byte_;  // inverse of byte_char_
+
+  mutable std::mutex cache_mutex_;
+  mutable std::unordered_map<std::string, std::vector<int64_t>> cache_;
+};
+
+}  // namespace farm::text

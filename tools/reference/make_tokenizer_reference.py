@@ -1,0 +1,301 @@
+#!/usr/bin/env python3
+"""Reference token ids for farm's CLIP tokenizer (tests/text/test_tokenizer.cpp).
+
+Writes into tests/data/tokenizer/:
+  clip_ids.json     prompts and the ids transformers' *slow* CLIPTokenizer
+                    gives for them, padded to 77 the SD 1.x way
+                    (<|endoftext|>) and the SD 2.x way ("!"), plus what the
+                    fast tokenizers say where they disagree.
+  char_classes.json per code point, what the slow tokenizer's text clean-up
+                    and regex do with it, as runs [first_code_point, class].
+  sd1/, sd2/        tokenizer_config.json and special_tokens_map.json as the
+                    runwayml/stable-diffusion-v1-5 and
+                    stabilityai/stable-diffusion-2-1 `tokenizer/` folders
+                    ship them (vocab.json/merges.txt are tests/data/clip-vocab).
+
+The slow tokenizer only exists in transformers < 5 (5.x's CLIPTokenizer is
+the Rust `tokenizers` one), so run this with a 4.x environment, e.g.
+  python3 -m venv /tmp/venv-tok4 && /tmp/venv-tok4/bin/pip install transformers==4.57.1
+  /tmp/venv-tok4/bin/python tools/reference/make_tokenizer_reference.py \
+      --v5-python /work/venv/bin/python
+ftfy is blocked below (whether installed or not), so the slow tokenizer takes
+its documented fallback: BasicTokenizer(strip_accents=False,
+do_split_on_punc=False) instead of ftfy.fix_text. --v5-python (optional)
+runs this file again under transformers 5 to record its CLIPTokenizer too.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unicodedata
+
+sys.modules["ftfy"] = None  # make `import ftfy` fail: the BasicTokenizer path
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+VOCAB_DIR = os.path.join(ROOT, "tests", "data", "clip-vocab")
+OUT_DIR = os.path.join(ROOT, "tests", "data", "tokenizer")
+MAX_LENGTH = 77
+
+
+def added(content):
+    return {"__type": "AddedToken", "content": content, "lstrip": False, "normalized": True,
+            "rstrip": False, "single_word": False}
+
+
+def tokenizer_config():
+    # Same for SD 1.5 and SD 2.1; special_tokens_map.json overrides pad_token.
+    return {"add_prefix_space": False, "bos_token": added("<|startoftext|>"), "do_lower_case": True,
+            "eos_token": added("<|endoftext|>"), "errors": "replace", "model_max_length": MAX_LENGTH,
+            "name_or_path": "openai/clip-vit-large-patch14", "pad_token": "<|endoftext|>",
+            "special_tokens_map_file": "./special_tokens_map.json", "tokenizer_class": "CLIPTokenizer",
+            "unk_token": added("<|endoftext|>")}
+
+
+def special_tokens_map(pad):
+    return {"bos_token": added("<|startoftext|>"), "eos_token": added("<|endoftext|>"), "pad_token": pad,
+            "unk_token": added("<|endoftext|>")}
+
+
+PADS = {"sd1": "<|endoftext|>", "sd2": "!"}
+
+LONG = ("a highly detailed matte painting of a sprawling futuristic city at dusk, neon lights reflecting "
+        "on wet streets, flying cars, towering skyscrapers with holographic billboards, crowds of people "
+        "in raincoats, volumetric fog, cinematic lighting, octane render, trending on artstation, by greg "
+        "rutkowski and alphonse mucha, 8k, ultra wide angle, sharp focus, intricate details, masterpiece")
+
+PROMPTS = [
+    "a photograph of an astronaut riding a horse",
+    "A Photograph Of An ASTRONAUT riding a HORSE",
+    "",
+    " ",
+    "     ",
+    "\t\n\r",
+    "a cat, a dog; a bird: a fish. the end!",
+    "hello!",
+    "wow!!! what?! really?? yes... no!!",
+    "!",
+    "!!!",
+    "fashion of the 1920s, 3.14 and 100% and 2,000,000 and -42 and 1e10",
+    "café naïve Ærøskøbing",
+    "cafe\u0301 nai\u0308ve (decomposed accents)",
+    "Straße STRASSE groß ẞ",
+    "İstanbul ıi İI",
+    "ΟΔΟΣ ΣΟΦΙΑΣ Σ σ ς",
+    "猫の写真",
+    "一只猫在窗台上睡觉",
+    "고양이 사진",
+    "\u1100\u1161\u11a8 (decomposed hangul)",
+    "фотография кошки на Красной площади",
+    "صورة قطة",
+    "תמונה של חתול",
+    "नमस्ते दुनिया",
+    "ภาพแมว",
+    "a cat 🐱 with sunglasses 😎",
+    "family 👨\u200d👩\u200d👧\u200d👦 and 🏳️\u200d🌈",
+    "thumbs up 👍🏽 👋🏿 skin tones",
+    "flags 🇯🇵 🇺🇸 🇩🇪 🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",
+    "new emoji 🫨 🩷 (unicode 15)",
+    "tabs\tand\nnewlines\r\nand    multiple   spaces",
+    "nbsp\u00a0here ideographic\u3000space en\u2002space",
+    "line\u2028separator and paragraph\u2029separator",
+    "control\x00chars\x07bell\x1bescape\x7fdel\x85nel",
+    "soft\u00adhyphen zero\u200bwidth bom\ufeffmark replacement\ufffdchar",
+    "don't it's we'll I'M THEY'RE you've she'd",
+    "don’t it’s we’ll (curly quotes)",
+    "'quoted' \"double\" ''s rock'n'roll",
+    "'ſ long s ſtart",
+    "a<|endoftext|>b",
+    "<|endoftext|>",
+    "<|startoftext|>a photo<|endoftext|><|endoftext|>",
+    "!<|endoftext|> x<|ENDOFTEXT|>y <|EndOfText|>",
+    "hello!<|endoftext|>!",
+    "https://example.com/path?query=1&x=y#frag",
+    "user@example.com #hashtag @mention",
+    "(masterpiece:1.2), [bad], {best|worst}, ((extra)), \\(escaped\\), <lora:name:0.8>",
+    "masterpiece, best quality, 1girl, solo, long hair, blue eyes, looking at viewer",
+    "ＡＢＣ１２３ fullwidth",
+    "x² H₂O ½ Ⅻ ①",
+    "ǅemal ǆ Ǆ titlecase",
+    "K Kelvin Å Angstrom Ω Ohm",
+    "a\u0345b ypogegrammeni",
+    "\u0301 lone combining mark",
+    "\uf900 compatibility ideograph",
+    "supercalifragilisticexpialidocious pneumonoultramicroscopicsilicovolcanoconiosis",
+    "x" * 300,
+    "photo " * 100,
+    LONG,
+    LONG + ", " + LONG,
+    "a1b2c3 abc123def 0.5x 4k 8k 16:9",
+    "$100 €50 £20 ¥1000 ©2024 ™ ® °C",
+    "emoji🐱between😎letters",
+    "¡Hola! ¿Qué tal? «bonjour» „hallo“",
+    "日本語とEnglishのmix",
+    "lowres, bad anatomy, bad hands, text, error, missing fingers, extra digit, worst quality",
+    "portrait of a woman, (detailed face:1.3), 85mm, f/1.8, bokeh BREAK city background",
+    "snake_case kebab-case tilde~x pipe|y back`tick caret^z",
+    "“smart quotes” — em dash – en dash … ellipsis",
+    "ﬁne ﬂour ligatures and Ⓐ circled and 𝔣𝔯𝔞𝔨𝔱𝔲𝔯 math letters",
+    "ÅNGSTRÖM vs Ångström vs A\u030angstro\u0308m",
+    "猫\u0301 then 𠀀 (CJK ext B) and ⺀ radical",
+    "<|endoftext| <|startoftext|> |endoftext|> <<|endoftext|>>",
+]
+
+
+def char_classes():
+    """Runs of (first code point, class) for what the slow tokenizer does to a
+    lone code point: D dropped by clean-up, S whitespace, C CJK (split into its
+    own word; a letter), then the regex's class: L letter run, N digit,
+    O other run, X matched by none (skipped), U surrogate (not text)."""
+    import regex
+    from transformers.models.clip.tokenization_clip import BasicTokenizer
+    from transformers.tokenization_utils import _is_control, _is_whitespace
+    basic = BasicTokenizer()
+    flags = regex.IGNORECASE
+    letter = regex.compile(r"[\p{L}]", flags)
+    number = regex.compile(r"[\p{N}]", flags)
+    other = regex.compile(r"[^\s\p{L}\p{N}]", flags)
+    runs, prev = [], None
+    for cp in range(0x110000):
+        c = chr(cp)
+        if 0xD800 <= cp <= 0xDFFF:
+            k = "U"
+        elif cp == 0 or cp == 0xFFFD or _is_control(c):
+            k = "D"
+        elif _is_whitespace(c) or c.isspace():
+            k = "S"
+        elif basic._is_chinese_char(cp):
+            k = "C"
+        elif letter.fullmatch(c):
+            k = "L"
+        elif number.fullmatch(c):
+            k = "N"
+        elif other.fullmatch(c):
+            k = "O"
+        else:
+            k = "X"
+        if k != prev:
+            runs.append([cp, k])
+            prev = k
+    return runs
+
+
+def make_folders(root):
+    dirs = {}
+    for name, pad in PADS.items():
+        d = os.path.join(root, name)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "tokenizer_config.json"), "w") as f:
+            json.dump(tokenizer_config(), f, indent=2)
+            f.write("\n")
+        with open(os.path.join(d, "special_tokens_map.json"), "w") as f:
+            json.dump(special_tokens_map(pad), f, indent=2)
+            f.write("\n")
+        dirs[name] = d
+    return dirs
+
+
+def with_vocab(dirs, tmp):
+    """Copies of the folders with vocab.json/merges.txt, for from_pretrained."""
+    out = {}
+    for name, d in dirs.items():
+        t = os.path.join(tmp, name)
+        shutil.copytree(d, t)
+        for f in ("vocab.json", "merges.txt"):
+            shutil.copy(os.path.join(VOCAB_DIR, f), t)
+        out[name] = t
+    return out
+
+
+def encode_all(cls, folders):
+    res = {}
+    for name, d in folders.items():
+        tok = cls.from_pretrained(d)
+        assert tok.model_max_length == MAX_LENGTH and tok.pad_token == PADS[name]
+        # Exactly what diffusers' StableDiffusionPipeline.encode_prompt does.
+        res[name] = [tok(p, padding="max_length", max_length=MAX_LENGTH, truncation=True).input_ids
+                     for p in PROMPTS]
+    return res
+
+
+def emit_v5():
+    """Runs under transformers 5: its CLIPTokenizer is the tokenizers one."""
+    import transformers
+    from transformers import CLIPTokenizer
+    with tempfile.TemporaryDirectory() as tmp:
+        folders = with_vocab(make_folders(os.path.join(tmp, "cfg")), os.path.join(tmp, "full"))
+        ids = encode_all(CLIPTokenizer, folders)
+    sys.stdout.write("\n" + json.dumps({"version": transformers.__version__, "ids": ids}) + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--v5-python", help="a python with transformers 5 (optional)")
+    ap.add_argument("--emit-v5", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.emit_v5:
+        return emit_v5()
+
+    import regex
+    import tokenizers
+    import transformers
+    from transformers import CLIPTokenizer, CLIPTokenizerFast
+    assert int(transformers.__version__.split(".")[0]) < 5, "needs the slow tokenizer (transformers 4.x)"
+    assert len(PROMPTS) == len(set(PROMPTS))
+
+    dirs = make_folders(OUT_DIR)
+    with tempfile.TemporaryDirectory() as tmp:
+        folders = with_vocab(dirs, tmp)
+        slow_tok = CLIPTokenizer.from_pretrained(folders["sd1"])
+        assert slow_tok.fix_text is None, "ftfy path taken; expected BasicTokenizer"
+        slow = encode_all(CLIPTokenizer, folders)
+        fast = encode_all(CLIPTokenizerFast, folders)
+    v5 = None
+    if args.v5_python:
+        out = subprocess.run([args.v5_python, os.path.abspath(__file__), "--emit-v5"], check=True,
+                             capture_output=True, text=True).stdout
+        v5 = json.loads(out.splitlines()[-1])  # the Rust side prints warnings to stdout
+
+    entries, differ = [], []
+    for i, p in enumerate(PROMPTS):
+        e = {"text": p, "ids_sd1": slow["sd1"][i], "ids_sd2": slow["sd2"][i]}
+        for tag, res in (("hf4_fast", fast), ("hf5", v5["ids"] if v5 else None)):
+            if res is None:
+                continue
+            for name in PADS:
+                if res[name][i] != slow[name][i]:
+                    e[f"{tag}_{name}"] = res[name][i]
+                    differ.append((i, tag, name))
+        assert all(len(e[k]) == MAX_LENGTH for k in e if k != "text")
+        entries.append(e)
+
+    meta = {
+        "made_by": "tools/reference/make_tokenizer_reference.py",
+        "reference": "transformers CLIPTokenizer (slow), ftfy not importable -> BasicTokenizer path",
+        "transformers": transformers.__version__, "tokenizers": tokenizers.__version__,
+        "transformers_v5": v5["version"] if v5 else None,
+        "python": sys.version.split()[0], "unicodedata": unicodedata.unidata_version,
+        "regex": regex.__version__, "max_length": MAX_LENGTH,
+        "note": "hf4_fast_* = CLIPTokenizerFast (same transformers), hf5_* = transformers 5 "
+                "CLIPTokenizer; present only where they differ from the slow ids",
+    }
+    with open(os.path.join(OUT_DIR, "clip_ids.json"), "w", encoding="utf-8") as f:
+        f.write('{"meta": ' + json.dumps(meta, ensure_ascii=False) + ',\n "prompts": [\n')
+        f.write(",\n".join("  " + json.dumps(e, ensure_ascii=False) for e in entries))
+        f.write("\n]}\n")
+    runs = char_classes()
+    with open(os.path.join(OUT_DIR, "char_classes.json"), "w") as f:
+        json.dump({"unicodedata": unicodedata.unidata_version, "regex": regex.__version__,
+                   "classes": "D dropped, S space, C cjk, L letter, N number, O other, X none, U surrogate",
+                   "runs": runs}, f, separators=(",", ":"))
+        f.write("\n")
+    print(f"{len(entries)} prompts, {len(runs)} code point runs")
+    for i, tag, name in differ:
+        print(f"differs: {tag} {name} prompt {i}: {PROMPTS[i]!r}")
+
+
+if __name__ == "__main__":
+    main()
