@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "farm/coord/atomic_file.h"
 #include "farm/coord/image_metadata.h"
@@ -113,7 +114,7 @@ int run_render(const RenderFlags& f, CLI::App* cmd) {
     std::vector<pipeline::Txt2ImgRequest> reqs;
     for (const JobItem* it : mb) reqs.push_back(to_request(*it));
     const auto t_mb = std::chrono::steady_clock::now();
-    const auto images = pipeline::txt2img(model, *ops, reqs, [&](int s, int n) {
+    const auto images = pipeline::txt2img(model, *ops, reqs, [&](int s, int n, const Tensor&) {
       std::fprintf(stderr, "\r  step %d/%d  %.2f s/step", s, n, seconds_since(t_mb) / s);
     });
     unet_steps += mb.front()->steps;
@@ -122,7 +123,7 @@ int run_render(const RenderFlags& f, CLI::App* cmd) {
       const JobItem& it = *mb[k];
       const std::string display = sched::sampler_display_name(it.sampler);
       const PngText text = {{"parameters", a1111_parameters(it, model.name, display)},
-                            {"farm", item_json(it, {{"model", model.name}, {"sampler_name", display}})}};
+                            {"farm", item_json(it, nlohmann::json{{"model", model.name}, {"sampler_name", display}})}};
       const auto png = encode_png(images[k].width, images[k].height, images[k].rgb.data(), text);
       const fs::path dst = fs::path(f.out) / image_file_name(it);
       write_file_atomic(dst.string(), png);

@@ -80,15 +80,16 @@ Tensor denoise(const SdModel& m, const kernels::Ops& ops, const std::vector<Txt2
     for (int64_t i = 0; i < n; ++i) x.data[b * n + i] *= s;
   }
 
-  for (int step = 0; step < r0.steps; ++step) {
+  // The sampler's count, not r0.steps: diffusers' trailing spacing adds a step for some counts.
+  const int steps = samplers[0]->steps();
+  for (int step = 0; step < steps; ++step) {
     // UNet input rows follow the text rows: conditional rows first, then unconditional ones.
     Tensor in({rows, h, w, C});
     Tensor timesteps({rows});
     for (int64_t row = 0; row < rows; ++row) {
       int64_t b = row;
       if (row >= B) b = std::find(uncond_row.begin(), uncond_row.end(), row) - uncond_row.begin();
-      const float scale = samplers[b]->model_input_scale(step);
-      for (int64_t i = 0; i < n; ++i) in.data[row * n + i] = x.data[b * n + i] * scale;
+      samplers[b]->scale_model_input(step, x.ptr() + b * n, in.ptr() + row * n, n);
       timesteps.data[row] = samplers[b]->timestep(step);
     }
     const Tensor out = m.unet->forward(ops, std::move(in), std::move(timesteps), Tensor(text.shape, text.data));
@@ -105,7 +106,7 @@ Tensor denoise(const SdModel& m, const kernels::Ops& ops, const std::vector<Txt2
         randn_nhwc(gen, C, h, w, dst);
       });
     }
-    if (on_step) on_step(step + 1, r0.steps);
+    if (on_step) on_step(step + 1, steps, x);
   }
   return x;
 }

@@ -30,8 +30,9 @@ struct RgbImage {
   std::vector<uint8_t> rgb;  // [height, width, 3]
 };
 
-// Called after each denoising step of the micro-batch: (step done, steps).
-using StepCallback = std::function<void(int, int)>;
+// Called after each denoising step of the micro-batch with (steps done,
+// steps, latents [B,h,w,C] after that step) — progress, previews, tests.
+using StepCallback = std::function<void(int, int, const Tensor&)>;
 
 // Throws farm::Error when the requests are not compatible or invalid for the model.
 void check_request(const SdModel& m, const Txt2ImgRequest& r);

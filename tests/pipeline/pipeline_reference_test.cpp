@@ -1,0 +1,126 @@
+// Whole renders against diffusers' StableDiffusionPipeline on the same stored
+// weights (tools/reference/make_model_reference.py): the seeded initial noise
+// bit for bit, the latents after every sampler step, and the final image, for
+// each sampler, with and without guidance and a negative prompt. Then the
+// batch invariant: an image does not depend on its micro-batch mates.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "farm/core/error.h"
+#include "farm/io/safetensors.h"
+#include "farm/pipeline/txt2img.h"
+#include "farm/rng/torch_generator.h"
+#include "tests/support/compare.h"
+
+using namespace farm;
+using farm::testing::expect_close;
+
+namespace {
+
+struct ModelCache {
+  std::map<std::string, std::unique_ptr<pipeline::SdModel>> models;
+  const pipeline::SdModel& get(const std::string& name) {
+    auto& m = models[name];
+    if (!m) m = std::make_unique<pipeline::SdModel>(pipeline::SdModel::load(std::string(FARM_TEST_DATA) + "/" + name));
+    return *m;
+  }
+};
+ModelCache& cache() {
+  static ModelCache c;
+  return c;
+}
+
+pipeline::Txt2ImgRequest request_of(const nlohmann::json& c) {
+  pipeline::Txt2ImgRequest r;
+  r.prompt = c.at("prompt").get<std::string>();
+  r.negative_prompt = c.at("negative_prompt").is_null() ? "" : c.at("negative_prompt").get<std::string>();
+  r.seed = c.at("seed").get<uint64_t>();
+  r.steps = c.at("steps").get<int>();
+  r.guidance = c.at("guidance").get<float>();
+  r.width = c.at("width").get<int>();
+  r.height = c.at("height").get<int>();
+  r.sampler = c.at("sampler").get<std::string>();
+  return r;
+}
+
+struct PipeCase {
+  std::string model;
+  nlohmann::json c;
+};
+
+std::vector<PipeCase> all_cases() {
+  std::vector<PipeCase> r;
+  for (const char* m : {"tiny-sd1", "tiny-sd2"}) {
+    std::ifstream in(std::string(FARM_TEST_DATA) + "/" + m + "/reference.json");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // Python's json writes -Infinity (a scheduler's lambda_min_clipped); JSON has no such number.
+    for (size_t at; (at = text.find("-Infinity")) != std::string::npos;) text.replace(at, 9, "null");
+    const auto info = nlohmann::json::parse(text);
+    for (const auto& c : info.at("pipeline").at("cases")) r.push_back({m, c});
+  }
+  return r;
+}
+
+class PipelineReference : public ::testing::TestWithParam<PipeCase> {};
+
+TEST_P(PipelineReference, NoiseLatentsAndImageMatchDiffusers) {
+  const auto& [model_name, c] = GetParam();
+  const auto& m = cache().get(model_name);
+  const SafetensorsFile ref(std::string(FARM_TEST_DATA) + "/" + model_name + "/reference.safetensors");
+  const std::string name = c.at("name").get<std::string>();
+  const std::string label = model_name + " " + name;
+  const auto req = request_of(c);
+
+  // Initial noise: bit-identical to torch.randn with the seeded CPU generator.
+  const Tensor noise0 = ref.load_f32("pipe." + name + ".latents0");
+  std::vector<float> mine(noise0.data.size());
+  rng::TorchGenerator g(req.seed);
+  g.randn(mine.data(), static_cast<int64_t>(mine.size()));
+  EXPECT_EQ(mine, noise0.data) << label << ": initial noise differs from torch.randn";
+
+  // Latents after every sampler step, as diffusers' callback_on_step_end saw them.
+  const Tensor steps = ref.load_f32("pipe." + name + ".latents_steps");  // [S,1,C,h,w]
+  const Shape one = {1, steps.dim(2), steps.dim(3), steps.dim(4)};
+  const int64_t n = numel(one);
+  const Tensor latents = pipeline::denoise(m, kernels::cpu_ops(), {req}, [&](int s, int, const Tensor& x) {
+    Tensor want(one, std::vector<float>(steps.data.begin() + (s - 1) * n, steps.data.begin() + s * n));
+    expect_close(cat(label, " latents after step ", s), nhwc_to_nchw(x), want, 2e-5);
+  });
+
+  const Tensor image = pipeline::decode_latents(m, kernels::cpu_ops(), latents);  // [1,H,W,3]
+  expect_close(label + " image", image, ref.load_f32("pipe." + name + ".image"), 2e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Tiny, PipelineReference, ::testing::ValuesIn(all_cases()), [](const auto& info) {
+  std::string n = info.param.model + "_" + info.param.c.at("name").template get<std::string>();
+  for (char& ch : n)
+    if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return n;
+});
+
+// An item's image is the same bytes alone or in a micro-batch with others of
+// other prompts, seeds and guidance (invariant 1).
+TEST(BatchInvariance, SameBitsAloneAndInABatch) {
+  const auto& m = cache().get("tiny-sd1");
+  std::vector<pipeline::Txt2ImgRequest> reqs(3);
+  const char* prompts[3] = {"a red circle", "a blue square on the left", "a photo of a cat"};
+  for (int i = 0; i < 3; ++i) {
+    reqs[i].prompt = prompts[i];
+    reqs[i].seed = 100 + i;
+    reqs[i].steps = 3;
+    reqs[i].guidance = i == 1 ? 1.0f : 4.0f + i;  // one without guidance
+    reqs[i].width = reqs[i].height = 32;
+    reqs[i].sampler = "euler_a";
+  }
+  const auto batch = pipeline::txt2img(m, kernels::cpu_ops(), reqs);
+  for (int i = 0; i < 3; ++i) {
+    const auto alone = pipeline::txt2img(m, kernels::cpu_ops(), {reqs[i]});
+    EXPECT_EQ(alone[0].rgb, batch[i].rgb) << "item " << i;
+  }
+}
+
+}  // namespace
