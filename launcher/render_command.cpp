@@ -98,7 +98,7 @@ int run_render(const RenderFlags& f, CLI::App* cmd) {
 
   // 4. Micro-batches of consecutive compatible items.
   size_t done = 0, skipped = 0;
-  int64_t unet_steps = 0;
+  pipeline::StageTimes total;
   const auto t_render = std::chrono::steady_clock::now();
   for (size_t i = 0; i < items.size();) {
     std::vector<const JobItem*> mb;
@@ -113,12 +113,20 @@ int run_render(const RenderFlags& f, CLI::App* cmd) {
     if (mb.empty()) continue;
     std::vector<pipeline::Txt2ImgRequest> reqs;
     for (const JobItem* it : mb) reqs.push_back(to_request(*it));
-    const auto t_mb = std::chrono::steady_clock::now();
-    const auto images = pipeline::txt2img(model, *ops, reqs, [&](int s, int n, const Tensor&) {
-      std::fprintf(stderr, "\r  step %d/%d  %.2f s/step", s, n, seconds_since(t_mb) / s);
-    });
-    unet_steps += mb.front()->steps;
-    std::fprintf(stderr, "\n");
+    pipeline::StageTimes times;
+    const auto images = pipeline::txt2img(
+        model, *ops, reqs,
+        [&](int s, int n, const Tensor&) {
+          std::fprintf(stderr, "\r  batch of %zu: step %d/%d, UNet %.2f s/step", mb.size(), s, n,
+                       times.unet / times.unet_steps);
+        },
+        &times);
+    total.text_encode += times.text_encode;
+    total.unet += times.unet;
+    total.unet_steps += times.unet_steps;
+    total.vae_decode += times.vae_decode;
+    std::fprintf(stderr, "\n  text encoder %.2f s, UNet %.2f s/step, VAE decode %.2f s\n", times.text_encode,
+                 times.unet / times.unet_steps, times.vae_decode);
     for (size_t k = 0; k < mb.size(); ++k) {
       const JobItem& it = *mb[k];
       const std::string display = sched::sampler_display_name(it.sampler);
@@ -136,7 +144,9 @@ int run_render(const RenderFlags& f, CLI::App* cmd) {
   std::fprintf(stderr, "farm: %zu images in %.1f s (%.2f s/image)%s; total %.1f s\n", done, secs,
                done ? secs / static_cast<double>(done) : 0.0,
                skipped ? cat(", ", skipped, " already present").c_str() : "", seconds_since(t_start));
-  (void)unet_steps;
+  if (total.unet_steps)
+    std::fprintf(stderr, "farm: text encoder %.2f s, UNet %.2f s/step over %d steps, VAE decode %.2f s\n",
+                 total.text_encode, total.unet / total.unet_steps, total.unet_steps, total.vae_decode);
   return 0;
 }
 

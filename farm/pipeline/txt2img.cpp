@@ -1,6 +1,7 @@
 #include "farm/pipeline/txt2img.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <memory>
 
@@ -43,8 +44,17 @@ void randn_nhwc(rng::TorchGenerator& g, int64_t c, int64_t h, int64_t w, float* 
 
 }  // namespace
 
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+}  // namespace
+
 Tensor denoise(const SdModel& m, const kernels::Ops& ops, const std::vector<Txt2ImgRequest>& batch,
-               const StepCallback& on_step) {
+               const StepCallback& on_step, StageTimes* times) {
+  StageTimes local;
+  StageTimes& t = times ? *times : local;
   FARM_ASSERT(!batch.empty(), "empty micro-batch");
   const auto& r0 = batch[0];
   for (const auto& r : batch) {
@@ -66,7 +76,9 @@ Tensor denoise(const SdModel& m, const kernels::Ops& ops, const std::vector<Txt2
       uncond_row[b] = static_cast<int>(prompts.size());
       prompts.push_back(batch[b].negative_prompt);
     }
+  auto t0 = Clock::now();
   const Tensor text = encode_prompts(m, ops, prompts, r0.clip_skip);  // [rows, 77, D]
+  t.text_encode += seconds_since(t0);
   const int64_t rows = static_cast<int64_t>(prompts.size());
 
   std::vector<std::unique_ptr<rng::TorchGenerator>> gens;
@@ -92,7 +104,10 @@ Tensor denoise(const SdModel& m, const kernels::Ops& ops, const std::vector<Txt2
       samplers[b]->scale_model_input(step, x.ptr() + b * n, in.ptr() + row * n, n);
       timesteps.data[row] = samplers[b]->timestep(step);
     }
+    t0 = Clock::now();
     const Tensor out = m.unet->forward(ops, std::move(in), std::move(timesteps), Tensor(text.shape, text.data));
+    t.unet += seconds_since(t0);
+    ++t.unet_steps;
     for (int64_t b = 0; b < B; ++b) {
       std::vector<float> guided(out.data.begin() + b * n, out.data.begin() + (b + 1) * n);
       if (uncond_row[b] >= 0) {
@@ -137,8 +152,12 @@ std::vector<RgbImage> to_rgb8(const Tensor& images) {
 }
 
 std::vector<RgbImage> txt2img(const SdModel& m, const kernels::Ops& ops, const std::vector<Txt2ImgRequest>& batch,
-                              const StepCallback& on_step) {
-  return to_rgb8(decode_latents(m, ops, denoise(m, ops, batch, on_step)));
+                              const StepCallback& on_step, StageTimes* times) {
+  const Tensor latents = denoise(m, ops, batch, on_step, times);
+  const auto t0 = Clock::now();
+  Tensor images = decode_latents(m, ops, latents);
+  if (times) times->vae_decode += seconds_since(t0);
+  return to_rgb8(images);
 }
 
 }  // namespace farm::pipeline

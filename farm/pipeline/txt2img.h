@@ -34,6 +34,12 @@ struct RgbImage {
 // steps, latents [B,h,w,C] after that step) — progress, previews, tests.
 using StepCallback = std::function<void(int, int, const Tensor&)>;
 
+// Where a micro-batch's time went (seconds), for progress lines and benchmarks.
+struct StageTimes {
+  double text_encode = 0, unet = 0, vae_decode = 0;
+  int unet_steps = 0;
+};
+
 // Throws farm::Error when the requests are not compatible or invalid for the model.
 void check_request(const SdModel& m, const Txt2ImgRequest& r);
 
@@ -43,7 +49,7 @@ Tensor encode_prompts(const SdModel& m, const kernels::Ops& ops, const std::vect
 
 // The final latents [B, h, w, C] (before the VAE), for tests that stop there.
 Tensor denoise(const SdModel& m, const kernels::Ops& ops, const std::vector<Txt2ImgRequest>& batch,
-               const StepCallback& on_step = {});
+               const StepCallback& on_step = {}, StageTimes* times = nullptr);
 
 // latents [B,h,w,C] -> images, as diffusers: vae.decode(latents / scaling_factor),
 // (x / 2 + 0.5).clamp(0, 1), round(x · 255).
@@ -51,6 +57,6 @@ Tensor decode_latents(const SdModel& m, const kernels::Ops& ops, const Tensor& l
 std::vector<RgbImage> to_rgb8(const Tensor& images);
 
 std::vector<RgbImage> txt2img(const SdModel& m, const kernels::Ops& ops, const std::vector<Txt2ImgRequest>& batch,
-                              const StepCallback& on_step = {});
+                              const StepCallback& on_step = {}, StageTimes* times = nullptr);
 
 }  // namespace farm::pipeline
