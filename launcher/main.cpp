@@ -4,9 +4,12 @@
 #include <exception>
 
 #include "farm/core/error.h"
+#include "kernels/cpu/runtime_env.h"
 #include "launcher/render_command.h"
 
 int main(int argc, char** argv) {
+  // OpenBLAS and libgomp read their settings only when the process loads.
+  farm::kernels::cpu::reexec_with_recommended_env("farm", argv);
   CLI::App app{"farm: a render farm for latent-diffusion text-to-image models"};
   app.require_subcommand(1);
   auto render = farm::launcher::add_render_command(app);

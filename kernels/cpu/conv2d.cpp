@@ -1,0 +1,82 @@
+// Convolution as GEMM: per sample, im2col gathers each output pixel's k·k·Cin
+// receptive field (NHWC makes each kernel tap one contiguous Cin run) into a
+// row, then y[pixels, Cout] = col[pixels, k·k·Cin] · w[Cout, k·k·Cin]^T.
+// A 1×1 stride-1 unpadded conv is that GEMM on x itself. The GEMM runs as
+// blocks over OpenMP threads (gemm.h), bias and residual fused per block.
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/ref/check.h"
+
+namespace farm::kernels::cpu {
+namespace {
+
+// im2col is done in tiles of output pixels of at most this many floats
+// (16 MB) so a VAE-decoder conv at 512×512 does not need gigabytes. The tile
+// depends only on the per-sample shape, keeping the op batch invariant.
+constexpr int64_t kIm2colTileFloats = int64_t{1} << 22;
+
+// col[r, (ky·k + kx)·Cin + ci] for output pixels p0 .. p0+rows of one sample.
+void im2col(const Conv2dArgs& a, const float* xb, int64_t p0, int64_t rows, float* col) {
+  const int64_t ow = a.out_w(), k = a.kernel, ci = a.in_c, kdim = k * k * ci;
+#pragma omp parallel for schedule(static) if (rows * kdim > (1 << 16))
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t oy = (p0 + r) / ow, ox = (p0 + r) % ow;
+    float* dst = col + r * kdim;
+    for (int64_t ky = 0; ky < k; ++ky) {
+      const int64_t iy = oy * a.stride - a.pad + ky;
+      for (int64_t kx = 0; kx < k; ++kx, dst += ci) {
+        const int64_t ix = ox * a.stride - a.pad + kx;
+        if (iy < 0 || iy >= a.in_h || ix < 0 || ix >= a.in_w) {
+          std::memset(dst, 0, sizeof(float) * ci);  // zero padding
+        } else {
+          std::memcpy(dst, xb + (iy * a.in_w + ix) * ci, sizeof(float) * ci);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void conv2d(const Conv2dArgs& a, const float* x, const float* w, const float* bias,
+            const float* residual, float* y) {
+  FARM_KERNEL_CHECK(a.kernel > 0 && a.stride > 0 && a.pad >= 0, "bad conv geometry");
+  const int64_t pixels = a.out_h() * a.out_w();
+  const int64_t kdim = int64_t{a.kernel} * a.kernel * a.in_c;
+  const int64_t in_size = a.in_h * a.in_w * a.in_c, out_size = pixels * a.out_c;
+  const bool direct = a.kernel == 1 && a.stride == 1 && a.pad == 0;
+  const int64_t tile = direct ? pixels : std::clamp(kIm2colTileFloats / kdim, int64_t{1}, pixels);
+  // y = conv(x) + residual with residual == y (an in-place skip add) needs the
+  // GEMM result staged before the epilogue reads the residual.
+  const bool staged = residual != nullptr && residual == y;
+  float* col = direct ? nullptr : scratch(0, tile * kdim);
+  float* stage = staged ? scratch(1, tile * a.out_c) : nullptr;
+
+  for (int64_t b = 0; b < a.batch; ++b) {
+    const float* xb = x + b * in_size;
+    float* yb = y + b * out_size;
+    const float* rb = residual ? residual + b * out_size : nullptr;
+    for (int64_t p0 = 0; p0 < pixels; p0 += tile) {
+      const int64_t rows = std::min(tile, pixels - p0);
+      const float* lhs = xb + p0 * a.in_c;
+      if (!direct) {
+        im2col(a, xb, p0, rows, col);
+        lhs = col;
+      }
+      float* yt = yb + p0 * a.out_c;
+      const float* rt = rb ? rb + p0 * a.out_c : nullptr;
+      float* c = staged ? stage : yt;
+      parallel_sgemm_nt(rows, a.out_c, kdim, lhs, kdim, w, kdim, c, a.out_c,
+                        [&](int64_t m0, int64_t mr, int64_t n0, int64_t nc) {
+                          const int64_t at = m0 * a.out_c + n0;
+                          add_bias_residual(mr, nc, a.out_c, c + at, bias ? bias + n0 : nullptr,
+                                            rt ? rt + at : nullptr, yt + at);
+                        });
+    }
+  }
+}
+
+}  // namespace farm::kernels::cpu

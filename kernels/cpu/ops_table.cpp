@@ -1,0 +1,27 @@
+#include "kernels/cpu/cpu_ops.h"
+#include "kernels/ref/ref_ops.h"
+
+namespace farm::kernels {
+
+const Ops& cpu_ops() {
+  static const Ops ops{
+      .name = "cpu",
+      .conv2d = cpu::conv2d,
+      .linear = cpu::linear,
+      .attention = cpu::attention,
+      .group_norm = cpu::group_norm,
+      .layer_norm = cpu::layer_norm,
+      .silu = cpu::silu,
+      .gelu = cpu::gelu,
+      .quick_gelu = cpu::quick_gelu,
+      .add = cpu::add,
+      .geglu = cpu::geglu,
+      .upsample_nearest2x = cpu::upsample_nearest2x,
+      .concat_channels = cpu::concat_channels,
+      // A few hundred sin/cos per sample: ref's loop is already fast enough.
+      .timestep_embedding = ref::timestep_embedding,
+  };
+  return ops;
+}
+
+}  // namespace farm::kernels

@@ -1,0 +1,190 @@
+// Grid-stride elementwise kernels, fp32 math on 16-bit storage. Each output
+// element is computed alone, so batch invariance is automatic.
+#include "kernels/emu/cuda_compat.h"
+
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_math.cuh"
+#include "kernels/cuda/launch_info.h"
+#include "kernels/cuda/elementwise.h"
+
+namespace {
+
+using farm::kernels::cuda::Activation;
+using farm::kernels::cuda::DType;
+using farm::kernels::cuda_device::from_f32;
+using farm::kernels::cuda_device::to_f32;
+
+constexpr int kThreads = 256;
+constexpr int64_t kMaxBlocks = 4096;
+
+dim3 grid_for(int64_t n) {
+  const int64_t blocks = (n + kThreads - 1) / kThreads;
+  return dim3(static_cast<unsigned>(blocks < kMaxBlocks ? blocks : kMaxBlocks));
+}
+
+__device__ __forceinline__ int64_t first_index() {
+  return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+}
+__device__ __forceinline__ int64_t grid_stride() { return static_cast<int64_t>(gridDim.x) * blockDim.x; }
+
+// 0.5·x·(1 + erf(x/√2)) through erfc, precise where 1 + erf cancels.
+__device__ __forceinline__ float gelu_exact(float v) { return 0.5f * v * erfcf(-v * 0.70710678118654752f); }
+
+template <class T>
+__global__ void activation_kernel(Activation act, int64_t n, const T* x, T* y) {
+  for (int64_t i = first_index(); i < n; i += grid_stride()) {
+    const float v = to_f32(x[i]);
+    float r;
+    if (act == Activation::silu)
+      r = v / (1.0f + __expf(-v));
+    else if (act == Activation::gelu)
+      r = gelu_exact(v);
+    else
+      r = v / (1.0f + __expf(-1.702f * v));
+    y[i] = from_f32<T>(r);
+  }
+}
+
+template <class T>
+__global__ void add_kernel(int64_t n, const T* a, const T* b, T* y) {
+  for (int64_t i = first_index(); i < n; i += grid_stride()) y[i] = from_f32<T>(to_f32(a[i]) + to_f32(b[i]));
+}
+
+template <class T>
+__global__ void geglu_kernel(int64_t rows, int64_t inner, const T* x, T* y) {
+  for (int64_t i = first_index(); i < rows * inner; i += grid_stride()) {
+    const int64_t r = i / inner, c = i % inner;
+    const float hidden = to_f32(x[r * 2 * inner + c]), gate = to_f32(x[r * 2 * inner + inner + c]);
+    y[i] = from_f32<T>(hidden * gelu_exact(gate));
+  }
+}
+
+template <class T>
+__global__ void upsample_nearest2x_kernel(int64_t batch, int64_t h, int64_t w, int64_t c, const T* x, T* y) {
+  const int64_t n = batch * 4 * h * w * c;
+  for (int64_t i = first_index(); i < n; i += grid_stride()) {
+    const int64_t ch = i % c, ox = (i / c) % (2 * w), oy = (i / (c * 2 * w)) % (2 * h), b = i / (c * 4 * w * h);
+    y[i] = x[((b * h + oy / 2) * w + ox / 2) * c + ch];
+  }
+}
+
+template <class T>
+__global__ void concat_channels_kernel(int64_t pixels, int64_t ca, const T* a, int64_t cb, const T* b, T* y) {
+  const int64_t c = ca + cb;
+  for (int64_t i = first_index(); i < pixels * c; i += grid_stride()) {
+    const int64_t px = i / c, ch = i % c;
+    y[i] = ch < ca ? a[px * ca + ch] : b[px * cb + ch - ca];
+  }
+}
+
+// Accurate sinf/cosf/expf (not the __ intrinsics): t·freq reaches ~1000 rad.
+template <class T>
+__global__ void timestep_embedding_kernel(int64_t batch, const float* t, int64_t dim, bool flip_sin_to_cos,
+                                          float downscale_freq_shift, float neg_log_period, T* y) {
+  const int64_t half = dim / 2;
+  for (int64_t i = first_index(); i < batch * half; i += grid_stride()) {
+    const int64_t b = i / half, j = i % half;
+    const float exponent = neg_log_period * static_cast<float>(j) / (static_cast<float>(half) - downscale_freq_shift);
+    const float arg = t[b] * expf(exponent);
+    const float s = sinf(arg), c = cosf(arg);
+    y[b * dim + j] = from_f32<T>(flip_sin_to_cos ? c : s);
+    y[b * dim + half + j] = from_f32<T>(flip_sin_to_cos ? s : c);
+    if (dim % 2 == 1 && j == 0) y[b * dim + dim - 1] = from_f32<T>(0.0f);
+  }
+}
+
+// Calls f.template operator()<T>() with T the storage type of `dtype`.
+template <class F>
+void with_type(DType dtype, F&& f) {
+  if (dtype == DType::f16)
+    f(__half{});
+  else
+    f(__nv_bfloat16{});
+}
+
+}  // namespace
+
+FARM_CUDA_NAMESPACE_BEGIN
+
+void invoke_activation(Activation act, int64_t n, const void* x, void* y, DType dtype, cudaStream_t stream) {
+  if (n == 0) return;
+  with_type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    auto* kernel = &activation_kernel<T>;
+    FARM_LAUNCH(kernel, grid_for(n), dim3(kThreads), 0, stream, act, n, static_cast<const T*>(x), static_cast<T*>(y));
+  });
+  FARM_CHECK_LAUNCH();
+}
+
+void invoke_add(int64_t n, const void* a, const void* b, void* y, DType dtype, cudaStream_t stream) {
+  if (n == 0) return;
+  with_type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    auto* kernel = &add_kernel<T>;
+    FARM_LAUNCH(kernel, grid_for(n), dim3(kThreads), 0, stream, n, static_cast<const T*>(a), static_cast<const T*>(b),
+                static_cast<T*>(y));
+  });
+  FARM_CHECK_LAUNCH();
+}
+
+void invoke_geglu(int64_t rows, int64_t inner, const void* x, void* y, DType dtype, cudaStream_t stream) {
+  if (rows * inner == 0) return;
+  with_type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    auto* kernel = &geglu_kernel<T>;
+    FARM_LAUNCH(kernel, grid_for(rows * inner), dim3(kThreads), 0, stream, rows, inner, static_cast<const T*>(x),
+                static_cast<T*>(y));
+  });
+  FARM_CHECK_LAUNCH();
+}
+
+void invoke_upsample_nearest2x(int64_t batch, int64_t h, int64_t w, int64_t c, const void* x, void* y, DType dtype,
+                               cudaStream_t stream) {
+  const int64_t n = batch * 4 * h * w * c;
+  if (n == 0) return;
+  with_type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    auto* kernel = &upsample_nearest2x_kernel<T>;
+    FARM_LAUNCH(kernel, grid_for(n), dim3(kThreads), 0, stream, batch, h, w, c, static_cast<const T*>(x),
+                static_cast<T*>(y));
+  });
+  FARM_CHECK_LAUNCH();
+}
+
+void invoke_concat_channels(int64_t batch, int64_t hw, int64_t ca, const void* a, int64_t cb, const void* b, void* y,
+                            DType dtype, cudaStream_t stream) {
+  const int64_t n = batch * hw * (ca + cb);
+  if (n == 0) return;
+  with_type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    auto* kernel = &concat_channels_kernel<T>;
+    FARM_LAUNCH(kernel, grid_for(n), dim3(kThreads), 0, stream, batch * hw, ca, static_cast<const T*>(a), cb,
+                static_cast<const T*>(b), static_cast<T*>(y));
+  });
+  FARM_CHECK_LAUNCH();
+}
+
+void invoke_timestep_embedding(int64_t batch, const float* t, int64_t dim, bool flip_sin_to_cos,
+                               float downscale_freq_shift, float max_period, void* y, DType dtype,
+                               cudaStream_t stream) {
+  const int64_t n = batch * (dim / 2);
+  if (n == 0) return;
+  const float neg_log_period = static_cast<float>(-std::log(static_cast<double>(max_period)));
+  with_type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    auto* kernel = &timestep_embedding_kernel<T>;
+    FARM_LAUNCH(kernel, grid_for(n), dim3(kThreads), 0, stream, batch, t, dim, flip_sin_to_cos,
+                downscale_freq_shift, neg_log_period, static_cast<T*>(y));
+  });
+  FARM_CHECK_LAUNCH();
+}
+
+
+void append_elementwise_launch_info(std::vector<KernelLaunchInfo>& out) {
+  for (const char* name : {"activation_kernel", "add_kernel", "geglu_kernel", "upsample_nearest2x_kernel",
+                           "concat_channels_kernel", "timestep_embedding_kernel"})
+    for (const char* type : {"__half", "__nv_bfloat16"})
+      out.push_back({std::string(name) + "<" + type + ">", kThreads, 0});
+}
+
+FARM_CUDA_NAMESPACE_END

@@ -1,0 +1,35 @@
+// Memory-bound ops over `dtype` device tensors: activations, add, GEGLU,
+// nearest 2x upsample, channel concat, timestep embedding. Plain header.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include "kernels/cuda/cuda_common.h"
+
+FARM_CUDA_NAMESPACE_BEGIN
+
+enum class Activation : uint8_t { silu, gelu, quick_gelu };  // gelu: exact (erf)
+
+// y[i] = act(x[i]), n elements; y may alias x.
+void invoke_activation(Activation act, int64_t n, const void* x, void* y, DType dtype, cudaStream_t stream);
+
+// y[i] = a[i] + b[i]; y may alias a or b.
+void invoke_add(int64_t n, const void* a, const void* b, void* y, DType dtype, cudaStream_t stream);
+
+// x[rows, 2·inner] = [hidden | gate] -> y[rows, inner] = hidden · gelu(gate).
+void invoke_geglu(int64_t rows, int64_t inner, const void* x, void* y, DType dtype, cudaStream_t stream);
+
+// x[B, H, W, C] -> y[B, 2H, 2W, C].
+void invoke_upsample_nearest2x(int64_t batch, int64_t h, int64_t w, int64_t c, const void* x, void* y,
+                               DType dtype, cudaStream_t stream);
+
+// y[B, HW, Ca+Cb] = [a[B, HW, Ca] | b[B, HW, Cb]].
+void invoke_concat_channels(int64_t batch, int64_t hw, int64_t ca, const void* a, int64_t cb, const void* b,
+                            void* y, DType dtype, cudaStream_t stream);
+
+// t: fp32 device [batch] -> y [batch, dim] (`dtype`), as kernels/ops.h describes.
+void invoke_timestep_embedding(int64_t batch, const float* t, int64_t dim, bool flip_sin_to_cos,
+                               float downscale_freq_shift, float max_period, void* y, DType dtype,
+                               cudaStream_t stream);
+
+FARM_CUDA_NAMESPACE_END

@@ -1,0 +1,25 @@
+#include "kernels/ref/ref_ops.h"
+
+namespace farm::kernels {
+
+const Ops& ref_ops() {
+  static const Ops ops{
+      .name = "ref",
+      .conv2d = ref::conv2d,
+      .linear = ref::linear,
+      .attention = ref::attention,
+      .group_norm = ref::group_norm,
+      .layer_norm = ref::layer_norm,
+      .silu = ref::silu,
+      .gelu = ref::gelu,
+      .quick_gelu = ref::quick_gelu,
+      .add = ref::add,
+      .geglu = ref::geglu,
+      .upsample_nearest2x = ref::upsample_nearest2x,
+      .concat_channels = ref::concat_channels,
+      .timestep_embedding = ref::timestep_embedding,
+  };
+  return ops;
+}
+
+}  // namespace farm::kernels

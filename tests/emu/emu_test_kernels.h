@@ -1,0 +1,59 @@
+// Host launchers of the emulator's test kernels (tests/emu/*.cu). Pointers
+// are device pointers (cudaMalloc); every launcher returns after its kernel
+// was launched (synchronous under the emulator).
+#pragma once
+
+#include <cstdint>
+
+namespace farm::emu_test {
+
+// C[m,n] = A[m,k] B[k,n], row-major fp32, 16x16 shared-memory tiles.
+// broken: the variant missing the barrier after the tile product.
+void sgemm_tiled(const float* a, const float* b, float* c, int m, int n, int k, bool broken);
+
+// Row softmax of x[rows, cols] with warp shuffles and a cross-warp reduction
+// in dynamic shared memory; `threads` per row (a multiple of 32).
+void softmax_rows(const float* x, float* y, int rows, int cols, int threads);
+
+// C[m,n] (fp32) = A[m,k] B[k,n] with wmma m16n16k16; A row-major, B row-major
+// or col-major ([n,k]); inputs half or bf16 stored as uint16_t bits.
+void wmma_gemm_f16(const uint16_t* a, const uint16_t* b, float* c, int m, int n, int k, bool b_col_major);
+void wmma_gemm_bf16(const uint16_t* a, const uint16_t* b, float* c, int m, int n, int k, bool b_col_major);
+
+// Atomics: out[0] int histogram-style counter, etc. (see atomics.cu).
+struct AtomicResults {
+  int count = 0;
+  unsigned max_seen = 0;
+  float float_sum = 0;
+  float half_sum = 0;
+  float bf16_sum = 0;
+  float cas_max = 0;
+  unsigned long long ull_sum = 0;
+  unsigned inc_wrapped = 0;
+};
+AtomicResults run_atomics(int blocks, int threads);
+
+// Each thread takes a ticket from a shared counter: the order threads ran in.
+void ticket_order(int* tickets, int threads);
+
+// Warp collectives: per lane outputs for a 64-thread block (see warp_ops.cu).
+void warp_ops(int* out, int width);
+
+// fp16/bf16 intrinsics evaluated in a kernel: out[i] = f_i(in[i]).
+void half_intrinsics(const float* in, float* out, int n);
+
+// Deliberately wrong kernels; each aborts in the emulator with a report.
+void divergent_barrier();
+void warp_deadlock();
+void spin_wait_forever();
+void stack_overflow();
+void shuffle_with_exited_lane();
+void dynamic_smem_overrun();
+void wmma_misaligned();
+
+// A launch with `smem` bytes of dynamic shared memory; returns the
+// cudaError_t of cudaGetLastError() after it (as int).
+int launch_with_smem(int smem, bool opt_in);
+int launch_with_block(int threads);
+
+}  // namespace farm::emu_test

@@ -1,0 +1,273 @@
+// The case list. Golden cases mirror CASES in
+// tools/reference/make_kernel_reference.py (same names and shapes); the
+// rest exercise the cpu path's tiling and layouts; sd15 cases are the
+// full-size Stable Diffusion 1.5 shapes (512×512 image, 64×64 latent).
+//
+// Tolerances are |got - want| <= atol + rtol·|want|, set a few times above
+// the error measured on an x86-64 AVX-512 machine (see the report printed by
+// the tests) so that a wrong index or a dropped term fails by orders of
+// magnitude while summation-order noise passes.
+#include "tests/kernels/kernel_cases.h"
+
+#include <cmath>
+
+namespace farm::kernels::testing {
+namespace {
+
+// fp32 dot products of length K reorder into errors ~ sqrt(K)·2^-24·|terms|;
+// inputs are O(1) and weights scaled by 1/sqrt(fan_in), so outputs are O(1).
+constexpr Tolerance kGemmTol{1e-5, 1e-5};
+constexpr Tolerance kNormTol{2e-5, 2e-5};       // mean/var over up to 40k elements
+constexpr Tolerance kPointwiseTol{1e-6, 1e-6};  // a few ulp of expf/erfcf
+// torch's fp32 gelu forms 1 + erf(x/√2), which cancels for x << 0: it is
+// 1.1e-6 off the exact value at x = -3.5 (ref, using erfc, is 1e-7 off).
+constexpr Tolerance kTorchGeluTol{3e-6, 1e-6};
+constexpr Tolerance kExact{0.0, 0.0};  // data movement: bytes equal
+// torch and glibc expf may differ by an ulp in freq; t·freq reaches ~1000 rad,
+// so sin/cos of it can move by ~1000 · 2^-24 ≈ 6e-5.
+constexpr Tolerance kTimestepTol{3e-4, 0.0};
+
+KernelCase conv(std::string name, int64_t b, int64_t h, int64_t w, int64_t ci, int64_t co, int k,
+                int s, int pad, bool bias = true, bool residual = false) {
+  KernelCase c;
+  c.name = std::move(name);
+  c.op = OpKind::conv2d;
+  c.batch = b;
+  c.conv.in_h = h;
+  c.conv.in_w = w;
+  c.conv.in_c = ci;
+  c.conv.out_c = co;
+  c.conv.kernel = k;
+  c.conv.stride = s;
+  c.conv.pad = pad;
+  c.bias = bias;
+  c.residual = residual;
+  c.vs_torch = c.vs_ref = kGemmTol;
+  return c;
+}
+
+KernelCase linear(std::string name, int64_t b, int64_t rows, int64_t in, int64_t out, bool bias,
+                  bool residual) {
+  KernelCase c;
+  c.name = std::move(name);
+  c.op = OpKind::linear;
+  c.batch = b;
+  c.rows = rows;
+  c.in = in;
+  c.out = out;
+  c.bias = bias;
+  c.residual = residual;
+  c.vs_torch = c.vs_ref = kGemmTol;
+  return c;
+}
+
+// Strides of 0 mean packed (heads · head_dim).
+KernelCase attn(std::string name, int64_t b, int64_t heads, int64_t lq, int64_t lkv, int64_t d,
+                int64_t q_stride = 0, int64_t kv_stride = 0, bool causal = false,
+                int64_t out_stride = 0) {
+  KernelCase c;
+  c.name = std::move(name);
+  c.op = OpKind::attention;
+  c.batch = b;
+  c.attn.heads = heads;
+  c.attn.q_len = lq;
+  c.attn.kv_len = lkv;
+  c.attn.head_dim = d;
+  c.attn.q_stride = q_stride ? q_stride : heads * d;
+  c.attn.kv_stride = kv_stride ? kv_stride : heads * d;
+  c.attn.out_stride = out_stride ? out_stride : heads * d;
+  c.attn.scale = 1.0f / std::sqrt(static_cast<float>(d));
+  c.attn.causal = causal;
+  c.vs_torch = c.vs_ref = kGemmTol;
+  return c;
+}
+
+KernelCase group_norm(std::string name, int64_t b, int64_t hw, int64_t ch, int64_t groups,
+                      float eps, bool silu) {
+  KernelCase c;
+  c.name = std::move(name);
+  c.op = OpKind::group_norm;
+  c.batch = b;
+  c.hw = hw;
+  c.channels = ch;
+  c.groups = groups;
+  c.eps = eps;
+  c.silu = silu;
+  c.vs_torch = c.vs_ref = kNormTol;
+  return c;
+}
+
+KernelCase layer_norm(std::string name, int64_t b, int64_t rows, int64_t ch, float eps) {
+  KernelCase c;
+  c.name = std::move(name);
+  c.op = OpKind::layer_norm;
+  c.batch = b;
+  c.rows = rows;
+  c.channels = ch;
+  c.eps = eps;
+  c.vs_torch = c.vs_ref = kNormTol;
+  return c;
+}
+
+KernelCase pointwise(std::string name, OpKind op, int64_t b, int64_t n) {
+  KernelCase c;
+  c.name = std::move(name);
+  c.op = op;
+  c.batch = b;
+  c.rows = n;
+  c.vs_torch = c.vs_ref = kPointwiseTol;
+  return c;
+}
+
+KernelCase gelu(std::string name, int64_t b, int64_t n) {
+  KernelCase c = pointwise(std::move(name), OpKind::gelu, b, n);
+  c.vs_torch = kTorchGeluTol;
+  return c;
+}
+
+KernelCase geglu(std::string name, int64_t b, int64_t rows, int64_t inner) {
+  KernelCase c = gelu(std::move(name), b, rows);
+  c.op = OpKind::geglu;
+  c.inner = inner;
+  return c;
+}
+
+KernelCase upsample(std::string name, int64_t b, int64_t h, int64_t w, int64_t ch) {
+  KernelCase c;
+  c.name = std::move(name);
+  c.op = OpKind::upsample_nearest2x;
+  c.batch = b;
+  c.h = h;
+  c.w = w;
+  c.channels = ch;
+  c.vs_torch = c.vs_ref = kExact;
+  return c;
+}
+
+KernelCase concat(std::string name, int64_t b, int64_t hw, int64_t ca, int64_t cb) {
+  KernelCase c;
+  c.name = std::move(name);
+  c.op = OpKind::concat_channels;
+  c.batch = b;
+  c.hw = hw;
+  c.ca = ca;
+  c.cb = cb;
+  c.vs_torch = c.vs_ref = kExact;
+  return c;
+}
+
+KernelCase timestep(std::string name, int64_t b, int64_t dim, bool flip, float shift) {
+  KernelCase c;
+  c.name = std::move(name);
+  c.op = OpKind::timestep_embedding;
+  c.batch = b;
+  c.dim = dim;
+  c.flip_sin_to_cos = flip;
+  c.shift = shift;
+  c.max_period = 10000.0f;
+  c.vs_torch = kTimestepTol;
+  c.vs_ref = kPointwiseTol;
+  return c;
+}
+
+KernelCase golden(KernelCase c) {
+  c.golden = true;
+  return c;
+}
+
+KernelCase sd15(KernelCase c) {
+  c.sd15 = true;
+  return c;
+}
+
+std::vector<KernelCase> make_cases() {
+  std::vector<KernelCase> cases = {
+      // Golden cases: same names and shapes as make_kernel_reference.py.
+      golden(conv("conv_k3_s1_odd", 2, 7, 5, 3, 5, 3, 1, 1, true, true)),
+      golden(conv("conv_k3_s2_down", 1, 9, 8, 6, 7, 3, 2, 1)),
+      golden(conv("conv_k3_p0_nobias", 1, 6, 5, 4, 2, 3, 1, 0, false)),
+      golden(conv("conv_k3_c32", 1, 16, 16, 32, 24, 3, 1, 1, true, true)),
+      golden(conv("conv_k1_s1", 2, 5, 3, 9, 11, 1, 1, 0)),
+      golden(conv("conv_k1_s2", 1, 7, 7, 4, 3, 1, 2, 0)),
+      golden(linear("linear_bias_residual", 2, 3, 17, 13, true, true)),
+      golden(linear("linear_nobias", 1, 5, 64, 40, false, false)),
+      golden(linear("linear_320", 2, 7, 320, 96, true, false)),
+      golden(attn("attn_self_d40", 2, 2, 33, 33, 40)),
+      golden(attn("attn_cross_d40_kv77", 2, 2, 20, 77, 40, 0, 2 * 40 + 8)),
+      golden(attn("attn_cross_d64_kv77", 1, 3, 50, 77, 64)),
+      golden(attn("attn_causal_d64_fused", 1, 2, 77, 77, 64, 3 * 2 * 64, 3 * 2 * 64, true)),
+      golden(attn("attn_large_logits", 1, 2, 16, 24, 40)),
+      golden(group_norm("group_norm_c64", 2, 16, 64, 32, 1e-5f, false)),
+      golden(group_norm("group_norm_silu_c96", 2, 15, 96, 32, 1e-6f, true)),
+      golden(group_norm("group_norm_silu_offset", 1, 64, 128, 32, 1e-6f, true)),
+      golden(layer_norm("layer_norm_c40", 1, 14, 40, 1e-5f)),
+      golden(layer_norm("layer_norm_c320_offset", 1, 5, 320, 1e-5f)),
+      golden(pointwise("silu", OpKind::silu, 1, 1001)),
+      golden(gelu("gelu", 1, 1001)),
+      golden(pointwise("quick_gelu", OpKind::quick_gelu, 1, 1001)),
+      golden(pointwise("add", OpKind::add, 1, 1001)),
+      golden(geglu("geglu", 1, 6, 40)),
+      golden(upsample("upsample_nearest2x", 2, 3, 5, 4)),
+      golden(concat("concat_channels", 2, 6, 3, 5)),
+      golden(timestep("timestep_sd15", 4, 320, true, 0.0f)),
+      golden(timestep("timestep_noflip_shift1", 4, 320, false, 1.0f)),
+      golden(timestep("timestep_odd_dim", 3, 31, true, 1.0f)),
+
+      // cpu path: im2col tiling and strides, plain-GEMM 1×1, gemv-shaped
+      // linear, query tiles with a ragged last tile, strided outputs.
+      conv("cpu_conv_k3_s2_c64", 2, 20, 18, 64, 48, 3, 2, 1),
+      conv("cpu_conv_k1_gemm_residual", 2, 12, 10, 96, 80, 1, 1, 0, true, true),
+      conv("cpu_conv_k3_im2col_tiles", 1, 64, 64, 128, 16, 3, 1, 1, true, true),
+      linear("cpu_linear_rows1", 3, 1, 1280, 320, true, false),
+      linear("cpu_linear_77x768", 2, 77, 768, 320, false, true),
+      attn("cpu_attn_query_tiles_d40", 2, 2, 300, 300, 40),
+      attn("cpu_attn_causal_strided_out", 1, 3, 100, 100, 64, 3 * 3 * 64, 3 * 3 * 64, true,
+           3 * 64 + 5),
+      attn("cpu_attn_clip_causal_h12", 1, 12, 77, 77, 64, 0, 0, true),
+      group_norm("cpu_group_norm_silu_32x32x320", 2, 32 * 32, 320, 32, 1e-6f, true),
+      layer_norm("cpu_layer_norm_300x320", 2, 300, 320, 1e-5f),
+      pointwise("cpu_silu_odd", OpKind::silu, 2, 100003),
+      gelu("cpu_gelu_odd", 2, 100003),
+      pointwise("cpu_quick_gelu_odd", OpKind::quick_gelu, 2, 100003),
+      pointwise("cpu_add_odd", OpKind::add, 2, 100003),
+      geglu("cpu_geglu_77x1280", 2, 77, 1280),
+      upsample("cpu_upsample_16x16x64", 2, 16, 16, 64),
+      concat("cpu_concat_256_64_32", 2, 256, 64, 32),
+
+      // SD 1.5 at 512×512, one sample (batch-invariant kernels cost the same
+      // per sample at any batch).
+      sd15(conv("sd15_conv3x3_320_64x64", 1, 64, 64, 320, 320, 3, 1, 1)),
+      sd15(conv("sd15_conv3x3_640_32x32", 1, 32, 32, 640, 640, 3, 1, 1)),
+      sd15(conv("sd15_conv3x3_1280_16x16", 1, 16, 16, 1280, 1280, 3, 1, 1)),
+      sd15(conv("sd15_conv3x3_s2_320_64x64", 1, 64, 64, 320, 320, 3, 2, 1)),
+      sd15(conv("sd15_conv1x1_960_320_64x64", 1, 64, 64, 960, 320, 1, 1, 0)),
+      sd15(linear("sd15_linear_4096x320x320", 1, 4096, 320, 320, true, false)),
+      sd15(linear("sd15_linear_geglu_proj_4096x320x2560", 1, 4096, 320, 2560, true, false)),
+      sd15(linear("sd15_linear_ff_out_4096x1280x320", 1, 4096, 1280, 320, true, true)),
+      sd15(attn("sd15_attn_self_4096_h8_d40", 1, 8, 4096, 4096, 40)),
+      sd15(attn("sd15_attn_cross_4096x77_h8_d40", 1, 8, 4096, 77, 40)),
+      sd15(group_norm("sd15_group_norm_silu_64x64x320", 1, 4096, 320, 32, 1e-5f, true)),
+      sd15(layer_norm("sd15_layer_norm_4096x320", 1, 4096, 320, 1e-5f)),
+      sd15(geglu("sd15_geglu_4096x1280", 1, 4096, 1280)),
+      sd15(pointwise("sd15_silu_64x64x320", OpKind::silu, 1, 4096 * 320)),
+      sd15(upsample("sd15_upsample_32x32x640", 1, 32, 32, 640)),
+      sd15(concat("sd15_concat_64x64_320_320", 1, 4096, 320, 320)),
+  };
+  // Inputs scaled so that scale·q·k reaches ~±100: exp() overflows unless the
+  // softmax subtracts the row max.
+  for (auto& c : cases)
+    if (c.name == "attn_large_logits") {
+      c.attn.scale = 1.0f;
+      c.amplitude = 6.0f;
+    }
+  return cases;
+}
+
+}  // namespace
+
+const std::vector<KernelCase>& kernel_cases() {
+  static const std::vector<KernelCase> cases = make_cases();
+  return cases;
+}
+
+}  // namespace farm::kernels::testing
