@@ -6,7 +6,6 @@
 // so the errors are fp32 reordering noise through a few dozen layers.
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -16,6 +15,7 @@
 #include "farm/model/vae_decoder.h"
 #include "farm/text/clip_tokenizer.h"
 #include "tests/support/compare.h"
+#include "tests/support/reference_json.h"
 
 using namespace farm;
 using farm::testing::expect_close;
@@ -36,8 +36,7 @@ class ModelReference : public ::testing::TestWithParam<Case> {
   void SetUp() override {
     dir_ = dir_of(GetParam().model);
     ref_ = std::make_unique<SafetensorsFile>(dir_ + "/reference.safetensors");
-    std::ifstream in(dir_ + "/reference.json");
-    info_ = nlohmann::json::parse(in);
+    info_ = farm::testing::read_reference_json(dir_ + "/reference.json");
   }
   std::string label(const std::string& what) const { return GetParam().model + "/" + GetParam().backend + " " + what; }
 

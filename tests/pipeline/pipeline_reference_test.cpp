@@ -5,8 +5,6 @@
 // batch invariant: an image does not depend on its micro-batch mates.
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -15,6 +13,7 @@
 #include "farm/pipeline/txt2img.h"
 #include "farm/rng/torch_generator.h"
 #include "tests/support/compare.h"
+#include "tests/support/reference_json.h"
 
 using namespace farm;
 using farm::testing::expect_close;
@@ -55,11 +54,7 @@ struct PipeCase {
 std::vector<PipeCase> all_cases() {
   std::vector<PipeCase> r;
   for (const char* m : {"tiny-sd1", "tiny-sd2"}) {
-    std::ifstream in(std::string(FARM_TEST_DATA) + "/" + m + "/reference.json");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    // Python's json writes -Infinity (a scheduler's lambda_min_clipped); JSON has no such number.
-    for (size_t at; (at = text.find("-Infinity")) != std::string::npos;) text.replace(at, 9, "null");
-    const auto info = nlohmann::json::parse(text);
+    const auto info = farm::testing::read_reference_json(std::string(FARM_TEST_DATA) + "/" + m + "/reference.json");
     for (const auto& c : info.at("pipeline").at("cases")) r.push_back({m, c});
   }
   return r;
