@@ -41,15 +41,41 @@ struct Smem {
   static constexpr int o_off = p_off + kBM * kBN * 2;
   static constexpr int m_off = o_off + kBM * kDp * 4;
   static constexpr int l_off = m_off + kBM * 4;
-  static constexpr int bytes = l_off + kBM * 4;
+  // +32: the dynamic shared memory declaration promises 16-byte alignment, wmma needs 32.
+  static constexpr int bytes = l_off + kBM * 4 + 32;
   static_assert(v_off % 32 == 0 && s_off % 32 == 0 && p_off % 32 == 0 && o_off % 32 == 0, "alignment");
 };
 
+// rows x kDp tile of `src` (row stride `stride` elements) into dst [rows, kDp],
+// zeros past rows_valid and past head dim d_real. vec: 16-byte loads (head dim,
+// strides and pointers multiples of 8 elements: every SD layer).
+template <class T, int kDp>
+__device__ __forceinline__ void load_tile(T* dst, const T* src, int64_t stride, int64_t rows_valid, int rows,
+                                          int d_real, bool vec) {
+  if (vec) {
+    constexpr int kChunks = kDp / 8;
+#pragma unroll 1
+    for (int i = threadIdx.x; i < rows * kChunks; i += kThreads) {
+      const int r = i / kChunks, d = (i % kChunks) * 8;
+      uint4 c = make_uint4(0u, 0u, 0u, 0u);
+      if (r < rows_valid && d < d_real) c = *reinterpret_cast<const uint4*>(src + r * stride + d);
+      *reinterpret_cast<uint4*>(dst + r * kDp + d) = c;
+    }
+  } else {
+    const T zero = from_f32<T>(0.0f);
+    for (int i = threadIdx.x; i < rows * kDp; i += kThreads) {
+      const int r = i / kDp, d = i % kDp;
+      dst[i] = (r < rows_valid && d < d_real) ? src[r * stride + d] : zero;
+    }
+  }
+}
+
 template <class T, int kDp, int kBN>
-__global__ void __launch_bounds__(kThreads) flash_attention_fwd_kernel(const AttentionParams p) {
+__global__ void __launch_bounds__(kThreads) flash_attention_fwd_kernel(const AttentionParams p, const bool vec) {
   using S = Smem<T, kDp, kBN>;
   static_assert(kDp % 16 == 0 && kBN % 16 == 0, "wmma tiles");
-  FARM_DYNAMIC_SHARED(unsigned char, smem);
+  FARM_DYNAMIC_SHARED(unsigned char, smem_raw);
+  unsigned char* smem = smem_raw + (32 - reinterpret_cast<uintptr_t>(smem_raw) % 32) % 32;
   T* ks = reinterpret_cast<T*>(smem + S::k_off);     // [kBN, kDp]
   T* vs = reinterpret_cast<T*>(smem + S::v_off);     // [kBN, kDp]
   float* ss = reinterpret_cast<float*>(smem + S::s_off);  // [kBM, kBN]
@@ -66,14 +92,10 @@ __global__ void __launch_bounds__(kThreads) flash_attention_fwd_kernel(const Att
   const T* k = static_cast<const T*>(p.k) + b * p.kv_len * p.kv_stride + h * p.head_dim;
   const T* v = static_cast<const T*>(p.v) + b * p.kv_len * p.kv_stride + h * p.head_dim;
   T* out = static_cast<T*>(p.out) + b * p.q_len * p.out_stride + h * p.head_dim;
-  const T zero = from_f32<T>(0.0f);
 
   // Q tile, zero padded, staged through the O region, kept in fragments.
   T* q_stage = reinterpret_cast<T*>(os);
-  for (int i = tid; i < kBM * kDp; i += kThreads) {
-    const int r = i / kDp, d = i % kDp;
-    q_stage[i] = (q0 + r < p.q_len && d < d_real) ? q[(q0 + r) * p.q_stride + d] : zero;
-  }
+  load_tile<T, kDp>(q_stage, q + q0 * p.q_stride, p.q_stride, p.q_len - q0, kBM, d_real, vec);
   __syncthreads();
   wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> qf[kDp / 16];
 #pragma unroll
@@ -95,12 +117,8 @@ __global__ void __launch_bounds__(kThreads) flash_attention_fwd_kernel(const Att
 
   for (int64_t n0 = 0; n0 < kv_end; n0 += kBN) {
     __syncthreads();  // the previous tile's K/V are no longer read; O init visible
-    for (int i = tid; i < kBN * kDp; i += kThreads) {
-      const int r = i / kDp, d = i % kDp;
-      const bool ok = n0 + r < p.kv_len && d < d_real;
-      ks[i] = ok ? k[(n0 + r) * p.kv_stride + d] : zero;
-      vs[i] = ok ? v[(n0 + r) * p.kv_stride + d] : zero;
-    }
+    load_tile<T, kDp>(ks, k + n0 * p.kv_stride, p.kv_stride, p.kv_len - n0, kBN, d_real, vec);
+    load_tile<T, kDp>(vs, v + n0 * p.kv_stride, p.kv_stride, p.kv_len - n0, kBN, d_real, vec);
     __syncthreads();
 
     // S[warp rows, kBN] = Q K^T: K row-major [key, d] is K^T column-major.
@@ -179,7 +197,10 @@ void launch(const AttentionParams& p, cudaStream_t stream) {
                                        cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
   const dim3 grid(static_cast<unsigned>((p.q_len + kBM - 1) / kBM), static_cast<unsigned>(p.heads),
                   static_cast<unsigned>(p.batch));
-  FARM_LAUNCH(kernel, grid, dim3(kThreads), bytes, stream, p);
+  const auto aligned16 = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
+  const bool vec = p.head_dim % 8 == 0 && p.q_stride % 8 == 0 && p.kv_stride % 8 == 0 && aligned16(p.q) &&
+                   aligned16(p.k) && aligned16(p.v);
+  FARM_LAUNCH(kernel, grid, dim3(kThreads), bytes, stream, p, vec);
   FARM_CHECK_LAUNCH();
 }
 

@@ -1,0 +1,90 @@
+// The tiny SD-1.x and SD-2.x models (tests/data/tiny-sd1, tiny-sd2): CLIP text
+// encoder, UNet and VAE decoder run end to end on the emulated CUDA kernels
+// (cuda_emu_ops) against ref_ops in fp32. Bound, derived as for single ops:
+// the error may be at most 2x the error of kernels/ref run with the adapter's
+// precision model (rounded_ref_ops: every op's inputs and output rounded to
+// fp16/bf16), plus one 16-bit unit at max |reference|.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <tuple>
+
+#include "farm/io/safetensors.h"
+#include "farm/io/weight_store.h"
+#include "farm/model/clip_text.h"
+#include "farm/model/unet.h"
+#include "farm/model/vae_decoder.h"
+#include "kernels/cuda/cuda_ops.h"
+#include "kernels/ops.h"
+#include "tests/cuda/precision_bound.h"
+#include "tests/cuda/rounded_ref_ops.h"
+
+namespace farm {
+namespace {
+
+using kernels::cuda::DType;
+using Param = std::tuple<std::string, DType>;  // model folder, dtype
+
+class CudaEmuModels : public ::testing::TestWithParam<Param> {
+ protected:
+  void SetUp() override {
+    dir_ = std::string(FARM_TEST_DATA) + "/" + std::get<0>(GetParam());
+    ref_ = std::make_unique<SafetensorsFile>(dir_ + "/reference.safetensors");
+  }
+  DType dtype() const { return std::get<1>(GetParam()); }
+
+  // Runs `forward` on ref (fp32), on rounded ref and on the emulated kernels.
+  void check(const char* what, const std::function<Tensor(const kernels::Ops&)>& forward) const {
+    const Tensor want = forward(kernels::ref_ops());
+    const Tensor baseline = forward(kernels::testing::rounded_ref_ops(dtype()));
+    const Tensor got = forward(kernels::cuda_emu_ops(dtype()));
+    const auto r = kernels::testing::check_precision(got.data, want.data, baseline.data, dtype());
+    std::printf("[ cuda-emu ] %s %-6s %-4s %s\n", std::get<0>(GetParam()).c_str(), what,
+                kernels::cuda::dtype_name(dtype()), r.describe().c_str());
+    EXPECT_TRUE(r.passes()) << what << ": " << r.describe();
+  }
+
+  std::string dir_;
+  std::unique_ptr<SafetensorsFile> ref_;
+};
+
+TEST_P(CudaEmuModels, TextEncoder) {
+  model::ClipTextEncoder te(model::ClipTextConfig::load(dir_ + "/text_encoder/config.json"));
+  te.load(WeightStore(dir_ + "/text_encoder"));
+  const auto ids = ref_->load_i64("text.ids");
+  const int64_t batch = static_cast<int64_t>(ids.size() / 77);
+  check("text", [&](const kernels::Ops& ops) { return te.forward(ops, ids, batch); });
+}
+
+TEST_P(CudaEmuModels, UNet) {
+  model::UNet unet(model::UNetConfig::load(dir_ + "/unet/config.json"));
+  unet.load(WeightStore(dir_ + "/unet"));
+  const Tensor sample = nchw_to_nhwc(ref_->load_f32("unet.sample"));
+  const Tensor t = ref_->load_f32("unet.timestep");
+  const Tensor context = ref_->load_f32("unet.encoder_hidden_states");
+  check("unet", [&](const kernels::Ops& ops) { return unet.forward(ops, sample, t, context); });
+}
+
+TEST_P(CudaEmuModels, VaeDecode) {
+  model::VaeDecoder vae(model::VaeConfig::load(dir_ + "/vae/config.json"));
+  vae.load(WeightStore(dir_ + "/vae"));
+  Tensor z = nchw_to_nhwc(ref_->load_f32("vae.latent"));
+  for (float& v : z.data) v = v / vae.config().scaling_factor;
+  check("vae", [&](const kernels::Ops& ops) { return vae.decode(ops, z); });
+}
+
+INSTANTIATE_TEST_SUITE_P(Tiny, CudaEmuModels,
+                         ::testing::Combine(::testing::Values("tiny-sd1", "tiny-sd2"),
+                                            ::testing::Values(DType::f16, DType::bf16)),
+                         [](const auto& info) {
+                           std::string n = std::get<0>(info.param) + "_" +
+                                           kernels::cuda::dtype_name(std::get<1>(info.param));
+                           for (char& c : n)
+                             if (c == '-') c = '_';
+                           return n;
+                         });
+
+}  // namespace
+}  // namespace farm
