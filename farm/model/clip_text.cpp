@@ -30,7 +30,10 @@ ClipTextConfig ClipTextConfig::load(const std::string& path) {
 
 void ClipTextEncoder::load(const WeightStore& w) {
   const auto& c = config_;
-  const std::string p = "text_model.";
+  // Published SD checkpoints prefix every key with "text_model."; transformers 5 saves without it.
+  const bool bare = !w.contains("text_model.embeddings.token_embedding.weight") &&
+                    w.contains("embeddings.token_embedding.weight");
+  const std::string p = bare ? "" : "text_model.";
   token_embedding_ = w.get(p + "embeddings.token_embedding.weight", {c.vocab_size, c.hidden_size});
   position_embedding_ = w.get(p + "embeddings.position_embedding.weight", {c.max_positions, c.hidden_size});
   layers_.resize(static_cast<size_t>(c.layers));

@@ -98,10 +98,11 @@ void MultiHeadAttention::load(const WeightStore& w, const std::string& prefix, i
   heads = heads_;
   head_dim = head_dim_;
   const int64_t inner = heads * head_dim;
-  to_q.load(w, prefix + ".to_q", query_dim, inner, qkv_bias);
-  to_k.load(w, prefix + ".to_k", context_dim, inner, qkv_bias);
-  to_v.load(w, prefix + ".to_v", context_dim, inner, qkv_bias);
-  to_out.load(w, prefix + ".to_out.0", inner, query_dim, true);
+  const bool deprecated = !w.contains(prefix + ".to_q.weight") && w.contains(prefix + ".query.weight");
+  to_q.load(w, prefix + (deprecated ? ".query" : ".to_q"), query_dim, inner, qkv_bias);
+  to_k.load(w, prefix + (deprecated ? ".key" : ".to_k"), context_dim, inner, qkv_bias);
+  to_v.load(w, prefix + (deprecated ? ".value" : ".to_v"), context_dim, inner, qkv_bias);
+  to_out.load(w, prefix + (deprecated ? ".proj_attn" : ".to_out.0"), inner, query_dim, true);
 }
 
 Tensor MultiHeadAttention::forward(const Ops& ops, const Tensor& x, const Tensor* context,

@@ -58,6 +58,8 @@ struct MultiHeadAttention {
   Linear to_q, to_k, to_v, to_out;
   int64_t heads = 1, head_dim = 0;
 
+  // Also reads the pre-0.14 diffusers names (query/key/value/proj_attn) that
+  // many published SD 1.x VAE checkpoints still carry.
   void load(const WeightStore& w, const std::string& prefix, int64_t query_dim, int64_t context_dim,
             int64_t heads, int64_t head_dim, bool qkv_bias);
   // x [B, L, query_dim], context [B, Lk, context_dim] -> [B, L, query_dim] (+ residual)
