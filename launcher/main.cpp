@@ -6,6 +6,7 @@
 #include "farm/core/error.h"
 #include "kernels/cpu/runtime_env.h"
 #include "launcher/render_command.h"
+#include "launcher/selftest_command.h"
 
 int main(int argc, char** argv) {
   // OpenBLAS and libgomp read their settings only when the process loads.
@@ -13,6 +14,7 @@ int main(int argc, char** argv) {
   CLI::App app{"farm: a render farm for latent-diffusion text-to-image models"};
   app.require_subcommand(1);
   auto render = farm::launcher::add_render_command(app);
+  auto selftest = farm::launcher::add_selftest_command(app, &argc, &argv);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -20,6 +22,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (app.got_subcommand("render")) return render();
+    if (app.got_subcommand("selftest")) return selftest();
   } catch (const farm::Error& e) {
     std::fprintf(stderr, "farm: error: %s\n", e.what());
     return 2;

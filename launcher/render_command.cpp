@@ -1,5 +1,7 @@
 #include "launcher/render_command.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -99,6 +101,7 @@ int run_render(const RenderFlags& f, CLI::App* cmd) {
   // 4. Micro-batches of consecutive compatible items.
   size_t done = 0, skipped = 0;
   pipeline::StageTimes total;
+  const bool tty = ::isatty(::fileno(stderr));
   const auto t_render = std::chrono::steady_clock::now();
   for (size_t i = 0; i < items.size();) {
     std::vector<const JobItem*> mb;
@@ -117,15 +120,18 @@ int run_render(const RenderFlags& f, CLI::App* cmd) {
     const auto images = pipeline::txt2img(
         model, *ops, reqs,
         [&](int s, int n, const Tensor&) {
-          std::fprintf(stderr, "\r  batch of %zu: step %d/%d, UNet %.2f s/step", mb.size(), s, n,
-                       times.unet / times.unet_steps);
+          // A live step counter on a terminal; logs get the per-batch summary line only.
+          if (tty)
+            std::fprintf(stderr, "\r  batch of %zu: step %d/%d, UNet %.2f s/step", mb.size(), s, n,
+                         times.unet / times.unet_steps);
         },
         &times);
     total.text_encode += times.text_encode;
     total.unet += times.unet;
     total.unet_steps += times.unet_steps;
     total.vae_decode += times.vae_decode;
-    std::fprintf(stderr, "\n  text encoder %.2f s, UNet %.2f s/step, VAE decode %.2f s\n", times.text_encode,
+    std::fprintf(stderr, "%s  text encoder %.2f s, UNet %.2f s/step, VAE decode %.2f s\n", tty ? "\n" : "",
+                 times.text_encode,
                  times.unet / times.unet_steps, times.vae_decode);
     for (size_t k = 0; k < mb.size(); ++k) {
       const JobItem& it = *mb[k];
