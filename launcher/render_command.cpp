@@ -15,6 +15,11 @@
 #include "farm/core/error.h"
 #include "farm/pipeline/txt2img.h"
 #include "farm/sched/sampler.h"
+#ifdef FARM_CUDA_BACKEND
+#include <cuda_runtime.h>
+
+#include "kernels/cuda/cuda_ops.h"
+#endif
 
 namespace farm::launcher {
 
@@ -54,6 +59,23 @@ bool compatible(const JobItem& a, const JobItem& b) {
          a.clip_skip == b.clip_skip;
 }
 
+const kernels::Ops* select_backend(const std::string& name) {
+  if (name == "cpu") return &kernels::cpu_ops();
+  if (name == "ref") return &kernels::ref_ops();
+  if (name == "cuda" || name == "cuda-bf16") {
+#ifdef FARM_CUDA_BACKEND
+    int devices = 0;
+    if (const cudaError_t e = cudaGetDeviceCount(&devices); e != cudaSuccess || devices == 0)
+      fail("--backend ", name, ": no CUDA device found (cudaGetDeviceCount: ",
+           e != cudaSuccess ? cudaGetErrorString(e) : "0 devices", ")");
+    return &kernels::cuda_ops(name == "cuda" ? kernels::cuda::DType::f16 : kernels::cuda::DType::bf16);
+#else
+    fail("--backend ", name, ": this build has no CUDA backend (configured with FARM_CUDA=OFF)");
+#endif
+  }
+  fail("--backend '", name, "' is unknown (cpu, ref, cuda, cuda-bf16)");
+}
+
 int run_render(const RenderFlags& f, CLI::App* cmd) {
   const auto t_start = std::chrono::steady_clock::now();
   // 1. The job, validated whole before anything heavy happens.
@@ -75,10 +97,7 @@ int run_render(const RenderFlags& f, CLI::App* cmd) {
   if (f.batch < 1) fail("--batch ", f.batch, ": must be at least 1");
   const std::vector<JobItem> items = load_prompts(f.prompts, d, sched::is_known_sampler);
 
-  const kernels::Ops* ops = nullptr;
-  if (f.backend == "cpu") ops = &kernels::cpu_ops();
-  else if (f.backend == "ref") ops = &kernels::ref_ops();
-  else fail("--backend '", f.backend, "' is unknown (cpu, ref)");
+  const kernels::Ops* ops = select_backend(f.backend);
 
   // 2. The model: configs, then weights.
   const auto t_load = std::chrono::steady_clock::now();
@@ -175,7 +194,9 @@ std::function<int()> add_render_command(CLI::App& app) {
                   "default sampler: ddim, euler, euler_karras, euler_a, euler_a_karras, dpmpp_2m, dpmpp_2m_karras");
   cmd->add_option("--clip-skip", f->clip_skip, "default clip skip (1: last layer, 2: penultimate)");
   cmd->add_option("--batch", f->batch, "micro-batch size (images do not depend on it)");
-  cmd->add_option("--backend", f->backend, "kernels: cpu (fast) or ref (plain loops, slow)");
+  cmd->add_option("--backend", f->backend,
+                  "kernels: cpu (default), ref (plain loops, slow), cuda / cuda-bf16 (GPU; each op staged "
+                  "through the device, see kernels/cuda/cuda_ops.h)");
   cmd->add_flag("--overwrite", f->overwrite, "re-render images already present in --out");
   return [f, cmd] { return run_render(*f, cmd); };
 }

@@ -190,6 +190,22 @@ TEST_F(BadInput, UnknownSampler) {
   EXPECT_NE(r.output.find("k_lms"), std::string::npos) << r.output;
 }
 
+TEST_F(BadInput, UnknownBackend) {
+  expect_failure("render --model " + kModel + " --prompts " + prompts_ + " --backend metal", {"--backend", "metal"});
+}
+
+// Without a GPU (every development and CI machine) the CUDA backend must say
+// so before any work; on a GPU node the render simply runs.
+TEST_F(BadInput, CudaBackendWithoutDeviceSaysSo) {
+  const Result r = run("render --model " + kModel + " --prompts " + prompts_ + " --out " + out_ +
+                       " --steps 1 --width 32 --height 32 --backend cuda");
+  if (r.status == 0) GTEST_SKIP() << "a CUDA device is present: the cuda backend rendered";
+  EXPECT_TRUE(r.output.find("no CUDA device found") != std::string::npos ||
+              r.output.find("this build has no CUDA backend") != std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(out_) && !fs::is_empty(out_)) << "output written despite the error";
+}
+
 // The happy path, so the failures above are failures of the input alone.
 TEST_F(BadInput, GoodInputRendersWithMetadata) {
   const auto p = write("ok.jsonl", "{\"prompt\": \"a red circle\", \"seed\": 5, \"negative_prompt\": \"blue\"}\n"
