@@ -27,7 +27,7 @@ const std::map<std::string, Rgb>& backgrounds() {
 constexpr double kFgDistance = 60.0;
 constexpr int kMinArea = 12;
 constexpr double kLeftBelow = 0.385, kRightAbove = 0.615, kSmallBelow = 0.31;
-constexpr double kSquareFill = 0.88, kCircleFill = 0.66;
+constexpr double kSquareFill = 0.88, kTriangleTaper = 0.78;
 
 // Ties go to the first entry in the Python dict's order; both tables are
 // far enough apart that ties do not occur with real pixels.
@@ -139,7 +139,16 @@ Analysis analyse(int w, int h, const std::vector<uint8_t>& rgb) {
   out.side = static_cast<double>(std::max(bw, bh)) / w;
   out.size = out.side < kSmallBelow ? "small" : "large";
   out.fill = static_cast<double>(out.area) / (bw * bh);
-  out.shape = out.fill >= kSquareFill ? "square" : out.fill >= kCircleFill ? "circle" : "triangle";
+  // Taper: a triangle (apex up) is narrow a quarter down and wide three
+  // quarters down; blur (a VAE's) rounds a small triangle's fill up towards a
+  // circle's but keeps its taper.
+  auto row_count = [&](int y) {
+    int n = 0;
+    for (int x = 0; x < w; ++x) n += label[static_cast<size_t>(y) * w + x] == best;
+    return n;
+  };
+  out.taper = static_cast<double>(row_count(y0 + bh / 4)) / std::max(1, row_count(y0 + (3 * bh) / 4));
+  out.shape = out.taper < kTriangleTaper ? "triangle" : out.fill >= kSquareFill ? "square" : "circle";
   return out;
 }
 

@@ -25,7 +25,7 @@ Scene parse_caption(const std::string& caption);
 struct Analysis {
   std::string background, colour, position, size, shape;
   int area = 0;
-  double cx = 0, side = 0, fill = 0;
+  double cx = 0, side = 0, fill = 0, taper = 0;
 };
 
 // rgb: [height, width, 3], square.
