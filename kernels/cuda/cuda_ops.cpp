@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/cuda/attention.h"
+#include "kernels/cuda/bits16.h"
 #include "kernels/cuda/conv2d.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/elementwise.h"
@@ -20,22 +21,8 @@ namespace farm::kernels {
 namespace {
 
 using cuda::DType;
-
-// 16-bit bits of v rounded to nearest even in `dtype`, and back.
-uint16_t to_bits(float v, DType dtype) {
-  if (dtype == DType::f16) return static_cast<__half_raw>(__float2half_rn(v)).x;
-  return static_cast<__nv_bfloat16_raw>(__float2bfloat16_rn(v)).x;
-}
-float from_bits(uint16_t bits, DType dtype) {
-  if (dtype == DType::f16) {
-    __half_raw r;
-    r.x = bits;
-    return __half2float(__half(r));
-  }
-  __nv_bfloat16_raw r;
-  r.x = bits;
-  return __bfloat162float(__nv_bfloat16(r));
-}
+using cuda::from_bits;
+using cuda::to_bits;
 
 // A device buffer of n 16-bit elements (or raw bytes), freed on scope exit.
 class DeviceTensor {

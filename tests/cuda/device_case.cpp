@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/attention.h"
+#include "kernels/cuda/bits16.h"
 #include "kernels/cuda/conv2d.h"
 #include "kernels/cuda/conv2d_cudnn.h"
 #include "kernels/cuda/cuda_check.h"
@@ -18,22 +19,8 @@ namespace farm::kernels::testing {
 namespace {
 
 using cuda::DType;
-
-uint16_t to_bits(float v, DType dtype) {
-  if (dtype == DType::f16) return static_cast<__half_raw>(__float2half_rn(v)).x;
-  return static_cast<__nv_bfloat16_raw>(__float2bfloat16_rn(v)).x;
-}
-
-float from_bits(uint16_t bits, DType dtype) {
-  if (dtype == DType::f16) {
-    __half_raw r;
-    r.x = bits;
-    return __half2float(__half(r));
-  }
-  __nv_bfloat16_raw r;
-  r.x = bits;
-  return __bfloat162float(__nv_bfloat16(r));
-}
+using cuda::from_bits;
+using cuda::to_bits;
 
 std::vector<const float*> pointers(const std::vector<std::vector<float>>& v) {
   std::vector<const float*> p;
