@@ -1,24 +1,29 @@
 #include "launcher/render_command.h"
 
-#include <unistd.h>
+#include <omp.h>
 
-#include <chrono>
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <thread>
 
-#include "farm/coord/atomic_file.h"
+#include "farm/comm/local_transport.h"
+#include "farm/comm/wire.h"
+#include "farm/coord/batcher.h"
 #include "farm/coord/image_metadata.h"
 #include "farm/coord/job.h"
-#include "farm/coord/png.h"
+#include "farm/coord/job_item_json.h"
 #include "farm/core/error.h"
-#include "farm/pipeline/txt2img.h"
+#include "farm/pipeline/sd_model.h"
 #include "farm/sched/sampler.h"
-#ifdef FARM_CUDA_BACKEND
-#include <cuda_runtime.h>
-
-#include "kernels/cuda/cuda_ops.h"
+#include "launcher/backend.h"
+#include "launcher/render_layout.h"
+#include "launcher/render_ranks.h"
+#ifdef FARM_HAVE_MPI
+#include "farm/comm/mpi_transport.h"
 #endif
 
 namespace farm::launcher {
@@ -34,51 +39,26 @@ struct RenderFlags {
   int steps = 0, width = 0, height = 0, clip_skip = 0, batch = 1;
   float guidance = 0;
   bool overwrite = false;
+  int stages = 0, pipelines = 0, window = 0;
+  std::string plan, device, stats;
 };
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-pipeline::Txt2ImgRequest to_request(const JobItem& it) {
-  pipeline::Txt2ImgRequest r;
-  r.prompt = it.prompt;
-  r.negative_prompt = it.negative_prompt;
-  r.seed = static_cast<uint64_t>(it.seed);
-  r.steps = it.steps;
-  r.guidance = it.guidance;
-  r.width = it.width;
-  r.height = it.height;
-  r.sampler = it.sampler;
-  r.clip_skip = it.clip_skip;
-  return r;
-}
-
-bool compatible(const JobItem& a, const JobItem& b) {
-  return a.width == b.width && a.height == b.height && a.steps == b.steps && a.sampler == b.sampler &&
-         a.clip_skip == b.clip_skip;
-}
-
-const kernels::Ops* select_backend(const std::string& name) {
-  if (name == "cpu") return &kernels::cpu_ops();
-  if (name == "ref") return &kernels::ref_ops();
-  if (name == "cuda" || name == "cuda-bf16") {
-#ifdef FARM_CUDA_BACKEND
-    int devices = 0;
-    if (const cudaError_t e = cudaGetDeviceCount(&devices); e != cudaSuccess || devices == 0)
-      fail("--backend ", name, ": no CUDA device found (cudaGetDeviceCount: ",
-           e != cudaSuccess ? cudaGetErrorString(e) : "0 devices", ")");
-    return &kernels::cuda_ops(name == "cuda" ? kernels::cuda::DType::f16 : kernels::cuda::DType::bf16);
-#else
-    fail("--backend ", name, ": this build has no CUDA backend (configured with FARM_CUDA=OFF)");
-#endif
+std::unique_ptr<comm::Transport> make_transport() {
+#ifdef FARM_HAVE_MPI
+  if (comm::launched_by_mpi()) {
+    auto t = std::make_unique<comm::MpiTransport>();
+    // Ranks sharing a node share its cores, unless the user said otherwise.
+    if (!std::getenv("OMP_NUM_THREADS") && t->local_ranks() > 1)
+      omp_set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / t->local_ranks()));
+    return t;
   }
-  fail("--backend '", name, "' is unknown (cpu, ref, cuda, cuda-bf16)");
+#endif
+  return std::make_unique<comm::LocalTransport>();
 }
 
-int run_render(const RenderFlags& f, CLI::App* cmd) {
-  const auto t_start = std::chrono::steady_clock::now();
-  // 1. The job, validated whole before anything heavy happens.
+// Rank 0, before any weights are read: the whole job checked, the work
+// grouped into micro-batches, the layout chosen.
+RankJob prepare_job(const RenderFlags& f, CLI::App* cmd, int ranks) {
   JobDefaults d;
   if (!f.config.empty()) d = load_job_config(f.config, d);
   auto given = [&](const char* name) { return cmd->count(name) > 0; };
@@ -95,13 +75,12 @@ int run_render(const RenderFlags& f, CLI::App* cmd) {
     fail("--width/--height ", d.width, "x", d.height, ": must be positive multiples of 8");
   if (!sched::is_known_sampler(d.sampler)) fail("--sampler '", d.sampler, "' is unknown");
   if (f.batch < 1) fail("--batch ", f.batch, ": must be at least 1");
+  if (f.window < 0) fail("--window ", f.window, ": must be at least 1");
   const std::vector<JobItem> items = load_prompts(f.prompts, d, sched::is_known_sampler);
+  select_backend(f.backend);
 
-  const kernels::Ops* ops = select_backend(f.backend);
-
-  // 2. The model: configs, then weights.
-  const auto t_load = std::chrono::steady_clock::now();
-  const pipeline::SdModel model = pipeline::SdModel::load(f.model);
+  // Configs only: every item checked against the model before any rank reads weights.
+  const pipeline::SdModel model = pipeline::SdModel::open(f.model);
   for (const auto& it : items) {
     try {
       pipeline::check_request(model, to_request(it));
@@ -109,77 +88,77 @@ int run_render(const RenderFlags& f, CLI::App* cmd) {
       fail(it.source, ":", it.line, ": ", e.what());
     }
   }
-  std::fprintf(stderr, "farm: loaded %s (%.1f MB of weights) in %.2f s; %zu prompts\n", model.name.c_str(),
-               static_cast<double>(model.weight_bytes) / 1e6, seconds_since(t_load), items.size());
-
-  // 3. The output folder; an existing image is kept unless --overwrite.
   std::error_code ec;
   fs::create_directories(f.out, ec);
   if (!fs::is_directory(f.out)) fail(f.out, ": cannot create the output folder", ec ? ": " + ec.message() : "");
 
-  // 4. Micro-batches of consecutive compatible items.
-  size_t done = 0, skipped = 0;
-  pipeline::StageTimes total;
-  const bool tty = ::isatty(::fileno(stderr));
-  const auto t_render = std::chrono::steady_clock::now();
-  for (size_t i = 0; i < items.size();) {
-    std::vector<const JobItem*> mb;
-    const size_t first = i;
-    for (size_t j = first;
-         j < items.size() && mb.size() < static_cast<size_t>(f.batch) && compatible(items[first], items[j]); ++j) {
-      const fs::path dst = fs::path(f.out) / image_file_name(items[j]);
-      if (!f.overwrite && fs::exists(dst)) ++skipped;
-      else mb.push_back(&items[j]);
-      i = j + 1;
-    }
-    if (mb.empty()) continue;
-    std::vector<pipeline::Txt2ImgRequest> reqs;
-    for (const JobItem* it : mb) reqs.push_back(to_request(*it));
-    pipeline::StageTimes times;
-    const auto images = pipeline::txt2img(
-        model, *ops, reqs,
-        [&](int s, int n, const Tensor&) {
-          // A live step counter on a terminal; logs get the per-batch summary line only.
-          if (tty)
-            std::fprintf(stderr, "\r  batch of %zu: step %d/%d, UNet %.2f s/step", mb.size(), s, n,
-                         times.unet / times.unet_steps);
-        },
-        &times);
-    total.text_encode += times.text_encode;
-    total.unet += times.unet;
-    total.unet_steps += times.unet_steps;
-    total.vae_decode += times.vae_decode;
-    std::fprintf(stderr, "%s  text encoder %.2f s, UNet %.2f s/step, VAE decode %.2f s\n", tty ? "\n" : "",
-                 times.text_encode,
-                 times.unet / times.unet_steps, times.vae_decode);
-    for (size_t k = 0; k < mb.size(); ++k) {
-      const JobItem& it = *mb[k];
-      const std::string display = sched::sampler_display_name(it.sampler);
-      const PngText text = {{"parameters", a1111_parameters(it, model.name, display)},
-                            {"farm", item_json(it, nlohmann::json{{"model", model.name}, {"sampler_name", display}})}};
-      const auto png = encode_png(images[k].width, images[k].height, images[k].rgb.data(), text);
-      const fs::path dst = fs::path(f.out) / image_file_name(it);
-      write_file_atomic(dst.string(), png);
-      ++done;
-      std::fprintf(stderr, "[%zu/%zu] %s  %s\n", done + skipped, items.size(), dst.string().c_str(),
-                   it.prompt.substr(0, 60).c_str());
+  RankJob job;
+  job.model_dir = f.model;
+  job.backend = f.backend;
+  job.out_dir = f.out;
+  job.stats_file = f.stats;
+  job.job_items = items.size();
+  // An image already in --out is kept (a rerun resumes) unless --overwrite.
+  std::vector<JobItem> todo;
+  for (const auto& it : items) {
+    if (!f.overwrite && fs::exists(fs::path(f.out) / image_file_name(it))) ++job.already_present;
+    else todo.push_back(it);
+  }
+  job.micro_batches = make_micro_batches(todo, f.batch);
+  LayoutRequest lr{.ranks = ranks, .stages = f.stages, .pipelines = f.pipelines, .window = f.window,
+                   .plan_file = f.plan, .device = f.device, .batch = f.batch};
+  if (lr.device.empty()) lr.device = f.backend.rfind("cuda", 0) == 0 ? "a100" : "cpu";
+  job.layout = choose_layout(f.model, lr, todo.empty() ? items.at(0) : todo.front());
+  std::fprintf(stderr, "farm: %zu prompts, %zu to render in %zu micro-batches%s\n", items.size(), todo.size(),
+               job.micro_batches.size(),
+               job.already_present ? cat(" (", job.already_present, " already in ", f.out, ")").c_str() : "");
+  return job;
+}
+
+nlohmann::json layout_json(const pipeline::RingLayout& l) {
+  return {{"pipelines", l.pipelines}, {"stages", l.stages}, {"ranges", l.ranges}, {"window", l.window}};
+}
+
+int run_render(const RenderFlags& f, CLI::App* cmd) {
+  auto t = make_transport();
+  // Rank 0 validates; every rank learns the outcome (and the layout) at once.
+  RankJob job;
+  std::string error;
+  if (t->rank() == 0) {
+    try {
+      job = prepare_job(f, cmd, t->size());
+    } catch (const Error& e) {
+      error = e.what();
     }
   }
-  const double secs = seconds_since(t_render);
-  std::fprintf(stderr, "farm: %zu images in %.1f s (%.2f s/image)%s; total %.1f s\n", done, secs,
-               done ? secs / static_cast<double>(done) : 0.0,
-               skipped ? cat(", ", skipped, " already present").c_str() : "", seconds_since(t_start));
-  if (total.unet_steps)
-    std::fprintf(stderr, "farm: text encoder %.2f s, UNet %.2f s/step over %d steps, VAE decode %.2f s\n",
-                 total.text_encode, total.unet / total.unet_steps, total.unet_steps, total.vae_decode);
-  return 0;
+  comm::Bytes setup;
+  if (t->rank() == 0)
+    setup = comm::WireWriter(nlohmann::json{{"error", error}, {"layout", error.empty() ? layout_json(job.layout)
+                                                                                      : nlohmann::json{}}})
+                .take();
+  setup = t->broadcast(std::move(setup), 0);
+  comm::WireReader r(setup, "job set-up");
+  if (const auto e = r.header().at("error").get<std::string>(); !e.empty()) {
+    if (t->rank() == 0) throw Error(e);
+    return 2;
+  }
+  if (t->rank() != 0) {
+    const auto& l = r.header().at("layout");
+    job.model_dir = f.model;
+    job.backend = f.backend;
+    job.layout.pipelines = l.at("pipelines").get<int>();
+    job.layout.stages = l.at("stages").get<int>();
+    job.layout.window = l.at("window").get<int>();
+    job.layout.ranges = l.at("ranges").get<std::vector<std::pair<size_t, size_t>>>();
+  }
+  return run_rank(*t, job);
 }
 
 }  // namespace
 
 std::function<int()> add_render_command(CLI::App& app) {
   auto f = std::make_shared<RenderFlags>();
-  CLI::App* cmd = app.add_subcommand("render", "Render a prompt file to PNG images");
+  CLI::App* cmd = app.add_subcommand("render", "Render a prompt file to PNG images (under mpirun/srun: on N ranks)");
   cmd->add_option("--model", f->model, "diffusers model folder (model_index.json, unet/, ...)")->required();
   cmd->add_option("--prompts", f->prompts, "prompt file: .txt (one per line) or .jsonl")->required();
   cmd->add_option("--out", f->out, "output folder for NNNNN-SEED.png files")->required();
@@ -198,6 +177,12 @@ std::function<int()> add_render_command(CLI::App& app) {
                   "kernels: cpu (default), ref (plain loops, slow), cuda / cuda-bf16 (GPU; each op staged "
                   "through the device, see kernels/cuda/cuda_ops.h)");
   cmd->add_flag("--overwrite", f->overwrite, "re-render images already present in --out");
+  cmd->add_option("--stages", f->stages, "pipeline stages per pipeline (default: the partitioner's choice)");
+  cmd->add_option("--pipelines", f->pipelines, "pipelines (ranks = pipelines x stages)");
+  cmd->add_option("--plan", f->plan, "plan file from `farm plan --json` (layout and block ranges)");
+  cmd->add_option("--window", f->window, "micro-batches in flight per pipeline (default: stages + 1)");
+  cmd->add_option("--device", f->device, "device profile the partitioner costs with: cpu, a100, h100");
+  cmd->add_option("--stats", f->stats, "write per-rank statistics and busy traces (JSON) here");
   return [f, cmd] { return run_render(*f, cmd); };
 }
 

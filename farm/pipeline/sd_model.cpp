@@ -1,5 +1,6 @@
 #include "farm/pipeline/sd_model.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "farm/core/error.h"
@@ -9,7 +10,7 @@ namespace farm::pipeline {
 
 namespace fs = std::filesystem;
 
-SdModel SdModel::load(const std::string& dir) {
+SdModel SdModel::open(const std::string& dir) {
   if (!fs::is_directory(dir)) fail(dir, ": model folder is missing (expected a diffusers folder with model_index.json)");
   const JsonConfig index = JsonConfig::load((fs::path(dir) / "model_index.json").string());
   const std::string cls = index.get_string("_class_name", "StableDiffusionPipeline");
@@ -39,16 +40,38 @@ SdModel SdModel::load(const std::string& dir) {
          " do not match the VAE's latent_channels ", vae_cfg.latent_channels);
   m.tokenizer = std::make_unique<text::ClipTokenizer>(text::ClipTokenizer::from_folder(sub("tokenizer", "")));
 
-  const WeightStore unet_w((fs::path(dir) / "unet").string());
-  const WeightStore text_w((fs::path(dir) / "text_encoder").string());
-  const WeightStore vae_w((fs::path(dir) / "vae").string());
   m.unet = std::make_unique<model::UNet>(std::move(unet_cfg));
-  m.unet->load(unet_w);
   m.text_encoder = std::make_unique<model::ClipTextEncoder>(std::move(text_cfg));
-  m.text_encoder->load(text_w);
   m.vae = std::make_unique<model::VaeDecoder>(std::move(vae_cfg));
-  m.vae->load(vae_w);
-  m.weight_bytes = unet_w.loaded_bytes() + text_w.loaded_bytes() + vae_w.loaded_bytes();
+  return m;
+}
+
+void SdModel::load_weights(const LoadParts& parts) {
+  auto record = [&](const char* part, const WeightStore& w) {
+    weight_bytes += w.loaded_bytes();
+    for (const auto& k : w.loaded_keys()) loaded_keys.insert(cat(part, "/", k));
+  };
+  const size_t end = std::min(parts.unet_end, unet->blocks().size());
+  if (parts.unet_begin < end) {
+    const WeightStore w((fs::path(dir) / "unet").string());
+    unet->load(w, parts.unet_begin, end);
+    record("unet", w);
+  }
+  if (parts.text_encoder) {
+    const WeightStore w((fs::path(dir) / "text_encoder").string());
+    text_encoder->load(w);
+    record("text_encoder", w);
+  }
+  if (parts.vae) {
+    const WeightStore w((fs::path(dir) / "vae").string());
+    vae->load(w);
+    record("vae", w);
+  }
+}
+
+SdModel SdModel::load(const std::string& dir) {
+  SdModel m = open(dir);
+  m.load_weights();
   return m;
 }
 

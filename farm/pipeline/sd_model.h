@@ -3,7 +3,9 @@
 // Loaded once, used for any number of prompts.
 #pragma once
 
+#include <cstddef>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "farm/model/clip_text.h"
@@ -14,6 +16,13 @@
 
 namespace farm::pipeline {
 
+// Which weights a rank loads: a pipeline stage holds only its UNet blocks,
+// plus the text encoder on stage 0 and the VAE decoder on the last stage.
+struct LoadParts {
+  bool text_encoder = true, vae = true;
+  size_t unet_begin = 0, unet_end = SIZE_MAX;  // clamped to the block count
+};
+
 struct SdModel {
   std::string dir, name;  // name: the folder's base name, written to image metadata
   std::unique_ptr<text::ClipTokenizer> tokenizer;
@@ -22,8 +31,13 @@ struct SdModel {
   std::unique_ptr<model::VaeDecoder> vae;
   sched::SchedulerConfig scheduler;
   size_t weight_bytes = 0;  // bytes of weights read from disk (as stored)
+  // Every checkpoint key read, as "unet/<key>", "text_encoder/<key>", "vae/<key>".
+  std::set<std::string> loaded_keys;
 
-  // Checks the folder layout and every config first, then loads weights.
+  // Checks the folder layout, every config and the tokenizer; no weights yet.
+  static SdModel open(const std::string& dir);
+  void load_weights(const LoadParts& parts = {});
+  // open + load_weights: the whole model.
   static SdModel load(const std::string& dir);
 };
 

@@ -1,0 +1,55 @@
+// Host-buffer transport over MPI. Sends are MPI_Isend (the buffer lives in
+// the transport until the request completes); receives are matched probes
+// (MPI_Improbe + MPI_Mrecv), so messages of any size arrive without a
+// size handshake. Waiting polls with a short backoff sleep instead of MPI's
+// busy progress loop: on an oversubscribed node an idle rank must not take
+// a core from a computing one.
+#pragma once
+
+#include <deque>
+#include <memory>
+
+#include "farm/comm/transport.h"
+
+namespace farm::comm {
+
+// True when this process was started by mpirun/mpiexec or srun with an MPI
+// plugin (the environment says so); fails with advice when srun started
+// several tasks without one, since each would then think it is alone.
+bool launched_by_mpi();
+
+class MpiTransport final : public Transport {
+ public:
+  MpiTransport();  // MPI_Init unless already initialised
+  ~MpiTransport() override;
+  MpiTransport(const MpiTransport&) = delete;
+  MpiTransport& operator=(const MpiTransport&) = delete;
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  std::string host() const override { return host_; }
+  void send(int dest, int tag, Bytes bytes) override;
+  std::optional<Message> poll() override;
+  Message wait() override;
+  bool sends_done() override;
+  Bytes broadcast(Bytes bytes, int root) override;
+  std::vector<Bytes> gather(Bytes bytes, int root) override;
+  void drain() override;
+
+  // Ranks on this node, for sharing its cores among them.
+  int local_ranks() const { return local_ranks_; }
+  // Stops every rank at once, for failures that leave no way to talk.
+  [[noreturn]] void abort(int code);
+
+ private:
+  struct Pending;
+  void reap_sends();
+
+  int rank_ = 0, size_ = 1, local_ranks_ = 1;
+  bool owns_mpi_ = false;
+  std::string host_;
+  std::deque<Message> self_;
+  std::deque<std::unique_ptr<Pending>> pending_;
+};
+
+}  // namespace farm::comm

@@ -1,0 +1,57 @@
+#include "farm/coord/job_item_json.h"
+
+#include <nlohmann/json.hpp>
+
+namespace farm {
+
+std::string job_item_to_json(const JobItem& it) {
+  return nlohmann::json{{"index", it.index},
+                        {"source", it.source},
+                        {"line", it.line},
+                        {"prompt", it.prompt},
+                        {"negative_prompt", it.negative_prompt},
+                        {"seed", it.seed},
+                        {"seed_was_random", it.seed_was_random},
+                        {"steps", it.steps},
+                        {"guidance", it.guidance},
+                        {"width", it.width},
+                        {"height", it.height},
+                        {"sampler", it.sampler},
+                        {"clip_skip", it.clip_skip}}
+      .dump();
+}
+
+JobItem job_item_from_json(const std::string& s) {
+  const auto j = nlohmann::json::parse(s);
+  JobItem it;
+  it.index = j.at("index").get<int64_t>();
+  it.source = j.at("source").get<std::string>();
+  it.line = j.at("line").get<int>();
+  it.prompt = j.at("prompt").get<std::string>();
+  it.negative_prompt = j.at("negative_prompt").get<std::string>();
+  it.seed = j.at("seed").get<int64_t>();
+  it.seed_was_random = j.at("seed_was_random").get<bool>();
+  it.steps = j.at("steps").get<int>();
+  it.guidance = j.at("guidance").get<float>();  // a float's JSON spelling reads back to the same float
+  it.width = j.at("width").get<int>();
+  it.height = j.at("height").get<int>();
+  it.sampler = j.at("sampler").get<std::string>();
+  it.clip_skip = j.at("clip_skip").get<int>();
+  return it;
+}
+
+pipeline::Txt2ImgRequest to_request(const JobItem& it) {
+  pipeline::Txt2ImgRequest r;
+  r.prompt = it.prompt;
+  r.negative_prompt = it.negative_prompt;
+  r.seed = static_cast<uint64_t>(it.seed);
+  r.steps = it.steps;
+  r.guidance = it.guidance;
+  r.width = it.width;
+  r.height = it.height;
+  r.sampler = it.sampler;
+  r.clip_skip = it.clip_skip;
+  return r;
+}
+
+}  // namespace farm

@@ -1,0 +1,171 @@
+#include "farm/pipeline/ring.h"
+
+#include <chrono>
+
+#include "farm/comm/wire.h"
+#include "farm/core/error.h"
+
+namespace farm::pipeline {
+
+namespace {
+
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+// Adds the time of a scope to a counter (and to the busy trace).
+class Timed {
+ public:
+  explicit Timed(double& acc) : acc_(acc), t0_(now_s()) {}
+  ~Timed() { acc_ += now_s() - t0_; }
+
+ private:
+  double& acc_;
+  double t0_;
+};
+
+}  // namespace
+
+RingStage::RingStage(const SdModel& m, const kernels::Ops& ops, RingLayout layout, comm::Transport& t,
+                     ImageEncoder encode)
+    : model_(m), ops_(ops), layout_(std::move(layout)), t_(t), encode_(std::move(encode)) {
+  FARM_ASSERT(layout_.ranks() == t_.size(), "layout of ", layout_.ranks(), " ranks on ", t_.size());
+  pipeline_ = layout_.pipeline_of(t_.rank());
+  stage_ = layout_.stage_of(t_.rank());
+  std::tie(begin_, end_) = layout_.ranges.at(static_cast<size_t>(stage_));
+}
+
+void RingStage::on_message(comm::Message m) {
+  if (m.tag == kAssign) {
+    FARM_ASSERT(first(), "assignment sent to stage ", stage_);
+    requested_ = false;
+    comm::WireReader r(m.bytes, "assignment");
+    const auto& h = r.header();
+    if (h.value("none", false)) {
+      no_more_ = true;
+      return;
+    }
+    Admission a{h.at("id").get<int64_t>(), {}};
+    for (const auto& j : h.at("items")) a.items.push_back(ring_item_from_json(j));
+    admissions_.push_back(std::move(a));
+    return;
+  }
+  FARM_ASSERT(m.tag == kState, "stage got tag ", m.tag);
+  const double t0 = now_s();
+  inbox_.push_back(decode_state(m.bytes, m.source));
+  stats.wire_s += now_s() - t0;
+}
+
+void RingStage::request_work() {
+  if (!first() || requested_ || no_more_ || !admissions_.empty()) return;
+  t_.send(0, kRequest, comm::WireWriter(nlohmann::json{{"pipeline", pipeline_}}).take());
+  requested_ = true;
+}
+
+bool RingStage::work() {
+  // Stage 0 serves states already in the ring before admitting new ones:
+  // they finish sooner and free their slots.
+  if (!inbox_.empty()) {
+    RingState s = std::move(inbox_.front());
+    inbox_.pop_front();
+    const double t0 = now_s();
+    run_blocks(std::move(s));
+    const double t1 = now_s();
+    stats.busy_s += t1 - t0;
+    if (stats.trace) stats.busy.emplace_back(t0, t1);
+    return true;
+  }
+  if (first() && !admissions_.empty() && in_flight_ < layout_.in_flight_limit()) {
+    Admission a = std::move(admissions_.front());
+    admissions_.pop_front();
+    const double t0 = now_s();
+    admit(std::move(a));
+    const double t1 = now_s();
+    stats.busy_s += t1 - t0;
+    if (stats.trace) stats.busy.emplace_back(t0, t1), stats.admissions.push_back(t0);
+    return true;
+  }
+  return false;
+}
+
+void RingStage::admit(Admission a) {
+  std::vector<Txt2ImgRequest> reqs;
+  for (const auto& it : a.items) reqs.push_back(it.request);
+  auto loop = std::make_unique<DenoiseLoop>(model_, std::move(reqs));
+  RingState s;
+  s.id = a.id;
+  s.step = 0;
+  s.steps = loop->steps();
+  s.items = std::move(a.items);
+  {
+    Timed t(stats.text_s);
+    s.unet.context = encode_prompts(model_, ops_, loop->row_prompts(), loop->clip_skip());
+  }
+  loop->model_input(0, s.unet.h, s.unet.timesteps);
+  // The last stage keeps the sampler state; on another rank it rebuilds the
+  // same loop (same seeds, same noise) when step 0 reaches it.
+  if (last()) loops_[s.id] = std::move(loop);
+  ++in_flight_;
+  ++stats.admitted;
+  run_blocks(std::move(s));
+}
+
+void RingStage::run_blocks(RingState s) {
+  {
+    Timed t(stats.unet_s);
+    model_.unet->run(ops_, s.unet, begin_, end_);
+  }
+  ++stats.unet_passes;
+  // Its last pass through stage 0 frees the micro-batch's slot.
+  if (first() && s.step == s.steps - 1) --in_flight_;
+  if (!last()) {
+    send_state(stage_ + 1, s);
+    return;
+  }
+  finish_step(std::move(s));
+}
+
+void RingStage::finish_step(RingState s) {
+  auto it = loops_.find(s.id);
+  if (it == loops_.end()) {
+    FARM_ASSERT(s.step == 0, "micro-batch ", s.id, " reached the last stage at step ", s.step, " without its loop");
+    std::vector<Txt2ImgRequest> reqs;
+    for (const auto& item : s.items) reqs.push_back(item.request);
+    it = loops_.emplace(s.id, std::make_unique<DenoiseLoop>(model_, std::move(reqs))).first;
+  }
+  DenoiseLoop& loop = *it->second;
+  loop.advance(s.step, s.unet.h);
+  if (s.step + 1 < s.steps) {
+    RingState next;
+    next.id = s.id;
+    next.step = s.step + 1;
+    next.steps = s.steps;
+    next.items = std::move(s.items);
+    next.unet.context = std::move(s.unet.context);
+    loop.model_input(next.step, next.unet.h, next.unet.timesteps);
+    if (first()) inbox_.push_back(std::move(next));  // S = 1: the ring is this rank
+    else send_state(0, next);
+    return;
+  }
+  std::vector<RgbImage> images;
+  {
+    Timed t(stats.vae_s);
+    images = to_rgb8(decode_latents(model_, ops_, loop.latents()));
+  }
+  loops_.erase(it);
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& item : s.items) items.push_back(item.meta);
+  Timed t(stats.encode_s);
+  std::vector<comm::Bytes> files;
+  for (size_t k = 0; k < images.size(); ++k) files.push_back(encode_(s.items[k], images[k]));
+  comm::WireWriter w(nlohmann::json{{"id", s.id}, {"rank", t_.rank()}, {"items", items}});
+  for (const auto& f : files) w.blob(f);
+  t_.send(0, kDone, w.take());
+  ++stats.finished;
+  if (stats.trace) stats.completions.push_back(now_s());
+}
+
+void RingStage::send_state(int stage, const RingState& s) {
+  Timed t(stats.wire_s);
+  t_.send(layout_.rank_of(pipeline_, stage), kState, encode_state(s));
+}
+
+}  // namespace farm::pipeline

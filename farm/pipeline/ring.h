@@ -1,0 +1,82 @@
+// The ring schedule (ARCHITECTURE.md): one rank's part of a pipeline.
+// Stage 0 admits micro-batches from the coordinator (text encoding, first
+// model input), every stage runs its block range on the micro-batch state
+// and sends it on, and the last stage applies guidance and the sampler step,
+// returning the next step's model input to stage 0 — or, after the final
+// step, decodes, encodes the PNGs and sends only their bytes to the
+// coordinator. At most `in_flight_limit()` micro-batches circulate per
+// pipeline; one that finishes frees its slot for the next admission at once.
+//
+// The stage does no waiting of its own: the rank's event loop hands it
+// messages (on_message) and asks it to do one unit of work at a time (work),
+// so rank 0 can interleave the coordinator with its stage.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "farm/comm/transport.h"
+#include "farm/pipeline/denoise_loop.h"
+#include "farm/pipeline/ring_messages.h"
+
+namespace farm::pipeline {
+
+// Turns a finished image into the bytes the coordinator writes (PNG + metadata).
+using ImageEncoder = std::function<comm::Bytes(const RingItem&, const RgbImage&)>;
+
+// What a rank did, for the summary line and the throughput benchmark.
+struct RingStats {
+  double busy_s = 0, text_s = 0, unet_s = 0, vae_s = 0, encode_s = 0, wire_s = 0;
+  int64_t unet_passes = 0, admitted = 0, finished = 0;
+  // Busy intervals and event times (steady clock, seconds) when tracing.
+  bool trace = false;
+  std::vector<std::pair<double, double>> busy;
+  std::vector<double> admissions, completions;
+};
+
+class RingStage {
+ public:
+  RingStage(const SdModel& m, const kernels::Ops& ops, RingLayout layout, comm::Transport& t, ImageEncoder encode);
+
+  int stage() const { return stage_; }
+  bool first() const { return stage_ == 0; }
+  bool last() const { return stage_ == layout_.stages - 1; }
+
+  // kAssign and kState messages.
+  void on_message(comm::Message m);
+  // Stage 0: asks the coordinator for the next micro-batch while its own queue is empty.
+  void request_work();
+  // Runs one queued state or one admission; false when nothing is ready.
+  bool work();
+
+  RingStats stats;
+
+ private:
+  struct Admission {
+    int64_t id;
+    std::vector<RingItem> items;
+  };
+  void admit(Admission a);
+  void run_blocks(RingState s);
+  void finish_step(RingState s);
+  void send_state(int stage, const RingState& s);
+
+  const SdModel& model_;
+  const kernels::Ops& ops_;
+  RingLayout layout_;
+  comm::Transport& t_;
+  ImageEncoder encode_;
+  int pipeline_ = 0, stage_ = 0;
+  size_t begin_ = 0, end_ = 0;
+
+  std::deque<RingState> inbox_;
+  std::deque<Admission> admissions_;
+  bool requested_ = false, no_more_ = false;
+  int in_flight_ = 0;
+  std::map<int64_t, std::unique_ptr<DenoiseLoop>> loops_;  // last stage: sampler state per micro-batch
+};
+
+}  // namespace farm::pipeline

@@ -1,0 +1,186 @@
+#include "launcher/render_ranks.h"
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "farm/comm/wire.h"
+#include "farm/coord/coordinator.h"
+#include "farm/coord/image_metadata.h"
+#include "farm/coord/job_item_json.h"
+#include "farm/coord/png.h"
+#include "farm/core/error.h"
+#include "farm/pipeline/ring.h"
+#include "farm/sched/sampler.h"
+#include "launcher/backend.h"
+
+namespace farm::launcher {
+
+using pipeline::RingTag;
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// A collective ok/error step: every rank's error (if any) reaches rank 0,
+// which fails naming each failed rank and host; the others just stop.
+bool all_ok(comm::Transport& t, const std::string& error) {
+  const auto all = t.gather(comm::WireWriter(nlohmann::json{{"host", t.host()}, {"error", error}}).take(), 0);
+  std::string msg;
+  for (size_t r = 0; r < all.size(); ++r) {
+    comm::WireReader rd(all[r], "start-up status");
+    const auto e = rd.header().at("error").get<std::string>();
+    if (e.empty()) continue;
+    msg += cat(msg.empty() ? "" : "\n  ", t.size() > 1 ? cat("rank ", r, " (host ", rd.header().at("host").get<std::string>(), "): ") : "", e);
+  }
+  const auto ok = t.broadcast(comm::Bytes{static_cast<uint8_t>(msg.empty())}, 0);
+  if (t.rank() == 0 && !msg.empty()) throw Error(msg);
+  return ok.at(0) != 0;
+}
+
+comm::Bytes encode_image(const pipeline::SdModel& model, const pipeline::RingItem& ri, const pipeline::RgbImage& im) {
+  const JobItem it = job_item_from_json(ri.meta);
+  const std::string display = sched::sampler_display_name(it.sampler);
+  const PngText text = {{"parameters", a1111_parameters(it, model.name, display)},
+                        {"farm", item_json(it, nlohmann::json{{"model", model.name}, {"sampler_name", display}})}};
+  return encode_png(im.width, im.height, im.rgb.data(), text);
+}
+
+nlohmann::json stats_json(const comm::Transport& t, const pipeline::RingLayout& l, const pipeline::RingStats& s,
+                          double load_s, size_t weight_bytes) {
+  const int st = l.stage_of(t.rank());
+  nlohmann::json j = {{"rank", t.rank()},
+                      {"host", t.host()},
+                      {"pipeline", l.pipeline_of(t.rank())},
+                      {"stage", st},
+                      {"blocks", {l.ranges[st].first, l.ranges[st].second}},
+                      {"load_s", load_s},
+                      {"weight_bytes", weight_bytes},
+                      {"busy_s", s.busy_s},
+                      {"text_s", s.text_s},
+                      {"unet_s", s.unet_s},
+                      {"vae_s", s.vae_s},
+                      {"encode_s", s.encode_s},
+                      {"wire_s", s.wire_s},
+                      {"unet_passes", s.unet_passes},
+                      {"admitted", s.admitted},
+                      {"finished", s.finished},
+                      {"bytes_sent", t.traffic().bytes_sent},
+                      {"messages_sent", t.traffic().messages_sent}};
+  if (s.trace) j.update({{"busy", s.busy}, {"admissions", s.admissions}, {"completions", s.completions}});
+  return j;
+}
+
+void print_summary(const std::vector<nlohmann::json>& ranks, double secs, size_t images) {
+  std::fprintf(stderr, "farm: %zu images in %.1f s (%.3f images/s)\n", images, secs,
+               secs > 0 ? static_cast<double>(images) / secs : 0.0);
+  for (const auto& r : ranks) {
+    const double passes = std::max<double>(1, r["unet_passes"].get<double>());
+    std::fprintf(stderr,
+                 "  rank %d (%s) pipeline %d stage %d blocks %d-%d: busy %.0f%%, UNet %.3f s/pass, text %.2f s, VAE "
+                 "%.2f s, sent %.1f MB, weights %.1f MB loaded in %.1f s\n",
+                 r["rank"].get<int>(), r["host"].get<std::string>().c_str(), r["pipeline"].get<int>(),
+                 r["stage"].get<int>(), r["blocks"][0].get<int>(), r["blocks"][1].get<int>() - 1,
+                 secs > 0 ? 100.0 * r["busy_s"].get<double>() / secs : 0.0, r["unet_s"].get<double>() / passes,
+                 r["text_s"].get<double>(), r["vae_s"].get<double>(), r["bytes_sent"].get<double>() / 1e6,
+                 r["weight_bytes"].get<double>() / 1e6, r["load_s"].get<double>());
+  }
+}
+
+}  // namespace
+
+int run_rank(comm::Transport& t, const RankJob& job) {
+  const auto& l = job.layout;
+  const int stage = l.stage_of(t.rank());
+  const bool first = stage == 0, last = stage == l.stages - 1;
+
+  // 1. This rank's share of the weights, and its kernels.
+  const auto t_load = std::chrono::steady_clock::now();
+  pipeline::SdModel model;
+  const kernels::Ops* ops = nullptr;
+  std::string error;
+  try {
+    ops = select_backend(job.backend);
+    model = pipeline::SdModel::open(job.model_dir);
+    model.load_weights({.text_encoder = first, .vae = last, .unet_begin = l.ranges[stage].first,
+                        .unet_end = l.ranges[stage].second});
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  if (!all_ok(t, error)) return 2;
+  const double load_s = seconds_since(t_load);
+  if (t.rank() == 0)
+    std::fprintf(stderr, "farm: loaded %s (%.1f MB of weights on rank 0) in %.2f s\n", model.name.c_str(),
+                 static_cast<double>(model.weight_bytes) / 1e6, load_s);
+
+  // 2. The event loop: messages in, one unit of work at a time.
+  pipeline::RingStage ring(model, *ops, l, t, [&model](const pipeline::RingItem& ri, const pipeline::RgbImage& im) {
+    return encode_image(model, ri, im);
+  });
+  ring.stats.trace = !job.stats_file.empty();
+  std::unique_ptr<Coordinator> coord;
+  if (t.rank() == 0)
+    coord = std::make_unique<Coordinator>(job.micro_batches, job.out_dir, t, job.job_items, job.already_present);
+  const auto t_render = std::chrono::steady_clock::now();
+  bool shutdown = false, failed = false;
+  auto dispatch = [&](comm::Message m) {
+    switch (m.tag) {
+      case RingTag::kShutdown: shutdown = true; break;
+      case RingTag::kRequest:
+      case RingTag::kDone:
+      case RingTag::kFail:
+        FARM_ASSERT(coord, "coordinator message (tag ", m.tag, ") on rank ", t.rank());
+        coord->on_message(m);
+        break;
+      default:
+        if (!failed) ring.on_message(std::move(m));
+    }
+  };
+  while (!shutdown) {
+    try {
+      if (!failed) ring.request_work();
+      while (auto m = t.poll()) dispatch(std::move(*m));
+      if (shutdown) break;
+      if (!failed && ring.work()) continue;
+      dispatch(t.wait());
+    } catch (const std::exception& e) {
+      // Stop computing, tell the coordinator, and wait for its shutdown.
+      failed = true;
+      if (coord) coord->on_local_failure(e.what());
+      else t.send(0, RingTag::kFail,
+                  comm::WireWriter(nlohmann::json{{"rank", t.rank()}, {"host", t.host()}, {"error", e.what()}}).take());
+    }
+  }
+  const double render_s = seconds_since(t_render);
+
+  // 3. Statistics to rank 0, then a clean end: no rank leaves a peer blocked.
+  const auto all = t.gather(comm::WireWriter(stats_json(t, l, ring.stats, load_s, model.weight_bytes)).take(), 0);
+  t.drain();
+  int code = 0;
+  if (coord) {
+    std::vector<nlohmann::json> ranks;
+    for (size_t r = 0; r < all.size(); ++r) ranks.push_back(comm::WireReader(all[r], "statistics").header());
+    print_summary(ranks, render_s, coord->images_written());
+    if (!job.stats_file.empty()) {
+      std::ofstream(job.stats_file) << nlohmann::json{{"render_s", render_s},
+                                                      {"images", coord->images_written()},
+                                                      {"pipelines", l.pipelines},
+                                                      {"stages", l.stages},
+                                                      {"window", l.in_flight_limit()},
+                                                      {"ranks", ranks}}
+                                           .dump(1);
+    }
+    if (!coord->failure().empty()) {
+      std::fprintf(stderr, "farm: error: %s\n", coord->failure().c_str());
+      std::fprintf(stderr, "farm: %zu images were written; rerun the same command to render the rest\n",
+                   coord->images_written());
+    }
+    code = coord->exit_code();
+  }
+  return t.broadcast(comm::Bytes{static_cast<uint8_t>(code)}, 0).at(0);
+}
+
+}  // namespace farm::launcher

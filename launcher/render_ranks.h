@@ -1,0 +1,28 @@
+// One rank's part of `farm render`: load its share of the model, run the
+// event loop (its ring stage; on rank 0 also the coordinator), and report.
+// The same code runs one rank without MPI and N ranks under mpirun/srun.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "farm/comm/transport.h"
+#include "farm/coord/job.h"
+#include "farm/pipeline/ring_messages.h"
+
+namespace farm::launcher {
+
+struct RankJob {
+  std::string model_dir, backend, out_dir, stats_file;
+  pipeline::RingLayout layout;
+  // Rank 0 only: the micro-batches to render and the job's counts.
+  std::vector<std::vector<JobItem>> micro_batches;
+  size_t job_items = 0, already_present = 0;
+};
+
+// Every rank calls this after rank 0 has validated the job and chosen the
+// layout; returns the job's exit code (the same on every rank).
+int run_rank(comm::Transport& t, const RankJob& job);
+
+}  // namespace farm::launcher
