@@ -1,0 +1,233 @@
+#include "launcher/plan_command.h"
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "farm/core/error.h"
+#include "launcher/plan_calibration.h"
+#include "partition/block_costs.h"
+#include "partition/partitioner.h"
+
+namespace farm::launcher {
+
+namespace {
+
+using partition::ModelCosts;
+using partition::Plan;
+
+struct PlanFlags {
+  std::string model, device = "cpu", size = "512x512", json;
+  int ranks = 0, batch = 1, steps = 20, stages = 0, pipelines = 0, window = 0;
+  double guidance = 7.5, memory_cap_gb = 0;
+  bool calibrate = false;
+};
+
+double mb(double bytes) { return bytes / 1e6; }
+
+std::pair<int64_t, int64_t> parse_size(const std::string& s, int64_t multiple) {
+  const auto x = s.find('x');
+  size_t used_w = 0, used_h = 0;
+  int64_t w = 0, h = 0;
+  try {
+    if (x == std::string::npos) throw std::invalid_argument("no x");
+    w = std::stoll(s.substr(0, x), &used_w);
+    h = std::stoll(s.substr(x + 1), &used_h);
+  } catch (const std::exception&) {
+    fail("--size '", s, "': expected WIDTHxHEIGHT, e.g. 512x512");
+  }
+  if (used_w != x || used_h != s.size() - x - 1) fail("--size '", s, "': expected WIDTHxHEIGHT, e.g. 512x512");
+  if (w <= 0 || h <= 0 || w % multiple != 0 || h % multiple != 0)
+    fail("--size '", s, "': width and height must be positive multiples of ", multiple,
+         " (the VAE's scale factor)");
+  return {w, h};
+}
+
+std::string shape_of(const partition::SkipTensor& t) { return cat("[", t.rows, ",", t.h, ",", t.w, ",", t.c, "]"); }
+
+std::string range_of(const ModelCosts& c, const partition::StagePlan& s) {
+  return c.blocks[s.begin].name + (s.end - s.begin > 1 ? " .. " + c.blocks[s.end - 1].name : "");
+}
+
+void print_header(const PlanFlags& f, const partition::ModelShape& m, const ModelCosts& c) {
+  const auto& d = c.device;
+  const auto& w = c.workload;
+  int64_t unet = 0;
+  double step_flops = 0;
+  for (const auto& b : c.blocks) {
+    unet += b.params;
+    step_flops += b.flops;
+  }
+  std::printf("model    %s: %zu UNet blocks, %.1f M UNet / %.1f M text encoder / %.1f M VAE decoder parameters\n",
+              f.model.c_str(), m.blocks.size(), unet / 1e6, c.text_params / 1e6, c.vae_params / 1e6);
+  std::printf("device   %s: %.1f TFLOP/s per rank, %.0f GB, link %.0f GB/s + %.0f us, %d-byte elements, %s\n",
+              d.name.c_str(), d.flops / 1e12, d.memory_bytes / 1e9, d.link_bytes_per_s / 1e9,
+              d.link_latency_s * 1e6, d.element_bytes,
+              d.overlap_transfers ? "sends overlap compute" : "sends are CPU copies (no overlap)");
+  std::printf("workload %s (latent %lldx%lld), %lld image(s) per micro-batch, %s (%lld UNet rows), %d steps\n",
+              f.size.c_str(), static_cast<long long>(w.latent_w), static_cast<long long>(w.latent_h),
+              static_cast<long long>(w.items), w.guidance ? "CFG" : "no CFG", static_cast<long long>(w.rows()),
+              w.steps);
+  std::printf("         per micro-batch: UNet %.1f GFLOP/step, text encoder %.1f GFLOP, VAE decode %.1f GFLOP\n",
+              step_flops / 1e9, c.text_flops / 1e9, c.vae_flops / 1e9);
+  std::printf("costs    %s\n", c.calibrated ? "calibrated: block, text and VAE times measured on this CPU"
+                                            : "estimated: FLOPs / device FLOP/s (use --calibrate to measure)");
+}
+
+void print_plan(const ModelCosts& c, const Plan& p) {
+  std::printf("\nchosen   %d pipeline(s) x %d stage(s) = %d rank(s), window %d micro-batches per pipeline\n",
+              p.pipelines, p.stages, p.pipelines * p.stages, p.window);
+  std::printf("         predicted %.3f images/s, %.3f ms per micro-batch step (slowest stage), bubble %.1f%%\n\n",
+              p.images_per_s, p.step_s * 1e3, p.bubble * 100);
+  std::printf("%-5s %-58s %3s %10s %9s %8s %9s %8s %10s %8s %6s\n", "stage", "blocks", "n", "GFLOP/step",
+              "weight MB", "act MB", "memory MB", "send MB", "compute ms", "send ms", "busy%");
+  for (size_t s = 0; s < p.stage.size(); ++s) {
+    const auto& st = p.stage[s];
+    double flops = 0;
+    for (size_t i = st.begin; i < st.end; ++i) flops += c.blocks[i].flops;
+    std::string blocks = range_of(c, st);
+    if (st.text_encoder) blocks = "text + " + blocks;
+    if (st.vae) blocks += " + VAE";
+    std::printf("%-5zu %-58s %3zu %10.1f %9.1f %8.1f %9.1f %8.3f %10.3f %8.3f %6.1f\n", s, blocks.c_str(),
+                st.end - st.begin, flops / 1e9, mb(st.weight_bytes), mb(st.activation_bytes), mb(st.memory_bytes),
+                mb(st.send_bytes), st.compute_s * 1e3, st.send_s * 1e3, st.busy * 100);
+  }
+}
+
+// What crosses each cut of a plan: hidden state, skip tensors, embeddings.
+void print_cuts(const ModelCosts& c, const Plan& p) {
+  const auto& w = c.workload;
+  const size_t n = c.blocks.size();
+  for (size_t s = 0; s < p.stage.size(); ++s) {
+    const size_t i = p.stage[s].end;
+    const bool ret = i == n;
+    std::printf("  cut %zu -> %zu, %s: %.3f MB\n", s, (s + 1) % p.stage.size(),
+                ret ? "return edge (next step's latent)" : ("before " + c.blocks[i].name).c_str(),
+                mb(c.cut_bytes[i]));
+    const auto& h = c.cut_hidden[i];
+    std::printf("      %-34s %-18s %9.3f MB\n", ret ? "latent" : ("hidden (" + c.blocks[i - 1].name + ")").c_str(),
+                shape_of(h).c_str(), mb(h.bytes));
+    double skips = 0;
+    for (const auto& k : c.cut_skips[i]) {
+      std::printf("      skip %-29s %-18s %9.3f MB  (popped by %s)\n", c.blocks[k.pushed_by].name.c_str(),
+                  shape_of(k).c_str(), mb(k.bytes), c.blocks[k.popped_by].name.c_str());
+      skips += k.bytes;
+    }
+    if (!ret)
+      std::printf("      %zu skip tensor(s): %.3f MB; temb, context [%lld,%lld,D], timesteps, header: %.3f MB\n",
+                  c.cut_skips[i].size(), mb(skips), static_cast<long long>(w.rows()),
+                  static_cast<long long>(w.text_len), mb(c.cut_bytes[i] - skips - h.bytes));
+    else
+      std::printf("      context [%lld,%lld,D], timesteps, header: %.3f MB\n", static_cast<long long>(w.rows()),
+                  static_cast<long long>(w.text_len), mb(c.cut_bytes[i] - h.bytes));
+  }
+}
+
+void print_layouts(const std::vector<Plan>& plans, const Plan& chosen) {
+  std::printf("\nlayouts  (all pipelines x stages of the ranks that fit; best first)\n");
+  std::printf("  %-9s %10s %12s %9s %16s\n", "P x S", "images/s", "step ms", "bubble%", "fullest rank MB");
+  for (const auto& p : plans) {
+    double fullest = 0;
+    for (const auto& s : p.stage) fullest = std::max(fullest, s.memory_bytes);
+    const bool is_chosen = p.pipelines == chosen.pipelines && p.stages == chosen.stages;
+    std::printf("  %-9s %10.3f %12.3f %9.1f %16.1f%s\n", cat(p.pipelines, " x ", p.stages).c_str(), p.images_per_s,
+                p.step_s * 1e3, p.bubble * 100, mb(fullest), is_chosen ? "  <- chosen" : "");
+  }
+}
+
+int run_plan(const PlanFlags& f) {
+  const auto& device = partition::device_profile(f.device);
+  if (f.ranks < 1) fail("--ranks ", f.ranks, ": expected at least 1");
+  if (f.batch < 1) fail("--batch ", f.batch, ": expected at least 1");
+  if (f.steps < 1) fail("--steps ", f.steps, ": expected at least 1");
+  if (f.memory_cap_gb < 0) fail("--memory-cap ", f.memory_cap_gb, ": expected a positive number of GB");
+  if (f.window < 0) fail("--window ", f.window, ": expected at least 1 (0: stages + 1)");
+  if (f.stages < 0 || f.pipelines < 0) fail("--stages and --pipelines must be positive");
+  if (f.stages > 0 && f.ranks % f.stages != 0) fail("--stages ", f.stages, " does not divide --ranks ", f.ranks);
+  if (f.pipelines > 0 && f.ranks % f.pipelines != 0)
+    fail("--pipelines ", f.pipelines, " does not divide --ranks ", f.ranks);
+  if (f.stages > 0 && f.pipelines > 0 && f.stages * f.pipelines != f.ranks)
+    fail("--pipelines ", f.pipelines, " x --stages ", f.stages, " is not --ranks ", f.ranks);
+  if (f.calibrate && f.device != "cpu")
+    fail("--calibrate times the blocks on this machine's CPU backend; use it with --device cpu");
+
+  const partition::ModelShape m = partition::ModelShape::from_folder(f.model);
+  const auto [width, height] = parse_size(f.size, m.vae.scale_factor());
+  const int S = f.stages > 0 ? f.stages : f.pipelines > 0 ? f.ranks / f.pipelines : 0;
+  if (S > static_cast<int>(m.blocks.size()))
+    fail("--stages ", S, ": the model has only ", m.blocks.size(), " blocks (one stage needs at least one)");
+
+  partition::Workload w;
+  w.latent_h = height / m.vae.scale_factor();
+  w.latent_w = width / m.vae.scale_factor();
+  w.items = f.batch;
+  w.guidance = f.guidance > 1;
+  w.steps = f.steps;
+  w.text_len = m.text.max_positions;
+  ModelCosts c = partition::estimate_costs(m, w, device);
+  if (f.calibrate) {
+    std::fprintf(stderr, "farm plan: calibrating on the cpu backend (1 warm-up + median of 3 per part)...\n");
+    const Calibration cal = calibrate_on_cpu(f.model, w, 3, [](const std::string& s) {
+      std::fprintf(stderr, "  %s\n", s.c_str());
+    });
+    c.calibrate(cal.block_s, cal.text_s, cal.vae_s);
+  }
+
+  partition::PlanOptions o;
+  o.memory_cap_bytes = f.memory_cap_gb * 1e9;
+  o.window = f.window;
+  const std::vector<Plan> plans = partition::plans_for_ranks(c, f.ranks, o);
+  Plan chosen = S > 0 ? partition::partition(c, f.ranks / S, S, o) : plans.front();
+  chosen.model = f.model;
+
+  print_header(f, m, c);
+  print_plan(c, chosen);
+  if (chosen.stages > 1) {
+    std::printf("\nstate sent per micro-batch step across each cut (hidden state + skip tensors + embeddings)\n");
+    print_cuts(c, chosen);
+  } else {
+    // One stage sends nothing; show what a pipeline of this model would send.
+    const Plan* ring = nullptr;
+    for (const auto& p : plans)
+      if (p.stages > 1 && !ring) ring = &p;
+    if (ring) {
+      std::printf("\n1 stage sends nothing; the best pipelined layout (%d x %d) would send per micro-batch step:\n",
+                  ring->pipelines, ring->stages);
+      print_cuts(c, *ring);
+    }
+  }
+  print_layouts(plans, chosen);
+
+  if (!f.json.empty()) {
+    std::ofstream out(f.json);
+    if (!out) fail("--json ", f.json, ": cannot open for writing");
+    out << chosen.to_json().dump(2) << "\n";
+    if (!out) fail("--json ", f.json, ": write failed");
+    std::printf("\nplan written to %s\n", f.json.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::function<int()> add_plan_command(CLI::App& app) {
+  auto f = std::make_shared<PlanFlags>();
+  CLI::App* cmd = app.add_subcommand("plan", "Choose pipelines x stages and block ranges for a model on N ranks");
+  cmd->add_option("--model", f->model, "model folder (configs are enough, e.g. configs/sd15)")->required();
+  cmd->add_option("--ranks", f->ranks, "number of ranks (GPUs or CPU ranks)")->required();
+  cmd->add_option("--device", f->device, "device profile: cpu (default), a100, h100");
+  cmd->add_option("--size", f->size, "image size WIDTHxHEIGHT (512x512)");
+  cmd->add_option("--batch", f->batch, "images per micro-batch (1)");
+  cmd->add_option("--steps", f->steps, "denoising steps (20)");
+  cmd->add_option("--guidance", f->guidance, "CFG scale (7.5; <= 1: no CFG, half the UNet rows)");
+  cmd->add_option("--stages", f->stages, "stages per pipeline (default: the best layout)");
+  cmd->add_option("--pipelines", f->pipelines, "pipelines (default: the best layout)");
+  cmd->add_option("--memory-cap", f->memory_cap_gb, "memory per rank in GB (default: the device's)");
+  cmd->add_option("--window", f->window, "micro-batches in flight per pipeline (default: stages + 1)");
+  cmd->add_option("--json", f->json, "write the chosen plan to this JSON file");
+  cmd->add_flag("--calibrate", f->calibrate, "load the weights and time every block on this CPU (--device cpu)");
+  return [f] { return run_plan(*f); };
+}
+
+}  // namespace farm::launcher

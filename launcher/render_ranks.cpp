@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -90,9 +91,25 @@ void print_summary(const std::vector<nlohmann::json>& ranks, double secs, size_t
   }
 }
 
+// FARM_FAULT=RANK:PASSES makes rank RANK fail after PASSES UNet passes: the
+// fault-injection tests use it to check a failure ends the job cleanly.
+struct Fault {
+  int rank = -1;
+  int64_t passes = 0;
+};
+
+Fault fault_from_env() {
+  Fault f;
+  if (const char* e = std::getenv("FARM_FAULT")) {
+    if (std::sscanf(e, "%d:%ld", &f.rank, &f.passes) != 2) fail("FARM_FAULT='", e, "': expected RANK:PASSES");
+  }
+  return f;
+}
+
 }  // namespace
 
 int run_rank(comm::Transport& t, const RankJob& job) {
+  Fault fault;
   const auto& l = job.layout;
   const int stage = l.stage_of(t.rank());
   const bool first = stage == 0, last = stage == l.stages - 1;
@@ -103,6 +120,7 @@ int run_rank(comm::Transport& t, const RankJob& job) {
   const kernels::Ops* ops = nullptr;
   std::string error;
   try {
+    fault = fault_from_env();
     ops = select_backend(job.backend);
     model = pipeline::SdModel::open(job.model_dir);
     model.load_weights({.text_encoder = first, .vae = last, .unet_begin = l.ranges[stage].first,
@@ -144,7 +162,11 @@ int run_rank(comm::Transport& t, const RankJob& job) {
       if (!failed) ring.request_work();
       while (auto m = t.poll()) dispatch(std::move(*m));
       if (shutdown) break;
-      if (!failed && ring.work()) continue;
+      if (!failed && ring.work()) {
+        if (t.rank() == fault.rank && ring.stats.unet_passes >= fault.passes)
+          fail("injected fault after ", ring.stats.unet_passes, " UNet passes (FARM_FAULT)");
+        continue;
+      }
       dispatch(t.wait());
     } catch (const std::exception& e) {
       // Stop computing, tell the coordinator, and wait for its shutdown.

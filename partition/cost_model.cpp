@@ -1,0 +1,132 @@
+#include "partition/cost_model.h"
+
+#include <algorithm>
+
+#include "farm/core/error.h"
+#include "partition/block_costs.h"
+
+namespace farm::partition {
+
+using model::UNetBlockKind;
+
+std::vector<std::string> ModelCosts::block_names() const {
+  std::vector<std::string> names;
+  for (const auto& b : blocks) names.push_back(b.name);
+  return names;
+}
+
+void ModelCosts::calibrate(const std::vector<double>& block_seconds, double text_s, double vae_s) {
+  FARM_ASSERT(block_seconds.size() == blocks.size(), "calibrate: ", block_seconds.size(), " times for ",
+              blocks.size(), " blocks");
+  for (size_t i = 0; i < blocks.size(); ++i) blocks[i].seconds = block_seconds[i];
+  text_seconds = text_s;
+  vae_seconds = vae_s;
+  calibrated = true;
+}
+
+ModelCosts estimate_costs(const ModelShape& m, const Workload& w, const DeviceProfile& d) {
+  FARM_ASSERT(w.latent_h > 0 && w.latent_w > 0 && w.items > 0 && w.steps > 0 && w.text_len > 0, "workload");
+  FARM_ASSERT(d.flops > 0 && d.link_bytes_per_s > 0 && d.element_bytes > 0, "device profile ", d.name);
+  const auto& c = m.unet;
+  const auto& blocks = m.blocks;
+  const size_t n = blocks.size();
+  const double rows = static_cast<double>(w.rows()), eb = d.element_bytes;
+  const auto hs = level_sizes(w.latent_h, c.levels()), ws = level_sizes(w.latent_w, c.levels());
+
+  ModelCosts mc;
+  mc.workload = w;
+  mc.device = d;
+
+  // Which block pops each pushed skip (the stack discipline of UNet::run).
+  std::vector<size_t> popped_by(n, n), stack;
+  for (size_t i = 0; i < n; ++i) {
+    if (blocks[i].pops_skip) {
+      FARM_ASSERT(!stack.empty(), "skip stack underflow at ", blocks[i].name);
+      popped_by[stack.back()] = i;
+      stack.pop_back();
+    }
+    if (blocks[i].pushes_skip) stack.push_back(i);
+  }
+  FARM_ASSERT(stack.empty(), "skip stack not empty after the last block");
+
+  std::vector<BlockGeometry> geo(n);
+  for (size_t i = 0; i < n; ++i) geo[i] = block_geometry(blocks[i], hs, ws);
+  auto skip_of = [&](size_t j) {
+    const auto& g = geo[j];
+    SkipTensor s{.pushed_by = j, .popped_by = popped_by[j], .rows = w.rows(), .h = g.out_h, .w = g.out_w,
+                 .c = blocks[j].out_channels};
+    s.bytes = rows * static_cast<double>(s.h * s.w * s.c) * eb;
+    return s;
+  };
+  const double context_bytes = rows * static_cast<double>(w.text_len * c.context_dim()) * eb;
+  const double temb_bytes = rows * static_cast<double>(c.time_embed_dim()) * eb;
+  const double timestep_bytes = rows * 4;  // fp32: fp16 cannot hold 999 - 0.5 steps exactly
+  const double input_bytes = rows * static_cast<double>(w.latent_h * w.latent_w * c.in_channels) * eb;
+
+  // Hidden state after each block; the time embedding leaves the latent in place.
+  std::vector<double> hidden_after(n);
+  mc.cut_hidden.assign(n + 1, {});
+  SkipTensor hidden{.pushed_by = 0, .popped_by = 0, .rows = w.rows(), .h = w.latent_h, .w = w.latent_w,
+                    .c = c.in_channels, .bytes = input_bytes};
+  for (size_t i = 0; i < n; ++i) {
+    if (blocks[i].kind != UNetBlockKind::time_embedding) {
+      hidden = skip_of(i);
+    }
+    hidden.pushed_by = i;
+    hidden.popped_by = i + 1;
+    hidden_after[i] = hidden.bytes;
+    mc.cut_hidden[i + 1] = hidden;
+  }
+  // The return edge carries the next step's latent.
+  mc.cut_hidden[0] = mc.cut_hidden[n] = {.pushed_by = n - 1, .popped_by = 0, .rows = w.rows(), .h = w.latent_h,
+                                         .w = w.latent_w, .c = c.in_channels, .bytes = input_bytes};
+
+  mc.cut_bytes.assign(n + 1, 0);
+  mc.cut_skips.assign(n + 1, {});
+  const double ret = input_bytes + context_bytes + timestep_bytes + kStateHeaderBytes;
+  mc.cut_bytes[0] = mc.cut_bytes[n] = ret;
+  for (size_t i = 1; i < n; ++i) {
+    double bytes = hidden_after[i - 1] + context_bytes + timestep_bytes + kStateHeaderBytes;
+    bool temb = false;
+    for (size_t j = 0; j < i; ++j) {
+      if (blocks[j].kind == UNetBlockKind::time_embedding) temb = true;
+      if (blocks[j].pushes_skip && popped_by[j] >= i) mc.cut_skips[i].push_back(skip_of(j));
+    }
+    for (const auto& s : mc.cut_skips[i]) bytes += s.bytes;
+    mc.cut_bytes[i] = bytes + (temb ? temb_bytes : 0);
+  }
+
+  for (size_t i = 0; i < n; ++i) {
+    const auto& b = blocks[i];
+    BlockCost bc;
+    bc.name = b.name;
+    bc.kind = b.kind;
+    bc.params = unet_block_params(c, b);
+    bc.flops = rows * unet_block_flops(c, b, geo[i], w.text_len);
+    bc.weight_bytes = static_cast<double>(bc.params) * eb;
+    bc.out_bytes = hidden_after[i];
+    // Skips held past this block (pushed before it, popped after it); the one
+    // a resnet pops is part of its own input.
+    double held = 0;
+    for (size_t j = 0; j < i; ++j)
+      if (blocks[j].pushes_skip && popped_by[j] > i) held += skip_of(j).bytes;
+    bc.peak_bytes = rows * unet_block_work_elems(c, b, geo[i], w.text_len) * eb + held + temb_bytes + context_bytes;
+    bc.seconds = bc.flops / d.flops;
+    mc.blocks.push_back(std::move(bc));
+  }
+
+  const double text_rows = rows, items = static_cast<double>(w.items);
+  mc.text_params = text_encoder_params(m.text);
+  mc.text_flops = text_rows * text_encoder_flops(m.text, w.text_len);
+  mc.text_weight_bytes = static_cast<double>(mc.text_params) * eb;
+  mc.text_peak_bytes = text_rows * text_encoder_work_elems(m.text, w.text_len) * eb;
+  mc.text_seconds = mc.text_flops / d.flops;
+  mc.vae_params = vae_decoder_params(m.vae);
+  mc.vae_flops = items * vae_decoder_flops(m.vae, w.latent_h, w.latent_w);
+  mc.vae_weight_bytes = static_cast<double>(mc.vae_params) * eb;
+  mc.vae_peak_bytes = items * vae_decoder_work_elems(m.vae, w.latent_h, w.latent_w) * eb;
+  mc.vae_seconds = mc.vae_flops / d.flops;
+  return mc;
+}
+
+}  // namespace farm::partition

@@ -1,0 +1,53 @@
+#include "partition/device_profile.h"
+
+#include "farm/core/error.h"
+
+namespace farm::partition {
+
+namespace {
+
+// Figures are per stage rank and deliberately round: a plan needs the ratio
+// of compute to traffic right, not the third digit. `farm plan --calibrate`
+// replaces the FLOP-based block times with measured ones.
+const std::vector<DeviceProfile>& profiles() {
+  static const std::vector<DeviceProfile> p = {
+      // One CPU core per rank (OpenBLAS sgemm, AVX2/AVX-512 fp32): ~50 GFLOP/s
+      // sustained over SD's conv/linear mix. Ranks on one node talk through
+      // shared memory (MPI vader/CMA): ~5 GB/s per copy, ~5 us per message;
+      // the copy is done by the CPU, so it does not overlap compute.
+      {.name = "cpu", .flops = 50e9, .memory_bytes = 16e9, .link_bytes_per_s = 5e9, .link_latency_s = 5e-6,
+       .element_bytes = 4, .overlap_transfers = false},
+      // A100 SXM 80 GB: 312 TFLOP/s dense fp16 tensor-core peak (NVIDIA A100
+      // datasheet); SD UNet inference sustains about half of that (norms,
+      // attention softmax, small-channel convs) -> 0.5 × 312e12. NVLink 3:
+      // 600 GB/s total, 300 GB/s per direction (datasheet); NCCL p2p reaches
+      // ~80% of it -> 240e9. Latency ~10 us per NCCL send/recv.
+      {.name = "a100", .flops = 0.5 * 312e12, .memory_bytes = 80e9, .link_bytes_per_s = 240e9,
+       .link_latency_s = 10e-6, .element_bytes = 2, .overlap_transfers = true},
+      // H100 SXM 80 GB: 989 TFLOP/s dense fp16 (datasheet, without sparsity);
+      // 0.5 efficiency as for the A100. NVLink 4: 900 GB/s total, 450 GB/s
+      // per direction; ~80% via NCCL -> 360e9. Latency ~10 us.
+      {.name = "h100", .flops = 0.5 * 989e12, .memory_bytes = 80e9, .link_bytes_per_s = 360e9,
+       .link_latency_s = 10e-6, .element_bytes = 2, .overlap_transfers = true},
+  };
+  return p;
+}
+
+}  // namespace
+
+std::vector<std::string> device_profile_names() {
+  std::vector<std::string> names;
+  for (const auto& p : profiles()) names.push_back(p.name);
+  return names;
+}
+
+const DeviceProfile& device_profile(const std::string& name) {
+  std::string known;
+  for (const auto& p : profiles()) {
+    if (p.name == name) return p;
+    known += (known.empty() ? "" : ", ") + p.name;
+  }
+  fail("device '", name, "' is unknown (", known, ")");
+}
+
+}  // namespace farm::partition

@@ -1,0 +1,26 @@
+#include "partition/model_shape.h"
+
+#include <filesystem>
+
+#include "farm/core/error.h"
+
+namespace farm::partition {
+
+ModelShape ModelShape::from_folder(const std::string& dir) {
+  namespace fs = std::filesystem;
+  if (!fs::is_directory(dir)) fail(dir, ": not a model folder (expected unet/, text_encoder/, vae/ configs)");
+  auto config = [&](const char* part) {
+    const std::string path = (fs::path(dir) / part / "config.json").string();
+    if (!fs::is_regular_file(path)) fail(path, ": missing (a model folder needs ", part, "/config.json)");
+    return path;
+  };
+  ModelShape m;
+  m.dir = dir;
+  m.unet = model::UNetConfig::load(config("unet"));
+  m.text = model::ClipTextConfig::load(config("text_encoder"));
+  m.vae = model::VaeConfig::load(config("vae"));
+  m.blocks = model::UNet(m.unet).blocks();  // builds descriptions only; no weights are allocated
+  return m;
+}
+
+}  // namespace farm::partition

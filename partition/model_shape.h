@@ -1,0 +1,26 @@
+// A model as the cost model sees it: its configs and block list, no weights.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "farm/model/clip_text.h"
+#include "farm/model/unet.h"
+#include "farm/model/unet_config.h"
+#include "farm/model/vae_decoder.h"
+
+namespace farm::partition {
+
+struct ModelShape {
+  std::string dir;
+  model::UNetConfig unet;
+  std::vector<model::UNetBlockDesc> blocks;
+  model::ClipTextConfig text;
+  model::VaeConfig vae;
+
+  // Reads DIR/unet/config.json, DIR/text_encoder/config.json and
+  // DIR/vae/config.json (errors name the file); weights are never opened.
+  static ModelShape from_folder(const std::string& dir);
+};
+
+}  // namespace farm::partition

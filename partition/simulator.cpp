@@ -1,0 +1,120 @@
+#include "partition/simulator.h"
+
+#include <algorithm>
+#include <deque>
+#include <limits>
+
+#include "farm/core/error.h"
+
+namespace farm::partition {
+
+namespace {
+
+struct Message {
+  double arrival;
+  int64_t micro_batch;
+  int step;
+};
+
+struct Interval {
+  double begin, end;
+};
+
+double overlap(const std::vector<Interval>& busy, double a, double b) {
+  double t = 0;
+  for (const auto& i : busy) t += std::max(0.0, std::min(i.end, b) - std::max(i.begin, a));
+  return t;
+}
+
+}  // namespace
+
+SimResult simulate(const Plan& p, const SimOptions& o) {
+  const int S = p.stages, T = p.workload.steps, P = p.pipelines;
+  FARM_ASSERT(S >= 1 && static_cast<int>(p.stage.size()) == S && T >= 1 && P >= 1, "simulate: bad plan");
+  FARM_ASSERT(o.micro_batches >= 1, "simulate: no micro-batches");
+  const int window = o.window > 0 ? o.window : resolve_window(p.window, S);
+  const int64_t mine = o.micro_batches / P + (o.micro_batches % P > 0 ? 1 : 0);  // pipeline 0 has the most
+  constexpr double kNever = std::numeric_limits<double>::infinity();
+
+  std::vector<std::deque<Message>> inbox(static_cast<size_t>(S));
+  std::vector<double> free_at(static_cast<size_t>(S), 0.0);
+  std::vector<std::vector<Interval>> busy(static_cast<size_t>(S));
+  int64_t admitted = 0, in_flight = 0;
+  SimResult r;
+  double last_admit = 0;
+
+  for (;;) {
+    // The stage that starts next. On equal start times a later stage goes
+    // first: whatever it sends arrives no earlier than that time, so when
+    // stage 0 decides, every return that has arrived by then is known.
+    int next = -1;
+    double start = kNever;
+    for (int s = S - 1; s >= 0; --s) {
+      const auto& in = inbox[static_cast<size_t>(s)];
+      const double f = free_at[static_cast<size_t>(s)];
+      double t = kNever;
+      if (s == 0 && !(!in.empty() && in.front().arrival <= f) && in_flight < window && admitted < mine)
+        t = f;  // admits a new micro-batch
+      else if (!in.empty())
+        t = std::max(f, in.front().arrival);
+      if (t < start) {
+        start = t;
+        next = s;
+      }
+    }
+    if (next < 0) break;
+
+    const auto s = static_cast<size_t>(next);
+    Message m;
+    double work = p.stage[s].block_s;
+    if (next == 0 && !(!inbox[0].empty() && inbox[0].front().arrival <= start)) {
+      m = {start, admitted++, 0};
+      ++in_flight;
+      last_admit = start;
+      work += p.stage[0].text_s;
+    } else {
+      m = inbox[s].front();
+      inbox[s].pop_front();
+    }
+    const bool final_step = m.step == T - 1;
+    if (next == S - 1 && final_step) work += p.stage[s].vae_s;
+    const double finish = start + work;
+    if (next == 0 && final_step) --in_flight;
+
+    double busy_end = finish;
+    if (next == S - 1 && final_step) {
+      r.completed_s.push_back(finish);
+      r.makespan_s = std::max(r.makespan_s, finish);
+    } else {
+      const double send = S > 1 ? p.stage[s].send_s : 0.0;
+      if (!p.overlap_transfers) busy_end += send;
+      const int to = (next + 1) % S;
+      inbox[static_cast<size_t>(to)].push_back({finish + send, m.micro_batch, next == S - 1 ? m.step + 1 : m.step});
+    }
+    free_at[s] = busy_end;
+    busy[s].push_back({start, busy_end});
+  }
+  FARM_ASSERT(static_cast<int64_t>(r.completed_s.size()) == mine, "simulate: ", r.completed_s.size(), " of ",
+              mine, " micro-batches completed");
+
+  r.images_per_s = static_cast<double>(o.micro_batches) * static_cast<double>(p.workload.items) / r.makespan_s;
+  r.steady_begin_s = *std::min_element(r.completed_s.begin(), r.completed_s.end());
+  r.steady_end_s = last_admit;
+  if (!(r.steady_end_s > r.steady_begin_s)) {
+    r.steady_begin_s = 0;
+    r.steady_end_s = r.makespan_s;
+  }
+  const double span = r.steady_end_s - r.steady_begin_s;
+  double sum_all = 0, sum_steady = 0;
+  for (size_t s = 0; s < static_cast<size_t>(S); ++s) {
+    r.busy.push_back(overlap(busy[s], 0, r.makespan_s) / r.makespan_s);
+    r.busy_steady.push_back(overlap(busy[s], r.steady_begin_s, r.steady_end_s) / span);
+    sum_all += r.busy.back();
+    sum_steady += r.busy_steady.back();
+  }
+  r.bubble_overall = 1 - sum_all / S;
+  r.bubble = 1 - sum_steady / S;
+  return r;
+}
+
+}  // namespace farm::partition

@@ -1,0 +1,214 @@
+// The partitioner against brute force: every way to cut n blocks into S
+// contiguous non-empty stages, each stage costed here from the raw vectors
+// (independently of stage_cost), the best min-max value must equal the DP's.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <limits>
+#include <random>
+
+#include "farm/core/error.h"
+#include "partition/partitioner.h"
+
+namespace farm::partition {
+namespace {
+
+ModelCosts random_costs(std::mt19937& rng, size_t n, bool overlap) {
+  std::uniform_real_distribution<double> u(0.1, 1.0);
+  ModelCosts c;
+  c.workload.steps = 1 + static_cast<int>(rng() % 30);
+  c.device.name = "test";
+  c.device.flops = 1;
+  c.device.link_bytes_per_s = 1e9 * u(rng);
+  c.device.link_latency_s = 1e-3 * u(rng);
+  c.device.memory_bytes = 1e12;
+  c.device.overlap_transfers = overlap;
+  for (size_t i = 0; i < n; ++i) {
+    BlockCost b;
+    b.name = cat("b", i);
+    b.seconds = u(rng);
+    b.weight_bytes = 1e8 * u(rng);
+    b.peak_bytes = 1e7 * u(rng);
+    c.blocks.push_back(b);
+  }
+  for (size_t i = 0; i <= n; ++i) c.cut_bytes.push_back(1e9 * u(rng));
+  c.cut_bytes[n] = c.cut_bytes[0];
+  c.text_seconds = 2 * u(rng);
+  c.vae_seconds = 5 * u(rng);
+  c.text_weight_bytes = 3e8 * u(rng);
+  c.vae_weight_bytes = 1e8 * u(rng);
+  c.text_peak_bytes = 1e7 * u(rng);
+  c.vae_peak_bytes = 5e7 * u(rng);
+  return c;
+}
+
+struct Brute {
+  double best = std::numeric_limits<double>::infinity();
+  double least_memory = std::numeric_limits<double>::infinity();  // min over splits of the fullest rank
+};
+
+// Stage [a, b) at position s of S, from the definitions in partitioner.h.
+void stage_time_memory(const ModelCosts& c, size_t a, size_t b, int s, int S, int window, double* time,
+                       double* memory) {
+  double blocks = 0, weights = 0, peak = 0, once = 0;
+  for (size_t i = a; i < b; ++i) {
+    blocks += c.blocks[i].seconds;
+    weights += c.blocks[i].weight_bytes;
+    peak = std::max(peak, c.blocks[i].peak_bytes);
+  }
+  if (s == 0) {
+    once += c.text_seconds;
+    weights += c.text_weight_bytes;
+    peak = std::max(peak, c.text_peak_bytes);
+  }
+  if (s == S - 1) {
+    once += c.vae_seconds;
+    weights += c.vae_weight_bytes;
+    peak = std::max(peak, c.vae_peak_bytes);
+  }
+  const double compute = blocks + once / c.workload.steps;
+  const double send = S == 1 ? 0 : c.device.link_latency_s + c.cut_bytes[b] / c.device.link_bytes_per_s;
+  *time = c.device.overlap_transfers ? std::max(compute, send) : compute + send;
+  *memory = weights + (peak + window * c.cut_bytes[a]);
+}
+
+Brute brute_force(const ModelCosts& c, int S, int window, double cap) {
+  const size_t n = c.blocks.size();
+  Brute r;
+  std::vector<size_t> ends;
+  std::function<void(size_t)> rec = [&](size_t a) {
+    const int s = static_cast<int>(ends.size());
+    if (s == S - 1) {
+      ends.push_back(n);
+      double worst = 0, fullest = 0;
+      size_t begin = 0;
+      for (int k = 0; k < S; ++k) {
+        double t, m;
+        stage_time_memory(c, begin, ends[k], k, S, window, &t, &m);
+        fullest = std::max(fullest, m);
+        worst = std::max(worst, m <= cap ? t : std::numeric_limits<double>::infinity());
+        begin = ends[k];
+      }
+      r.best = std::min(r.best, worst);
+      r.least_memory = std::min(r.least_memory, fullest);
+      ends.pop_back();
+      return;
+    }
+    for (size_t b = a + 1; b + static_cast<size_t>(S - s - 1) <= n; ++b) {
+      ends.push_back(b);
+      rec(b);
+      ends.pop_back();
+    }
+  };
+  rec(0);
+  return r;
+}
+
+TEST(Partitioner, MatchesBruteForceOnRandomCosts) {
+  int feasible = 0, infeasible = 0;
+  for (uint32_t seed = 1; seed <= 300; ++seed) {
+    std::mt19937 rng(seed);
+    const size_t n = 1 + rng() % 12;
+    const int S = 1 + static_cast<int>(rng() % std::min<size_t>(5, n));
+    ModelCosts c = random_costs(rng, n, seed % 2 == 0);
+    PlanOptions o;
+    o.window = static_cast<int>(rng() % 4);  // 0: the default
+    o.sim_micro_batches_per_pipeline = 4;
+    const int window = resolve_window(o.window, S);
+    // Caps from generous to too small.
+    const double caps[] = {1e13, 2e9 + 4e9 * std::uniform_real_distribution<double>(0, 1)(rng), 1e8};
+    for (double cap : caps) {
+      o.memory_cap_bytes = cap;
+      const Brute b = brute_force(c, S, window, cap);
+      SCOPED_TRACE(testing::Message() << "seed " << seed << " n " << n << " S " << S << " cap " << cap);
+      if (b.best == std::numeric_limits<double>::infinity()) {
+        ++infeasible;
+        try {
+          partition(c, 1, S, o);
+          ADD_FAILURE() << "expected an infeasible-cap error";
+        } catch (const Error& e) {
+          const std::string msg = e.what();
+          EXPECT_NE(msg.find(cat("memory cap ", cap / 1e9, " GB")), std::string::npos) << msg;
+          EXPECT_NE(msg.find(cat(b.least_memory / 1e9, " GB")), std::string::npos) << msg;
+        }
+        continue;
+      }
+      ++feasible;
+      const Plan p = partition(c, 1, S, o);
+      EXPECT_EQ(p.step_s, b.best);
+      ASSERT_EQ(p.stage.size(), static_cast<size_t>(S));
+      size_t next = 0;
+      double worst = 0;
+      for (int k = 0; k < S; ++k) {
+        const auto& st = p.stage[k];
+        EXPECT_EQ(st.begin, next);
+        EXPECT_LT(st.begin, st.end);
+        next = st.end;
+        double t, m;
+        stage_time_memory(c, st.begin, st.end, k, S, window, &t, &m);
+        EXPECT_DOUBLE_EQ(st.time_s, t);
+        EXPECT_DOUBLE_EQ(st.memory_bytes, m);
+        EXPECT_LE(st.memory_bytes, cap);
+        EXPECT_EQ(st.text_encoder, k == 0);
+        EXPECT_EQ(st.vae, k == S - 1);
+        worst = std::max(worst, t);
+      }
+      EXPECT_EQ(next, n);
+      EXPECT_DOUBLE_EQ(worst, b.best);
+    }
+  }
+  EXPECT_GT(feasible, 300);
+  EXPECT_GT(infeasible, 50);
+}
+
+ModelCosts flat_costs(const std::vector<double>& seconds) {
+  ModelCosts c;
+  c.device.name = "test";
+  c.device.link_bytes_per_s = 1;
+  c.device.memory_bytes = 1;
+  c.device.overlap_transfers = true;
+  for (double s : seconds) c.blocks.push_back({.name = "b", .seconds = s});
+  c.cut_bytes.assign(seconds.size() + 1, 0);
+  return c;
+}
+
+TEST(Partitioner, TiesTakeTheEarliestCuts) {
+  // [1 | 0 1] and [1 0 | 1] both give 1: the earlier cut wins.
+  const Plan p = partition(flat_costs({1, 0, 1}), 1, 2);
+  EXPECT_EQ(p.stage[0].end, 1u);
+  EXPECT_EQ(p.step_s, 1);
+  // [2 | 1 1 | 2]: unique optimum 2.
+  const Plan q = partition(flat_costs({2, 1, 1, 2}), 1, 3);
+  EXPECT_EQ(q.stage[0].end, 1u);
+  EXPECT_EQ(q.stage[1].end, 3u);
+}
+
+TEST(Partitioner, BadStageCounts) {
+  const ModelCosts c = flat_costs({1, 1});
+  EXPECT_THROW(partition(c, 1, 3), Error);
+  EXPECT_THROW(partition(c, 1, 0), Error);
+  EXPECT_THROW(partition(c, 0, 1), Error);
+  EXPECT_THROW(plans_for_ranks(c, 0), Error);
+}
+
+TEST(Partitioner, PlansForRanksCoversEveryFactorisation) {
+  ModelCosts c = flat_costs(std::vector<double>(6, 0.5));
+  c.workload.steps = 4;
+  c.device.link_bytes_per_s = 1e9;
+  PlanOptions o;
+  o.sim_micro_batches_per_pipeline = 8;
+  const auto plans = plans_for_ranks(c, 12, o);
+  // S in {1, 2, 3, 4, 6} (12 would exceed the 6 blocks).
+  std::vector<int> stages;
+  for (const auto& p : plans) {
+    stages.push_back(p.stages);
+    EXPECT_EQ(p.pipelines * p.stages, 12);
+  }
+  std::sort(stages.begin(), stages.end());
+  EXPECT_EQ(stages, (std::vector<int>{1, 2, 3, 4, 6}));
+  for (size_t i = 1; i < plans.size(); ++i) EXPECT_GE(plans[i - 1].images_per_s, plans[i].images_per_s);
+}
+
+}  // namespace
+}  // namespace farm::partition
