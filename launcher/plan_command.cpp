@@ -61,15 +61,15 @@ void print_header(const PlanFlags& f, const partition::ModelShape& m, const Mode
   }
   std::printf("model    %s: %zu UNet blocks, %.1f M UNet / %.1f M text encoder / %.1f M VAE decoder parameters\n",
               f.model.c_str(), m.blocks.size(), unet / 1e6, c.text_params / 1e6, c.vae_params / 1e6);
-  std::printf("device   %s: %.1f TFLOP/s per rank, %.0f GB, link %.0f GB/s + %.0f us, %d-byte elements, %s\n",
-              d.name.c_str(), d.flops / 1e12, d.memory_bytes / 1e9, d.link_bytes_per_s / 1e9,
+  std::printf("device   %s: %.1f GFLOP/s per rank, %.0f GB, link %.0f GB/s + %.0f us, %d-byte elements, %s\n",
+              d.name.c_str(), d.flops / 1e9, d.memory_bytes / 1e9, d.link_bytes_per_s / 1e9,
               d.link_latency_s * 1e6, d.element_bytes,
               d.overlap_transfers ? "sends overlap compute" : "sends are CPU copies (no overlap)");
   std::printf("workload %s (latent %lldx%lld), %lld image(s) per micro-batch, %s (%lld UNet rows), %d steps\n",
               f.size.c_str(), static_cast<long long>(w.latent_w), static_cast<long long>(w.latent_h),
               static_cast<long long>(w.items), w.guidance ? "CFG" : "no CFG", static_cast<long long>(w.rows()),
               w.steps);
-  std::printf("         per micro-batch: UNet %.1f GFLOP/step, text encoder %.1f GFLOP, VAE decode %.1f GFLOP\n",
+  std::printf("         per micro-batch: UNet %.4g GFLOP/step, text encoder %.4g GFLOP, VAE decode %.4g GFLOP\n",
               step_flops / 1e9, c.text_flops / 1e9, c.vae_flops / 1e9);
   std::printf("costs    %s\n", c.calibrated ? "calibrated: block, text and VAE times measured on this CPU"
                                             : "estimated: FLOPs / device FLOP/s (use --calibrate to measure)");

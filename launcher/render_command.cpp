@@ -146,6 +146,7 @@ int run_render(const RenderFlags& f, CLI::App* cmd) {
     const auto& l = r.header().at("layout");
     job.model_dir = f.model;
     job.backend = f.backend;
+    job.stats_file = f.stats;  // only rank 0 writes it; every rank traces
     job.layout.pipelines = l.at("pipelines").get<int>();
     job.layout.stages = l.at("stages").get<int>();
     job.layout.window = l.at("window").get<int>();

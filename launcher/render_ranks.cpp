@@ -69,6 +69,8 @@ nlohmann::json stats_json(const comm::Transport& t, const pipeline::RingLayout& 
                       {"unet_passes", s.unet_passes},
                       {"admitted", s.admitted},
                       {"finished", s.finished},
+                      {"state_bytes_sent", s.state_bytes_sent},
+                      {"states_sent", s.states_sent},
                       {"bytes_sent", t.traffic().bytes_sent},
                       {"messages_sent", t.traffic().messages_sent}};
   if (s.trace) j.update({{"busy", s.busy}, {"admissions", s.admissions}, {"completions", s.completions}});

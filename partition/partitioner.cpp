@@ -1,6 +1,7 @@
 #include "partition/partitioner.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <limits>
 
 #include "farm/core/error.h"
@@ -11,6 +12,12 @@ namespace farm::partition {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
+
+std::string gigabytes(double bytes) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.2f GB", bytes / 1e9);
+  return b;
+}
 
 // Min over splits of [0, n) into S contiguous non-empty stages of the max of
 // cost(s, a, b); suffix tables so that the reconstruction can pick the
@@ -84,8 +91,8 @@ Plan partition(const ModelCosts& c, int pipelines, int stages, const PlanOptions
     const auto mem = suffix_table(n, S, [&](int s, size_t a, size_t b) {
       return stage_cost(c, a, b, s, S, window).memory_bytes;
     });
-    fail("memory cap ", cap / 1e9, " GB per rank is too small for ", S, " stage(s) on ", c.device.name,
-         ": the best split needs ", mem[static_cast<size_t>(S)][0] / 1e9, " GB on its fullest rank");
+    fail("memory cap ", gigabytes(cap), " per rank is too small for ", S, " stage(s) on ", c.device.name,
+         ": the least any split needs is ", gigabytes(mem[static_cast<size_t>(S)][0]), " on its fullest rank");
   }
 
   Plan p;

@@ -165,7 +165,10 @@ void RingStage::finish_step(RingState s) {
 
 void RingStage::send_state(int stage, const RingState& s) {
   Timed t(stats.wire_s);
-  t_.send(layout_.rank_of(pipeline_, stage), kState, encode_state(s));
+  comm::Bytes b = encode_state(s);
+  stats.state_bytes_sent += static_cast<int64_t>(b.size());
+  ++stats.states_sent;
+  t_.send(layout_.rank_of(pipeline_, stage), kState, std::move(b));
 }
 
 }  // namespace farm::pipeline

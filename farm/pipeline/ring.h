@@ -31,6 +31,7 @@ using ImageEncoder = std::function<comm::Bytes(const RingItem&, const RgbImage&)
 struct RingStats {
   double busy_s = 0, text_s = 0, unet_s = 0, vae_s = 0, encode_s = 0, wire_s = 0;
   int64_t unet_passes = 0, admitted = 0, finished = 0;
+  int64_t state_bytes_sent = 0, states_sent = 0;  // micro-batch states only (no control, no PNGs)
   // Busy intervals and event times (steady clock, seconds) when tracing.
   bool trace = false;
   std::vector<std::pair<double, double>> busy;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <functional>
 #include <limits>
 #include <random>
@@ -129,8 +130,11 @@ TEST(Partitioner, MatchesBruteForceOnRandomCosts) {
           ADD_FAILURE() << "expected an infeasible-cap error";
         } catch (const Error& e) {
           const std::string msg = e.what();
-          EXPECT_NE(msg.find(cat("memory cap ", cap / 1e9, " GB")), std::string::npos) << msg;
-          EXPECT_NE(msg.find(cat(b.least_memory / 1e9, " GB")), std::string::npos) << msg;
+          char want_cap[64], want_least[64];
+          std::snprintf(want_cap, sizeof want_cap, "memory cap %.2f GB", cap / 1e9);
+          std::snprintf(want_least, sizeof want_least, "needs is %.2f GB", b.least_memory / 1e9);
+          EXPECT_NE(msg.find(want_cap), std::string::npos) << msg;
+          EXPECT_NE(msg.find(want_least), std::string::npos) << msg;
         }
         continue;
       }

@@ -6,7 +6,11 @@ encoder, VAE 128/256/512/512, PNDM scheduler config) and the real CLIP vocabular
 loader, memory accounting, partitioner and benchmarks can run at true size without
 downloading a checkpoint. Images it makes are noise. About 2 GB; NOT committed.
 
-Usage:  python tools/reference/make_sd15_random.py DIR [--vocab tests/data/clip-vocab]
+With --mid: the same topology at 2/5 of the width (UNet 128/256/512/512, text
+encoder 512 wide × 6 layers, VAE 64/128/256/256; about 0.3 GB) — the "mid-size model"
+of the throughput benchmark (benchmarks/throughput.sh).
+
+Usage:  python tools/reference/make_sd15_random.py DIR [--mid] [--vocab tests/data/clip-vocab]
 """
 import argparse
 import os
@@ -51,15 +55,28 @@ def sd15_spec():
     )
 
 
+def mid_spec():
+    # SD 1.5's block structure, narrower: every shape stays legal (heads divide
+    # channels, 32 groups divide every width).
+    spec = sd15_spec()
+    spec["seed"] = 16
+    spec["unet"].update(block_out_channels=(128, 256, 512, 512), cross_attention_dim=512)
+    spec["text"].update(hidden_size=512, intermediate_size=2048, num_hidden_layers=6,
+                        num_attention_heads=8, projection_dim=512)
+    spec["vae"].update(block_out_channels=(64, 128, 256, 256))
+    return spec
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out")
+    ap.add_argument("--mid", action="store_true", help="the narrower mid-size model")
     ap.add_argument("--vocab", default=os.path.join(tiny.REPO, "tests", "data", "clip-vocab"))
     args = ap.parse_args()
     torch.set_num_threads(min(2, torch.get_num_threads()))
     t0 = time.time()
     with tempfile.TemporaryDirectory() as tmp:
-        tiny.build_folder(sd15_spec(), args.out, tiny.clip_vocab_dir(args.vocab, tmp))
+        tiny.build_folder(mid_spec() if args.mid else sd15_spec(), args.out, tiny.clip_vocab_dir(args.vocab, tmp))
     total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(args.out) for f in fs)
     print(f"{args.out}: {total / 1e9:.2f} GB in {time.time() - t0:.0f} s")
 

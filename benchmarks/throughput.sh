@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Distributed render throughput vs the schedule simulator (issue 3, item 8).
+# For each layout: `farm plan --calibrate` times the blocks on this CPU and
+# writes the plan, `mpirun farm render --plan --stats` renders a job with
+# it, and throughput_report prints measured figures beside the simulator's.
+# Not a test: it measures. Usage:
+#   benchmarks/throughput.sh MODEL_DIR [SIZE=64x64] [STEPS=10] [IMAGES=24] [BATCH=1] [LAYOUTS="1x1 1x2 2x1 1x4 2x2"]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${FARM_BUILD:-$root/build}
+model=$1 size=${2:-64x64} steps=${3:-10} images=${4:-24} batch=${5:-1}
+layouts=${6:-"1x1 1x2 2x1 1x4 2x2"}
+work=$(mktemp -d /tmp/farm-throughput.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+w=${size%x*} h=${size#*x}
+mapfile -t prompts < <(grep -o '"prompt": "[^"]*"' "$root/configs/demo/prompts.jsonl" | cut -d'"' -f4)
+for ((i = 0; i < images; ++i)); do
+  printf '{"prompt": "%s", "seed": %d}\n' "${prompts[i % ${#prompts[@]}]}" $((1000 + i))
+done >"$work/job.jsonl"
+mpi=(mpirun --oversubscribe --bind-to none)
+[[ $(id -u) == 0 ]] && mpi+=(--allow-run-as-root)
+cores=$(nproc)
+echo "model $model, ${size}, ${steps} steps (ddim, CFG 7.5), $images images, micro-batch $batch; $cores cores; $(date -u +%FT%TZ)"
+echo "layout                  PxS  measured |  sim plan (diff)   |  sim run (diff)    | bubble meas vs plan / run  | busy% meas/sim per stage | state MB/step meas/plan per stage"
+for l in $layouts; do
+  P=${l%x*} S=${l#*x} np=$((${l%x*} * ${l#*x}))
+  "$build/bin/farm" plan --model "$model" --ranks "$np" --pipelines "$P" --stages "$S" --device cpu --size "$size" \
+    --steps "$steps" --batch "$batch" --calibrate --json "$work/plan-$l.json" >"$work/plan-$l.txt" 2>&1
+  OMP_NUM_THREADS=1 "${mpi[@]}" -np "$np" "$build/bin/farm" render --model "$model" --prompts "$work/job.jsonl" \
+    --out "$work/out-$l" --width "$w" --height "$h" --steps "$steps" --sampler ddim --guidance 7.5 --batch "$batch" \
+    --plan "$work/plan-$l.json" --stats "$work/stats-$l.json" >"$work/render-$l.txt" 2>&1 ||
+    { cat "$work/render-$l.txt"; exit 1; }
+  "$build/benchmarks/throughput_report" "np=$np" "$work/plan-$l.json" "$work/stats-$l.json" "$cores"
+done

@@ -1,0 +1,118 @@
+// The distributed render's throughput next to the schedule simulator's
+// prediction for the same plan (issue 3, item 8). Reads the plan the run
+// used (`farm plan --calibrate --json`) and the run's statistics
+// (`farm render --stats`), and prints one row: measured images/s, per-stage
+// busy fraction and bubble fraction in the steady-state window, state bytes
+// sent per micro-batch step; beside them the simulator's figures twice:
+//  * "plan": the plan's calibrated block times (one rank alone on the CPU),
+//    scaled by ranks / cores when the ranks oversubscribe the cores;
+//  * "run": the same plan re-timed with the stage times this run measured
+//    (compute per pass, text per admission, VAE + PNG per finish, message
+//    encode/decode), which checks the schedule model itself.
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "farm/core/error.h"
+#include "partition/simulator.h"
+
+using farm::partition::Plan;
+using nlohmann::json;
+
+namespace {
+
+json read_json(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) farm::fail(path, ": cannot open");
+  return json::parse(in);
+}
+
+double overlap(const json& busy, double a, double b) {
+  double t = 0;
+  for (const auto& iv : busy) t += std::max(0.0, std::min(iv[1].get<double>(), b) - std::max(iv[0].get<double>(), a));
+  return t;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    std::fprintf(stderr, "usage: %s LABEL PLAN.json STATS.json [CORES]\n", argv[0]);
+    return 2;
+  }
+  try {
+    const std::string label = argv[1];
+    Plan plan = Plan::from_json(read_json(argv[2]), argv[2]);
+    const json st = read_json(argv[3]);
+    const int cores = argc > 4 ? std::stoi(argv[4]) : static_cast<int>(std::thread::hardware_concurrency());
+    const int S = st["stages"], P = st["pipelines"];
+    const double render_s = st["render_s"], images = st["images"];
+    // Pipeline 0's ranks, by stage.
+    std::vector<json> rank(static_cast<size_t>(S));
+    int64_t micro_batches = 0;
+    for (const auto& r : st["ranks"]) {
+      if (r["stage"] == 0) micro_batches += r["admitted"].get<int64_t>();
+      if (r["pipeline"] == 0) rank[r["stage"].get<size_t>()] = r;
+    }
+    // Steady-state window as the simulator defines it: first completion .. last admission (pipeline 0).
+    const auto& adm = rank[0]["admissions"];
+    const auto& done = rank[static_cast<size_t>(S - 1)]["completions"];
+    double a = *std::min_element(done.begin(), done.end()), b = adm.back().get<double>();
+    double t0 = adm.front().get<double>(), t1 = *std::max_element(done.begin(), done.end());
+    if (!(b > a)) a = t0, b = t1;
+    std::vector<double> busy;
+    double mean_busy = 0;
+    for (int s = 0; s < S; ++s) {
+      busy.push_back(overlap(rank[static_cast<size_t>(s)]["busy"], a, b) / (b - a));
+      mean_busy += busy.back() / S;
+    }
+
+    farm::partition::SimOptions o;
+    o.micro_batches = static_cast<int>(micro_batches);
+    // "plan": calibrated one-rank times, slowed by how many ranks share each core.
+    Plan scaled = plan;
+    const double share = std::max(1.0, static_cast<double>(P * S) / cores);
+    for (auto& sp : scaled.stage) sp.block_s *= share, sp.text_s *= share, sp.vae_s *= share, sp.send_s *= share;
+    const auto sim_plan = farm::partition::simulate(scaled, o);
+    // "run": stage times as measured in this run.
+    Plan measured = plan;
+    measured.overlap_transfers = false;  // the CPU encodes and copies each message itself
+    for (int s = 0; s < S; ++s) {
+      const auto& r = rank[static_cast<size_t>(s)];
+      const double passes = std::max(1.0, r["unet_passes"].get<double>());
+      auto& sp = measured.stage[static_cast<size_t>(s)];
+      sp.block_s = r["unet_s"].get<double>() / passes;
+      sp.text_s = r["admitted"].get<double>() > 0 ? r["text_s"].get<double>() / r["admitted"].get<double>() : 0;
+      sp.vae_s = r["finished"].get<double>() > 0
+                     ? (r["vae_s"].get<double>() + r["encode_s"].get<double>()) / r["finished"].get<double>()
+                     : 0;
+      sp.send_s = S > 1 ? r["wire_s"].get<double>() / passes : 0;
+    }
+    const auto sim_run = farm::partition::simulate(measured, o);
+
+    const double ips = images / render_s;
+    std::printf("%-22s %dx%d  %8.3f | %8.3f (%+5.1f%%) | %8.3f (%+5.1f%%) | bubble %5.1f%% vs %5.1f%% / %5.1f%% |", label.c_str(),
+                P, S, ips, sim_plan.images_per_s, 100 * (ips / sim_plan.images_per_s - 1), sim_run.images_per_s,
+                100 * (ips / sim_run.images_per_s - 1), 100 * (1 - mean_busy), 100 * sim_plan.bubble,
+                100 * sim_run.bubble);
+    std::printf(" busy%%");
+    for (int s = 0; s < S; ++s) std::printf(" %.0f/%.0f", 100 * busy[static_cast<size_t>(s)], 100 * sim_run.busy_steady[static_cast<size_t>(s)]);
+    std::printf(" | MB/step");
+    for (int s = 0; s < S; ++s) {
+      const auto& r = rank[static_cast<size_t>(s)];
+      const double per = r["states_sent"].get<double>() > 0
+                             ? r["state_bytes_sent"].get<double>() / r["states_sent"].get<double>() / 1e6
+                             : 0;
+      std::printf(" %.3f/%.3f", per, plan.stage[static_cast<size_t>(s)].send_bytes / 1e6);
+    }
+    std::printf("\n");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "throughput_report: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
