@@ -8,7 +8,9 @@ set -euo pipefail
 farm=$1 model=$2 job=$3 ref=$4 out=$5 np=$6
 shift 6
 rm -rf "$out"
-args=(render --model "$model" --prompts "$job" --out "$out" --steps 4 --guidance 2.0 --width 64 --height 64 "$@")
+# FARM_BASE_ARGS replaces the short-job settings (the demo test uses the demo's own config).
+read -r -a base <<<"${FARM_BASE_ARGS:---steps 4 --guidance 2.0 --width 64 --height 64}"
+args=(render --model "$model" --prompts "$job" --out "$out" "${base[@]}" "$@")
 if [[ $np == 0 ]]; then
   "$farm" "${args[@]}"
   exit 0
