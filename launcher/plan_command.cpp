@@ -61,8 +61,9 @@ void print_header(const PlanFlags& f, const partition::ModelShape& m, const Mode
   }
   std::printf("model    %s: %zu UNet blocks, %.1f M UNet / %.1f M text encoder / %.1f M VAE decoder parameters\n",
               f.model.c_str(), m.blocks.size(), unet / 1e6, c.text_params / 1e6, c.vae_params / 1e6);
-  std::printf("device   %s: %.1f GFLOP/s per rank, %.0f GB, link %.0f GB/s + %.0f us, %d-byte elements, %s\n",
-              d.name.c_str(), d.flops / 1e9, d.memory_bytes / 1e9, d.link_bytes_per_s / 1e9,
+  const bool tera = d.flops >= 1e12;
+  std::printf("device   %s: %.1f %s per rank, %.0f GB, link %.0f GB/s + %.0f us, %d-byte elements, %s\n",
+              d.name.c_str(), d.flops / (tera ? 1e12 : 1e9), tera ? "TFLOP/s" : "GFLOP/s", d.memory_bytes / 1e9, d.link_bytes_per_s / 1e9,
               d.link_latency_s * 1e6, d.element_bytes,
               d.overlap_transfers ? "sends overlap compute" : "sends are CPU copies (no overlap)");
   std::printf("workload %s (latent %lldx%lld), %lld image(s) per micro-batch, %s (%lld UNet rows), %d steps\n",

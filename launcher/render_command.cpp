@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -25,6 +26,9 @@
 #ifdef FARM_HAVE_MPI
 #include "farm/comm/mpi_transport.h"
 #endif
+#ifdef FARM_HAVE_NCCL
+#include "farm/comm/nccl_transport.h"
+#endif
 
 namespace farm::launcher {
 
@@ -41,15 +45,49 @@ struct RenderFlags {
   bool overwrite = false;
   int stages = 0, pipelines = 0, window = 0;
   std::string plan, device, stats;
+  std::string transport = "auto";
 };
 
-std::unique_ptr<comm::Transport> make_transport() {
+// --transport auto is MPI for now: tensors live in host memory, so NCCL
+// would add a copy to the device and back on each hop.
+std::unique_ptr<comm::Transport> make_transport(const RenderFlags& f) {
+  if (f.transport == "nccl") {
+#ifndef FARM_HAVE_NCCL
+    fail("--transport nccl: this build has no NCCL (it needs FARM_CUDA and FARM_MPI on, and nccl.h and libnccl found)");
+#endif
+    if (f.backend.rfind("cuda", 0) == 0)
+      fail("--transport nccl with --backend ", f.backend,
+           ": that backend synchronises the whole device after each op, which would also wait for NCCL sends "
+           "still waiting on the next stage, and a full ring of such waits deadlocks; use --transport mpi");
+  }
 #ifdef FARM_HAVE_MPI
   if (comm::launched_by_mpi()) {
     auto t = std::make_unique<comm::MpiTransport>();
     // Ranks sharing a node share its cores, unless the user said otherwise.
     if (!std::getenv("OMP_NUM_THREADS") && t->local_ranks() > 1)
       omp_set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / t->local_ranks()));
+#ifdef FARM_HAVE_NCCL
+    if (f.transport == "nccl") {
+      // The ring's edges are made now, before rank 0 chooses the layout,
+      // so the shape must come from the flags (NCCL carries any message to
+      // the next rank of this shape; another layout is slower, not wrong).
+      const int ranks = t->size();
+      int stages = f.stages;
+      if (!stages && f.pipelines) stages = ranks / std::max(1, f.pipelines);
+      if (!stages && !f.plan.empty()) {
+        std::ifstream in(f.plan);
+        if (!in) fail("--plan ", f.plan, ": cannot open the plan file");
+        const auto j = nlohmann::json::parse(in, nullptr, false);
+        if (!j.is_object() || !j.contains("stages") || !j["stages"].is_number_integer())
+          fail("--plan ", f.plan, ": field 'stages' expected (the output of `farm plan --json`)");
+        stages = j["stages"].get<int>();
+      }
+      if (stages < 1 || ranks % stages)
+        fail("--transport nccl: give --stages (dividing the ", ranks, " ranks), --pipelines or --plan: the NCCL ring "
+             "is set up before the partitioner would choose");
+      return std::make_unique<comm::NcclTransport>(std::move(t), ranks / stages, stages);
+    }
+#endif
     return t;
   }
 #endif
@@ -120,7 +158,7 @@ nlohmann::json layout_json(const pipeline::RingLayout& l) {
 }
 
 int run_render(const RenderFlags& f, CLI::App* cmd) {
-  auto t = make_transport();
+  auto t = make_transport(f);
   // Rank 0 validates; every rank learns the outcome (and the layout) at once.
   RankJob job;
   std::string error;
@@ -139,7 +177,9 @@ int run_render(const RenderFlags& f, CLI::App* cmd) {
   setup = t->broadcast(std::move(setup), 0);
   comm::WireReader r(setup, "job set-up");
   if (const auto e = r.header().at("error").get<std::string>(); !e.empty()) {
-    if (t->rank() == 0) throw Error(e);
+    // Printed here, not by main(): once another rank exits, mpirun may stop
+    // this one before the transport's destructor returns.
+    if (t->rank() == 0) print_error(e);
     return 2;
   }
   if (t->rank() != 0) {
@@ -184,6 +224,10 @@ std::function<int()> add_render_command(CLI::App& app) {
   cmd->add_option("--window", f->window, "micro-batches in flight per pipeline (default: stages + 1)");
   cmd->add_option("--device", f->device, "device profile the partitioner costs with: cpu, a100, h100");
   cmd->add_option("--stats", f->stats, "write per-rank statistics and busy traces (JSON) here");
+  cmd->add_option("--transport", f->transport,
+                  "between ranks: auto (mpi for now), mpi, or nccl (stage-to-stage tensors over NCCL; CUDA builds, "
+                  "one GPU per rank, with --stages, --pipelines or --plan)")
+      ->check(CLI::IsMember({"auto", "mpi", "nccl"}));
   return [f, cmd] { return run_render(*f, cmd); };
 }
 

@@ -37,9 +37,9 @@ bool all_ok(comm::Transport& t, const std::string& error) {
     if (e.empty()) continue;
     msg += cat(msg.empty() ? "" : "\n  ", t.size() > 1 ? cat("rank ", r, " (host ", rd.header().at("host").get<std::string>(), "): ") : "", e);
   }
-  const auto ok = t.broadcast(comm::Bytes{static_cast<uint8_t>(msg.empty())}, 0);
-  if (t.rank() == 0 && !msg.empty()) throw Error(msg);
-  return ok.at(0) != 0;
+  // Printed before the others learn of it: once they exit, mpirun may stop this rank.
+  if (t.rank() == 0 && !msg.empty()) print_error(msg);
+  return t.broadcast(comm::Bytes{static_cast<uint8_t>(msg.empty())}, 0).at(0) != 0;
 }
 
 comm::Bytes encode_image(const pipeline::SdModel& model, const pipeline::RingItem& ri, const pipeline::RgbImage& im) {
@@ -109,6 +109,11 @@ Fault fault_from_env() {
 }
 
 }  // namespace
+
+void print_error(const std::string& msg) {
+  std::fprintf(stderr, "farm: error: %s\n", msg.c_str());
+  std::fflush(stderr);
+}
 
 int run_rank(comm::Transport& t, const RankJob& job) {
   Fault fault;
@@ -198,7 +203,7 @@ int run_rank(comm::Transport& t, const RankJob& job) {
                                            .dump(1);
     }
     if (!coord->failure().empty()) {
-      std::fprintf(stderr, "farm: error: %s\n", coord->failure().c_str());
+      print_error(coord->failure());
       std::fprintf(stderr, "farm: %zu images were written; rerun the same command to render the rest\n",
                    coord->images_written());
     }

@@ -21,6 +21,9 @@ struct RankJob {
   size_t job_items = 0, already_present = 0;
 };
 
+// "farm: error: MSG" on stderr, flushed: what main() prints for a farm::Error.
+void print_error(const std::string& msg);
+
 // Every rank calls this after rank 0 has validated the job and chosen the
 // layout; returns the job's exit code (the same on every rank).
 int run_rank(comm::Transport& t, const RankJob& job);

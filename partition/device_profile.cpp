@@ -12,7 +12,10 @@ namespace {
 const std::vector<DeviceProfile>& profiles() {
   static const std::vector<DeviceProfile> p = {
       // One CPU core per rank (OpenBLAS sgemm, AVX2/AVX-512 fp32): ~50 GFLOP/s
-      // sustained over SD's conv/linear mix. Ranks on one node talk through
+      // sustained over SD's conv/linear mix. `farm plan --calibrate` with
+      // OMP_NUM_THREADS=1 on one AVX-512 (Skylake-X) core of the development
+      // machine measured 69 GFLOP/s for SD 1.5's UNet and VAE at 256×256, so
+      // 50 is on the safe side for AVX2 cores. Ranks on one node talk through
       // shared memory (MPI vader/CMA): ~5 GB/s per copy, ~5 us per message;
       // the copy is done by the CPU, so it does not overlap compute.
       {.name = "cpu", .flops = 50e9, .memory_bytes = 16e9, .link_bytes_per_s = 5e9, .link_latency_s = 5e-6,

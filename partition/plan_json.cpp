@@ -52,6 +52,7 @@ class Reader {
   Reader(const std::string& source, const nlohmann::json& j, std::string path)
       : source_(source), j_(j), path_(std::move(path)) {}
 
+  bool has(const std::string& key) const { return j_.is_object() && j_.contains(key) && !j_[key].is_null(); }
   const nlohmann::json& at(const std::string& key) const {
     if (!j_.is_object()) bad("", "expected an object");
     if (!j_.contains(key)) bad(key, "missing");
@@ -79,9 +80,20 @@ class Reader {
     if (!v.is_string()) bad(key, "expected a string");
     return v.get<std::string>();
   }
+  // Optional fields: the fallback when absent, checked like the others when present.
+  int64_t integer(const std::string& key, int64_t lo, int64_t fallback) const {
+    return has(key) ? integer(key, lo) : fallback;
+  }
+  double number(const std::string& key, double fallback) const { return has(key) ? number(key) : fallback; }
+  bool boolean(const std::string& key, bool fallback) const { return has(key) ? boolean(key) : fallback; }
+  std::string string(const std::string& key, const std::string& fallback) const {
+    return has(key) ? string(key) : fallback;
+  }
   Reader child(const std::string& key) const { return Reader(source_, at(key), field(key)); }
   [[noreturn]] void bad(const std::string& key, const std::string& msg) const {
-    fail(source_, ": field '", field(key), "': ", msg);
+    const std::string f = field(key);
+    if (f.empty()) fail(source_, ": ", msg);
+    fail(source_, ": field '", f, "': ", msg);
   }
 
  private:
@@ -95,26 +107,32 @@ class Reader {
 
 }  // namespace
 
+// Required: pipelines, stages, blocks and each stage's begin and end (what a
+// hand-written plan needs); the rest is optional, checked when present.
 Plan Plan::from_json(const nlohmann::json& j, const std::string& source) {
   const Reader r(source, j, "");
+  if (!j.is_object()) r.bad("", "expected a JSON object");
   Plan p;
-  if (j.is_object() && j.contains("model")) p.model = r.string("model");
-  p.device = r.string("device");
+  p.model = r.string("model", "");
+  p.device = r.string("device", "");
   p.pipelines = static_cast<int>(r.integer("pipelines", 1));
   p.stages = static_cast<int>(r.integer("stages", 1));
-  p.window = static_cast<int>(r.integer("window", 1));
   p.blocks = static_cast<size_t>(r.integer("blocks", 1));
-  p.overlap_transfers = r.boolean("overlap_transfers");
-  const Reader w = r.child("workload");
-  p.workload.latent_h = w.integer("latent_h", 1);
-  p.workload.latent_w = w.integer("latent_w", 1);
-  p.workload.items = w.integer("items", 1);
-  p.workload.guidance = w.boolean("guidance");
-  p.workload.steps = static_cast<int>(w.integer("steps", 1));
-  p.workload.text_len = w.integer("text_len", 1);
-  p.step_s = r.number("step_s");
-  p.images_per_s = r.number("images_per_s");
-  p.bubble = r.number("bubble");
+  p.window = static_cast<int>(r.integer("window", 1, resolve_window(0, p.stages)));
+  p.overlap_transfers = r.boolean("overlap_transfers", false);
+  if (r.has("workload")) {
+    const Reader w = r.child("workload");
+    const Workload d;
+    p.workload.latent_h = w.integer("latent_h", 1, d.latent_h);
+    p.workload.latent_w = w.integer("latent_w", 1, d.latent_w);
+    p.workload.items = w.integer("items", 1, d.items);
+    p.workload.guidance = w.boolean("guidance", d.guidance);
+    p.workload.steps = static_cast<int>(w.integer("steps", 1, d.steps));
+    p.workload.text_len = w.integer("text_len", 1, d.text_len);
+  }
+  p.step_s = r.number("step_s", 0);
+  p.images_per_s = r.number("images_per_s", 0);
+  p.bubble = r.number("bubble", 0);
 
   const auto& st = r.at("stage");
   if (!st.is_array()) r.bad("stage", "expected an array");
@@ -124,8 +142,7 @@ Plan Plan::from_json(const nlohmann::json& j, const std::string& source) {
     r.bad("stages", cat(p.stages, " stages for ", p.blocks, " blocks: every stage needs at least one block"));
   size_t next = 0;
   for (size_t i = 0; i < st.size(); ++i) {
-    const std::string path = cat("stage[", i, "]");
-    const Reader e(source, st[i], path);
+    const Reader e(source, st[i], cat("stage[", i, "]"));
     StagePlan s;
     s.begin = static_cast<size_t>(e.integer("begin", 0));
     s.end = static_cast<size_t>(e.integer("end", 0));
@@ -134,21 +151,21 @@ Plan Plan::from_json(const nlohmann::json& j, const std::string& source) {
     if (s.end <= s.begin) e.bad("end", cat("expected more than begin (", s.begin, "), got ", s.end));
     if (s.end > p.blocks) e.bad("end", cat("expected at most ", p.blocks, " (field 'blocks'), got ", s.end));
     next = s.end;
-    s.text_encoder = e.boolean("text_encoder");
-    s.vae = e.boolean("vae");
+    s.text_encoder = e.boolean("text_encoder", i == 0);
+    s.vae = e.boolean("vae", i + 1 == st.size());
     if (s.text_encoder != (i == 0)) e.bad("text_encoder", "the text encoder runs on stage 0 and only there");
     if (s.vae != (i + 1 == st.size())) e.bad("vae", "the VAE decoder runs on the last stage and only there");
-    s.block_s = e.number("block_s");
-    s.text_s = e.number("text_s");
-    s.vae_s = e.number("vae_s");
-    s.compute_s = e.number("compute_s");
-    s.send_bytes = e.number("send_bytes");
-    s.send_s = e.number("send_s");
-    s.time_s = e.number("time_s");
-    s.weight_bytes = e.number("weight_bytes");
-    s.activation_bytes = e.number("activation_bytes");
-    s.memory_bytes = e.number("memory_bytes");
-    s.busy = e.number("busy");
+    s.block_s = e.number("block_s", 0);
+    s.text_s = e.number("text_s", 0);
+    s.vae_s = e.number("vae_s", 0);
+    s.compute_s = e.number("compute_s", 0);
+    s.send_bytes = e.number("send_bytes", 0);
+    s.send_s = e.number("send_s", 0);
+    s.time_s = e.number("time_s", 0);
+    s.weight_bytes = e.number("weight_bytes", 0);
+    s.activation_bytes = e.number("activation_bytes", 0);
+    s.memory_bytes = e.number("memory_bytes", 0);
+    s.busy = e.number("busy", 0);
     p.stage.push_back(s);
   }
   if (next != p.blocks)

@@ -97,6 +97,7 @@ SimResult simulate(const Plan& p, const SimOptions& o) {
   FARM_ASSERT(static_cast<int64_t>(r.completed_s.size()) == mine, "simulate: ", r.completed_s.size(), " of ",
               mine, " micro-batches completed");
 
+  FARM_ASSERT(r.makespan_s > 0, "simulate: a plan whose stages take no time");
   r.images_per_s = static_cast<double>(o.micro_batches) * static_cast<double>(p.workload.items) / r.makespan_s;
   r.steady_begin_s = *std::min_element(r.completed_s.begin(), r.completed_s.end());
   r.steady_end_s = last_admit;
@@ -106,9 +107,16 @@ SimResult simulate(const Plan& p, const SimOptions& o) {
   }
   const double span = r.steady_end_s - r.steady_begin_s;
   double sum_all = 0, sum_steady = 0;
+  // Busy intervals of one stage never overlap, so a fraction above 1 is
+  // rounding only (sums of many interval lengths).
+  auto fraction = [](double busy_s, double span_s) {
+    const double f = busy_s / span_s;
+    FARM_ASSERT(f <= 1 + 1e-9, "simulate: busy fraction ", f);
+    return std::min(f, 1.0);
+  };
   for (size_t s = 0; s < static_cast<size_t>(S); ++s) {
-    r.busy.push_back(overlap(busy[s], 0, r.makespan_s) / r.makespan_s);
-    r.busy_steady.push_back(overlap(busy[s], r.steady_begin_s, r.steady_end_s) / span);
+    r.busy.push_back(fraction(overlap(busy[s], 0, r.makespan_s), r.makespan_s));
+    r.busy_steady.push_back(fraction(overlap(busy[s], r.steady_begin_s, r.steady_end_s), span));
     sum_all += r.busy.back();
     sum_steady += r.busy_steady.back();
   }

@@ -160,21 +160,13 @@ std::vector<Bytes> MpiTransport::gather(Bytes bytes, int root) {
 
 void MpiTransport::drain() {
   self_.clear();
-  MPI_Request barrier = MPI_REQUEST_NULL;
   bool entered = false;
   auto nap = std::chrono::microseconds(20);
   for (;;) {
     bool got = false;
     while (poll()) got = true;  // dropped: the job is over
-    if (!entered && sends_done()) {
-      check(MPI_Ibarrier(MPI_COMM_WORLD, &barrier), "MPI_Ibarrier");
-      entered = true;
-    }
-    if (entered) {
-      int done = 0;
-      check(MPI_Test(&barrier, &done, MPI_STATUS_IGNORE), "MPI_Test");
-      if (done) break;
-    }
+    if (!entered) entered = sends_done();
+    if (entered && barrier_step()) break;
     if (!got) {
       std::this_thread::sleep_for(nap);
       nap = std::min(nap * 2, std::chrono::microseconds(500));
@@ -182,6 +174,17 @@ void MpiTransport::drain() {
   }
   while (poll()) {
   }
+}
+
+bool MpiTransport::barrier_step() {
+  if (!barrier_) {
+    barrier_ = std::make_unique<Pending>();
+    check(MPI_Ibarrier(MPI_COMM_WORLD, &barrier_->request), "MPI_Ibarrier");
+  }
+  int done = 0;
+  check(MPI_Test(&barrier_->request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+  if (done) barrier_.reset();
+  return done != 0;
 }
 
 void MpiTransport::abort(int code) {

@@ -40,6 +40,11 @@ class MpiTransport final : public Transport {
   int local_ranks() const { return local_ranks_; }
   // Stops every rank at once, for failures that leave no way to talk.
   [[noreturn]] void abort(int code);
+  // drain()'s barrier, for a transport layered on this one (NcclTransport)
+  // that must keep receiving its own way meanwhile: the first call enters a
+  // non-blocking barrier over all ranks, later calls test it; true once
+  // every rank has entered it.
+  bool barrier_step();
 
  private:
   struct Pending;
@@ -50,6 +55,7 @@ class MpiTransport final : public Transport {
   std::string host_;
   std::deque<Message> self_;
   std::deque<std::unique_ptr<Pending>> pending_;
+  std::unique_ptr<Pending> barrier_;  // entered, not yet complete
 };
 
 }  // namespace farm::comm

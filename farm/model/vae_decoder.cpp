@@ -66,26 +66,50 @@ void VaeDecoder::load(const WeightStore& w) {
   conv_out_.load(w, "decoder.conv_out", ch, c.out_channels, 3);
 }
 
-Tensor VaeDecoder::decode(const Ops& ops, const Tensor& latents) const {
-  Tensor h = config_.use_post_quant_conv ? post_quant_conv_.forward(ops, latents) : latents;
-  h = conv_in_.forward(ops, h);  // [B,h,w,top]
-  h = mid_resnet0_.forward(ops, h, nullptr);
-  if (config_.mid_block_add_attention) {
-    const int64_t B = h.dim(0), H = h.dim(1), W = h.dim(2), C = h.dim(3);
-    Tensor tokens = std::move(h).reshaped({B, H * W, C});
-    const Tensor normed = mid_attn_norm_.forward(ops, tokens, false);
-    h = std::move(mid_attn_.forward(ops, normed, nullptr, &tokens)).reshaped({B, H, W, C});
+VaeDecoder::VaeDecoder(VaeConfig c) : config_(std::move(c)) {
+  parts_.push_back({Part::input});
+  parts_.push_back({Part::mid_resnet0});
+  if (config_.mid_block_add_attention) parts_.push_back({Part::mid_attention});
+  parts_.push_back({Part::mid_resnet1});
+  const int n = static_cast<int>(config_.block_out_channels.size());
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j <= config_.layers_per_block; ++j) parts_.push_back({Part::up_resnet, i, j});
+    if (i + 1 < n) parts_.push_back({Part::upsample, i});
   }
-  h = mid_resnet1_.forward(ops, h, nullptr);
-  for (const auto& ub : up_) {
-    for (const auto& r : ub.resnets) h = r.forward(ops, h, nullptr);
-    if (ub.upsample.out) {
+  parts_.push_back({Part::output});
+}
+
+void VaeDecoder::run_part(const Ops& ops, int part, Tensor& h) const {
+  const PartRef& p = parts_.at(static_cast<size_t>(part));
+  switch (p.kind) {
+    case Part::input:
+      if (config_.use_post_quant_conv) h = post_quant_conv_.forward(ops, h);
+      h = conv_in_.forward(ops, h);  // [B,h,w,top]
+      return;
+    case Part::mid_resnet0: h = mid_resnet0_.forward(ops, h, nullptr); return;
+    case Part::mid_attention: {
+      const int64_t B = h.dim(0), H = h.dim(1), W = h.dim(2), C = h.dim(3);
+      Tensor tokens = std::move(h).reshaped({B, H * W, C});
+      const Tensor normed = mid_attn_norm_.forward(ops, tokens, false);
+      h = std::move(mid_attn_.forward(ops, normed, nullptr, &tokens)).reshaped({B, H, W, C});
+      return;
+    }
+    case Part::mid_resnet1: h = mid_resnet1_.forward(ops, h, nullptr); return;
+    case Part::up_resnet: h = up_[static_cast<size_t>(p.block)].resnets[static_cast<size_t>(p.layer)].forward(ops, h, nullptr); return;
+    case Part::upsample: {
       Tensor up({h.dim(0), 2 * h.dim(1), 2 * h.dim(2), h.dim(3)});
       ops.upsample_nearest2x(h.dim(0), h.dim(1), h.dim(2), h.dim(3), h.ptr(), up.ptr());
-      h = ub.upsample.forward(ops, up);
+      h = up_[static_cast<size_t>(p.block)].upsample.forward(ops, up);
+      return;
     }
+    case Part::output: h = conv_out_.forward(ops, norm_out_.forward(ops, h, true)); return;  // [B,H,W,3]
   }
-  return conv_out_.forward(ops, norm_out_.forward(ops, h, true));  // [B,H,W,3]
+}
+
+Tensor VaeDecoder::decode(const Ops& ops, const Tensor& latents) const {
+  Tensor h = latents;
+  for (int i = 0; i < parts(); ++i) run_part(ops, i, h);
+  return h;
 }
 
 }  // namespace farm::model

@@ -23,14 +23,28 @@ struct VaeConfig {
 
 class VaeDecoder {
  public:
-  explicit VaeDecoder(VaeConfig c) : config_(std::move(c)) {}
+  explicit VaeDecoder(VaeConfig c);
   const VaeConfig& config() const { return config_; }
 
   void load(const WeightStore& w);
   // latents [B,h,w,latent_channels] (already divided by scaling_factor) -> image [B,H,W,3] in about [-1, 1]
   Tensor decode(const Ops& ops, const Tensor& latents) const;
 
+  // The same decode as a list of parts (input conv, each mid-block layer,
+  // each up-block resnet and upsampler, output conv), so a pipeline stage can
+  // spread one decode over its next UNet passes instead of stalling the ring
+  // for the whole decode. h holds the latents before part 0 and the image
+  // after the last; running every part in order is decode() exactly.
+  int parts() const { return static_cast<int>(parts_.size()); }
+  void run_part(const Ops& ops, int part, Tensor& h) const;
+
  private:
+  enum class Part { input, mid_resnet0, mid_attention, mid_resnet1, up_resnet, upsample, output };
+  struct PartRef {
+    Part kind;
+    int block = 0, layer = 0;
+  };
+  std::vector<PartRef> parts_;
   struct UpBlock {
     std::vector<ResnetBlock> resnets;
     Conv2d upsample;  // out == 0 on the last block

@@ -61,26 +61,36 @@ void RingStage::request_work() {
 }
 
 bool RingStage::work() {
+  const auto timed = [&](auto&& f) {
+    const double t0 = now_s();
+    f();
+    const double t1 = now_s();
+    stats.busy_s += t1 - t0;
+    if (stats.trace) stats.busy.emplace_back(t0, t1);
+    return t0;
+  };
+  if (!decodes_.empty() && decode_credit_ > 0) {
+    --decode_credit_;
+    timed([&] { decode_part(); });
+    return true;
+  }
   // Stage 0 serves states already in the ring before admitting new ones:
   // they finish sooner and free their slots.
   if (!inbox_.empty()) {
     RingState s = std::move(inbox_.front());
     inbox_.pop_front();
-    const double t0 = now_s();
-    run_blocks(std::move(s));
-    const double t1 = now_s();
-    stats.busy_s += t1 - t0;
-    if (stats.trace) stats.busy.emplace_back(t0, t1);
+    timed([&] { run_blocks(std::move(s)); });
     return true;
   }
   if (first() && !admissions_.empty() && in_flight_ < layout_.in_flight_limit()) {
     Admission a = std::move(admissions_.front());
     admissions_.pop_front();
-    const double t0 = now_s();
-    admit(std::move(a));
-    const double t1 = now_s();
-    stats.busy_s += t1 - t0;
-    if (stats.trace) stats.busy.emplace_back(t0, t1), stats.admissions.push_back(t0);
+    const double t0 = timed([&] { admit(std::move(a)); });
+    if (stats.trace) stats.admissions.push_back(t0);
+    return true;
+  }
+  if (!decodes_.empty()) {  // nothing else to do: decode ahead
+    timed([&] { decode_part(); });
     return true;
   }
   return false;
@@ -133,6 +143,8 @@ void RingStage::finish_step(RingState s) {
   }
   DenoiseLoop& loop = *it->second;
   loop.advance(s.step, s.unet.h);
+  const int parts = model_.vae->parts();
+  decode_credit_ = (parts + s.steps - 1) / s.steps;
   if (s.step + 1 < s.steps) {
     RingState next;
     next.id = s.id;
@@ -145,20 +157,33 @@ void RingStage::finish_step(RingState s) {
     else send_state(0, next);
     return;
   }
-  std::vector<RgbImage> images;
+  Decode d;
+  d.s.id = s.id;
+  d.s.steps = s.steps;
+  d.s.items = std::move(s.items);
+  d.h = vae_input(model_, loop.latents());
+  loops_.erase(it);
+  decodes_.push_back(std::move(d));
+}
+
+void RingStage::decode_part() {
+  Decode& d = decodes_.front();
   {
     Timed t(stats.vae_s);
-    images = to_rgb8(decode_latents(model_, ops_, loop.latents()));
+    model_.vae->run_part(ops_, d.next_part++, d.h);
   }
-  loops_.erase(it);
-  nlohmann::json items = nlohmann::json::array();
-  for (const auto& item : s.items) items.push_back(item.meta);
+  if (d.next_part < model_.vae->parts()) return;
   Timed t(stats.encode_s);
+  to_unit_range(d.h);
+  const auto images = to_rgb8(d.h);
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& item : d.s.items) items.push_back(item.meta);
   std::vector<comm::Bytes> files;
-  for (size_t k = 0; k < images.size(); ++k) files.push_back(encode_(s.items[k], images[k]));
-  comm::WireWriter w(nlohmann::json{{"id", s.id}, {"rank", t_.rank()}, {"items", items}});
+  for (size_t k = 0; k < images.size(); ++k) files.push_back(encode_(d.s.items[k], images[k]));
+  comm::WireWriter w(nlohmann::json{{"id", d.s.id}, {"rank", t_.rank()}, {"items", items}});
   for (const auto& f : files) w.blob(f);
   t_.send(0, kDone, w.take());
+  decodes_.pop_front();
   ++stats.finished;
   if (stats.trace) stats.completions.push_back(now_s());
 }

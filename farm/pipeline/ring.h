@@ -4,7 +4,10 @@
 // and sends it on, and the last stage applies guidance and the sampler step,
 // returning the next step's model input to stage 0 — or, after the final
 // step, decodes, encodes the PNGs and sends only their bytes to the
-// coordinator. At most `in_flight_limit()` micro-batches circulate per
+// coordinator. The decode runs part by part, ceil(parts / steps) parts
+// after each UNet pass (and whenever the stage would idle), so the ring sees
+// the VAE as a steady extra per pass — what the partitioner budgets —
+// instead of one long stall that starves every other stage. At most `in_flight_limit()` micro-batches circulate per
 // pipeline; one that finishes frees its slot for the next admission at once.
 //
 // The stage does no waiting of its own: the rank's event loop hands it
@@ -60,7 +63,13 @@ class RingStage {
     int64_t id;
     std::vector<RingItem> items;
   };
+  struct Decode {
+    RingState s;  // id and items; the tensors are gone
+    Tensor h;     // the VAE's running activation
+    int next_part = 0;
+  };
   void admit(Admission a);
+  void decode_part();
   void run_blocks(RingState s);
   void finish_step(RingState s);
   void send_state(int stage, const RingState& s);
@@ -78,6 +87,8 @@ class RingStage {
   bool requested_ = false, no_more_ = false;
   int in_flight_ = 0;
   std::map<int64_t, std::unique_ptr<DenoiseLoop>> loops_;  // last stage: sampler state per micro-batch
+  std::deque<Decode> decodes_;                              // last stage: decodes under way, oldest first
+  int decode_credit_ = 0;                                   // parts to run before the next UNet pass
 };
 
 }  // namespace farm::pipeline

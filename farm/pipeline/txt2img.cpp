@@ -59,13 +59,21 @@ Tensor denoise(const SdModel& m, const kernels::Ops& ops, const std::vector<Txt2
   return loop.latents();
 }
 
-Tensor decode_latents(const SdModel& m, const kernels::Ops& ops, const Tensor& latents) {
+Tensor vae_input(const SdModel& m, const Tensor& latents) {
   Tensor z = latents;
   // A division, not a multiply by the inverse: diffusers divides, and so rounds the same way.
   const float sf = m.vae->config().scaling_factor;
   for (float& v : z.data) v = v / sf;
-  Tensor img = m.vae->decode(ops, z);
-  for (float& v : img.data) v = std::clamp(v / 2.0f + 0.5f, 0.0f, 1.0f);
+  return z;
+}
+
+void to_unit_range(Tensor& image) {
+  for (float& v : image.data) v = std::clamp(v / 2.0f + 0.5f, 0.0f, 1.0f);
+}
+
+Tensor decode_latents(const SdModel& m, const kernels::Ops& ops, const Tensor& latents) {
+  Tensor img = m.vae->decode(ops, vae_input(m, latents));
+  to_unit_range(img);
   return img;
 }
 

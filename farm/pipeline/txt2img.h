@@ -54,6 +54,9 @@ Tensor denoise(const SdModel& m, const kernels::Ops& ops, const std::vector<Txt2
 // latents [B,h,w,C] -> images, as diffusers: vae.decode(latents / scaling_factor),
 // (x / 2 + 0.5).clamp(0, 1), round(x · 255).
 Tensor decode_latents(const SdModel& m, const kernels::Ops& ops, const Tensor& latents);  // float [B,H,W,3] in [0,1]
+// The two ends of decode_latents, for a decode run part by part (VaeDecoder::run_part).
+Tensor vae_input(const SdModel& m, const Tensor& latents);  // latents / scaling_factor
+void to_unit_range(Tensor& image);                          // (x / 2 + 0.5).clamp(0, 1)
 std::vector<RgbImage> to_rgb8(const Tensor& images);
 
 std::vector<RgbImage> txt2img(const SdModel& m, const kernels::Ops& ops, const std::vector<Txt2ImgRequest>& batch,

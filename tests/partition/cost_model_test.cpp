@@ -141,6 +141,26 @@ TEST(CutBytes, TinySd1ByHand) {
   EXPECT_EQ(c.cut_bytes[22], (2 * 16 * 16 * 32 + temb + context) * 4 + fixed);
 }
 
+// SD 1.5 at 512×512 (latent 64×64), CFG (rows 2), fp16 (a100 profile), the
+// cut before down_blocks.2.resnets.0 (block 12):
+//   hidden after down_blocks.1.downsamplers.0 [2,16,16,640]      327,680
+//   skips: conv_in, down_blocks.0.attentions.0/1 [2,64,64,320]  3 × 2,621,440
+//          down_blocks.0.downsamplers.0 [2,32,32,320]            655,360
+//          down_blocks.1.attentions.0/1 [2,32,32,640]           2 × 1,310,720
+//          down_blocks.1.downsamplers.0 [2,16,16,640]            327,680
+//   temb [2,1280] 2,560; context [2,77,768] 118,272
+//   = 11,917,312 elements × 2 bytes = 23,834,624, + timesteps 2 × 4 + header 256
+//   = 23,834,888 bytes.
+TEST(CutBytes, Sd15At512ByHand) {
+  const ModelShape m = ModelShape::from_folder(std::string(FARM_SOURCE_DIR) + "/configs/sd15");
+  ASSERT_EQ(m.blocks[12].name, "down_blocks.2.resnets.0");
+  const ModelCosts c = estimate_costs(m, Workload{}, device_profile("a100"));
+  EXPECT_EQ(c.cut_bytes[12], 23834888);
+  EXPECT_EQ(c.cut_skips[12].size(), 7u);
+  // The return edge: latent [2,64,64,4] 32,768 + context 118,272 elements.
+  EXPECT_EQ(c.cut_bytes[0], (32768 + 118272) * 2 + 8 + 256);
+}
+
 // One resnet and one transformer of SD 1.5 at 64×64, FLOPs by hand.
 TEST(BlockFlops, Sd15ByHand) {
   const ModelShape m = ModelShape::from_folder(std::string(FARM_SOURCE_DIR) + "/configs/sd15");

@@ -177,6 +177,22 @@ ModelCosts flat_costs(const std::vector<double>& seconds) {
   return c;
 }
 
+// One stage per pipeline: the simulator's long job is 64 micro-batches per
+// pipeline back to back, so images/s = P·items / (text + T·blocks + VAE).
+TEST(Partitioner, DataParallelThroughputIsClosedForm) {
+  ModelCosts c = flat_costs({0.5, 0.25, 0.125});
+  c.workload.steps = 10;
+  c.workload.items = 3;
+  c.text_seconds = 0.25;
+  c.vae_seconds = 1.5;
+  c.device.memory_bytes = 1e9;
+  const Plan p = partition(c, 4, 1);
+  EXPECT_DOUBLE_EQ(p.images_per_s, 4 * 3 / (0.25 + 10 * 0.875 + 1.5));
+  EXPECT_EQ(p.step_s, 0.875 + (0.25 + 1.5) / 10);
+  EXPECT_EQ(p.stage[0].send_bytes, 0);
+  EXPECT_EQ(p.bubble, 0);
+}
+
 TEST(Partitioner, TiesTakeTheEarliestCuts) {
   // [1 | 0 1] and [1 0 | 1] both give 1: the earlier cut wins.
   const Plan p = partition(flat_costs({1, 0, 1}), 1, 2);

@@ -44,6 +44,17 @@ TEST(PlanJson, RoundTrip) {
   EXPECT_EQ(q.pipelines, 2);
 }
 
+// What a hand-written plan needs: the layout and the ranges.
+TEST(PlanJson, MinimalHandWrittenPlan) {
+  const auto j = nlohmann::json::parse(R"({"pipelines": 1, "stages": 2, "blocks": 5,
+                                           "stage": [{"begin": 0, "end": 2}, {"begin": 2, "end": 5}]})");
+  const Plan p = Plan::from_json(j, "hand.json");
+  EXPECT_EQ(p.window, 3);
+  EXPECT_TRUE(p.stage[0].text_encoder);
+  EXPECT_TRUE(p.stage[1].vae);
+  EXPECT_EQ(p.workload.steps, 20);
+}
+
 TEST(PlanJson, ErrorsNameSourceAndField) {
   const nlohmann::json good = sample_plan().to_json();
   auto j = good;
@@ -62,15 +73,21 @@ TEST(PlanJson, ErrorsNameSourceAndField) {
   j["stage"].erase(2);
   EXPECT_NE(error_of(j).find("field 'stage': expected 3 entries"), std::string::npos) << error_of(j);
   j = good;
-  j["workload"].erase("steps");
-  EXPECT_NE(error_of(j).find("field 'workload.steps': missing"), std::string::npos) << error_of(j);
+  j["workload"]["steps"] = 0;
+  EXPECT_NE(error_of(j).find("field 'workload.steps': expected at least 1"), std::string::npos) << error_of(j);
+  j = good;
+  j["stage"][1].erase("end");
+  EXPECT_NE(error_of(j).find("field 'stage[1].end': missing"), std::string::npos) << error_of(j);
   j = good;
   j["pipelines"] = "two";
   EXPECT_NE(error_of(j).find("field 'pipelines': expected an integer"), std::string::npos) << error_of(j);
   j = good;
   j["stage"][1]["vae"] = true;
   EXPECT_NE(error_of(j).find("field 'stage[1].vae'"), std::string::npos) << error_of(j);
-  EXPECT_NE(error_of(nlohmann::json::array()).find("plan.json"), std::string::npos);
+  EXPECT_EQ(error_of(nlohmann::json::array()), "plan.json: expected a JSON object");
+  j = good;
+  j["stage"][0] = 3;
+  EXPECT_EQ(error_of(j), "plan.json: field 'stage[0]': expected an object");
 }
 
 }  // namespace
