@@ -58,6 +58,7 @@ struct ModelCosts {
   std::vector<SkipTensor> cut_hidden;              // [i]: the hidden state inside cut_bytes[i] ([0], [n]: the latent)
   double text_flops = 0, text_weight_bytes = 0, text_seconds = 0, text_peak_bytes = 0;  // per micro-batch, stage 0
   double vae_flops = 0, vae_weight_bytes = 0, vae_seconds = 0, vae_peak_bytes = 0;  // per micro-batch decode, last stage
+  int vae_parts = 1;  // VaeDecoder::parts(): the ring runs a decode part by part between UNet passes
   int64_t text_params = 0, vae_params = 0;
   bool calibrated = false;
 

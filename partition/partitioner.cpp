@@ -102,6 +102,7 @@ Plan partition(const ModelCosts& c, int pipelines, int stages, const PlanOptions
   p.window = window;
   p.blocks = n;
   p.overlap_transfers = c.device.overlap_transfers;
+  p.vae_parts = c.vae_parts;
   p.workload = c.workload;
   size_t a = 0;
   for (int s = 0; s + 1 < S; ++s) {

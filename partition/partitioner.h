@@ -34,6 +34,7 @@ struct Plan {
   int window = 1;     // micro-batches in flight per pipeline
   size_t blocks = 0;  // the model's block count
   bool overlap_transfers = false;
+  int vae_parts = 1;  // the decode runs in this many (equal, as simulated) parts between UNet passes
   Workload workload;
   std::vector<StagePlan> stage;
   double step_s = 0;        // slowest stage time per micro-batch step (the ring's period per micro-batch-step)

@@ -31,6 +31,7 @@ nlohmann::json Plan::to_json() const {
           {"window", window},
           {"blocks", blocks},
           {"overlap_transfers", overlap_transfers},
+          {"vae_parts", vae_parts},
           {"workload",
            {{"latent_h", workload.latent_h},
             {"latent_w", workload.latent_w},
@@ -120,6 +121,7 @@ Plan Plan::from_json(const nlohmann::json& j, const std::string& source) {
   p.blocks = static_cast<size_t>(r.integer("blocks", 1));
   p.window = static_cast<int>(r.integer("window", 1, resolve_window(0, p.stages)));
   p.overlap_transfers = r.boolean("overlap_transfers", false);
+  p.vae_parts = static_cast<int>(r.integer("vae_parts", 1, 1));
   if (r.has("workload")) {
     const Reader w = r.child("workload");
     const Workload d;

@@ -42,32 +42,55 @@ SimResult simulate(const Plan& p, const SimOptions& o) {
   int64_t admitted = 0, in_flight = 0;
   SimResult r;
   double last_admit = 0;
+  // The last stage's decodes: parts left per decode (oldest first), and the
+  // parts it may run before its next UNet pass (ceil(parts / steps) after each).
+  const int parts = std::max(1, p.vae_parts);
+  const double part_s = p.stage[static_cast<size_t>(S - 1)].vae_s / parts;
+  std::deque<int> decodes;
+  int credit = 0;
+  enum class Act { none, pass, admit, part };
 
   for (;;) {
-    // The stage that starts next. On equal start times a later stage goes
-    // first: whatever it sends arrives no earlier than that time, so when
-    // stage 0 decides, every return that has arrived by then is known.
+    // Each stage's next action and its start time, in the ring's priority
+    // order: a decode part it owes, a state that has arrived, an admission
+    // (stage 0), a decode part instead of idling, the next state to arrive.
+    // On equal start times a later stage goes first: whatever it sends
+    // arrives no earlier than that time, so when stage 0 decides, every
+    // return that has arrived by then is known.
     int next = -1;
     double start = kNever;
-    for (int s = S - 1; s >= 0; --s) {
-      const auto& in = inbox[static_cast<size_t>(s)];
-      const double f = free_at[static_cast<size_t>(s)];
+    Act act = Act::none;
+    for (int st = S - 1; st >= 0; --st) {
+      const auto& in = inbox[static_cast<size_t>(st)];
+      const double f = free_at[static_cast<size_t>(st)];
+      const bool last = st == S - 1;
       double t = kNever;
-      if (s == 0 && !(!in.empty() && in.front().arrival <= f) && in_flight < window && admitted < mine)
-        t = f;  // admits a new micro-batch
-      else if (!in.empty())
-        t = std::max(f, in.front().arrival);
-      if (t < start) {
-        start = t;
-        next = s;
-      }
+      Act a = Act::none;
+      if (last && !decodes.empty() && credit > 0) t = f, a = Act::part;
+      else if (!in.empty() && in.front().arrival <= f) t = f, a = Act::pass;
+      else if (st == 0 && in_flight < window && admitted < mine) t = f, a = Act::admit;
+      else if (last && !decodes.empty()) t = f, a = Act::part;
+      else if (!in.empty()) t = in.front().arrival, a = Act::pass;
+      if (t < start) start = t, next = st, act = a;
     }
     if (next < 0) break;
 
     const auto s = static_cast<size_t>(next);
+    if (act == Act::part) {
+      if (credit > 0) --credit;
+      const double finish = start + part_s;
+      if (--decodes.front() == 0) {
+        decodes.pop_front();
+        r.completed_s.push_back(finish);
+        r.makespan_s = std::max(r.makespan_s, finish);
+      }
+      free_at[s] = finish;
+      busy[s].push_back({start, finish});
+      continue;
+    }
     Message m;
     double work = p.stage[s].block_s;
-    if (next == 0 && !(!inbox[0].empty() && inbox[0].front().arrival <= start)) {
+    if (act == Act::admit) {
       m = {start, admitted++, 0};
       ++in_flight;
       last_admit = start;
@@ -77,15 +100,15 @@ SimResult simulate(const Plan& p, const SimOptions& o) {
       inbox[s].pop_front();
     }
     const bool final_step = m.step == T - 1;
-    if (next == S - 1 && final_step) work += p.stage[s].vae_s;
     const double finish = start + work;
     if (next == 0 && final_step) --in_flight;
 
     double busy_end = finish;
-    if (next == S - 1 && final_step) {
-      r.completed_s.push_back(finish);
-      r.makespan_s = std::max(r.makespan_s, finish);
-    } else {
+    if (next == S - 1) {
+      credit = (parts + T - 1) / T;
+      if (final_step) decodes.push_back(parts);
+    }
+    if (!(next == S - 1 && final_step)) {
       const double send = S > 1 ? p.stage[s].send_s : 0.0;
       if (!p.overlap_transfers) busy_end += send;
       const int to = (next + 1) % S;

@@ -7,8 +7,9 @@
 //    step 0) if fewer than `window` are in flight and any remain; else idles.
 //    In flight: admitted, final step not yet past stage 0;
 //  - a stage's work for one micro-batch step is its blocks' time (+ the text
-//    encoder on admission at stage 0, + the VAE after the final step at the
-//    last stage); then it sends to the next stage (the last stage to stage 0
+//    encoder on admission at stage 0); the last stage decodes a finished
+//    micro-batch in vae_parts equal parts, ceil(parts / steps) of them after
+//    each UNet pass and more whenever it would otherwise idle; then it sends to the next stage (the last stage to stage 0
 //    for the next step, unless that was the final step): arrival = finish +
 //    send_s; without overlapped transfers the sender is busy for send_s too.
 #pragma once

@@ -25,8 +25,8 @@
 // ids with its neighbours (MPI_Sendrecv), and initialises both of its
 // communicators inside one ncclGroupStart/End (initialised one after the
 // other they would wait on each other around the ring); one grouped 1-byte
-// exchange then sets up the connections, so no later send waits on a
-// connection handshake.
+// exchange then makes NCCL connect the two ends before the ring runs, rather
+// than inside a send that the event loop made while its peer computes.
 //
 // Nothing here waits on the whole device: no cudaFree, cudaFreeHost or
 // cudaDeviceSynchronize while sends may be in flight (device buffers are
