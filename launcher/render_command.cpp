@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -66,28 +65,6 @@ std::unique_ptr<comm::Transport> make_transport(const RenderFlags& f) {
     // Ranks sharing a node share its cores, unless the user said otherwise.
     if (!std::getenv("OMP_NUM_THREADS") && t->local_ranks() > 1)
       omp_set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / t->local_ranks()));
-#ifdef FARM_HAVE_NCCL
-    if (f.transport == "nccl") {
-      // The ring's edges are made now, before rank 0 chooses the layout,
-      // so the shape must come from the flags (NCCL carries any message to
-      // the next rank of this shape; another layout is slower, not wrong).
-      const int ranks = t->size();
-      int stages = f.stages;
-      if (!stages && f.pipelines) stages = ranks / std::max(1, f.pipelines);
-      if (!stages && !f.plan.empty()) {
-        std::ifstream in(f.plan);
-        if (!in) fail("--plan ", f.plan, ": cannot open the plan file");
-        const auto j = nlohmann::json::parse(in, nullptr, false);
-        if (!j.is_object() || !j.contains("stages") || !j["stages"].is_number_integer())
-          fail("--plan ", f.plan, ": field 'stages' expected (the output of `farm plan --json`)");
-        stages = j["stages"].get<int>();
-      }
-      if (stages < 1 || ranks % stages)
-        fail("--transport nccl: give --stages (dividing the ", ranks, " ranks), --pipelines or --plan: the NCCL ring "
-             "is set up before the partitioner would choose");
-      return std::make_unique<comm::NcclTransport>(std::move(t), ranks / stages, stages);
-    }
-#endif
     return t;
   }
 #endif
@@ -192,6 +169,14 @@ int run_render(const RenderFlags& f, CLI::App* cmd) {
     job.layout.window = l.at("window").get<int>();
     job.layout.ranges = l.at("ranges").get<std::vector<std::pair<size_t, size_t>>>();
   }
+#ifdef FARM_HAVE_NCCL
+  if (f.transport == "nccl") {
+    // The ring's NCCL edges follow the layout just chosen (a collective: every rank is here).
+    if (!dynamic_cast<comm::MpiTransport*>(t.get())) fail("--transport nccl: run under mpirun or srun");
+    std::unique_ptr<comm::MpiTransport> mpi(static_cast<comm::MpiTransport*>(t.release()));
+    t = std::make_unique<comm::NcclTransport>(std::move(mpi), job.layout.pipelines, job.layout.stages);
+  }
+#endif
   return run_rank(*t, job);
 }
 
@@ -226,7 +211,7 @@ std::function<int()> add_render_command(CLI::App& app) {
   cmd->add_option("--stats", f->stats, "write per-rank statistics and busy traces (JSON) here");
   cmd->add_option("--transport", f->transport,
                   "between ranks: auto (mpi for now), mpi, or nccl (stage-to-stage tensors over NCCL; CUDA builds, "
-                  "one GPU per rank, with --stages, --pipelines or --plan)")
+                  "one GPU per rank)")
       ->check(CLI::IsMember({"auto", "mpi", "nccl"}));
   return [f, cmd] { return run_render(*f, cmd); };
 }
