@@ -121,13 +121,13 @@ std::optional<Message> MpiTransport::poll() {
 }
 
 Message MpiTransport::wait() {
-  // 20 µs doubling to 500 µs: a hop's latency stays well under a block's
+  // 20 µs doubling to 100 µs: a hop's latency stays well under a block's
   // compute time, and an idle rank costs next to no CPU.
   auto nap = std::chrono::microseconds(20);
   for (;;) {
     if (auto m = poll()) return std::move(*m);
     std::this_thread::sleep_for(nap);
-    nap = std::min(nap * 2, std::chrono::microseconds(500));
+    nap = std::min(nap * 2, std::chrono::microseconds(100));
   }
 }
 
