@@ -3,6 +3,8 @@
 # For each layout: `farm plan --calibrate` times the blocks on this CPU and
 # writes the plan, `mpirun farm render --plan --stats` renders a job with
 # it, and throughput_report prints measured figures beside the simulator's.
+# Both use the same threads per rank (cores / ranks, at least 1; or
+# OMP_NUM_THREADS), so np=1 has the whole machine, as a user's run would.
 # Not a test: it measures. Usage:
 #   benchmarks/throughput.sh MODEL_DIR [SIZE=64x64] [STEPS=10] [IMAGES=24] [BATCH=1] [LAYOUTS="1x1 1x2 2x1 1x4 2x2"]
 set -euo pipefail
@@ -26,7 +28,7 @@ for l in $layouts; do
   P=${l%x*} S=${l#*x} np=$((${l%x*} * ${l#*x}))
   "$build/bin/farm" plan --model "$model" --ranks "$np" --pipelines "$P" --stages "$S" --device cpu --size "$size" \
     --steps "$steps" --batch "$batch" --calibrate --json "$work/plan-$l.json" >"$work/plan-$l.txt" 2>&1
-  OMP_NUM_THREADS=1 "${mpi[@]}" -np "$np" "$build/bin/farm" render --model "$model" --prompts "$work/job.jsonl" \
+  "${mpi[@]}" -np "$np" "$build/bin/farm" render --model "$model" --prompts "$work/job.jsonl" \
     --out "$work/out-$l" --width "$w" --height "$h" --steps "$steps" --sampler ddim --guidance 7.5 --batch "$batch" \
     --plan "$work/plan-$l.json" --stats "$work/stats-$l.json" >"$work/render-$l.txt" 2>&1 ||
     { cat "$work/render-$l.txt"; exit 1; }

@@ -1,5 +1,11 @@
 #include "launcher/backend.h"
 
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <thread>
+
 #include "farm/core/error.h"
 #ifdef FARM_CUDA_BACKEND
 #include <cuda_runtime.h>
@@ -24,6 +30,12 @@ const kernels::Ops* select_backend(const std::string& name) {
 #endif
   }
   fail("--backend '", name, "' is unknown (cpu, ref, cuda, cuda-bf16)");
+}
+
+int share_cores_among_ranks(int ranks_on_node) {
+  if (!std::getenv("OMP_NUM_THREADS") && ranks_on_node > 1)
+    omp_set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / ranks_on_node));
+  return omp_get_max_threads();
 }
 
 }  // namespace farm::launcher

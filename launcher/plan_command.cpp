@@ -6,6 +6,7 @@
 #include <string>
 
 #include "farm/core/error.h"
+#include "launcher/backend.h"
 #include "launcher/plan_calibration.h"
 #include "partition/block_costs.h"
 #include "partition/partitioner.h"
@@ -168,7 +169,11 @@ int run_plan(const PlanFlags& f) {
   w.text_len = m.text.max_positions;
   ModelCosts c = partition::estimate_costs(m, w, device);
   if (f.calibrate) {
-    std::fprintf(stderr, "farm plan: calibrating on the cpu backend (1 warm-up + median of 3 per part)...\n");
+    const int threads = share_cores_among_ranks(f.ranks);
+    std::fprintf(stderr,
+                 "farm plan: calibrating on the cpu backend with %d thread%s, as each of %d ranks on this node would "
+                 "use (1 warm-up + median of 3 per part)...\n",
+                 threads, threads == 1 ? "" : "s", f.ranks);
     const Calibration cal = calibrate_on_cpu(f.model, w, 3, [](const std::string& s) {
       std::fprintf(stderr, "  %s\n", s.c_str());
     });

@@ -1,14 +1,11 @@
 #include "launcher/render_command.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "farm/comm/local_transport.h"
 #include "farm/comm/wire.h"
@@ -62,9 +59,7 @@ std::unique_ptr<comm::Transport> make_transport(const RenderFlags& f) {
 #ifdef FARM_HAVE_MPI
   if (comm::launched_by_mpi()) {
     auto t = std::make_unique<comm::MpiTransport>();
-    // Ranks sharing a node share its cores, unless the user said otherwise.
-    if (!std::getenv("OMP_NUM_THREADS") && t->local_ranks() > 1)
-      omp_set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / t->local_ranks()));
+    share_cores_among_ranks(t->local_ranks());
     return t;
   }
 #endif
