@@ -1,6 +1,8 @@
 // farm: the command. Subcommands live one per file.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 
 #include "farm/core/error.h"
@@ -9,9 +11,21 @@
 #include "launcher/render_command.h"
 #include "launcher/selftest_command.h"
 
+namespace {
+
+// True in every rank but the first of an mpirun/srun job (read before MPI is
+// up), so a line every rank would print is printed once.
+bool later_rank() {
+  for (const char* v : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"})
+    if (const char* r = std::getenv(v); r && std::strcmp(r, "0") != 0) return true;
+  return false;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   // OpenBLAS and libgomp read their settings only when the process loads.
-  farm::kernels::cpu::reexec_with_recommended_env("farm", argv);
+  farm::kernels::cpu::reexec_with_recommended_env("farm", argv, later_rank());
   CLI::App app{"farm: a render farm for latent-diffusion text-to-image models"};
   app.require_subcommand(1);
   auto render = farm::launcher::add_render_command(app);

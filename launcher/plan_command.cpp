@@ -19,7 +19,7 @@ using partition::ModelCosts;
 using partition::Plan;
 
 struct PlanFlags {
-  std::string model, device = "cpu", size = "512x512", json;
+  std::string model, device = "cpu", size, json;  // size empty: the model's native size
   int ranks = 0, batch = 1, steps = 20, stages = 0, pipelines = 0, window = 0;
   double guidance = 7.5, memory_cap_gb = 0;
   bool calibrate = false;
@@ -138,7 +138,7 @@ void print_layouts(const std::vector<Plan>& plans, const Plan& chosen) {
   }
 }
 
-int run_plan(const PlanFlags& f) {
+int run_plan(PlanFlags f) {  // a copy: an empty --size is filled in
   const auto& device = partition::device_profile(f.device);
   if (f.ranks < 1) fail("--ranks ", f.ranks, ": expected at least 1");
   if (f.batch < 1) fail("--batch ", f.batch, ": expected at least 1");
@@ -155,6 +155,10 @@ int run_plan(const PlanFlags& f) {
     fail("--calibrate times the blocks on this machine's CPU backend; use it with --device cpu");
 
   const partition::ModelShape m = partition::ModelShape::from_folder(f.model);
+  if (f.size.empty()) {
+    const int64_t side = m.unet.sample_size * m.vae.scale_factor();  // as SdModel::native_size
+    f.size = cat(side, "x", side);
+  }
   const auto [width, height] = parse_size(f.size, m.vae.scale_factor());
   const int S = f.stages > 0 ? f.stages : f.pipelines > 0 ? f.ranks / f.pipelines : 0;
   if (S > static_cast<int>(m.blocks.size()))
@@ -223,7 +227,7 @@ std::function<int()> add_plan_command(CLI::App& app) {
   cmd->add_option("--model", f->model, "model folder (configs are enough, e.g. configs/sd15)")->required();
   cmd->add_option("--ranks", f->ranks, "number of ranks (GPUs or CPU ranks)")->required();
   cmd->add_option("--device", f->device, "device profile: cpu (default), a100, h100");
-  cmd->add_option("--size", f->size, "image size WIDTHxHEIGHT (512x512)");
+  cmd->add_option("--size", f->size, "image size WIDTHxHEIGHT (default: the model's native size, e.g. 512x512 for SD 1.5)");
   cmd->add_option("--batch", f->batch, "images per micro-batch (1)");
   cmd->add_option("--steps", f->steps, "denoising steps (20)");
   cmd->add_option("--guidance", f->guidance, "CFG scale (7.5; <= 1: no CFG, half the UNet rows)");

@@ -69,7 +69,11 @@ std::unique_ptr<comm::Transport> make_transport(const RenderFlags& f) {
 // Rank 0, before any weights are read: the whole job checked, the work
 // grouped into micro-batches, the layout chosen.
 RankJob prepare_job(const RenderFlags& f, CLI::App* cmd, int ranks) {
+  // Configs only: the native size is the default, and every item is checked
+  // against the model before any rank reads weights.
+  const pipeline::SdModel model = pipeline::SdModel::open(f.model);
   JobDefaults d;
+  d.width = d.height = static_cast<int>(model.native_size());
   if (!f.config.empty()) d = load_job_config(f.config, d);
   auto given = [&](const char* name) { return cmd->count(name) > 0; };
   if (given("--negative-prompt")) d.negative_prompt = f.negative_prompt;
@@ -89,8 +93,6 @@ RankJob prepare_job(const RenderFlags& f, CLI::App* cmd, int ranks) {
   const std::vector<JobItem> items = load_prompts(f.prompts, d, sched::is_known_sampler);
   select_backend(f.backend);
 
-  // Configs only: every item checked against the model before any rank reads weights.
-  const pipeline::SdModel model = pipeline::SdModel::open(f.model);
   for (const auto& it : items) {
     try {
       pipeline::check_request(model, to_request(it));
@@ -188,8 +190,8 @@ std::function<int()> add_render_command(CLI::App& app) {
   cmd->add_option("--seed", f->seed, "default seed (-1: random per item, recorded)");
   cmd->add_option("--steps", f->steps, "default sampling steps (20)");
   cmd->add_option("--guidance", f->guidance, "default CFG scale (7.5; <= 1 disables guidance)");
-  cmd->add_option("--width", f->width, "default width (512, a multiple of 8)");
-  cmd->add_option("--height", f->height, "default height (512, a multiple of 8)");
+  cmd->add_option("--width", f->width, "default width (a multiple of 8; default: the model's native size, e.g. 512 for SD 1.5)");
+  cmd->add_option("--height", f->height, "default height (a multiple of 8; default: the model's native size)");
   cmd->add_option("--sampler", f->sampler,
                   "default sampler: ddim, euler, euler_karras, euler_a, euler_a_karras, dpmpp_2m, dpmpp_2m_karras");
   cmd->add_option("--clip-skip", f->clip_skip, "default clip skip (1: last layer, 2: penultimate)");

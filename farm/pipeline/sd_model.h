@@ -39,6 +39,11 @@ struct SdModel {
   void load_weights(const LoadParts& parts = {});
   // open + load_weights: the whole model.
   static SdModel load(const std::string& dir);
+
+  // The image side the UNet was trained at, the default width and height:
+  // its sample_size in latent pixels times the VAE's scale factor, as
+  // diffusers defaults them (SD 1.5: 512; SD 2.1-768: 768).
+  int64_t native_size() const { return unet->config().sample_size * vae->config().scale_factor(); }
 };
 
 }  // namespace farm::pipeline

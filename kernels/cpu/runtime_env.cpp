@@ -34,11 +34,11 @@ std::vector<EnvSetting> recommended_cpu_env() {
 
 const char* blas_core_name() { return openblas_get_corename(); }
 
-void reexec_with_recommended_env(const char* program, char** argv) {
+void reexec_with_recommended_env(const char* program, char** argv, bool quiet) {
   const auto env = recommended_cpu_env();
   if (env.empty()) return;
   for (const auto& e : env) {
-    std::fprintf(stderr, "%s: running with %s=%s\n", program, e.name.c_str(), e.value.c_str());
+    if (!quiet) std::fprintf(stderr, "%s: running with %s=%s\n", program, e.name.c_str(), e.value.c_str());
     setenv(e.name.c_str(), e.value.c_str(), 1);
   }
   execv("/proc/self/exe", argv);

@@ -26,8 +26,9 @@ std::vector<EnvSetting> recommended_cpu_env();
 
 // Sets the missing recommended settings and re-executes this program with
 // the same arguments (prints one line per setting to stderr, prefixed by
-// `program`). Returns only when nothing was missing or the exec failed.
-void reexec_with_recommended_env(const char* program, char** argv);
+// `program`, unless `quiet`). Returns only when nothing was missing or the
+// exec failed.
+void reexec_with_recommended_env(const char* program, char** argv, bool quiet = false);
 
 // The OpenBLAS kernel family this process runs ("SkylakeX", "Prescott", ...).
 const char* blas_core_name();
