@@ -73,6 +73,8 @@ class RingStage {
   void run_blocks(RingState s);
   void finish_step(RingState s);
   void send_state(int stage, const RingState& s);
+  // Counts [t0, now] as busy (and traces it); returns now.
+  double mark_busy(double t0);
 
   const SdModel& model_;
   const kernels::Ops& ops_;
