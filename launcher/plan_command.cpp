@@ -156,7 +156,7 @@ int run_plan(PlanFlags f) {  // a copy: an empty --size is filled in
 
   const partition::ModelShape m = partition::ModelShape::from_folder(f.model);
   if (f.size.empty()) {
-    const int64_t side = m.unet.sample_size * m.vae.scale_factor();  // as SdModel::native_size
+    const int64_t side = m.unet.native_image_size(m.vae.scale_factor());
     f.size = cat(side, "x", side);
   }
   const auto [width, height] = parse_size(f.size, m.vae.scale_factor());

@@ -27,6 +27,9 @@ struct UNetConfig {
   int levels() const { return static_cast<int>(block_out_channels.size()); }
   int64_t time_embed_dim() const { return block_out_channels[0] * 4; }
   int64_t context_dim() const { return cross_attention_dim[0]; }
+  // The image side the UNet was trained at, behind a VAE of this scale
+  // factor: diffusers' default height and width (SD 1.5: 64 x 8 = 512).
+  int64_t native_image_size(int64_t vae_scale_factor) const { return sample_size * vae_scale_factor; }
 
   static UNetConfig load(const std::string& path);
 };

@@ -40,10 +40,8 @@ struct SdModel {
   // open + load_weights: the whole model.
   static SdModel load(const std::string& dir);
 
-  // The image side the UNet was trained at, the default width and height:
-  // its sample_size in latent pixels times the VAE's scale factor, as
-  // diffusers defaults them (SD 1.5: 512; SD 2.1-768: 768).
-  int64_t native_size() const { return unet->config().sample_size * vae->config().scale_factor(); }
+  // The default width and height (SD 1.5: 512; SD 2.1-768: 768).
+  int64_t native_size() const { return unet->config().native_image_size(vae->config().scale_factor()); }
 };
 
 }  // namespace farm::pipeline
