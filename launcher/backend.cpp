@@ -7,29 +7,43 @@
 #include <thread>
 
 #include "farm/core/error.h"
-#ifdef FARM_CUDA_BACKEND
-#include <cuda_runtime.h>
-
-#include "kernels/cuda/cuda_ops.h"
-#endif
+#include "kernels/cuda/cuda_backend.h"
 
 namespace farm::launcher {
 
-const kernels::Ops* select_backend(const std::string& name) {
-  if (name == "cpu") return &kernels::cpu_ops();
-  if (name == "ref") return &kernels::ref_ops();
-  if (name == "cuda" || name == "cuda-bf16") {
-#ifdef FARM_CUDA_BACKEND
-    int devices = 0;
-    if (const cudaError_t e = cudaGetDeviceCount(&devices); e != cudaSuccess || devices == 0)
-      fail("--backend ", name, ": no CUDA device found (cudaGetDeviceCount: ",
-           e != cudaSuccess ? cudaGetErrorString(e) : "0 devices", ")");
-    return &kernels::cuda_ops(name == "cuda" ? kernels::cuda::DType::f16 : kernels::cuda::DType::bf16);
-#else
-    fail("--backend ", name, ": this build has no CUDA backend (configured with FARM_CUDA=OFF)");
+void check_backend(const std::string& name, const std::string& dtype) {
+  if (dtype != "f16" && dtype != "bf16") fail("--dtype '", dtype, "' is unknown (f16, bf16)");
+  if (name == "cpu" || name == "ref") return;
+  if (name != "cuda" && name != "cuda-bf16" && name != "cuda-emu")
+    fail("--backend '", name, "' is unknown (cpu, ref, cuda, cuda-emu)");
+#ifndef FARM_CUDA_BACKEND
+  if (name != "cuda-emu") fail("--backend ", name, ": this build has no CUDA backend (configured with FARM_CUDA=OFF)");
 #endif
+#ifndef FARM_CUDA_EMU_BACKEND
+  if (name == "cuda-emu") fail("--backend cuda-emu: this build has no SIMT emulator");
+#endif
+}
+
+std::unique_ptr<kernels::Backend> make_backend(const std::string& name, const std::string& dtype, int local_rank,
+                                               int local_ranks, const std::string& host) {
+  check_backend(name, dtype);
+  if (name == "cpu") return kernels::make_host_backend(kernels::cpu_ops());
+  if (name == "ref") return kernels::make_host_backend(kernels::ref_ops());
+  // cuda-bf16: the name earlier releases used for --backend cuda --dtype bf16.
+  const auto dt = dtype == "bf16" || name == "cuda-bf16" ? kernels::cuda::DType::bf16 : kernels::cuda::DType::f16;
+  try {
+#ifdef FARM_CUDA_EMU_BACKEND
+    if (name == "cuda-emu") return kernels::make_cuda_emu_backend(dt, local_rank, local_ranks, host);
+#endif
+#ifdef FARM_CUDA_BACKEND
+    return kernels::make_cuda_backend(dt, local_rank, local_ranks, host);
+#endif
+  } catch (const Error& e) {
+    fail("--backend ", name, ": ", e.what());
   }
-  fail("--backend '", name, "' is unknown (cpu, ref, cuda, cuda-bf16)");
+  FARM_ASSERT(false, "backend ", name, " passed check_backend but is not built");
+  (void)dt, (void)local_rank, (void)local_ranks, (void)host;
+  return nullptr;
 }
 
 int share_cores_among_ranks(int ranks_on_node) {

@@ -1,14 +1,25 @@
-// --backend NAME -> the op table; a clear error when this build or this
-// node cannot run it.
+// --backend NAME and --dtype -> the backend a rank computes on; a clear error
+// when this build or this node cannot run it.
 #pragma once
 
+#include <memory>
 #include <string>
 
-#include "kernels/ops.h"
+#include "kernels/backend.h"
 
 namespace farm::launcher {
 
-const kernels::Ops* select_backend(const std::string& name);
+// Checks the names and that this build has the backend (no device touched):
+// cpu, ref, cuda (a GPU), cuda-emu (the CUDA path on the SIMT emulator, any
+// machine; slow, for checking); dtype f16 or bf16 (the CUDA backends).
+void check_backend(const std::string& name, const std::string& dtype);
+
+// The backend for rank `local_rank` of the `local_ranks` ranks on this node:
+// on CUDA, GPU number local_rank — or GPU 0 when the launcher gave each task
+// one visible device (Slurm's --gpus-per-task binding). Fails naming the host
+// when the node has fewer GPUs than ranks.
+std::unique_ptr<kernels::Backend> make_backend(const std::string& name, const std::string& dtype, int local_rank,
+                                               int local_ranks, const std::string& host);
 
 // Gives each of `ranks_on_node` ranks sharing this node an even share of its
 // cores as OpenMP threads (at least one), unless OMP_NUM_THREADS is set.

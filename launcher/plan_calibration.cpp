@@ -46,10 +46,11 @@ Calibration calibrate_on_cpu(const std::string& model_dir, const partition::Work
     if (progress) progress(s);
   };
   const auto t_load = std::chrono::steady_clock::now();
-  const pipeline::SdModel m = pipeline::SdModel::load(model_dir);
+  const auto be = kernels::make_host_backend(kernels::cpu_ops());
+  const pipeline::SdModel m = pipeline::SdModel::load(model_dir, *be);
   Calibration cal;
   cal.load_s = seconds_since(t_load);
-  const kernels::Ops& ops = kernels::cpu_ops();
+  kernels::Backend& ops = *be;
   const auto& unet = *m.unet;
   const auto& uc = unet.config();
   const int64_t rows = w.rows();

@@ -33,7 +33,7 @@ namespace fs = std::filesystem;
 namespace {
 
 struct RenderFlags {
-  std::string model, prompts, out, config, backend = "cpu";
+  std::string model, prompts, out, config, backend = "cpu", dtype = "f16";
   std::string negative_prompt, sampler;
   int64_t seed = -1;
   int steps = 0, width = 0, height = 0, clip_skip = 0, batch = 1;
@@ -51,10 +51,6 @@ std::unique_ptr<comm::Transport> make_transport(const RenderFlags& f) {
 #ifndef FARM_HAVE_NCCL
     fail("--transport nccl: this build has no NCCL (it needs FARM_CUDA and FARM_MPI on, and nccl.h and libnccl found)");
 #endif
-    if (f.backend.rfind("cuda", 0) == 0)
-      fail("--transport nccl with --backend ", f.backend,
-           ": that backend synchronises the whole device after each op, which would also wait for NCCL sends "
-           "still waiting on the next stage, and a full ring of such waits deadlocks; use --transport mpi");
   }
 #ifdef FARM_HAVE_MPI
   if (comm::launched_by_mpi()) {
@@ -91,7 +87,7 @@ RankJob prepare_job(const RenderFlags& f, CLI::App* cmd, int ranks) {
   if (f.batch < 1) fail("--batch ", f.batch, ": must be at least 1");
   if (f.window < 0) fail("--window ", f.window, ": must be at least 1");
   const std::vector<JobItem> items = load_prompts(f.prompts, d, sched::is_known_sampler);
-  select_backend(f.backend);
+  check_backend(f.backend, f.dtype);
 
   for (const auto& it : items) {
     try {
@@ -107,6 +103,7 @@ RankJob prepare_job(const RenderFlags& f, CLI::App* cmd, int ranks) {
   RankJob job;
   job.model_dir = f.model;
   job.backend = f.backend;
+  job.dtype = f.dtype;
   job.out_dir = f.out;
   job.stats_file = f.stats;
   job.job_items = items.size();
@@ -160,6 +157,8 @@ int run_render(const RenderFlags& f, CLI::App* cmd) {
     const auto& l = r.header().at("layout");
     job.model_dir = f.model;
     job.backend = f.backend;
+    job.dtype = f.dtype;
+  job.dtype = f.dtype;
     job.stats_file = f.stats;  // only rank 0 writes it; every rank traces
     job.layout.pipelines = l.at("pipelines").get<int>();
     job.layout.stages = l.at("stages").get<int>();
@@ -197,8 +196,10 @@ std::function<int()> add_render_command(CLI::App& app) {
   cmd->add_option("--clip-skip", f->clip_skip, "default clip skip (1: last layer, 2: penultimate)");
   cmd->add_option("--batch", f->batch, "micro-batch size (images do not depend on it)");
   cmd->add_option("--backend", f->backend,
-                  "kernels: cpu (default), ref (plain loops, slow), cuda / cuda-bf16 (GPU; each op staged "
-                  "through the device, see kernels/cuda/cuda_ops.h)");
+                  "cpu (default), ref (plain loops, slow), cuda (one GPU per rank, weights and activations on "
+                  "the device), cuda-emu (the cuda path on the SIMT emulator: any machine, slow, for checking)");
+  cmd->add_option("--dtype", f->dtype, "weights and activations on the cuda backends: f16 (default) or bf16")
+      ->check(CLI::IsMember({"f16", "bf16"}));
   cmd->add_flag("--overwrite", f->overwrite, "re-render images already present in --out");
   cmd->add_option("--stages", f->stages, "pipeline stages per pipeline (default: the partitioner's choice)");
   cmd->add_option("--pipelines", f->pipelines, "pipelines (ranks = pipelines x stages)");

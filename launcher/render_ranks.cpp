@@ -50,6 +50,26 @@ comm::Bytes encode_image(const pipeline::SdModel& model, const pipeline::RingIte
   return encode_png(im.width, im.height, im.rgb.data(), text);
 }
 
+nlohmann::json counters_json(const kernels::DeviceCounters& c) {
+  return {{"h2d_bytes", c.h2d_bytes}, {"d2h_bytes", c.d2h_bytes},   {"allocations", c.allocations},
+          {"syncs", c.syncs},         {"stream_syncs", c.stream_syncs}, {"launches", c.launches}};
+}
+
+// Whole job, and per steady-state UNet pass (every pass after the job's first): max and mean.
+nlohmann::json device_json(const pipeline::RingStats& s) {
+  nlohmann::json j = counters_json(s.device);
+  const int64_t n = std::max<int64_t>(1, s.steady_passes);
+  const auto& a = s.pass_sum;
+  j["weights_placed"] = s.weights_placed;
+  j["weight_bytes_placed"] = s.weight_bytes_placed;
+  j["per_step"] = counters_json(s.pass_max);
+  j["per_step"]["passes"] = s.steady_passes;
+  j["per_step_mean"] = {{"h2d_bytes", a.h2d_bytes / n},   {"d2h_bytes", a.d2h_bytes / n},
+                        {"allocations", a.allocations / n}, {"syncs", a.syncs / n},
+                        {"stream_syncs", a.stream_syncs / n}, {"launches", a.launches / n}};
+  return j;
+}
+
 nlohmann::json stats_json(const comm::Transport& t, const pipeline::RingLayout& l, const pipeline::RingStats& s,
                           double load_s, size_t weight_bytes) {
   const int st = l.stage_of(t.rank());
@@ -71,6 +91,7 @@ nlohmann::json stats_json(const comm::Transport& t, const pipeline::RingLayout& 
                       {"finished", s.finished},
                       {"state_bytes_sent", s.state_bytes_sent},
                       {"states_sent", s.states_sent},
+                      {"device", device_json(s)},
                       {"bytes_sent", t.traffic().bytes_sent},
                       {"messages_sent", t.traffic().messages_sent}};
   if (s.trace) j.update({{"busy", s.busy}, {"admissions", s.admissions}, {"completions", s.completions}});
@@ -124,13 +145,13 @@ int run_rank(comm::Transport& t, const RankJob& job) {
   // 1. This rank's share of the weights, and its kernels.
   const auto t_load = std::chrono::steady_clock::now();
   pipeline::SdModel model;
-  const kernels::Ops* ops = nullptr;
+  std::unique_ptr<kernels::Backend> backend;
   std::string error;
   try {
     fault = fault_from_env();
-    ops = select_backend(job.backend);
+    backend = make_backend(job.backend, job.dtype, t.local_rank(), t.local_ranks(), t.host());
     model = pipeline::SdModel::open(job.model_dir);
-    model.load_weights({.text_encoder = first, .vae = last, .unet_begin = l.ranges[stage].first,
+    model.load_weights(*backend, {.text_encoder = first, .vae = last, .unet_begin = l.ranges[stage].first,
                         .unet_end = l.ranges[stage].second});
   } catch (const Error& e) {
     error = e.what();
@@ -142,7 +163,7 @@ int run_rank(comm::Transport& t, const RankJob& job) {
                  static_cast<double>(model.weight_bytes) / 1e6, load_s);
 
   // 2. The event loop: messages in, one unit of work at a time.
-  pipeline::RingStage ring(model, *ops, l, t, [&model](const pipeline::RingItem& ri, const pipeline::RgbImage& im) {
+  pipeline::RingStage ring(model, l, t, [&model](const pipeline::RingItem& ri, const pipeline::RgbImage& im) {
     return encode_image(model, ri, im);
   });
   ring.stats.trace = !job.stats_file.empty();
@@ -184,6 +205,11 @@ int run_rank(comm::Transport& t, const RankJob& job) {
     }
   }
   const double render_s = seconds_since(t_render);
+  if (backend) {
+    ring.stats.device = backend->counters();
+    ring.stats.weights_placed = backend->weight_tensors();
+    ring.stats.weight_bytes_placed = backend->weight_bytes();
+  }
 
   // 3. Statistics to rank 0, then a clean end: no rank leaves a peer blocked.
   const auto all = t.gather(comm::WireWriter(stats_json(t, l, ring.stats, load_s, model.weight_bytes)).take(), 0);

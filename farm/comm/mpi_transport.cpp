@@ -58,6 +58,7 @@ MpiTransport::MpiTransport() {
   host_.assign(name, static_cast<size_t>(len));
   MPI_Comm node;
   MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node);
+  MPI_Comm_rank(node, &local_rank_);
   MPI_Comm_size(node, &local_ranks_);
   MPI_Comm_free(&node);
 }

@@ -37,7 +37,8 @@ class MpiTransport final : public Transport {
   void drain() override;
 
   // Ranks on this node, for sharing its cores among them.
-  int local_ranks() const { return local_ranks_; }
+  int local_rank() const override { return local_rank_; }
+  int local_ranks() const override { return local_ranks_; }
   // Stops every rank at once, for failures that leave no way to talk.
   [[noreturn]] void abort(int code);
   // drain()'s barrier, for a transport layered on this one (NcclTransport)
@@ -50,7 +51,7 @@ class MpiTransport final : public Transport {
   struct Pending;
   void reap_sends();
 
-  int rank_ = 0, size_ = 1, local_ranks_ = 1;
+  int rank_ = 0, size_ = 1, local_rank_ = 0, local_ranks_ = 1;
   bool owns_mpi_ = false;
   std::string host_;
   std::deque<Message> self_;

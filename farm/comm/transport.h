@@ -36,6 +36,10 @@ class Transport {
   virtual int rank() const = 0;
   virtual int size() const = 0;
   virtual std::string host() const = 0;  // this rank's host name, for messages naming a failed rank
+  // This rank's index among the ranks on its node, and how many there are
+  // (each rank of a node takes its own GPU by this index).
+  virtual int local_rank() const { return 0; }
+  virtual int local_ranks() const { return 1; }
 
   // Queues `bytes` for `dest` (which may be this rank) and returns at once.
   virtual void send(int dest, int tag, Bytes bytes) = 0;

@@ -43,9 +43,54 @@ Tensor::Tensor(Shape s, std::vector<float> d) : shape(std::move(s)), data(std::m
   FARM_ASSERT(numel(shape) == static_cast<int64_t>(data.size()), shape_str(shape), " vs ", data.size());
 }
 
+const char* device_name(Device d) { return d == Device::host ? "host" : "cuda"; }
+
+DeviceBuffer::DeviceBuffer(std::shared_ptr<DeviceAllocator> owner, size_t bytes)
+    : owner_(std::move(owner)), bytes_(bytes), p_(owner_->allocate(bytes)) {}
+
+DeviceBuffer::~DeviceBuffer() { owner_->release(p_, bytes_); }
+
+Tensor Tensor::on_device(Shape s, DType dtype, Device device, const std::shared_ptr<DeviceAllocator>& alloc) {
+  FARM_ASSERT(device != Device::host, "on_device with the host");
+  Tensor t;
+  t.shape = std::move(s);
+  t.dtype = dtype;
+  t.device = device;
+  t.buffer = std::make_shared<DeviceBuffer>(alloc, static_cast<size_t>(numel(t.shape)) * dtype_size(dtype));
+  return t;
+}
+
+float* Tensor::ptr() {
+  FARM_ASSERT(on_host() && dtype == DType::f32, "host fp32 pointer of a ", device_name(device), " ",
+              dtype_name(dtype), " tensor ", shape_str(shape));
+  return data.data();
+}
+
+const float* Tensor::ptr() const { return const_cast<Tensor*>(this)->ptr(); }
+
+void* Tensor::device_ptr() const {
+  FARM_ASSERT(!on_host() && buffer, "device pointer of a host tensor ", shape_str(shape));
+  return static_cast<char*>(buffer->get()) + offset;
+}
+
 Tensor Tensor::reshaped(Shape s) && {
   FARM_ASSERT(numel(s) == size(), shape_str(shape), " -> ", shape_str(s));
-  return Tensor(std::move(s), std::move(data));
+  if (on_host()) return Tensor(std::move(s), std::move(data));
+  Tensor t = std::move(*this);
+  t.shape = std::move(s);
+  return t;
+}
+
+Tensor Tensor::slice(int64_t first, Shape s) const {
+  FARM_ASSERT(!on_host() && first >= 0 && first + numel(s) <= size(), "slice ", first, " + ", shape_str(s), " of ",
+              shape_str(shape));
+  Tensor t;
+  t.shape = std::move(s);
+  t.dtype = dtype;
+  t.device = device;
+  t.buffer = buffer;
+  t.offset = offset + static_cast<size_t>(first) * dtype_size(dtype);
+  return t;
 }
 
 Tensor nchw_to_nhwc(const Tensor& t) {

@@ -1,9 +1,15 @@
-// Tensor: a shape and fp32 host storage. The CPU engine computes in fp32;
-// f16/bf16 exist at the file boundary (safetensors) and convert at load.
+// Tensor: a shape, a dtype and a place. Host tensors hold fp32 in `data`
+// (the CPU engine computes in fp32; f16/bf16 files convert at load). Device
+// tensors hold their elements (f16/bf16 on the CUDA backend) in a
+// DeviceBuffer owned by an allocator: the last tensor to let go returns it.
+// Copying a host tensor copies its values; copying a device tensor shares its
+// buffer (as a torch tensor does), so ops write only tensors they created.
+// A view is a device tensor over part of another's buffer (`slice`).
 #pragma once
 
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,20 +23,63 @@ using Shape = std::vector<int64_t>;
 int64_t numel(const Shape& s);
 std::string shape_str(const Shape& s);  // "[2, 4, 8, 8]"
 
+enum class Device : uint8_t { host, cuda };
+const char* device_name(Device d);
+
+// Hands out and takes back device memory (the CUDA backend's caching
+// allocator). farm/core knows no device API; the allocator does.
+class DeviceAllocator {
+ public:
+  virtual ~DeviceAllocator() = default;
+  virtual void* allocate(size_t bytes) = 0;
+  virtual void release(void* p, size_t bytes) noexcept = 0;
+};
+
+// Device memory returned to its allocator when the last tensor lets go. The
+// allocator is shared so a tensor outliving its backend stays valid.
+class DeviceBuffer {
+ public:
+  DeviceBuffer(std::shared_ptr<DeviceAllocator> owner, size_t bytes);
+  ~DeviceBuffer();
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  void* get() const { return p_; }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  std::shared_ptr<DeviceAllocator> owner_;
+  size_t bytes_;
+  void* p_;
+};
+
 struct Tensor {
   Shape shape;
-  std::vector<float> data;
+  std::vector<float> data;  // host tensors: fp32 values
+  DType dtype = DType::f32;
+  Device device = Device::host;
+  std::shared_ptr<DeviceBuffer> buffer;  // device tensors: storage
+  size_t offset = 0;                     // bytes into `buffer` (views)
 
   Tensor() = default;
   explicit Tensor(Shape s) : shape(std::move(s)), data(static_cast<size_t>(numel(shape)), 0.0f) {}
   Tensor(Shape s, std::vector<float> d);
+  // A device tensor of `s` in `dtype`, in a fresh buffer from `alloc`.
+  static Tensor on_device(Shape s, DType dtype, Device device, const std::shared_ptr<DeviceAllocator>& alloc);
 
-  int64_t size() const { return static_cast<int64_t>(data.size()); }
+  bool on_host() const { return device == Device::host; }
+  bool defined() const { return !shape.empty() || !data.empty() || buffer; }
+  int64_t size() const { return on_host() ? static_cast<int64_t>(data.size()) : numel(shape); }
+  size_t bytes() const { return static_cast<size_t>(size()) * dtype_size(dtype); }
   int64_t dim(int i) const { return shape.at(i < 0 ? shape.size() + i : i); }
-  float* ptr() { return data.data(); }
-  const float* ptr() const { return data.data(); }
+  // Host fp32 values; a bug (assert) on a device tensor.
+  float* ptr();
+  const float* ptr() const;
+  // Device storage; a bug (assert) on a host tensor.
+  void* device_ptr() const;
   // Same storage, new shape of equal element count.
   Tensor reshaped(Shape s) &&;
+  // Device view of elements [first, first + numel(s)) of this tensor.
+  Tensor slice(int64_t first, Shape s) const;
 };
 
 // Layout conversions between torch's NCHW and farm's NHWC.

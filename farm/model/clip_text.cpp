@@ -28,7 +28,7 @@ ClipTextConfig ClipTextConfig::load(const std::string& path) {
   return t;
 }
 
-void ClipTextEncoder::load(const WeightStore& w) {
+void ClipTextEncoder::load(const WeightLoader& w) {
   const auto& c = config_;
   // Published SD checkpoints prefix every key with "text_model."; transformers 5 saves without it.
   const bool bare = !w.contains("text_model.embeddings.token_embedding.weight") &&
@@ -52,20 +52,15 @@ void ClipTextEncoder::load(const WeightStore& w) {
   final_ln_.load(w, p + "final_layer_norm", c.hidden_size, c.layer_norm_eps);
 }
 
-Tensor ClipTextEncoder::forward(const Ops& ops, const std::vector<int64_t>& ids, int64_t batch, int clip_skip) const {
+Tensor ClipTextEncoder::forward(Backend& be, const std::vector<int64_t>& ids, int64_t batch, int clip_skip) const {
   const auto& c = config_;
   const int64_t D = c.hidden_size, L = static_cast<int64_t>(ids.size()) / batch;
   FARM_ASSERT(L * batch == static_cast<int64_t>(ids.size()) && L <= c.max_positions, "ids ", ids.size());
   if (clip_skip < 1 || clip_skip > c.layers)
     fail("clip_skip ", clip_skip, " is out of range for a text encoder with ", c.layers, " layers (1..", c.layers, ")");
-  Tensor h({batch, L, D});
-  for (int64_t b = 0; b < batch; ++b)
-    for (int64_t t = 0; t < L; ++t) {
-      const int64_t id = ids[b * L + t];
-      FARM_ASSERT(id >= 0 && id < c.vocab_size, "token id ", id, " outside the vocabulary");
-      for (int64_t d = 0; d < D; ++d)
-        h.data[(b * L + t) * D + d] = token_embedding_.data[id * D + d] + position_embedding_.data[t * D + d];
-    }
+  for (const int64_t id : ids) FARM_ASSERT(id >= 0 && id < c.vocab_size, "token id ", id, " outside the vocabulary");
+  Tensor h = be.empty({batch, L, D});
+  be.embed_tokens(ids, batch, token_embedding_, position_embedding_, h);
   kernels::AttentionArgs a;
   a.batch = batch;
   a.heads = c.heads;
@@ -77,16 +72,16 @@ Tensor ClipTextEncoder::forward(const Ops& ops, const std::vector<int64_t>& ids,
   const int64_t run_layers = c.layers - (clip_skip - 1);
   for (int64_t i = 0; i < run_layers; ++i) {
     const Layer& ly = layers_[i];
-    const Tensor x = ly.ln1.forward(ops, h);
-    const Tensor q = ly.q.forward(ops, x), k = ly.k.forward(ops, x), v = ly.v.forward(ops, x);
-    Tensor o(q.shape);
-    ops.attention(a, q.ptr(), k.ptr(), v.ptr(), o.ptr());
-    h = ly.out.forward(ops, o, &h);
-    Tensor m = ly.fc1.forward(ops, ly.ln2.forward(ops, h));
-    (c.quick_gelu ? ops.quick_gelu : ops.gelu)(m.size(), m.ptr(), m.ptr());
-    h = ly.fc2.forward(ops, m, &h);
+    const Tensor x = ly.ln1.forward(be, h);
+    const Tensor q = ly.q.forward(be, x), k = ly.k.forward(be, x), v = ly.v.forward(be, x);
+    Tensor o = be.empty(q.shape);
+    be.attention(a, q, k, v, o);
+    h = ly.out.forward(be, o, &h);
+    Tensor m = ly.fc1.forward(be, ly.ln2.forward(be, h));
+    be.activation(c.quick_gelu ? kernels::Activation::quick_gelu : kernels::Activation::gelu, m, m);
+    h = ly.fc2.forward(be, m, &h);
   }
-  return final_ln_.forward(ops, h);
+  return final_ln_.forward(be, h);
 }
 
 }  // namespace farm::model

@@ -25,9 +25,9 @@ class ClipTextEncoder {
   explicit ClipTextEncoder(ClipTextConfig c) : config_(std::move(c)) {}
   const ClipTextConfig& config() const { return config_; }
 
-  void load(const WeightStore& w);
-  // ids [B·L] (L ≤ max_positions per sequence) -> [B, L, hidden]
-  Tensor forward(const Ops& ops, const std::vector<int64_t>& ids, int64_t batch, int clip_skip = 1) const;
+  void load(const WeightLoader& w);
+  // ids [B·L] (L ≤ max_positions per sequence) -> [B, L, hidden], on the backend
+  Tensor forward(Backend& be, const std::vector<int64_t>& ids, int64_t batch, int clip_skip = 1) const;
 
  private:
   struct Layer {

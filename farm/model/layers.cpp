@@ -6,45 +6,45 @@
 
 namespace farm::model {
 
-void Linear::load(const WeightStore& w, const std::string& prefix, int64_t in_, int64_t out_, bool has_bias) {
+void Linear::load(const WeightLoader& w, const std::string& prefix, int64_t in_, int64_t out_, bool has_bias) {
   in = in_;
   out = out_;
   const std::string key = prefix + ".weight";
   if (w.contains(key) && w.shape_of(key).size() == 4)
-    weight = std::move(w.get(key, {out, in, 1, 1})).reshaped({out, in});
+    weight = w.place(std::move(w.host(key, {out, in, 1, 1})).reshaped({out, in}));
   else
     weight = w.get(key, {out, in});
   if (has_bias) bias = w.get(prefix + ".bias", {out});
 }
 
-Tensor Linear::forward(const Ops& ops, const Tensor& x, const Tensor* residual) const {
+Tensor Linear::forward(Backend& be, const Tensor& x, const Tensor* residual) const {
   FARM_ASSERT(x.dim(-1) == in, shape_str(x.shape), " into linear ", in, "->", out);
   Shape s = x.shape;
   s.back() = out;
-  Tensor y(s);
   if (residual) FARM_ASSERT(residual->shape == s, shape_str(residual->shape), " vs ", shape_str(s));
-  ops.linear(x.dim(0), rows_per_sample(x), in, out, x.ptr(), weight.ptr(), bias.data.empty() ? nullptr : bias.ptr(),
-             residual ? residual->ptr() : nullptr, y.ptr());
+  Tensor y = be.empty(std::move(s));
+  be.linear(x.dim(0), rows_per_sample(x), in, out, x, weight, bias.defined() ? &bias : nullptr, residual, y);
   return y;
 }
 
-void Conv2d::load(const WeightStore& w, const std::string& prefix, int64_t in_, int64_t out_, int kernel_,
+void Conv2d::load(const WeightLoader& w, const std::string& prefix, int64_t in_, int64_t out_, int kernel_,
                   int stride_) {
   in = in_;
   out = out_;
   kernel = kernel_;
   stride = stride_;
   pad = kernel / 2;
-  Tensor oihw = w.get(prefix + ".weight", {out, in, kernel, kernel});
-  weight = Tensor({out, kernel, kernel, in});
+  const Tensor oihw = w.host(prefix + ".weight", {out, in, kernel, kernel});
+  Tensor ohwi({out, kernel, kernel, in});
   const int64_t kk = kernel * kernel;
   for (int64_t o = 0; o < out; ++o)
     for (int64_t i = 0; i < in; ++i)
-      for (int64_t k = 0; k < kk; ++k) weight.data[(o * kk + k) * in + i] = oihw.data[(o * in + i) * kk + k];
+      for (int64_t k = 0; k < kk; ++k) ohwi.data[(o * kk + k) * in + i] = oihw.data[(o * in + i) * kk + k];
+  weight = w.place(std::move(ohwi));
   bias = w.get(prefix + ".bias", {out});
 }
 
-Tensor Conv2d::forward(const Ops& ops, const Tensor& x, const Tensor* residual) const {
+Tensor Conv2d::forward(Backend& be, const Tensor& x, const Tensor* residual) const {
   FARM_ASSERT(x.shape.size() == 4 && x.dim(3) == in, shape_str(x.shape), " into conv ", in, "->", out);
   kernels::Conv2dArgs a;
   a.batch = x.dim(0);
@@ -55,13 +55,13 @@ Tensor Conv2d::forward(const Ops& ops, const Tensor& x, const Tensor* residual) 
   a.kernel = kernel;
   a.stride = stride;
   a.pad = pad;
-  Tensor y({a.batch, a.out_h(), a.out_w(), out});
+  Tensor y = be.empty({a.batch, a.out_h(), a.out_w(), out});
   if (residual) FARM_ASSERT(residual->shape == y.shape, shape_str(residual->shape), " vs ", shape_str(y.shape));
-  ops.conv2d(a, x.ptr(), weight.ptr(), bias.ptr(), residual ? residual->ptr() : nullptr, y.ptr());
+  be.conv2d(a, x, weight, &bias, residual, y);
   return y;
 }
 
-void GroupNorm::load(const WeightStore& w, const std::string& prefix, int64_t channels_, int64_t groups_, float eps_) {
+void GroupNorm::load(const WeightLoader& w, const std::string& prefix, int64_t channels_, int64_t groups_, float eps_) {
   channels = channels_;
   groups = groups_;
   eps = eps_;
@@ -71,29 +71,28 @@ void GroupNorm::load(const WeightStore& w, const std::string& prefix, int64_t ch
   beta = w.get(prefix + ".bias", {channels});
 }
 
-Tensor GroupNorm::forward(const Ops& ops, const Tensor& x, bool silu) const {
+Tensor GroupNorm::forward(Backend& be, const Tensor& x, bool silu) const {
   FARM_ASSERT(x.dim(-1) == channels, shape_str(x.shape));
-  Tensor y(x.shape);
-  ops.group_norm(x.dim(0), rows_per_sample(x), channels, groups, eps, x.ptr(), gamma.ptr(), beta.ptr(), silu,
-                 y.ptr());
+  Tensor y = be.empty(x.shape);
+  be.group_norm(x.dim(0), rows_per_sample(x), channels, groups, eps, x, gamma, beta, silu, y);
   return y;
 }
 
-void LayerNorm::load(const WeightStore& w, const std::string& prefix, int64_t channels_, float eps_) {
+void LayerNorm::load(const WeightLoader& w, const std::string& prefix, int64_t channels_, float eps_) {
   channels = channels_;
   eps = eps_;
   gamma = w.get(prefix + ".weight", {channels});
   beta = w.get(prefix + ".bias", {channels});
 }
 
-Tensor LayerNorm::forward(const Ops& ops, const Tensor& x) const {
+Tensor LayerNorm::forward(Backend& be, const Tensor& x) const {
   FARM_ASSERT(x.dim(-1) == channels, shape_str(x.shape));
-  Tensor y(x.shape);
-  ops.layer_norm(x.size() / channels, channels, eps, x.ptr(), gamma.ptr(), beta.ptr(), y.ptr());
+  Tensor y = be.empty(x.shape);
+  be.layer_norm(x.size() / channels, channels, eps, x, gamma, beta, y);
   return y;
 }
 
-void MultiHeadAttention::load(const WeightStore& w, const std::string& prefix, int64_t query_dim,
+void MultiHeadAttention::load(const WeightLoader& w, const std::string& prefix, int64_t query_dim,
                               int64_t context_dim, int64_t heads_, int64_t head_dim_, bool qkv_bias) {
   heads = heads_;
   head_dim = head_dim_;
@@ -105,12 +104,12 @@ void MultiHeadAttention::load(const WeightStore& w, const std::string& prefix, i
   to_out.load(w, prefix + (deprecated ? ".proj_attn" : ".to_out.0"), inner, query_dim, true);
 }
 
-Tensor MultiHeadAttention::forward(const Ops& ops, const Tensor& x, const Tensor* context,
+Tensor MultiHeadAttention::forward(Backend& be, const Tensor& x, const Tensor* context,
                                    const Tensor* residual) const {
   const Tensor& ctx = context ? *context : x;
-  const Tensor q = to_q.forward(ops, x);    // [B, L, inner]
-  const Tensor k = to_k.forward(ops, ctx);  // [B, Lk, inner]
-  const Tensor v = to_v.forward(ops, ctx);
+  const Tensor q = to_q.forward(be, x);    // [B, L, inner]
+  const Tensor k = to_k.forward(be, ctx);  // [B, Lk, inner]
+  const Tensor v = to_v.forward(be, ctx);
   const int64_t inner = heads * head_dim;
   kernels::AttentionArgs a;
   a.batch = x.dim(0);
@@ -120,9 +119,9 @@ Tensor MultiHeadAttention::forward(const Ops& ops, const Tensor& x, const Tensor
   a.head_dim = head_dim;
   a.q_stride = a.kv_stride = a.out_stride = inner;
   a.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  Tensor o(q.shape);
-  ops.attention(a, q.ptr(), k.ptr(), v.ptr(), o.ptr());
-  return to_out.forward(ops, o, residual);
+  Tensor o = be.empty(q.shape);
+  be.attention(a, q, k, v, o);
+  return to_out.forward(be, o, residual);
 }
 
 }  // namespace farm::model

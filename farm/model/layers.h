@@ -1,6 +1,6 @@
-// The layers models are built from, each holding its weights (fp32, in the
-// layout the op table wants) and calling the op table to run. Parameter
-// paths equal the checkpoint keys (prefix + ".weight").
+// The layers models are built from, each holding its weights (placed once on
+// the backend at load, in the layout its ops want) and calling the backend to
+// run. Parameter paths equal the checkpoint keys (prefix + ".weight").
 // Every activation's first dimension is the batch.
 #pragma once
 
@@ -8,11 +8,26 @@
 
 #include "farm/core/tensor.h"
 #include "farm/io/weight_store.h"
-#include "kernels/ops.h"
+#include "kernels/backend.h"
 
 namespace farm::model {
 
-using kernels::Ops;
+using kernels::Backend;
+
+// Reads weights from a model part's files and places each on the backend once
+// (converted there to the backend's dtype). `host` reads without placing, for
+// weights that are rearranged on the host first (conv kernels to [out,k,k,in]).
+struct WeightLoader {
+  const WeightStore& store;
+  Backend& backend;
+
+  const std::string& dir() const { return store.dir(); }
+  bool contains(const std::string& key) const { return store.contains(key); }
+  Shape shape_of(const std::string& key) const { return store.shape_of(key); }
+  Tensor host(const std::string& key, const Shape& expected) const { return store.get(key, expected); }
+  Tensor place(Tensor host_f32) const { return backend.weight(std::move(host_f32)); }
+  Tensor get(const std::string& key, const Shape& expected) const { return place(host(key, expected)); }
+};
 
 // y[..., out] = x[..., in] · W^T + b. Also accepts 1×1 conv weights
 // [out, in, 1, 1] (a 1×1 conv over NHWC is a linear layer over channels).
@@ -20,8 +35,8 @@ struct Linear {
   Tensor weight, bias;  // [out, in], [out] (empty when no bias)
   int64_t in = 0, out = 0;
 
-  void load(const WeightStore& w, const std::string& prefix, int64_t in, int64_t out, bool has_bias = true);
-  Tensor forward(const Ops& ops, const Tensor& x, const Tensor* residual = nullptr) const;
+  void load(const WeightLoader& w, const std::string& prefix, int64_t in, int64_t out, bool has_bias = true);
+  Tensor forward(Backend& be, const Tensor& x, const Tensor* residual = nullptr) const;
 };
 
 // NHWC convolution; the checkpoint's [out, in, k, k] is stored as [out, k, k, in].
@@ -30,8 +45,8 @@ struct Conv2d {
   int64_t in = 0, out = 0;
   int kernel = 3, stride = 1, pad = 1;
 
-  void load(const WeightStore& w, const std::string& prefix, int64_t in, int64_t out, int kernel, int stride = 1);
-  Tensor forward(const Ops& ops, const Tensor& x, const Tensor* residual = nullptr) const;  // x [B,H,W,in]
+  void load(const WeightLoader& w, const std::string& prefix, int64_t in, int64_t out, int kernel, int stride = 1);
+  Tensor forward(Backend& be, const Tensor& x, const Tensor* residual = nullptr) const;  // x [B,H,W,in]
 };
 
 struct GroupNorm {
@@ -39,8 +54,8 @@ struct GroupNorm {
   int64_t channels = 0, groups = 32;
   float eps = 1e-5f;
 
-  void load(const WeightStore& w, const std::string& prefix, int64_t channels, int64_t groups, float eps);
-  Tensor forward(const Ops& ops, const Tensor& x, bool silu) const;  // x [B, ..., C]
+  void load(const WeightLoader& w, const std::string& prefix, int64_t channels, int64_t groups, float eps);
+  Tensor forward(Backend& be, const Tensor& x, bool silu) const;  // x [B, ..., C]
 };
 
 struct LayerNorm {
@@ -48,8 +63,8 @@ struct LayerNorm {
   int64_t channels = 0;
   float eps = 1e-5f;
 
-  void load(const WeightStore& w, const std::string& prefix, int64_t channels, float eps);
-  Tensor forward(const Ops& ops, const Tensor& x) const;  // over the last dim
+  void load(const WeightLoader& w, const std::string& prefix, int64_t channels, float eps);
+  Tensor forward(Backend& be, const Tensor& x) const;  // over the last dim
 };
 
 // Multi-head attention as diffusers' Attention (to_q/to_k/to_v/to_out.0):
@@ -60,10 +75,10 @@ struct MultiHeadAttention {
 
   // Also reads the pre-0.14 diffusers names (query/key/value/proj_attn) that
   // many published SD 1.x VAE checkpoints still carry.
-  void load(const WeightStore& w, const std::string& prefix, int64_t query_dim, int64_t context_dim,
+  void load(const WeightLoader& w, const std::string& prefix, int64_t query_dim, int64_t context_dim,
             int64_t heads, int64_t head_dim, bool qkv_bias);
   // x [B, L, query_dim], context [B, Lk, context_dim] -> [B, L, query_dim] (+ residual)
-  Tensor forward(const Ops& ops, const Tensor& x, const Tensor* context, const Tensor* residual) const;
+  Tensor forward(Backend& be, const Tensor& x, const Tensor* context, const Tensor* residual) const;
 };
 
 // Element counts per sample, for ops that loop over the batch.

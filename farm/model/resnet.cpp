@@ -4,7 +4,7 @@
 
 namespace farm::model {
 
-void ResnetBlock::load(const WeightStore& w, const std::string& prefix, int64_t in_, int64_t out_,
+void ResnetBlock::load(const WeightLoader& w, const std::string& prefix, int64_t in_, int64_t out_,
                        int64_t temb_channels, int64_t groups, float eps) {
   in = in_;
   out = out_;
@@ -16,23 +16,20 @@ void ResnetBlock::load(const WeightStore& w, const std::string& prefix, int64_t 
   if (in != out) conv_shortcut.load(w, prefix + ".conv_shortcut", in, out, 1);
 }
 
-Tensor ResnetBlock::forward(const Ops& ops, const Tensor& x, const Tensor* temb) const {
-  Tensor h = conv1.forward(ops, norm1.forward(ops, x, true));  // [B,H,W,out]
+Tensor ResnetBlock::forward(Backend& be, const Tensor& x, const Tensor* temb) const {
+  Tensor h = conv1.forward(be, norm1.forward(be, x, true));  // [B,H,W,out]
   if (temb && time_emb_proj.out) {
-    Tensor t(temb->shape);
-    ops.silu(t.size(), temb->ptr(), t.ptr());
-    const Tensor proj = time_emb_proj.forward(ops, t);  // [B, out]
-    const int64_t B = h.dim(0), hw = h.size() / (B * out);
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t i = 0; i < hw; ++i)
-        for (int64_t c = 0; c < out; ++c) h.data[(b * hw + i) * out + c] += proj.data[b * out + c];
+    Tensor t = be.empty(temb->shape);
+    be.activation(kernels::Activation::silu, *temb, t);
+    const Tensor proj = time_emb_proj.forward(be, t);  // [B, out]
+    be.add_channel_bias(h, proj);
   }
-  h = norm2.forward(ops, h, true);
+  h = norm2.forward(be, h, true);
   if (conv_shortcut.out) {
-    const Tensor shortcut = conv_shortcut.forward(ops, x);
-    return conv2.forward(ops, h, &shortcut);
+    const Tensor shortcut = conv_shortcut.forward(be, x);
+    return conv2.forward(be, h, &shortcut);
   }
-  return conv2.forward(ops, h, &x);
+  return conv2.forward(be, h, &x);
 }
 
 }  // namespace farm::model

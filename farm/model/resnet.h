@@ -14,10 +14,10 @@ struct ResnetBlock {
   int64_t in = 0, out = 0;
 
   // temb_channels 0: no time embedding.
-  void load(const WeightStore& w, const std::string& prefix, int64_t in, int64_t out, int64_t temb_channels,
+  void load(const WeightLoader& w, const std::string& prefix, int64_t in, int64_t out, int64_t temb_channels,
             int64_t groups, float eps);
   // x [B,H,W,in], temb [B, temb_channels] or null -> [B,H,W,out]
-  Tensor forward(const Ops& ops, const Tensor& x, const Tensor* temb) const;
+  Tensor forward(Backend& be, const Tensor& x, const Tensor* temb) const;
 };
 
 }  // namespace farm::model

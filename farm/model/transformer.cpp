@@ -4,7 +4,7 @@
 
 namespace farm::model {
 
-void BasicTransformerBlock::load(const WeightStore& w, const std::string& prefix, int64_t dim, int64_t context_dim,
+void BasicTransformerBlock::load(const WeightLoader& w, const std::string& prefix, int64_t dim, int64_t context_dim,
                                  int64_t heads) {
   if (dim % heads != 0) fail(w.dir(), ": '", prefix, "': ", dim, " channels do not divide into ", heads, " heads");
   const int64_t head_dim = dim / heads;
@@ -17,18 +17,18 @@ void BasicTransformerBlock::load(const WeightStore& w, const std::string& prefix
   ff_out.load(w, prefix + ".ff.net.2", 4 * dim, dim);
 }
 
-Tensor BasicTransformerBlock::forward(const Ops& ops, const Tensor& x, const Tensor& context) const {
-  Tensor h = attn1.forward(ops, norm1.forward(ops, x), nullptr, &x);  // [B, L, dim]
-  h = attn2.forward(ops, norm2.forward(ops, h), &context, &h);
-  const Tensor proj = ff_in.forward(ops, norm3.forward(ops, h));  // [B, L, 8·dim]
+Tensor BasicTransformerBlock::forward(Backend& be, const Tensor& x, const Tensor& context) const {
+  Tensor h = attn1.forward(be, norm1.forward(be, x), nullptr, &x);  // [B, L, dim]
+  h = attn2.forward(be, norm2.forward(be, h), &context, &h);
+  const Tensor proj = ff_in.forward(be, norm3.forward(be, h));  // [B, L, 8·dim]
   Shape gs = proj.shape;
   gs.back() /= 2;
-  Tensor gated(gs);
-  ops.geglu(proj.size() / proj.dim(-1), gs.back(), proj.ptr(), gated.ptr());
-  return ff_out.forward(ops, gated, &h);
+  Tensor gated = be.empty(gs);
+  be.geglu(proj.size() / proj.dim(-1), gs.back(), proj, gated);
+  return ff_out.forward(be, gated, &h);
 }
 
-void Transformer2D::load(const WeightStore& w, const std::string& prefix, int64_t channels_, int64_t context_dim,
+void Transformer2D::load(const WeightLoader& w, const std::string& prefix, int64_t channels_, int64_t context_dim,
                          int64_t heads, int64_t layers, int64_t groups) {
   channels = channels_;
   norm.load(w, prefix + ".norm", channels, groups, 1e-6f);
@@ -39,13 +39,13 @@ void Transformer2D::load(const WeightStore& w, const std::string& prefix, int64_
   proj_out.load(w, prefix + ".proj_out", channels, channels);
 }
 
-Tensor Transformer2D::forward(const Ops& ops, const Tensor& x, const Tensor& context) const {
+Tensor Transformer2D::forward(Backend& be, const Tensor& x, const Tensor& context) const {
   const int64_t B = x.dim(0), H = x.dim(1), W = x.dim(2);
-  Tensor h = proj_in.forward(ops, norm.forward(ops, x, false));  // [B,H,W,C] == [B, HW, C]
+  Tensor h = proj_in.forward(be, norm.forward(be, x, false));  // [B,H,W,C] == [B, HW, C]
   h = std::move(h).reshaped({B, H * W, channels});
-  for (const auto& blk : blocks) h = blk.forward(ops, h, context);
+  for (const auto& blk : blocks) h = blk.forward(be, h, context);
   h = std::move(h).reshaped({B, H, W, channels});
-  return proj_out.forward(ops, h, &x);
+  return proj_out.forward(be, h, &x);
 }
 
 }  // namespace farm::model

@@ -15,8 +15,8 @@ struct BasicTransformerBlock {
   MultiHeadAttention attn1, attn2;
   Linear ff_in, ff_out;  // ff.net.0.proj (dim -> 2·4·dim, GEGLU), ff.net.2 (4·dim -> dim)
 
-  void load(const WeightStore& w, const std::string& prefix, int64_t dim, int64_t context_dim, int64_t heads);
-  Tensor forward(const Ops& ops, const Tensor& x, const Tensor& context) const;  // x [B, L, dim]
+  void load(const WeightLoader& w, const std::string& prefix, int64_t dim, int64_t context_dim, int64_t heads);
+  Tensor forward(Backend& be, const Tensor& x, const Tensor& context) const;  // x [B, L, dim]
 };
 
 struct Transformer2D {
@@ -25,10 +25,10 @@ struct Transformer2D {
   std::vector<BasicTransformerBlock> blocks;
   int64_t channels = 0;
 
-  void load(const WeightStore& w, const std::string& prefix, int64_t channels, int64_t context_dim, int64_t heads,
+  void load(const WeightLoader& w, const std::string& prefix, int64_t channels, int64_t context_dim, int64_t heads,
             int64_t layers, int64_t groups);
   // x [B,H,W,C], context [B, Lk, context_dim] -> [B,H,W,C]
-  Tensor forward(const Ops& ops, const Tensor& x, const Tensor& context) const;
+  Tensor forward(Backend& be, const Tensor& x, const Tensor& context) const;
 };
 
 }  // namespace farm::model

@@ -1,8 +1,5 @@
 #include "farm/model/unet.h"
 
-#include <algorithm>
-#include <cmath>
-
 #include "farm/core/error.h"
 
 namespace farm::model {
@@ -96,7 +93,7 @@ UNet::UNet(UNetConfig config) : config_(std::move(config)) {
   weights_.resize(descs_.size());
 }
 
-void UNet::load(const WeightStore& w, size_t begin, size_t end) {
+void UNet::load(const WeightLoader& w, size_t begin, size_t end) {
   const auto& c = config_;
   for (size_t i = begin; i < end; ++i) {
     const auto& d = descs_[i];
@@ -124,32 +121,7 @@ void UNet::load(const WeightStore& w, size_t begin, size_t end) {
   }
 }
 
-namespace {
-
-// torch's nearest interpolation to an explicit size (used when the skip's
-// size is not exactly twice the input, e.g. odd latent sizes).
-Tensor upsample_nearest(const Ops& ops, const Tensor& x, int64_t oh, int64_t ow) {
-  const int64_t B = x.dim(0), H = x.dim(1), W = x.dim(2), C = x.dim(3);
-  Tensor y({B, oh, ow, C});
-  if (oh == 2 * H && ow == 2 * W) {
-    ops.upsample_nearest2x(B, H, W, C, x.ptr(), y.ptr());
-    return y;
-  }
-  const float sh = static_cast<float>(H) / static_cast<float>(oh), sw = static_cast<float>(W) / static_cast<float>(ow);
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t i = 0; i < oh; ++i) {
-      const int64_t si = std::min(static_cast<int64_t>(std::floor(static_cast<float>(i) * sh)), H - 1);
-      for (int64_t j = 0; j < ow; ++j) {
-        const int64_t sj = std::min(static_cast<int64_t>(std::floor(static_cast<float>(j) * sw)), W - 1);
-        std::copy_n(x.ptr() + ((b * H + si) * W + sj) * C, C, y.ptr() + ((b * oh + i) * ow + j) * C);
-      }
-    }
-  return y;
-}
-
-}  // namespace
-
-void UNet::run_block(const Ops& ops, size_t i, UNetState& s) const {
+void UNet::run_block(Backend& be, size_t i, UNetState& s) const {
   const auto& d = descs_[i];
   FARM_ASSERT(weights_[i], "block ", d.name, " run without its weights loaded");
   const Weights& wt = *weights_[i];
@@ -157,14 +129,14 @@ void UNet::run_block(const Ops& ops, size_t i, UNetState& s) const {
   switch (d.kind) {
     case UNetBlockKind::time_embedding: {
       const int64_t B = s.timesteps.size(), C0 = c.block_out_channels[0];
-      Tensor t_emb({B, C0});
-      ops.timestep_embedding(B, s.timesteps.ptr(), C0, c.flip_sin_to_cos, c.freq_shift, 10000.0f, t_emb.ptr());
-      Tensor h = wt.linear_1.forward(ops, t_emb);
-      ops.silu(h.size(), h.ptr(), h.ptr());
-      s.temb = wt.linear_2.forward(ops, h);  // [B, 4·C0]
+      Tensor t_emb = be.empty({B, C0});
+      be.timestep_embedding(s.timesteps, C0, c.flip_sin_to_cos, c.freq_shift, 10000.0f, t_emb);
+      Tensor h = wt.linear_1.forward(be, t_emb);
+      be.activation(kernels::Activation::silu, h, h);
+      s.temb = wt.linear_2.forward(be, h);  // [B, 4·C0]
       return;
     }
-    case UNetBlockKind::conv_in: s.h = wt.conv.forward(ops, s.h); break;
+    case UNetBlockKind::conv_in: s.h = wt.conv.forward(be, s.h); break;
     case UNetBlockKind::resnet:
       if (d.pops_skip) {
         FARM_ASSERT(!s.skips.empty(), d.name, ": skip stack is empty");
@@ -173,40 +145,48 @@ void UNet::run_block(const Ops& ops, size_t i, UNetState& s) const {
         const int64_t B = s.h.dim(0), H = s.h.dim(1), W = s.h.dim(2), ca = s.h.dim(3), cb = skip.dim(3);
         FARM_ASSERT(skip.dim(1) == H && skip.dim(2) == W, d.name, ": skip ", shape_str(skip.shape), " vs ",
                     shape_str(s.h.shape));
-        Tensor cat_h({B, H, W, ca + cb});
-        ops.concat_channels(B, H * W, ca, s.h.ptr(), cb, skip.ptr(), cat_h.ptr());
-        s.h = wt.resnet.forward(ops, cat_h, &s.temb);
+        Tensor cat_h = be.empty({B, H, W, ca + cb});
+        be.concat_channels(s.h, skip, cat_h);
+        s.h = wt.resnet.forward(be, cat_h, &s.temb);
       } else {
-        s.h = wt.resnet.forward(ops, s.h, &s.temb);
+        s.h = wt.resnet.forward(be, s.h, &s.temb);
       }
       break;
-    case UNetBlockKind::transformer: s.h = wt.transformer.forward(ops, s.h, s.context); break;
-    case UNetBlockKind::downsample: s.h = wt.conv.forward(ops, s.h); break;
+    case UNetBlockKind::transformer: s.h = wt.transformer.forward(be, s.h, s.context); break;
+    case UNetBlockKind::downsample: s.h = wt.conv.forward(be, s.h); break;
     case UNetBlockKind::upsample: {
       // Upsample to the size of the skip the next resnet pops (diffusers'
       // forward_upsample_size), which is 2× unless the latent size is odd.
       FARM_ASSERT(!s.skips.empty(), d.name, ": skip stack is empty");
       const Tensor& next = s.skips.back();
-      s.h = wt.conv.forward(ops, upsample_nearest(ops, s.h, next.dim(1), next.dim(2)));
+      Tensor up = be.empty({s.h.dim(0), next.dim(1), next.dim(2), s.h.dim(3)});
+      be.upsample_nearest(s.h, up);
+      s.h = wt.conv.forward(be, up);
       break;
     }
-    case UNetBlockKind::conv_out: s.h = wt.conv.forward(ops, wt.norm.forward(ops, s.h, true)); break;
+    case UNetBlockKind::conv_out: s.h = wt.conv.forward(be, wt.norm.forward(be, s.h, true)); break;
   }
   if (d.pushes_skip) s.skips.push_back(s.h);
 }
 
-void UNet::run(const Ops& ops, UNetState& s, size_t begin, size_t end) const {
+void UNet::run(Backend& be, UNetState& s, size_t begin, size_t end) const {
   FARM_ASSERT(begin <= end && end <= descs_.size(), "block range ", begin, "..", end);
-  for (size_t i = begin; i < end; ++i) run_block(ops, i, s);
+  // A state from the sampler or from another rank arrives on the host. Timesteps
+  // stay there: the embedding op reads them as fp32.
+  s.h = be.to_backend(s.h);
+  if (s.temb.defined()) s.temb = be.to_backend(s.temb);
+  if (s.context.defined()) s.context = be.to_backend(s.context);
+  for (auto& k : s.skips) k = be.to_backend(k);
+  for (size_t i = begin; i < end; ++i) run_block(be, i, s);
 }
 
-Tensor UNet::forward(const Ops& ops, Tensor sample, Tensor timesteps, Tensor context) const {
+Tensor UNet::forward(Backend& be, Tensor sample, Tensor timesteps, Tensor context) const {
   UNetState s;
   s.h = std::move(sample);
   s.timesteps = std::move(timesteps);
   s.context = std::move(context);
-  run(ops, s, 0, descs_.size());
-  return std::move(s.h);
+  run(be, s, 0, descs_.size());
+  return be.to_host(s.h);
 }
 
 }  // namespace farm::model

@@ -48,18 +48,19 @@ class UNet {
   const std::vector<UNetBlockDesc>& blocks() const { return descs_; }
 
   // Loads the weights of blocks [begin, end) only.
-  void load(const WeightStore& w, size_t begin, size_t end);
-  void load(const WeightStore& w) { load(w, 0, descs_.size()); }
+  void load(const WeightLoader& w, size_t begin, size_t end);
+  void load(const WeightLoader& w) { load(w, 0, descs_.size()); }
 
-  // Runs blocks [begin, end) on the state.
-  void run(const Ops& ops, UNetState& s, size_t begin, size_t end) const;
+  // Runs blocks [begin, end) on the state. Host tensors in it are first placed
+  // on the backend; the results stay there.
+  void run(Backend& be, UNetState& s, size_t begin, size_t end) const;
 
-  // The whole network: sample [B,H,W,in], timesteps [B], context [B,L,D] -> [B,H,W,out].
-  Tensor forward(const Ops& ops, Tensor sample, Tensor timesteps, Tensor context) const;
+  // The whole network: sample [B,H,W,in], timesteps [B] (host), context [B,L,D] -> host [B,H,W,out].
+  Tensor forward(Backend& be, Tensor sample, Tensor timesteps, Tensor context) const;
 
  private:
   struct Weights;
-  void run_block(const Ops& ops, size_t i, UNetState& s) const;
+  void run_block(Backend& be, size_t i, UNetState& s) const;
 
   UNetConfig config_;
   std::vector<UNetBlockDesc> descs_;

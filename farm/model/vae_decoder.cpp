@@ -37,7 +37,7 @@ VaeConfig VaeConfig::load(const std::string& path) {
   return v;
 }
 
-void VaeDecoder::load(const WeightStore& w) {
+void VaeDecoder::load(const WeightLoader& w) {
   const auto& c = config_;
   const int64_t n = static_cast<int64_t>(c.block_out_channels.size());
   const int64_t top = c.block_out_channels.back(), g = c.norm_num_groups;
@@ -79,37 +79,38 @@ VaeDecoder::VaeDecoder(VaeConfig c) : config_(std::move(c)) {
   parts_.push_back({Part::output});
 }
 
-void VaeDecoder::run_part(const Ops& ops, int part, Tensor& h) const {
+void VaeDecoder::run_part(Backend& be, int part, Tensor& h) const {
   const PartRef& p = parts_.at(static_cast<size_t>(part));
   switch (p.kind) {
     case Part::input:
-      if (config_.use_post_quant_conv) h = post_quant_conv_.forward(ops, h);
-      h = conv_in_.forward(ops, h);  // [B,h,w,top]
+      h = be.to_backend(h);
+      if (config_.use_post_quant_conv) h = post_quant_conv_.forward(be, h);
+      h = conv_in_.forward(be, h);  // [B,h,w,top]
       return;
-    case Part::mid_resnet0: h = mid_resnet0_.forward(ops, h, nullptr); return;
+    case Part::mid_resnet0: h = mid_resnet0_.forward(be, h, nullptr); return;
     case Part::mid_attention: {
       const int64_t B = h.dim(0), H = h.dim(1), W = h.dim(2), C = h.dim(3);
       Tensor tokens = std::move(h).reshaped({B, H * W, C});
-      const Tensor normed = mid_attn_norm_.forward(ops, tokens, false);
-      h = std::move(mid_attn_.forward(ops, normed, nullptr, &tokens)).reshaped({B, H, W, C});
+      const Tensor normed = mid_attn_norm_.forward(be, tokens, false);
+      h = std::move(mid_attn_.forward(be, normed, nullptr, &tokens)).reshaped({B, H, W, C});
       return;
     }
-    case Part::mid_resnet1: h = mid_resnet1_.forward(ops, h, nullptr); return;
-    case Part::up_resnet: h = up_[static_cast<size_t>(p.block)].resnets[static_cast<size_t>(p.layer)].forward(ops, h, nullptr); return;
+    case Part::mid_resnet1: h = mid_resnet1_.forward(be, h, nullptr); return;
+    case Part::up_resnet: h = up_[static_cast<size_t>(p.block)].resnets[static_cast<size_t>(p.layer)].forward(be, h, nullptr); return;
     case Part::upsample: {
-      Tensor up({h.dim(0), 2 * h.dim(1), 2 * h.dim(2), h.dim(3)});
-      ops.upsample_nearest2x(h.dim(0), h.dim(1), h.dim(2), h.dim(3), h.ptr(), up.ptr());
-      h = up_[static_cast<size_t>(p.block)].upsample.forward(ops, up);
+      Tensor up = be.empty({h.dim(0), 2 * h.dim(1), 2 * h.dim(2), h.dim(3)});
+      be.upsample_nearest(h, up);
+      h = up_[static_cast<size_t>(p.block)].upsample.forward(be, up);
       return;
     }
-    case Part::output: h = conv_out_.forward(ops, norm_out_.forward(ops, h, true)); return;  // [B,H,W,3]
+    case Part::output: h = conv_out_.forward(be, norm_out_.forward(be, h, true)); return;  // [B,H,W,3]
   }
 }
 
-Tensor VaeDecoder::decode(const Ops& ops, const Tensor& latents) const {
+Tensor VaeDecoder::decode(Backend& be, const Tensor& latents) const {
   Tensor h = latents;
-  for (int i = 0; i < parts(); ++i) run_part(ops, i, h);
-  return h;
+  for (int i = 0; i < parts(); ++i) run_part(be, i, h);
+  return be.to_host(h);
 }
 
 }  // namespace farm::model

@@ -26,17 +26,18 @@ class VaeDecoder {
   explicit VaeDecoder(VaeConfig c);
   const VaeConfig& config() const { return config_; }
 
-  void load(const WeightStore& w);
-  // latents [B,h,w,latent_channels] (already divided by scaling_factor) -> image [B,H,W,3] in about [-1, 1]
-  Tensor decode(const Ops& ops, const Tensor& latents) const;
+  void load(const WeightLoader& w);
+  // latents [B,h,w,latent_channels] (already divided by scaling_factor) -> host image [B,H,W,3] in about [-1, 1]
+  Tensor decode(Backend& be, const Tensor& latents) const;
 
   // The same decode as a list of parts (input conv, each mid-block layer,
   // each up-block resnet and upsampler, output conv), so a pipeline stage can
   // spread one decode over its next UNet passes instead of stalling the ring
   // for the whole decode. h holds the latents before part 0 and the image
-  // after the last; running every part in order is decode() exactly.
+  // after the last; running every part in order is decode() exactly. Part 0
+  // places h on the backend; the image stays there.
   int parts() const { return static_cast<int>(parts_.size()); }
-  void run_part(const Ops& ops, int part, Tensor& h) const;
+  void run_part(Backend& be, int part, Tensor& h) const;
 
  private:
   enum class Part { input, mid_resnet0, mid_attention, mid_resnet1, up_resnet, upsample, output };

@@ -1,5 +1,6 @@
 #include "farm/pipeline/ring.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "farm/comm/wire.h"
@@ -24,9 +25,8 @@ class Timed {
 
 }  // namespace
 
-RingStage::RingStage(const SdModel& m, const kernels::Ops& ops, RingLayout layout, comm::Transport& t,
-                     ImageEncoder encode)
-    : model_(m), ops_(ops), layout_(std::move(layout)), t_(t), encode_(std::move(encode)) {
+RingStage::RingStage(const SdModel& m, RingLayout layout, comm::Transport& t, ImageEncoder encode)
+    : model_(m), be_(*m.backend), layout_(std::move(layout)), t_(t), encode_(std::move(encode)) {
   FARM_ASSERT(layout_.ranks() == t_.size(), "layout of ", layout_.ranks(), " ranks on ", t_.size());
   pipeline_ = layout_.pipeline_of(t_.rank());
   stage_ = layout_.stage_of(t_.rank());
@@ -114,7 +114,7 @@ void RingStage::admit(Admission a) {
   s.items = std::move(a.items);
   {
     Timed t(stats.text_s);
-    s.unet.context = encode_prompts(model_, ops_, loop->row_prompts(), loop->clip_skip());
+    s.unet.context = encode_prompts(model_, loop->row_prompts(), loop->clip_skip());
   }
   loop->model_input(0, s.unet.h, s.unet.timesteps);
   // The last stage keeps the sampler state; on another rank it rebuilds the
@@ -126,11 +126,15 @@ void RingStage::admit(Admission a) {
 }
 
 void RingStage::run_blocks(RingState s) {
+  const kernels::DeviceCounters before = be_.counters();
   {
     Timed t(stats.unet_s);
-    model_.unet->run(ops_, s.unet, begin_, end_);
+    model_.unet->run(be_, s.unet, begin_, end_);
+    // The host needs the output: the sampler on the last stage, the wire on others.
+    if (last()) s.unet.h = be_.to_host(s.unet.h);
   }
-  ++stats.unet_passes;
+  count_pass(be_.counters() - before);
+  if (!last() && s.step == s.steps - 1) first_done_ = true;
   // Its last pass through stage 0 frees the micro-batch's slot.
   if (first() && s.step == s.steps - 1) --in_flight_;
   if (!last()) {
@@ -138,6 +142,23 @@ void RingStage::run_blocks(RingState s) {
     return;
   }
   finish_step(std::move(s));
+}
+
+void RingStage::count_pass(const kernels::DeviceCounters& d) {
+  // Steady state begins once a micro-batch is done with this rank (on the
+  // last stage: decoded): by then the device allocator has served every
+  // pattern of buffers that a pass, overlapping a decode or not, needs.
+  ++stats.unet_passes;
+  if (!first_done_) return;
+  auto& m = stats.pass_max;
+  auto& a = stats.pass_sum;
+  m.h2d_bytes = std::max(m.h2d_bytes, d.h2d_bytes), a.h2d_bytes += d.h2d_bytes;
+  m.d2h_bytes = std::max(m.d2h_bytes, d.d2h_bytes), a.d2h_bytes += d.d2h_bytes;
+  m.allocations = std::max(m.allocations, d.allocations), a.allocations += d.allocations;
+  m.syncs = std::max(m.syncs, d.syncs), a.syncs += d.syncs;
+  m.stream_syncs = std::max(m.stream_syncs, d.stream_syncs), a.stream_syncs += d.stream_syncs;
+  m.launches = std::max(m.launches, d.launches), a.launches += d.launches;
+  ++stats.steady_passes;
 }
 
 void RingStage::finish_step(RingState s) {
@@ -177,10 +198,11 @@ void RingStage::decode_part() {
   Decode& d = decodes_.front();
   {
     Timed t(stats.vae_s);
-    model_.vae->run_part(ops_, d.next_part++, d.h);
+    model_.vae->run_part(be_, d.next_part++, d.h);
   }
   if (d.next_part < model_.vae->parts()) return;
   Timed t(stats.encode_s);
+  d.h = be_.to_host(d.h);
   to_unit_range(d.h);
   const auto images = to_rgb8(d.h);
   nlohmann::json items = nlohmann::json::array();
@@ -192,12 +214,21 @@ void RingStage::decode_part() {
   t_.send(0, kDone, w.take());
   decodes_.pop_front();
   ++stats.finished;
+  first_done_ = true;
   if (stats.trace) stats.completions.push_back(now_s());
 }
 
 void RingStage::send_state(int stage, const RingState& s) {
   Timed t(stats.wire_s);
-  comm::Bytes b = encode_state(s);
+  // Over MPI the state travels through the host; 16-bit values survive fp32 exactly.
+  RingState host;
+  host.id = s.id, host.step = s.step, host.steps = s.steps, host.items = s.items;
+  host.unet.h = be_.to_host(s.unet.h);
+  host.unet.timesteps = s.unet.timesteps;
+  host.unet.context = be_.to_host(s.unet.context);
+  if (s.unet.temb.defined()) host.unet.temb = be_.to_host(s.unet.temb);
+  for (const auto& k : s.unet.skips) host.unet.skips.push_back(be_.to_host(k));
+  comm::Bytes b = encode_state(host);
   stats.state_bytes_sent += static_cast<int64_t>(b.size());
   ++stats.states_sent;
   t_.send(layout_.rank_of(pipeline_, stage), kState, std::move(b));

@@ -35,6 +35,12 @@ struct RingStats {
   double busy_s = 0, text_s = 0, unet_s = 0, vae_s = 0, encode_s = 0, wire_s = 0;
   int64_t unet_passes = 0, admitted = 0, finished = 0;
   int64_t state_bytes_sent = 0, states_sent = 0;  // micro-batch states only (no control, no PNGs)
+  // Device work: the whole job, and each UNet pass in the steady state
+  // (after the first micro-batch finished): its input up, the pass, its output down.
+  kernels::DeviceCounters device;
+  int64_t weights_placed = 0, weight_bytes_placed = 0;  // tensors and bytes the backend placed at load
+  kernels::DeviceCounters pass_max, pass_sum;
+  int64_t steady_passes = 0;
   // Busy intervals and event times (steady clock, seconds) when tracing.
   bool trace = false;
   std::vector<std::pair<double, double>> busy;
@@ -43,7 +49,7 @@ struct RingStats {
 
 class RingStage {
  public:
-  RingStage(const SdModel& m, const kernels::Ops& ops, RingLayout layout, comm::Transport& t, ImageEncoder encode);
+  RingStage(const SdModel& m, RingLayout layout, comm::Transport& t, ImageEncoder encode);
 
   int stage() const { return stage_; }
   bool first() const { return stage_ == 0; }
@@ -72,12 +78,13 @@ class RingStage {
   void decode_part();
   void run_blocks(RingState s);
   void finish_step(RingState s);
+  void count_pass(const kernels::DeviceCounters& d);
   void send_state(int stage, const RingState& s);
   // Counts [t0, now] as busy (and traces it); returns now.
   double mark_busy(double t0);
 
   const SdModel& model_;
-  const kernels::Ops& ops_;
+  kernels::Backend& be_;
   RingLayout layout_;
   comm::Transport& t_;
   ImageEncoder encode_;
@@ -90,7 +97,8 @@ class RingStage {
   int in_flight_ = 0;
   std::map<int64_t, std::unique_ptr<DenoiseLoop>> loops_;  // last stage: sampler state per micro-batch
   std::deque<Decode> decodes_;                              // last stage: decodes under way, oldest first
-  int decode_credit_ = 0;                                   // parts to run before the next UNet pass
+  int decode_credit_ = 0;
+  bool first_done_ = false;  // a micro-batch has finished on this rank's pipeline (steady state)                                   // parts to run before the next UNet pass
 };
 
 }  // namespace farm::pipeline

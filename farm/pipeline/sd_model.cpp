@@ -46,7 +46,9 @@ SdModel SdModel::open(const std::string& dir) {
   return m;
 }
 
-void SdModel::load_weights(const LoadParts& parts) {
+void SdModel::load_weights(kernels::Backend& be, const LoadParts& parts) {
+  FARM_ASSERT(!backend || backend == &be, "a model's weights on two backends");
+  backend = &be;
   auto record = [&](const char* part, const WeightStore& w) {
     weight_bytes += w.loaded_bytes();
     for (const auto& k : w.loaded_keys()) loaded_keys.insert(cat(part, "/", k));
@@ -54,24 +56,27 @@ void SdModel::load_weights(const LoadParts& parts) {
   const size_t end = std::min(parts.unet_end, unet->blocks().size());
   if (parts.unet_begin < end) {
     const WeightStore w((fs::path(dir) / "unet").string());
-    unet->load(w, parts.unet_begin, end);
+    const model::WeightLoader loader{w, be};
+    unet->load(loader, parts.unet_begin, end);
     record("unet", w);
   }
   if (parts.text_encoder) {
     const WeightStore w((fs::path(dir) / "text_encoder").string());
-    text_encoder->load(w);
+    const model::WeightLoader loader{w, be};
+    text_encoder->load(loader);
     record("text_encoder", w);
   }
   if (parts.vae) {
     const WeightStore w((fs::path(dir) / "vae").string());
-    vae->load(w);
+    const model::WeightLoader loader{w, be};
+    vae->load(loader);
     record("vae", w);
   }
 }
 
-SdModel SdModel::load(const std::string& dir) {
+SdModel SdModel::load(const std::string& dir, kernels::Backend& be) {
   SdModel m = open(dir);
-  m.load_weights();
+  m.load_weights(be);
   return m;
 }
 

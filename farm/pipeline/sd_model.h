@@ -33,12 +33,15 @@ struct SdModel {
   size_t weight_bytes = 0;  // bytes of weights read from disk (as stored)
   // Every checkpoint key read, as "unet/<key>", "text_encoder/<key>", "vae/<key>".
   std::set<std::string> loaded_keys;
+  // Where the weights live and the model runs; set by load_weights.
+  kernels::Backend* backend = nullptr;
 
   // Checks the folder layout, every config and the tokenizer; no weights yet.
   static SdModel open(const std::string& dir);
-  void load_weights(const LoadParts& parts = {});
+  // Reads the parts' weights and places them on `be`, each once.
+  void load_weights(kernels::Backend& be, const LoadParts& parts = {});
   // open + load_weights: the whole model.
-  static SdModel load(const std::string& dir);
+  static SdModel load(const std::string& dir, kernels::Backend& be);
 
   // The default width and height (SD 1.5: 512; SD 2.1-768: 768).
   int64_t native_size() const { return unet->config().native_image_size(vae->config().scale_factor()); }

@@ -21,14 +21,14 @@ void check_request(const SdModel& m, const Txt2ImgRequest& r) {
     fail("clip_skip ", r.clip_skip, ": must be between 1 and ", m.text_encoder->config().layers);
 }
 
-Tensor encode_prompts(const SdModel& m, const kernels::Ops& ops, const std::vector<std::string>& prompts,
+Tensor encode_prompts(const SdModel& m, const std::vector<std::string>& prompts,
                       int clip_skip) {
   std::vector<int64_t> ids;
   for (const auto& p : prompts) {
     const auto one = m.tokenizer->encode(p);
     ids.insert(ids.end(), one.begin(), one.end());
   }
-  return m.text_encoder->forward(ops, ids, static_cast<int64_t>(prompts.size()), clip_skip);
+  return m.text_encoder->forward(*m.backend, ids, static_cast<int64_t>(prompts.size()), clip_skip);
 }
 
 namespace {
@@ -38,19 +38,19 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 
 }  // namespace
 
-Tensor denoise(const SdModel& m, const kernels::Ops& ops, const std::vector<Txt2ImgRequest>& batch,
+Tensor denoise(const SdModel& m, const std::vector<Txt2ImgRequest>& batch,
                const StepCallback& on_step, StageTimes* times) {
   StageTimes local;
   StageTimes& t = times ? *times : local;
   DenoiseLoop loop(m, batch);
   auto t0 = Clock::now();
-  const Tensor text = encode_prompts(m, ops, loop.row_prompts(), loop.clip_skip());  // [rows, 77, D]
+  const Tensor text = encode_prompts(m, loop.row_prompts(), loop.clip_skip());  // [rows, 77, D]
   t.text_encode += seconds_since(t0);
   for (int step = 0; step < loop.steps(); ++step) {
     Tensor in, timesteps;
     loop.model_input(step, in, timesteps);
     t0 = Clock::now();
-    const Tensor out = m.unet->forward(ops, std::move(in), std::move(timesteps), Tensor(text.shape, text.data));
+    const Tensor out = m.unet->forward(*m.backend, std::move(in), std::move(timesteps), text);
     t.unet += seconds_since(t0);
     ++t.unet_steps;
     loop.advance(step, out);
@@ -71,8 +71,8 @@ void to_unit_range(Tensor& image) {
   for (float& v : image.data) v = std::clamp(v / 2.0f + 0.5f, 0.0f, 1.0f);
 }
 
-Tensor decode_latents(const SdModel& m, const kernels::Ops& ops, const Tensor& latents) {
-  Tensor img = m.vae->decode(ops, vae_input(m, latents));
+Tensor decode_latents(const SdModel& m, const Tensor& latents) {
+  Tensor img = m.vae->decode(*m.backend, vae_input(m, latents));
   to_unit_range(img);
   return img;
 }
@@ -92,11 +92,11 @@ std::vector<RgbImage> to_rgb8(const Tensor& images) {
   return out;
 }
 
-std::vector<RgbImage> txt2img(const SdModel& m, const kernels::Ops& ops, const std::vector<Txt2ImgRequest>& batch,
+std::vector<RgbImage> txt2img(const SdModel& m, const std::vector<Txt2ImgRequest>& batch,
                               const StepCallback& on_step, StageTimes* times) {
-  const Tensor latents = denoise(m, ops, batch, on_step, times);
+  const Tensor latents = denoise(m, batch, on_step, times);
   const auto t0 = Clock::now();
-  Tensor images = decode_latents(m, ops, latents);
+  Tensor images = decode_latents(m, latents);
   if (times) times->vae_decode += seconds_since(t0);
   return to_rgb8(images);
 }

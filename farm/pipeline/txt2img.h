@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "farm/pipeline/sd_model.h"
-#include "kernels/ops.h"
+#include "kernels/backend.h"
 
 namespace farm::pipeline {
 
@@ -43,23 +43,25 @@ struct StageTimes {
 // Throws farm::Error when the requests are not compatible or invalid for the model.
 void check_request(const SdModel& m, const Txt2ImgRequest& r);
 
-// Text embeddings [B, 77, D] of prompts (clip_skip per A1111).
-Tensor encode_prompts(const SdModel& m, const kernels::Ops& ops, const std::vector<std::string>& prompts,
+// Everything below runs on the model's backend (m.backend).
+
+// Text embeddings [B, 77, D] of prompts (clip_skip per A1111), on the backend.
+Tensor encode_prompts(const SdModel& m, const std::vector<std::string>& prompts,
                       int clip_skip);
 
 // The final latents [B, h, w, C] (before the VAE), for tests that stop there.
-Tensor denoise(const SdModel& m, const kernels::Ops& ops, const std::vector<Txt2ImgRequest>& batch,
+Tensor denoise(const SdModel& m, const std::vector<Txt2ImgRequest>& batch,
                const StepCallback& on_step = {}, StageTimes* times = nullptr);
 
-// latents [B,h,w,C] -> images, as diffusers: vae.decode(latents / scaling_factor),
+// host latents [B,h,w,C] -> host images, as diffusers: vae.decode(latents / scaling_factor),
 // (x / 2 + 0.5).clamp(0, 1), round(x · 255).
-Tensor decode_latents(const SdModel& m, const kernels::Ops& ops, const Tensor& latents);  // float [B,H,W,3] in [0,1]
-// The two ends of decode_latents, for a decode run part by part (VaeDecoder::run_part).
+Tensor decode_latents(const SdModel& m, const Tensor& latents);  // float [B,H,W,3] in [0,1]
+// The two ends of decode_latents (host tensors), for a decode run part by part (VaeDecoder::run_part).
 Tensor vae_input(const SdModel& m, const Tensor& latents);  // latents / scaling_factor
 void to_unit_range(Tensor& image);                          // (x / 2 + 0.5).clamp(0, 1)
 std::vector<RgbImage> to_rgb8(const Tensor& images);
 
-std::vector<RgbImage> txt2img(const SdModel& m, const kernels::Ops& ops, const std::vector<Txt2ImgRequest>& batch,
+std::vector<RgbImage> txt2img(const SdModel& m, const std::vector<Txt2ImgRequest>& batch,
                               const StepCallback& on_step = {}, StageTimes* times = nullptr);
 
 }  // namespace farm::pipeline

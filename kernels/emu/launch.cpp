@@ -80,6 +80,7 @@ void launch_grid(const Launch& l, const void* kernel_id) {
     detail::set_last_error(cudaErrorInvalidValue);
     return;
   }
+  detail::count_launch();
   const uint64_t total = uint64_t{l.grid.x} * l.grid.y * l.grid.z;
   const bool reverse = options().reverse;
   const uint64_t workers = std::min<uint64_t>(static_cast<uint64_t>(std::max(1, options().workers)), total);

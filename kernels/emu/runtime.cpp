@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 
+#include "kernels/emu/counters.h"
 #include "kernels/emu/options.h"
 #include "kernels/emu/runtime_state.h"
 #include "kernels/emu/thread_state.h"
@@ -29,6 +30,23 @@ thread_local cudaError_t g_last_error = cudaSuccess;
 std::mutex g_attr_mutex;
 std::map<const void*, size_t> g_smem_opt_in;
 int g_device = 0;
+std::mutex g_count_mutex;
+RuntimeCounters g_counts;
+
+void count(int64_t RuntimeCounters::*field, int64_t n = 1) {
+  std::lock_guard<std::mutex> lock(g_count_mutex);
+  g_counts.*field += n;
+}
+
+// Emulated devices: FARM_EMU_DEVICES (default 8), so each rank of an emulated
+// multi-GPU run can own one, as on a node with a GPU per rank.
+int device_count() {
+  static const int n = [] {
+    const char* v = std::getenv("FARM_EMU_DEVICES");
+    return v ? std::max(1, std::atoi(v)) : 8;
+  }();
+  return n;
+}
 
 cudaError_t record(cudaError_t e) {
   if (e != cudaSuccess) g_last_error = e;
@@ -51,7 +69,13 @@ Options& options() {
   return o;
 }
 
+RuntimeCounters runtime_counters() {
+  std::lock_guard<std::mutex> lock(g_count_mutex);
+  return g_counts;
+}
+
 namespace detail {
+void count_launch() { count(&RuntimeCounters::launches); }
 void set_last_error(cudaError_t e) { g_last_error = e; }
 size_t max_dynamic_smem(const void* kernel) {
   std::lock_guard<std::mutex> lock(g_attr_mutex);
@@ -62,11 +86,19 @@ size_t max_dynamic_smem(const void* kernel) {
 
 }  // namespace farm::emu
 
+using farm::emu::count;
 using farm::emu::record;
+using farm::emu::RuntimeCounters;
 
-extern "C" {
+namespace {
+void count_copy(size_t bytes, enum cudaMemcpyKind kind) {
+  const auto n = static_cast<int64_t>(bytes);
+  if (kind == cudaMemcpyHostToDevice) count(&RuntimeCounters::h2d_bytes, n);
+  if (kind == cudaMemcpyDeviceToHost) count(&RuntimeCounters::d2h_bytes, n);
+  if (kind == cudaMemcpyDeviceToDevice) count(&RuntimeCounters::d2d_bytes, n);
+}
 
-cudaError_t cudaMalloc(void** ptr, size_t size) {
+cudaError_t aligned_alloc256(void** ptr, size_t size) {
   if (!ptr) return record(cudaErrorInvalidValue);
   *ptr = nullptr;
   if (size == 0) return cudaSuccess;
@@ -74,17 +106,33 @@ cudaError_t cudaMalloc(void** ptr, size_t size) {
   if (posix_memalign(ptr, 256, size) != 0) return record(cudaErrorMemoryAllocation);
   return cudaSuccess;
 }
+}  // namespace
+
+extern "C" {
+
+cudaError_t cudaMalloc(void** ptr, size_t size) {
+  count(&RuntimeCounters::device_allocations);
+  return aligned_alloc256(ptr, size);
+}
 cudaError_t cudaFree(void* ptr) {
+  if (ptr) count(&RuntimeCounters::device_frees);
   std::free(ptr);
   return cudaSuccess;
 }
-cudaError_t cudaMallocHost(void** ptr, size_t size) { return cudaMalloc(ptr, size); }
-cudaError_t cudaFreeHost(void* ptr) { return cudaFree(ptr); }
+cudaError_t cudaMallocHost(void** ptr, size_t size) {
+  count(&RuntimeCounters::host_allocations);
+  return aligned_alloc256(ptr, size);
+}
+cudaError_t cudaFreeHost(void* ptr) {
+  std::free(ptr);
+  return cudaSuccess;
+}
 cudaError_t cudaMallocAsync(void** ptr, size_t size, cudaStream_t) { return cudaMalloc(ptr, size); }
 cudaError_t cudaFreeAsync(void* ptr, cudaStream_t) { return cudaFree(ptr); }
 
-cudaError_t cudaMemcpy(void* dst, const void* src, size_t count, enum cudaMemcpyKind) {
+cudaError_t cudaMemcpy(void* dst, const void* src, size_t count, enum cudaMemcpyKind kind) {
   if (count && (!dst || !src)) return record(cudaErrorInvalidValue);
+  count_copy(count, kind);
   if (count) std::memmove(dst, src, count);
   return cudaSuccess;
 }
@@ -130,7 +178,10 @@ cudaError_t cudaStreamDestroy(cudaStream_t s) {
   delete s;
   return cudaSuccess;
 }
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+cudaError_t cudaStreamSynchronize(cudaStream_t) {
+  count(&RuntimeCounters::stream_syncs);
+  return cudaSuccess;
+}
 cudaError_t cudaStreamQuery(cudaStream_t) { return cudaSuccess; }
 cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t, unsigned int) { return cudaSuccess; }
 
@@ -149,7 +200,10 @@ cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t) {
   e->recorded = true;
   return cudaSuccess;
 }
-cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
+cudaError_t cudaEventSynchronize(cudaEvent_t) {
+  count(&RuntimeCounters::stream_syncs);
+  return cudaSuccess;
+}
 cudaError_t cudaEventQuery(cudaEvent_t) { return cudaSuccess; }
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
   if (!ms || !start || !end) return record(cudaErrorInvalidResourceHandle);
@@ -189,10 +243,13 @@ const char* cudaGetErrorString(cudaError_t e) {
   }
 }
 
-cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
+cudaError_t cudaDeviceSynchronize(void) {
+  count(&RuntimeCounters::device_syncs);
+  return cudaSuccess;
+}
 cudaError_t cudaDeviceReset(void) { return cudaSuccess; }
 cudaError_t cudaGetDeviceCount(int* count) {
-  *count = 1;
+  *count = farm::emu::device_count();
   return cudaSuccess;
 }
 cudaError_t cudaGetDevice(int* device) {
@@ -200,12 +257,12 @@ cudaError_t cudaGetDevice(int* device) {
   return cudaSuccess;
 }
 cudaError_t cudaSetDevice(int device) {
-  if (device != 0) return record(cudaErrorInvalidDevice);
+  if (device < 0 || device >= farm::emu::device_count()) return record(cudaErrorInvalidDevice);
   farm::emu::g_device = device;
   return cudaSuccess;
 }
 cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp* p, int device) {
-  if (device != 0) return record(cudaErrorInvalidDevice);
+  if (device < 0 || device >= farm::emu::device_count()) return record(cudaErrorInvalidDevice);
   *p = cudaDeviceProp{};
   std::strncpy(p->name, "farm SIMT emulator (CPU)", sizeof(p->name) - 1);
   p->totalGlobalMem = size_t{8} << 30;
@@ -225,7 +282,7 @@ cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp* p, int device) {
   return cudaSuccess;
 }
 cudaError_t cudaDeviceGetAttribute(int* value, enum cudaDeviceAttr attr, int device) {
-  if (device != 0) return record(cudaErrorInvalidDevice);
+  if (device < 0 || device >= farm::emu::device_count()) return record(cudaErrorInvalidDevice);
   switch (attr) {
     case cudaDevAttrMaxThreadsPerBlock: *value = 1024; break;
     case cudaDevAttrWarpSize: *value = 32; break;

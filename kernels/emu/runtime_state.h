@@ -6,6 +6,7 @@
 namespace farm::emu::detail {
 
 void set_last_error(cudaError_t e);
+void count_launch();
 // Opt-in limit from cudaFuncSetAttribute(MaxDynamicSharedMemorySize);
 // 48 KiB without it, as on the GPU.
 size_t max_dynamic_smem(const void* kernel);

@@ -1,6 +1,7 @@
 // The tiny SD-1.x and SD-2.x models (tests/data/tiny-sd1, tiny-sd2): CLIP text
-// encoder, UNet and VAE decoder run end to end on the emulated CUDA kernels
-// (cuda_emu_ops) against ref_ops in fp32. Bound, derived as for single ops:
+// encoder, UNet and VAE decoder run end to end on the device-resident CUDA
+// backend, emulated (weights and activations on the device in f16/bf16),
+// against the ref backend in fp32. Bound, derived as for single ops:
 // the error may be at most 2x the error of kernels/ref run with the adapter's
 // precision model (rounded_ref_ops: every op's inputs and output rounded to
 // fp16/bf16), plus one 16-bit unit at max |reference|.
@@ -16,8 +17,8 @@
 #include "farm/model/clip_text.h"
 #include "farm/model/unet.h"
 #include "farm/model/vae_decoder.h"
-#include "kernels/cuda/cuda_ops.h"
-#include "kernels/ops.h"
+#include "kernels/backend.h"
+#include "kernels/cuda/cuda_backend.h"
 #include "tests/cuda/precision_bound.h"
 #include "tests/cuda/rounded_ref_ops.h"
 
@@ -35,11 +36,14 @@ class CudaEmuModels : public ::testing::TestWithParam<Param> {
   }
   DType dtype() const { return std::get<1>(GetParam()); }
 
-  // Runs `forward` on ref (fp32), on rounded ref and on the emulated kernels.
-  void check(const char* what, const std::function<Tensor(const kernels::Ops&)>& forward) const {
-    const Tensor want = forward(kernels::ref_ops());
-    const Tensor baseline = forward(kernels::testing::rounded_ref_ops(dtype()));
-    const Tensor got = forward(kernels::cuda_emu_ops(dtype()));
+  // Runs `forward` (load, then run; a host result) on ref (fp32), on rounded
+  // ref and on the emulated device.
+  void check(const char* what, const std::function<Tensor(kernels::Backend&)>& forward) const {
+    const Tensor want = forward(kernels::ref_backend());
+    const auto rounded = kernels::make_host_backend(kernels::testing::rounded_ref_ops(dtype()));
+    const Tensor baseline = forward(*rounded);
+    const auto device = kernels::make_cuda_emu_backend(dtype(), 0, 1, "test");
+    const Tensor got = forward(*device);
     const auto r = kernels::testing::check_precision(got.data, want.data, baseline.data, dtype());
     std::printf("[ cuda-emu ] %s %-6s %-4s %s\n", std::get<0>(GetParam()).c_str(), what,
                 kernels::cuda::dtype_name(dtype()), r.describe().c_str());
@@ -52,27 +56,33 @@ class CudaEmuModels : public ::testing::TestWithParam<Param> {
 
 TEST_P(CudaEmuModels, TextEncoder) {
   model::ClipTextEncoder te(model::ClipTextConfig::load(dir_ + "/text_encoder/config.json"));
-  te.load(WeightStore(dir_ + "/text_encoder"));
   const auto ids = ref_->load_i64("text.ids");
   const int64_t batch = static_cast<int64_t>(ids.size() / 77);
-  check("text", [&](const kernels::Ops& ops) { return te.forward(ops, ids, batch); });
+  check("text", [&](kernels::Backend& be) {
+    te.load({WeightStore(dir_ + "/text_encoder"), be});
+    return be.to_host(te.forward(be, ids, batch));
+  });
 }
 
 TEST_P(CudaEmuModels, UNet) {
   model::UNet unet(model::UNetConfig::load(dir_ + "/unet/config.json"));
-  unet.load(WeightStore(dir_ + "/unet"));
   const Tensor sample = nchw_to_nhwc(ref_->load_f32("unet.sample"));
   const Tensor t = ref_->load_f32("unet.timestep");
   const Tensor context = ref_->load_f32("unet.encoder_hidden_states");
-  check("unet", [&](const kernels::Ops& ops) { return unet.forward(ops, sample, t, context); });
+  check("unet", [&](kernels::Backend& be) {
+    unet.load({WeightStore(dir_ + "/unet"), be});
+    return unet.forward(be, sample, t, context);
+  });
 }
 
 TEST_P(CudaEmuModels, VaeDecode) {
   model::VaeDecoder vae(model::VaeConfig::load(dir_ + "/vae/config.json"));
-  vae.load(WeightStore(dir_ + "/vae"));
   Tensor z = nchw_to_nhwc(ref_->load_f32("vae.latent"));
   for (float& v : z.data) v = v / vae.config().scaling_factor;
-  check("vae", [&](const kernels::Ops& ops) { return vae.decode(ops, z); });
+  check("vae", [&](kernels::Backend& be) {
+    vae.load({WeightStore(dir_ + "/vae"), be});
+    return vae.decode(be, z);
+  });
 }
 
 INSTANTIATE_TEST_SUITE_P(Tiny, CudaEmuModels,

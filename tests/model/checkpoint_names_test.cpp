@@ -62,11 +62,11 @@ TEST(CheckpointNames, DeprecatedVaeAttentionNames) {
   ASSERT_TRUE(SafetensorsFile((tmp.path / "vae.safetensors").string()).find("decoder.mid_block.attentions.0.query.weight"));
   const auto cfg = model::VaeConfig::load(kModel + "/vae/config.json");
   model::VaeDecoder a(cfg), b(cfg);
-  a.load(WeightStore(kModel + "/vae"));
-  b.load(WeightStore(tmp.path.string()));
+  a.load({WeightStore(kModel + "/vae"), kernels::ref_backend()});
+  b.load({WeightStore(tmp.path.string()), kernels::ref_backend()});
   Tensor z({1, 6, 2, 4});  // NHWC latents
   for (int64_t i = 0; i < z.size(); ++i) z.data[i] = 0.01f * static_cast<float>(i % 37) - 0.2f;
-  EXPECT_EQ(a.decode(kernels::ref_ops(), z).data, b.decode(kernels::ref_ops(), z).data);
+  EXPECT_EQ(a.decode(kernels::ref_backend(), z).data, b.decode(kernels::ref_backend(), z).data);
 }
 
 TEST(CheckpointNames, TextEncoderWithoutTextModelPrefix) {
@@ -75,10 +75,10 @@ TEST(CheckpointNames, TextEncoderWithoutTextModelPrefix) {
                 [](const std::string& k) { return k.rfind("text_model.", 0) == 0 ? k.substr(11) : k; });
   const auto cfg = model::ClipTextConfig::load(kModel + "/text_encoder/config.json");
   model::ClipTextEncoder a(cfg), b(cfg);
-  a.load(WeightStore(kModel + "/text_encoder"));
-  b.load(WeightStore(tmp.path.string()));
+  a.load({WeightStore(kModel + "/text_encoder"), kernels::ref_backend()});
+  b.load({WeightStore(tmp.path.string()), kernels::ref_backend()});
   const std::vector<int64_t> ids = {49406, 320, 1125, 49407, 49407};
-  EXPECT_EQ(a.forward(kernels::ref_ops(), ids, 1).data, b.forward(kernels::ref_ops(), ids, 1).data);
+  EXPECT_EQ(a.forward(kernels::ref_backend(), ids, 1).data, b.forward(kernels::ref_backend(), ids, 1).data);
 }
 
 }  // namespace

@@ -27,7 +27,7 @@ struct Case {
   std::string backend;  // ref | cpu
 };
 
-const kernels::Ops& ops_of(const std::string& b) { return b == "ref" ? kernels::ref_ops() : kernels::cpu_ops(); }
+kernels::Backend& ops_of(const std::string& b) { return b == "ref" ? kernels::ref_backend() : kernels::cpu_backend(); }
 
 std::string dir_of(const std::string& model) { return std::string(FARM_TEST_DATA) + "/" + model; }
 
@@ -46,9 +46,9 @@ class ModelReference : public ::testing::TestWithParam<Case> {
 };
 
 TEST_P(ModelReference, TextEncoder) {
-  const auto& ops = ops_of(GetParam().backend);
+  auto& ops = ops_of(GetParam().backend);
   model::ClipTextEncoder te(model::ClipTextConfig::load(dir_ + "/text_encoder/config.json"));
-  te.load(WeightStore(dir_ + "/text_encoder"));
+  te.load({WeightStore(dir_ + "/text_encoder"), ops});
   const auto ids = ref_->load_i64("text.ids");
   const Tensor want = ref_->load_f32("text.last_hidden");
   const int64_t B = want.dim(0);
@@ -69,18 +69,18 @@ TEST_P(ModelReference, TokenizerIdsOfThePrompts) {
 }
 
 TEST_P(ModelReference, UNet) {
-  const auto& ops = ops_of(GetParam().backend);
+  auto& ops = ops_of(GetParam().backend);
   model::UNet unet(model::UNetConfig::load(dir_ + "/unet/config.json"));
-  unet.load(WeightStore(dir_ + "/unet"));
+  unet.load({WeightStore(dir_ + "/unet"), ops});
   const Tensor out = unet.forward(ops, nchw_to_nhwc(ref_->load_f32("unet.sample")), ref_->load_f32("unet.timestep"),
                                   ref_->load_f32("unet.encoder_hidden_states"));
   expect_close(label("unet.out"), nhwc_to_nchw(out), ref_->load_f32("unet.out"), 1e-5);
 }
 
 TEST_P(ModelReference, VaeDecode) {
-  const auto& ops = ops_of(GetParam().backend);
+  auto& ops = ops_of(GetParam().backend);
   model::VaeDecoder vae(model::VaeConfig::load(dir_ + "/vae/config.json"));
-  vae.load(WeightStore(dir_ + "/vae"));
+  vae.load({WeightStore(dir_ + "/vae"), ops});
   Tensor z = nchw_to_nhwc(ref_->load_f32("vae.latent"));
   for (float& v : z.data) v = v / vae.config().scaling_factor;
   expect_close(label("vae.image"), nhwc_to_nchw(vae.decode(ops, z)), ref_->load_f32("vae.image"), 1e-5);

@@ -24,7 +24,9 @@ struct ModelCache {
   std::map<std::string, std::unique_ptr<pipeline::SdModel>> models;
   const pipeline::SdModel& get(const std::string& name) {
     auto& m = models[name];
-    if (!m) m = std::make_unique<pipeline::SdModel>(pipeline::SdModel::load(std::string(FARM_TEST_DATA) + "/" + name));
+    if (!m)
+      m = std::make_unique<pipeline::SdModel>(
+          pipeline::SdModel::load(std::string(FARM_TEST_DATA) + "/" + name, kernels::cpu_backend()));
     return *m;
   }
 };
@@ -81,12 +83,12 @@ TEST_P(PipelineReference, NoiseLatentsAndImageMatchDiffusers) {
   const Tensor steps = ref.load_f32("pipe." + name + ".latents_steps");  // [S,1,C,h,w]
   const Shape one = {1, steps.dim(2), steps.dim(3), steps.dim(4)};
   const int64_t n = numel(one);
-  const Tensor latents = pipeline::denoise(m, kernels::cpu_ops(), {req}, [&](int s, int, const Tensor& x) {
+  const Tensor latents = pipeline::denoise(m, {req}, [&](int s, int, const Tensor& x) {
     Tensor want(one, std::vector<float>(steps.data.begin() + (s - 1) * n, steps.data.begin() + s * n));
     expect_close(cat(label, " latents after step ", s), nhwc_to_nchw(x), want, 2e-5);
   });
 
-  const Tensor image = pipeline::decode_latents(m, kernels::cpu_ops(), latents);  // [1,H,W,3]
+  const Tensor image = pipeline::decode_latents(m, latents);  // [1,H,W,3]
   expect_close(label + " image", image, ref.load_f32("pipe." + name + ".image"), 2e-5);
 }
 
@@ -111,9 +113,9 @@ TEST(BatchInvariance, SameBitsAloneAndInABatch) {
     reqs[i].width = reqs[i].height = 32;
     reqs[i].sampler = "euler_a";
   }
-  const auto batch = pipeline::txt2img(m, kernels::cpu_ops(), reqs);
+  const auto batch = pipeline::txt2img(m, reqs);
   for (int i = 0; i < 3; ++i) {
-    const auto alone = pipeline::txt2img(m, kernels::cpu_ops(), {reqs[i]});
+    const auto alone = pipeline::txt2img(m, {reqs[i]});
     EXPECT_EQ(alone[0].rgb, batch[i].rgb) << "item " << i;
   }
 }

@@ -16,7 +16,7 @@
 #include "farm/io/safetensors.h"
 #include "farm/pipeline/ring_messages.h"
 #include "farm/pipeline/sd_model.h"
-#include "kernels/ops.h"
+#include "kernels/backend.h"
 
 namespace fs = std::filesystem;
 using namespace farm;
@@ -63,7 +63,7 @@ TEST_P(StageWeights, EachStageLoadsOnlyItsBlocks) {
     for (int s = 0; s < S; ++s) {
       auto m = pipeline::SdModel::open(dir);
       const auto [b, e] = ranges[s];
-      m.load_weights({.text_encoder = s == 0, .vae = s == S - 1, .unet_begin = b, .unet_end = e});
+      m.load_weights(kernels::cpu_backend(), {.text_encoder = s == 0, .vae = s == S - 1, .unet_begin = b, .unet_end = e});
       std::set<std::string> want;
       for (const auto& k : unet_keys)
         for (size_t i = b; i < e; ++i)
@@ -88,7 +88,7 @@ TEST_P(StageWeights, EachStageLoadsOnlyItsBlocks) {
 
 TEST_P(StageWeights, StagesInTurnGiveTheWholeUNetBitForBit) {
   const std::string dir = GetParam();
-  auto whole = pipeline::SdModel::load(dir);
+  auto whole = pipeline::SdModel::load(dir, kernels::cpu_backend());
   const auto& cfg = whole.unet->config();
   const int64_t rows = 3, h = 8, w = 6, L = 7;
   std::mt19937 rng(5);
@@ -97,7 +97,7 @@ TEST_P(StageWeights, StagesInTurnGiveTheWholeUNetBitForBit) {
   for (float& v : x.data) v = nd(rng);
   for (float& v : ctx.data) v = nd(rng);
   ts.data = {981.0f, 500.0f, 1.0f};
-  const Tensor want = whole.unet->forward(kernels::cpu_ops(), x, ts, ctx);
+  const Tensor want = whole.unet->forward(kernels::cpu_backend(), x, ts, ctx);
 
   const size_t n = whole.unet->blocks().size();
   for (int S : {2, 3, 5}) {
@@ -107,8 +107,8 @@ TEST_P(StageWeights, StagesInTurnGiveTheWholeUNetBitForBit) {
     st.unet.context = ctx;
     for (const auto& [b, e] : split(n, S, 11u * static_cast<unsigned>(S))) {
       auto m = pipeline::SdModel::open(dir);
-      m.load_weights({.text_encoder = false, .vae = false, .unet_begin = b, .unet_end = e});
-      m.unet->run(kernels::cpu_ops(), st.unet, b, e);
+      m.load_weights(kernels::cpu_backend(), {.text_encoder = false, .vae = false, .unet_begin = b, .unet_end = e});
+      m.unet->run(kernels::cpu_backend(), st.unet, b, e);
       st = pipeline::decode_state(pipeline::encode_state(st), 0);  // what the next rank receives
     }
     ASSERT_EQ(st.unet.h.shape, want.shape);

@@ -93,7 +93,7 @@ TEST(TinyShapes, HeldOutCaptionsAreDrawnRight) {
 // bound is relative to max |latent|: fp32 reordering noise through 20–25
 // steps; the pixel bound lets a rounding tie land one level apart.
 TEST(TinyShapes, RendersMatchDiffusers) {
-  const auto model = pipeline::SdModel::load(kModel);
+  const auto model = pipeline::SdModel::load(kModel, kernels::cpu_backend());
   const SafetensorsFile ref(kData + "/references.safetensors");
   for (const auto& r : read_jsonl(kData + "/references.jsonl")) {
     const std::string name = r.at("name").get<std::string>();
@@ -106,9 +106,9 @@ TEST(TinyShapes, RendersMatchDiffusers) {
     q.width = r.at("width").get<int>();
     q.height = r.at("height").get<int>();
     q.sampler = r.at("sampler").get<std::string>();
-    const Tensor latents = pipeline::denoise(model, kernels::cpu_ops(), {q});
+    const Tensor latents = pipeline::denoise(model, {q});
     farm::testing::expect_close(name + " final latents", nhwc_to_nchw(latents), ref.load_f32(name + ".latents"), 1e-5);
-    const auto mine = pipeline::to_rgb8(pipeline::decode_latents(model, kernels::cpu_ops(), latents))[0];
+    const auto mine = pipeline::to_rgb8(pipeline::decode_latents(model, latents))[0];
     const auto theirs = decode_png_file(kData + "/" + name + ".png");
     ASSERT_EQ(theirs.rgb.size(), mine.rgb.size());
     int max_diff = 0;

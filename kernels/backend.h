@@ -1,0 +1,102 @@
+// The execution context models run on: where tensors live, in what dtype,
+// on which stream, and the ops over them. One interface for every backend:
+//  - host backends (ref, cpu) wrap an fp32 kernel table (kernels/ops.h) and
+//    compute on host tensors, bit for bit as the table does;
+//  - the CUDA backend (kernels/cuda/cuda_backend.h; its emulated twin) keeps
+//    weights and activations on the device in f16/bf16, launches every op on
+//    one stream with no host synchronisation, and allocates from a caching
+//    allocator, so a steady-state denoising step moves only its latent-sized
+//    input and output across the host boundary.
+// Models never touch raw pointers; they ask the backend for tensors (`empty`,
+// `weight`, `to_backend`) and give results back to the host (`to_host`) only
+// where the host needs them (the sampler, the PNG).
+//
+// The op contracts are those of kernels/ops.h, over tensors: every output is
+// a tensor the caller made with `empty` for this backend.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "farm/core/tensor.h"
+#include "kernels/ops.h"
+
+namespace farm::kernels {
+
+enum class Activation : uint8_t { silu, gelu, quick_gelu };  // gelu: exact (erf)
+
+// What crossed the host boundary and what the device was asked to do. Host
+// backends leave it zero. In emulated builds these are the emulator
+// runtime's own counts (an independent witness of the backend's).
+struct DeviceCounters {
+  int64_t h2d_bytes = 0, d2h_bytes = 0;  // host <-> device copies
+  int64_t allocations = 0;               // device allocations (cudaMalloc)
+  int64_t syncs = 0;                     // device-wide synchronisations
+  int64_t stream_syncs = 0;              // waits for this rank's stream (results the host needs)
+  int64_t launches = 0;                  // kernel launches
+  DeviceCounters operator-(const DeviceCounters& o) const;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  virtual Device device() const = 0;
+  virtual DType dtype() const = 0;  // of weights and activations
+
+  // Tensors.
+  virtual Tensor empty(Shape s) = 0;                  // an activation, values unspecified
+  virtual Tensor weight(Tensor host_f32) = 0;         // a weight: converted and placed once, at load
+  virtual Tensor to_backend(const Tensor& host) = 0;  // model inputs (a host fp32 tensor; same if already here)
+  virtual Tensor to_host(const Tensor& t) = 0;        // host fp32 (waits for the work that makes t)
+
+  // Ops, as kernels/ops.h describes them.
+  virtual void conv2d(const Conv2dArgs& a, const Tensor& x, const Tensor& w, const Tensor* bias,
+                      const Tensor* residual, Tensor& y) = 0;
+  virtual void linear(int64_t batch, int64_t rows, int64_t in, int64_t out, const Tensor& x, const Tensor& w,
+                      const Tensor* bias, const Tensor* residual, Tensor& y) = 0;
+  virtual void attention(const AttentionArgs& a, const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out) = 0;
+  virtual void group_norm(int64_t batch, int64_t hw, int64_t channels, int64_t groups, float eps, const Tensor& x,
+                          const Tensor& gamma, const Tensor& beta, bool silu, Tensor& y) = 0;
+  virtual void layer_norm(int64_t rows, int64_t channels, float eps, const Tensor& x, const Tensor& gamma,
+                          const Tensor& beta, Tensor& y) = 0;
+  virtual void activation(Activation act, const Tensor& x, Tensor& y) = 0;  // y may be x
+  virtual void add(const Tensor& a, const Tensor& b, Tensor& y) = 0;
+  virtual void geglu(int64_t rows, int64_t inner, const Tensor& x, Tensor& y) = 0;
+  // Nearest-neighbour resize x[B,H,W,C] -> y[B,Ho,Wo,C] as torch's
+  // interpolate(mode="nearest") to an explicit size (2x is the common case).
+  virtual void upsample_nearest(const Tensor& x, Tensor& y) = 0;
+  virtual void concat_channels(const Tensor& a, const Tensor& b, Tensor& y) = 0;
+  // t: host fp32 [batch] (timesteps stay fp32: 999 is not exact in fp16).
+  virtual void timestep_embedding(const Tensor& t, int64_t dim, bool flip_sin_to_cos, float downscale_freq_shift,
+                                  float max_period, Tensor& y) = 0;
+  // h[b, i, c] += v[b, c] for h [B, ..., C] and v [B, C] (a resnet's time embedding).
+  virtual void add_channel_bias(Tensor& h, const Tensor& v) = 0;
+  // y[b, t, :] = token_table[ids[b·L + t], :] + position_table[t, :]; ids on the host,
+  // checked against the table's rows by the caller.
+  virtual void embed_tokens(const std::vector<int64_t>& ids, int64_t batch, const Tensor& token_table,
+                            const Tensor& position_table, Tensor& y) = 0;
+
+  // Counters since the backend was made (zero on host backends).
+  virtual DeviceCounters counters() const { return {}; }
+  // The backend's own count of what it asked of the device. Equal to
+  // counters() on a GPU; in emulated builds counters() is the emulated
+  // runtime's count, and tests compare the two.
+  virtual DeviceCounters own_counters() const { return counters(); }
+  // Bytes of weights placed by `weight` and how many tensors (each once).
+  int64_t weight_bytes() const { return weight_bytes_; }
+  int64_t weight_tensors() const { return weight_tensors_; }
+
+ protected:
+  int64_t weight_bytes_ = 0, weight_tensors_ = 0;
+};
+
+// A host backend over an fp32 kernel table (ref_ops(), cpu_ops(), or a test's).
+std::unique_ptr<Backend> make_host_backend(const Ops& ops);
+// The process's host backends over ref_ops() and cpu_ops() (they hold no state).
+Backend& ref_backend();
+Backend& cpu_backend();
+
+}  // namespace farm::kernels
