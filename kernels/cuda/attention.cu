@@ -213,19 +213,20 @@ void dispatch_head_dim(const AttentionParams& p, cudaStream_t stream) {
   if (p.head_dim <= 48) return launch<T, 48, 64>(p, stream);
   if (p.head_dim <= 64) return launch<T, 64, 64>(p, stream);
   if (p.head_dim <= 96) return launch<T, 96, 32>(p, stream);
-  if (p.head_dim <= 160) return launch<T, 160, 32>(p, stream);
-  std::fprintf(stderr, "invoke_attention: head_dim %lld > 160 not compiled\n", static_cast<long long>(p.head_dim));
-  std::abort();
+  return launch<T, 160, 32>(p, stream);
 }
 
 }  // namespace
 
 FARM_CUDA_NAMESPACE_BEGIN
 
-bool attention_supports_head_dim(int64_t head_dim) { return head_dim >= 1 && head_dim <= 160; }
+bool attention_supports_head_dim(int64_t head_dim) {
+  return head_dim >= 1 && (head_dim <= 160 || attention_rows_supports_head_dim(head_dim));
+}
 
 void invoke_attention(const AttentionParams& p, cudaStream_t stream) {
   if (p.q_len == 0 || p.batch == 0 || p.heads == 0) return;
+  if (p.head_dim > 160) return invoke_attention_rows(p, stream);  // e.g. the VAE's one head of 512
   if (p.dtype == DType::f16)
     dispatch_head_dim<__half>(p, stream);
   else

@@ -23,9 +23,16 @@ struct AttentionParams {
   DType dtype = DType::f16;
 };
 
-// Tuned for head dims 40, 64, 80, 160 (SD 1.x: 40/80/160, SD 2.x/XL: 64);
-// any head dim up to 160 runs (zero padded); above 160 aborts.
+// The flash kernel (tensor cores) is tuned for head dims 40, 64, 80, 160
+// (SD 1.x: 40/80/160, SD 2.x/XL: 64); any head dim up to 160 runs on it, zero
+// padded. Wider heads (the SD VAE's single head of 512) run on the row kernel
+// of attention_rows.cu: no tensor cores, fp32 scores. True for every head dim
+// one of the two takes (up to ~12,000).
 bool attention_supports_head_dim(int64_t head_dim);
 void invoke_attention(const AttentionParams& p, cudaStream_t stream);
+
+// The row kernel alone (tests and benchmarks reach it directly).
+bool attention_rows_supports_head_dim(int64_t head_dim);
+void invoke_attention_rows(const AttentionParams& p, cudaStream_t stream);
 
 FARM_CUDA_NAMESPACE_END

@@ -23,6 +23,7 @@ void append_conv2d_launch_info(std::vector<KernelLaunchInfo>& out);
 void append_norm_launch_info(std::vector<KernelLaunchInfo>& out);
 void append_elementwise_launch_info(std::vector<KernelLaunchInfo>& out);
 void append_gather_launch_info(std::vector<KernelLaunchInfo>& out);
+void append_attention_rows_launch_info(std::vector<KernelLaunchInfo>& out);
 
 inline std::vector<KernelLaunchInfo> kernel_launch_info() {
   std::vector<KernelLaunchInfo> v;
@@ -31,6 +32,7 @@ inline std::vector<KernelLaunchInfo> kernel_launch_info() {
   append_norm_launch_info(v);
   append_elementwise_launch_info(v);
   append_gather_launch_info(v);
+  append_attention_rows_launch_info(v);
   return v;
 }
 

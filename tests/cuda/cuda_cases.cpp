@@ -115,6 +115,11 @@ std::vector<KernelCase> build() {
   v.push_back(attention("attn_causal_q90_kv40", 1, 1, 90, 40, 40, true));
   v.push_back(attention("attn_head_dim8", 2, 4, 65, 33, 8));
   v.push_back(attention("attn_head_dim32_kv300", 1, 2, 70, 300, 32));
+  // Wider than the flash kernel's 160: the row kernel (attention_rows.cu).
+  // The SD 1.x/2.x VAE mid-block attention at full width (one head of 512) on
+  // an 8x8 tile; a causal odd width over more than one key chunk.
+  v.push_back(attention("attn_vae_d512_tile8x8", 1, 1, 64, 64, 512));
+  v.push_back(attention("attn_d200_causal_kv150", 2, 2, 20, 150, 200, true));
   // Head dim and strides not multiples of 8: the element-wise tile loads.
   v.push_back(attention("attn_d36_odd_stride", 2, 2, 70, 77, 36, false, 3));
 

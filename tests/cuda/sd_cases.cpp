@@ -62,6 +62,8 @@ std::vector<KernelCase> build() {
   v.push_back(attention("sd15_attn_self_1024_h8_d80", 2, 8, 1024, 1024, 80));
   v.push_back(attention("sd15_attn_cross_256x77_h8_d160", 2, 8, 256, 77, 160));
   v.push_back(attention("sd15_attn_self_256_h8_d160", 2, 8, 256, 256, 160));
+  // The VAE's mid-block attention at 512x512: 64x64 tokens, one head of 512.
+  v.push_back(attention("sd15_vae_attn_self_4096_h1_d512", 1, 1, 4096, 4096, 512));
   // SD 2.x 768: 96x96 latents, 5 heads of 64 at 320 channels, 1024-wide text.
   v.push_back(conv("sd2_conv3x3_320_96x96", 2, 96, 320, 320, 3, 1, true));
   v.push_back(attention("sd2_attn_self_9216_h5_d64", 1, 5, 9216, 9216, 64));

@@ -2,8 +2,12 @@
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <thread>
 #include <vector>
+
+#include "kernels/emu/counters.h"
 
 namespace {
 
@@ -60,11 +64,35 @@ TEST(EmuRuntime, DeviceProperties) {
   ASSERT_EQ(cudaGetDeviceProperties(&p, 0), cudaSuccess);
   EXPECT_EQ(p.warpSize, 32);
   EXPECT_EQ(p.maxThreadsPerBlock, 1024);
+  // FARM_EMU_DEVICES devices (8 unless set), one per rank of an emulated node.
   int n = 0;
   ASSERT_EQ(cudaGetDeviceCount(&n), cudaSuccess);
-  EXPECT_EQ(n, 1);
-  EXPECT_EQ(cudaSetDevice(1), cudaErrorInvalidDevice);
+  const char* env = std::getenv("FARM_EMU_DEVICES");
+  EXPECT_EQ(n, env ? std::max(1, std::atoi(env)) : 8);
+  EXPECT_EQ(cudaSetDevice(n - 1), cudaSuccess);
+  EXPECT_EQ(cudaSetDevice(0), cudaSuccess);
+  EXPECT_EQ(cudaSetDevice(n), cudaErrorInvalidDevice);
   EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidDevice);
+}
+
+// The runtime's counters see every copy by kind, every allocation and sync.
+TEST(EmuRuntime, CountsCopiesAllocationsAndSyncs) {
+  const auto before = farm::emu::runtime_counters();
+  void* d = nullptr;
+  ASSERT_EQ(cudaMalloc(&d, 100), cudaSuccess);
+  char host[100] = {};
+  ASSERT_EQ(cudaMemcpy(d, host, 100, cudaMemcpyHostToDevice), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(host, d, 60, cudaMemcpyDeviceToHost), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  ASSERT_EQ(cudaStreamSynchronize(nullptr), cudaSuccess);
+  ASSERT_EQ(cudaFree(d), cudaSuccess);
+  const auto after = farm::emu::runtime_counters();
+  EXPECT_EQ(after.h2d_bytes - before.h2d_bytes, 100);
+  EXPECT_EQ(after.d2h_bytes - before.d2h_bytes, 60);
+  EXPECT_EQ(after.device_allocations - before.device_allocations, 1);
+  EXPECT_EQ(after.device_frees - before.device_frees, 1);
+  EXPECT_EQ(after.device_syncs - before.device_syncs, 1);
+  EXPECT_EQ(after.stream_syncs - before.stream_syncs, 1);
 }
 
 }  // namespace
