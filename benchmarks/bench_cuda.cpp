@@ -3,7 +3,7 @@
 // (tests/cuda/sd_cases.cpp), fp16 and bf16, conv2d also through cuDNN.
 // Each result is checked once before it is timed, against the fp32 oracle
 // (ref; cpu for full-size shapes) with the error rule of
-// tests/cuda/precision_bound.h; a wrong result is reported, not timed.
+// kernels/check/precision_bound.h; a wrong result is reported, not timed.
 // Timing: manual time from a cudaEvent pair around each launch batch, after
 // a warm-up launch. Counters: GFLOP/s for GEMM-shaped ops, GB/s (bytes read
 // + written at the device element size) for the rest.
@@ -21,10 +21,10 @@
 #include "kernels/cuda/autotune.h"
 #include "kernels/cuda/conv2d_cudnn.h"
 #include "kernels/cuda/cuda_check.h"
-#include "tests/cuda/cuda_cases.h"
-#include "tests/cuda/device_case.h"
-#include "tests/cuda/precision_bound.h"
-#include "tests/cuda/sd_cases.h"
+#include "kernels/check/cuda_cases.h"
+#include "kernels/check/device_case.h"
+#include "kernels/check/precision_bound.h"
+#include "kernels/check/sd_cases.h"
 
 namespace farm::kernels::bench {
 namespace {

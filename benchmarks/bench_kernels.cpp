@@ -17,8 +17,8 @@
 
 #include "benchmarks/spot_check.h"
 #include "kernels/cpu/runtime_env.h"
-#include "tests/kernels/error_stats.h"
-#include "tests/kernels/kernel_cases.h"
+#include "kernels/check/error_stats.h"
+#include "kernels/check/kernel_cases.h"
 
 namespace farm::kernels::bench {
 namespace {

@@ -3,16 +3,20 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "farm/text/clip_tokenizer.h"
-#include "tokenizer_test_files.h"
+
+namespace {
+std::string data_path(const std::string& relative) { return std::string(FARM_TEST_DATA) + "/" + relative; }
+}  // namespace
 
 int main(int argc, char** argv) {
-  using farm::text::testing::data_path;
   const int reps = argc > 1 ? std::atoi(argv[1]) : 2000;
-  const auto ref = farm::text::testing::load_json(data_path("tokenizer/clip_ids.json"));
+  const auto ref = nlohmann::json::parse(std::ifstream(data_path("tokenizer/clip_ids.json")));
   std::vector<std::string> prompts;
   for (const auto& e : ref["prompts"]) prompts.push_back(e["text"].get<std::string>());
   const farm::text::ClipTokenizer tok(data_path("clip-vocab/vocab.json"), data_path("clip-vocab/merges.txt"));

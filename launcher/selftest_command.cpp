@@ -11,7 +11,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "launcher/selftest_kernels.h"
 #include "launcher/selftest_ranks.h"
-#include "tests/cuda/device_case.h"
+#include "kernels/check/device_case.h"
 #endif
 
 namespace farm::launcher {

@@ -8,10 +8,10 @@
 
 #include "kernels/cuda/conv2d_cudnn.h"
 #include "kernels/cuda/cuda_check.h"
-#include "tests/cuda/cuda_cases.h"
-#include "tests/cuda/device_case.h"
-#include "tests/cuda/precision_bound.h"
-#include "tests/cuda/sd_cases.h"
+#include "kernels/check/cuda_cases.h"
+#include "kernels/check/device_case.h"
+#include "kernels/check/precision_bound.h"
+#include "kernels/check/sd_cases.h"
 
 namespace farm::launcher {
 namespace {

@@ -2,7 +2,7 @@
 // CUDA case list (tests/cuda/cuda_cases.cpp) and, unless `quick`, the
 // full-size SD 1.5/2.x/XL shapes (tests/cuda/sd_cases.cpp), in fp16 and
 // bf16, run on the current device against the fp32 oracle with the error
-// rule of tests/cuda/precision_bound.h, then timed with cudaEvents.
+// rule of kernels/check/precision_bound.h, then timed with cudaEvents.
 #pragma once
 
 #include <string>

@@ -10,6 +10,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstdint>
+#include <map>
 #include <mutex>
 
 #include "kernels/cuda/cuda_check.h"
@@ -32,11 +34,25 @@ using farm::kernels::cuda_device::to_f32;
     }                                                                                                 \
   } while (0)
 
-// One handle for the process (the op table has no context object to own it).
+// One handle per device, made on first use with that device current (a
+// handle belongs to the device it was created on). The call sets the stream.
+// The first use on a device also keeps that device's stream-ordered memory
+// pool from returning memory at every synchronisation, so the fp32
+// workspace below is a pooled allocation, not a cudaMalloc, in steady state.
 cublasHandle_t handle() {
-  static std::once_flag once;
-  static cublasHandle_t h = nullptr;
-  std::call_once(once, [] { FARM_CHECK_CUBLAS(cublasCreate(&h)); });
+  static std::mutex m;
+  static std::map<int, cublasHandle_t> handles;
+  int device = 0;
+  FARM_CHECK_CUDA(cudaGetDevice(&device));
+  std::lock_guard<std::mutex> lock(m);
+  cublasHandle_t& h = handles[device];
+  if (!h) {
+    FARM_CHECK_CUBLAS(cublasCreate(&h));
+    cudaMemPool_t pool = nullptr;
+    FARM_CHECK_CUDA(cudaDeviceGetDefaultMemPool(&pool, device));
+    uint64_t keep = UINT64_MAX;
+    FARM_CHECK_CUDA(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep));
+  }
   return h;
 }
 

@@ -10,9 +10,9 @@
 #include <string>
 #include <tuple>
 
-#include "tests/cuda/cuda_cases.h"
-#include "tests/cuda/device_case.h"
-#include "tests/cuda/precision_bound.h"
+#include "kernels/check/cuda_cases.h"
+#include "kernels/check/device_case.h"
+#include "kernels/check/precision_bound.h"
 
 namespace farm::kernels::testing {
 namespace {

@@ -3,7 +3,7 @@
 #include <vector>
 
 #include "kernels/ref/ref_ops.h"
-#include "tests/cuda/precision_bound.h"
+#include "kernels/check/precision_bound.h"
 
 namespace farm::kernels::testing {
 namespace {

@@ -19,7 +19,7 @@
 #include "farm/model/vae_decoder.h"
 #include "kernels/backend.h"
 #include "kernels/cuda/cuda_backend.h"
-#include "tests/cuda/precision_bound.h"
+#include "kernels/check/precision_bound.h"
 #include "tests/cuda/rounded_ref_ops.h"
 
 namespace farm {

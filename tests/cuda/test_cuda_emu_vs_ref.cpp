@@ -1,4 +1,4 @@
-// The CUDA kernels, run on the CPU through the SIMT emulator (cuda_emu_ops),
+// The CUDA kernels, run on the CPU through the SIMT emulator (cuda_emu_staging_ops),
 // against kernels/ref in fp32, with the precision-derived bound of
 // precision_bound.h. Also: each sample's output must not depend on the batch.
 // What the emulator cannot see (races that give the right answer, the memory
@@ -10,10 +10,10 @@
 #include <tuple>
 #include <vector>
 
-#include "kernels/cuda/cuda_ops.h"
+#include "kernels/check/staging_ops.h"
 #include "kernels/ops.h"
-#include "tests/cuda/cuda_cases.h"
-#include "tests/cuda/precision_bound.h"
+#include "kernels/check/cuda_cases.h"
+#include "kernels/check/precision_bound.h"
 
 namespace farm::kernels::testing {
 namespace {
@@ -45,7 +45,7 @@ TEST_P(CudaEmuVsRef, WithinPrecisionBound) {
     if (input_is_rounded(c, i)) round_all(rounded[i], dtype);
   std::vector<float> baseline = run(ref_ops(), c, c.batch, rounded);
   round_all(baseline, dtype);
-  const std::vector<float> got = run(cuda_emu_ops(dtype), c, c.batch, inputs);
+  const std::vector<float> got = run(cuda_emu_staging_ops(dtype), c, c.batch, inputs);
 
   const PrecisionCheck r = check_precision(got, want, baseline, dtype);
   std::printf("[ cuda-emu ] %-28s %-4s %s\n", c.name.c_str(), cuda::dtype_name(dtype), r.describe().c_str());
@@ -64,8 +64,8 @@ TEST_P(CudaEmuVsRef, BatchInvariant) {
   const auto specs = input_specs(c);
   for (size_t i = 0; i < specs.size(); ++i)
     if (specs[i].batched) first[i].resize(static_cast<size_t>(specs[i].per_sample));
-  const std::vector<float> all = run(cuda_emu_ops(dtype), c, c.batch, inputs);
-  const std::vector<float> one = run(cuda_emu_ops(dtype), c, 1, first);
+  const std::vector<float> all = run(cuda_emu_staging_ops(dtype), c, c.batch, inputs);
+  const std::vector<float> one = run(cuda_emu_staging_ops(dtype), c, 1, first);
   for (size_t i = 0; i < one.size(); ++i) ASSERT_EQ(one[i], all[i]) << c.name << " element " << i;
 }
 

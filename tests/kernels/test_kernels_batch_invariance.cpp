@@ -10,7 +10,7 @@
 #include <functional>
 #include <ostream>
 
-#include "tests/kernels/kernel_cases.h"
+#include "kernels/check/kernel_cases.h"
 
 namespace farm::kernels::testing {
 namespace {

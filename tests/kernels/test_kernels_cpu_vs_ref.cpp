@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <functional>
 
-#include "tests/kernels/error_stats.h"
-#include "tests/kernels/kernel_cases.h"
+#include "kernels/check/error_stats.h"
+#include "kernels/check/kernel_cases.h"
 
 namespace farm::kernels::testing {
 namespace {

@@ -6,9 +6,9 @@
 #include <ostream>
 #include <set>
 
-#include "tests/kernels/error_stats.h"
+#include "kernels/check/error_stats.h"
 #include "tests/kernels/golden_file.h"
-#include "tests/kernels/kernel_cases.h"
+#include "kernels/check/kernel_cases.h"
 
 namespace farm::kernels::testing {
 namespace {

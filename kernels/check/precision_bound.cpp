@@ -1,4 +1,4 @@
-#include "tests/cuda/precision_bound.h"
+#include "kernels/check/precision_bound.h"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>

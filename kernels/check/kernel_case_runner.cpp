@@ -3,7 +3,7 @@
 #include <random>
 #include <stdexcept>
 
-#include "tests/kernels/kernel_cases.h"
+#include "kernels/check/kernel_cases.h"
 
 namespace farm::kernels::testing {
 

@@ -3,7 +3,7 @@
 // Convolutions are 3x3 stride 1 and 2 (downsample) with pad 1, and 1x1
 // (shortcuts); group norm uses 32 groups. Sizes are cut to keep each case
 // well under a second in the emulator.
-#include "tests/cuda/cuda_cases.h"
+#include "kernels/check/cuda_cases.h"
 
 #include <cmath>
 

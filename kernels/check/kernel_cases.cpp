@@ -7,7 +7,7 @@
 // the error measured on an x86-64 AVX-512 machine (see the report printed by
 // the tests) so that a wrong index or a dropped term fails by orders of
 // magnitude while summation-order noise passes.
-#include "tests/kernels/kernel_cases.h"
+#include "kernels/check/kernel_cases.h"
 
 #include <cmath>
 

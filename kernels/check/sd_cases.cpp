@@ -1,4 +1,4 @@
-#include "tests/cuda/sd_cases.h"
+#include "kernels/check/sd_cases.h"
 
 #include <cmath>
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "tests/kernels/kernel_cases.h"
+#include "kernels/check/kernel_cases.h"
 
 namespace farm::kernels::testing {
 

@@ -1,4 +1,4 @@
-#include "tests/cuda/device_case.h"
+#include "kernels/check/device_case.h"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -13,7 +13,7 @@
 #include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/linear.h"
 #include "kernels/cuda/norm.h"
-#include "tests/cuda/precision_bound.h"
+#include "kernels/check/precision_bound.h"
 
 namespace farm::kernels::testing {
 namespace {

@@ -1,4 +1,4 @@
-#include "tests/kernels/error_stats.h"
+#include "kernels/check/error_stats.h"
 
 #include <algorithm>
 #include <cmath>

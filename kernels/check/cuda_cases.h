@@ -7,7 +7,7 @@
 
 #include <vector>
 
-#include "tests/kernels/kernel_cases.h"
+#include "kernels/check/kernel_cases.h"
 
 namespace farm::kernels::testing {
 

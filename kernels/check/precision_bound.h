@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "kernels/cuda/cuda_common.h"
-#include "tests/kernels/kernel_cases.h"
+#include "kernels/check/kernel_cases.h"
 
 namespace farm::kernels::cuda {
 // gtest prints parameters with this (test names in ctest read "f16", not bytes).
@@ -24,7 +24,7 @@ namespace farm::kernels::testing {
 float round_to(float v, cuda::DType dtype);
 void round_all(std::vector<float>& v, cuda::DType dtype);
 
-// Inputs the staging adapter (kernels/cuda/cuda_ops.cpp) rounds: all but the
+// Inputs the staging adapter (kernels/check/staging_ops.cpp) rounds: all but the
 // timesteps of timestep_embedding, which stay fp32.
 bool input_is_rounded(const KernelCase& c, size_t input_index);
 

@@ -1,8 +1,9 @@
-// The staging adapter of cuda_ops.h: fp32 host buffers -> fp16/bf16 device
+// The staging adapter of staging_ops.h: fp32 host buffers -> fp16/bf16 device
 // buffers -> kernel -> fp32 host buffers, one op at a time. Built into
-// kernels_cuda as cuda_ops() and into kernels_cuda_emu as cuda_emu_ops()
-// (FARM_CUDA_EMULATED), where cudaMalloc/cudaMemcpy are host operations.
-#include "kernels/cuda/cuda_ops.h"
+// kernels_check_cuda as cuda_staging_ops() and into kernels_check_emu as
+// cuda_emu_staging_ops() (FARM_CUDA_EMULATED), where cudaMalloc/cudaMemcpy
+// are host operations.
+#include "kernels/check/staging_ops.h"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -234,9 +235,9 @@ const Ops& table(DType dtype, const char* f16_name, const char* bf16_name) {
 }  // namespace
 
 #if defined(FARM_CUDA_EMULATED)
-const Ops& cuda_emu_ops(DType dtype) { return table(dtype, "cuda_emu_f16", "cuda_emu_bf16"); }
+const Ops& cuda_emu_staging_ops(DType dtype) { return table(dtype, "cuda_emu_f16", "cuda_emu_bf16"); }
 #else
-const Ops& cuda_ops(DType dtype) { return table(dtype, "cuda_f16", "cuda_bf16"); }
+const Ops& cuda_staging_ops(DType dtype) { return table(dtype, "cuda_f16", "cuda_bf16"); }
 #endif
 
 }  // namespace farm::kernels

@@ -1,6 +1,6 @@
 // A KernelCase resident on the GPU, for `farm selftest` and bench_cuda: the
 // inputs uploaded once as fp16/bf16 (rounded as the staging adapter of
-// kernels/cuda/cuda_ops.cpp rounds them: timesteps stay fp32), an output
+// kernels/check/staging_ops.cpp rounds them: timesteps stay fp32), an output
 // buffer, and a launch that only queues the kernel, so cudaEvents time the
 // kernel and nothing else. Needs a CUDA device (kernels_cuda).
 #pragma once
@@ -12,7 +12,7 @@
 
 #include "kernels/cuda/autotune.h"
 #include "kernels/cuda/cuda_common.h"
-#include "tests/kernels/kernel_cases.h"
+#include "kernels/check/kernel_cases.h"
 
 namespace farm::kernels::testing {
 
