@@ -16,8 +16,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "farm/core/tensor.h"
@@ -78,6 +80,18 @@ class Backend {
   // checked against the table's rows by the caller.
   virtual void embed_tokens(const std::vector<int64_t>& ids, int64_t batch, const Tensor& token_table,
                             const Tensor& position_table, Tensor& y) = 0;
+
+  // Free and total device memory in bytes (cudaMemGetInfo); -1 on the host.
+  virtual int64_t free_memory() const { return -1; }
+  virtual int64_t total_memory() const { return -1; }
+  // Device memory the backend holds: now (in its allocator's pool) and the
+  // most it had in use at once. 0 on the host.
+  virtual int64_t reserved_memory() const { return 0; }
+  virtual int64_t peak_memory() const { return 0; }
+
+  // Device time per op name, when the backend profiles (FARM_PROFILE_OPS=1
+  // on CUDA): name -> (total ms, calls). Empty otherwise.
+  virtual std::map<std::string, std::pair<double, int64_t>> op_times() { return {}; }
 
   // Counters since the backend was made (zero on host backends).
   virtual DeviceCounters counters() const { return {}; }

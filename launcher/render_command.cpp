@@ -38,7 +38,7 @@ struct RenderFlags {
   int64_t seed = -1;
   int steps = 0, width = 0, height = 0, clip_skip = 0, batch = 1;
   float guidance = 0;
-  bool overwrite = false;
+  bool overwrite = false, random_weights = false;
   int stages = 0, pipelines = 0, window = 0;
   std::string plan, device, stats;
   std::string transport = "auto";
@@ -104,6 +104,7 @@ RankJob prepare_job(const RenderFlags& f, CLI::App* cmd, int ranks) {
   job.model_dir = f.model;
   job.backend = f.backend;
   job.dtype = f.dtype;
+  job.random_weights = f.random_weights;
   job.out_dir = f.out;
   job.stats_file = f.stats;
   job.job_items = items.size();
@@ -125,7 +126,11 @@ RankJob prepare_job(const RenderFlags& f, CLI::App* cmd, int ranks) {
 }
 
 nlohmann::json layout_json(const pipeline::RingLayout& l) {
-  return {{"pipelines", l.pipelines}, {"stages", l.stages}, {"ranges", l.ranges}, {"window", l.window}};
+  return {{"pipelines", l.pipelines},
+          {"stages", l.stages},
+          {"ranges", l.ranges},
+          {"window", l.window},
+          {"stage_memory_bytes", l.stage_memory_bytes}};
 }
 
 int run_render(const RenderFlags& f, CLI::App* cmd) {
@@ -158,12 +163,13 @@ int run_render(const RenderFlags& f, CLI::App* cmd) {
     job.model_dir = f.model;
     job.backend = f.backend;
     job.dtype = f.dtype;
-  job.dtype = f.dtype;
+    job.random_weights = f.random_weights;
     job.stats_file = f.stats;  // only rank 0 writes it; every rank traces
     job.layout.pipelines = l.at("pipelines").get<int>();
     job.layout.stages = l.at("stages").get<int>();
     job.layout.window = l.at("window").get<int>();
     job.layout.ranges = l.at("ranges").get<std::vector<std::pair<size_t, size_t>>>();
+    job.layout.stage_memory_bytes = l.at("stage_memory_bytes").get<std::vector<double>>();
   }
 #ifdef FARM_HAVE_NCCL
   if (f.transport == "nccl") {
@@ -201,6 +207,9 @@ std::function<int()> add_render_command(CLI::App& app) {
   cmd->add_option("--dtype", f->dtype, "weights and activations on the cuda backends: f16 (default) or bf16")
       ->check(CLI::IsMember({"f16", "bf16"}));
   cmd->add_flag("--overwrite", f->overwrite, "re-render images already present in --out");
+  cmd->add_flag("--random-weights", f->random_weights,
+                "benchmarks: draw every weight from a fixed seed instead of reading files, so a config-only "
+                "folder (configs/sd15) renders at full size; the images are noise");
   cmd->add_option("--stages", f->stages, "pipeline stages per pipeline (default: the partitioner's choice)");
   cmd->add_option("--pipelines", f->pipelines, "pipelines (ranks = pipelines x stages)");
   cmd->add_option("--plan", f->plan, "plan file from `farm plan --json` (layout and block ranges)");

@@ -15,7 +15,10 @@ pipeline::RingLayout from_plan(const partition::Plan& p, int window) {
   pipeline::RingLayout l;
   l.pipelines = p.pipelines;
   l.stages = p.stages;
-  for (const auto& s : p.stage) l.ranges.emplace_back(s.begin, s.end);
+  for (const auto& s : p.stage) {
+    l.ranges.emplace_back(s.begin, s.end);
+    l.stage_memory_bytes.push_back(s.memory_bytes);
+  }
   l.window = window > 0 ? window : p.window;
   return l;
 }

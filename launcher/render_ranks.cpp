@@ -61,7 +61,11 @@ nlohmann::json device_json(const pipeline::RingStats& s) {
   const int64_t n = std::max<int64_t>(1, s.steady_passes);
   const auto& a = s.pass_sum;
   j["weights_placed"] = s.weights_placed;
+  j["reserved_bytes"] = s.reserved_bytes;
+  j["peak_bytes"] = s.peak_bytes;
   j["weight_bytes_placed"] = s.weight_bytes_placed;
+  j["op_ms"] = nlohmann::json::object();
+  for (const auto& [name, t] : s.op_times) j["op_ms"][name] = {{"ms", t.first}, {"calls", t.second}};
   j["per_step"] = counters_json(s.pass_max);
   j["per_step"]["passes"] = s.steady_passes;
   j["per_step_mean"] = {{"h2d_bytes", a.h2d_bytes / n},   {"d2h_bytes", a.d2h_bytes / n},
@@ -96,6 +100,20 @@ nlohmann::json stats_json(const comm::Transport& t, const pipeline::RingLayout& 
                       {"messages_sent", t.traffic().messages_sent}};
   if (s.trace) j.update({{"busy", s.busy}, {"admissions", s.admissions}, {"completions", s.completions}});
   return j;
+}
+
+// Before any weight is read: the partitioner's memory for this rank's stage
+// must fit what its GPU has free.
+void check_device_memory(const kernels::Backend& be, const pipeline::RingLayout& l, int stage,
+                         const comm::Transport& t) {
+  const int64_t free_b = be.free_memory();
+  if (free_b < 0 || static_cast<size_t>(stage) >= l.stage_memory_bytes.size()) return;
+  const double need = l.stage_memory_bytes[static_cast<size_t>(stage)];
+  if (need > static_cast<double>(free_b))
+    fail("rank ", t.rank(), " (", t.host(), "): stage ", stage, " needs about ", need / 1e9,
+         " GB of device memory (weights, working memory and queued states, as `farm plan` estimates) but its GPU has ",
+         static_cast<double>(free_b) / 1e9, " GB free of ", static_cast<double>(be.total_memory()) / 1e9,
+         " GB; use more stages (--stages), a smaller --batch or a smaller size");
 }
 
 void print_summary(const std::vector<nlohmann::json>& ranks, double secs, size_t images) {
@@ -150,9 +168,11 @@ int run_rank(comm::Transport& t, const RankJob& job) {
   try {
     fault = fault_from_env();
     backend = make_backend(job.backend, job.dtype, t.local_rank(), t.local_ranks(), t.host());
+    check_device_memory(*backend, l, stage, t);
     model = pipeline::SdModel::open(job.model_dir);
     model.load_weights(*backend, {.text_encoder = first, .vae = last, .unet_begin = l.ranges[stage].first,
-                        .unet_end = l.ranges[stage].second});
+                        .unet_end = l.ranges[stage].second, .random_weights = job.random_weights,
+                        .seed = 0});
   } catch (const Error& e) {
     error = e.what();
   }
@@ -209,6 +229,9 @@ int run_rank(comm::Transport& t, const RankJob& job) {
     ring.stats.device = backend->counters();
     ring.stats.weights_placed = backend->weight_tensors();
     ring.stats.weight_bytes_placed = backend->weight_bytes();
+    ring.stats.reserved_bytes = backend->reserved_memory();
+    ring.stats.peak_bytes = backend->peak_memory();
+    ring.stats.op_times = backend->op_times();
   }
 
   // 3. Statistics to rank 0, then a clean end: no rank leaves a peer blocked.

@@ -15,6 +15,7 @@ namespace farm::launcher {
 
 struct RankJob {
   std::string model_dir, backend, dtype, out_dir, stats_file;
+  bool random_weights = false;  // --random-weights: benchmarks on config-only folders
   pipeline::RingLayout layout;
   // Rank 0 only: the micro-batches to render and the job's counts.
   std::vector<std::vector<JobItem>> micro_batches;

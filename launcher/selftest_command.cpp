@@ -11,6 +11,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "launcher/selftest_kernels.h"
 #include "launcher/selftest_ranks.h"
+#include "launcher/selftest_render.h"
 #include "kernels/check/device_case.h"
 #endif
 
@@ -19,7 +20,7 @@ namespace {
 
 struct SelftestArgs {
   bool fast = false, quick = false;
-  std::string dtype = "both", filter;
+  std::string dtype = "both", filter, model;
   int warmup = 5, iterations = 20;
   double nccl_mib = 64;
 };
@@ -65,7 +66,15 @@ int run_selftest(const SelftestArgs& a, int* argc, char*** argv) {
       check_nccl_send_recv(ranks, static_cast<size_t>(a.nccl_mib * 1024 * 1024), a.iterations);
   if (lead) std::printf("\n%s%s", nccl.report.c_str(), nccl.report.empty() || nccl.report.back() == '\n' ? "" : "\n");
 
-  const bool ok = all_ranks_ok(ranks, k.failures == 0 && nccl.ok);
+  // A whole render on the device-resident backend, each dtype, against the CPU.
+  bool render_ok = true;
+  for (const auto dt : opt.dtypes) {
+    const RenderSelftest rs = run_render_selftest(a.model, dt, ranks.local_rank, ranks.local_size, ranks.host);
+    render_ok = render_ok && rs.ok;
+    if (lead || !rs.ok) std::printf("%s%s", lead ? (dt == opt.dtypes.front() ? "\n" : "") : "", rs.report.c_str());
+  }
+
+  const bool ok = all_ranks_ok(ranks, k.failures == 0 && nccl.ok && render_ok);
   if (lead)
     std::printf("\nfarm selftest: %s (rank 0: %d of %d kernel checks passed%s)\n", ok ? "PASSED" : "FAILED",
                 k.checks - k.failures, k.checks, ranks.size > 1 ? "; every rank checked its own GPU" : "");
@@ -88,13 +97,16 @@ std::function<int()> add_selftest_command(CLI::App& app, int* argc, char*** argv
   auto args = std::make_shared<SelftestArgs>();
   CLI::App* cmd = app.add_subcommand(
       "selftest", "Check every CUDA kernel on this node's GPU against the reference (and cuDNN/cuBLAS) over the "
-                  "SD shapes, with timings; NCCL send/recv between ranks under mpirun. Exit 0 ok, 1 mismatch, "
+                  "SD shapes, with timings; a small render on the device vs the CPU; NCCL send/recv between ranks under "
+                  "mpirun. Exit 0 ok, 1 mismatch, "
                   "3 no GPU.");
   cmd->add_flag("--fast", args->fast,
                 "allow cuDNN where it is faster (gives up batch invariance: images may depend on batch size)");
   cmd->add_flag("--quick", args->quick, "only the small test cases, not the full-size SD shapes");
   cmd->add_option("--dtype", args->dtype, "f16, bf16 or both")->check(CLI::IsMember({"f16", "bf16", "both"}));
   cmd->add_option("--filter", args->filter, "only cases whose name contains this");
+  cmd->add_option("--model", args->model,
+                  "model folder for the render check (default: the shipped models/tiny-shapes)");
   cmd->add_option("--warmup", args->warmup, "untimed launches before timing")->check(CLI::Range(0, 1000));
   cmd->add_option("--iters", args->iterations, "timed launches (mean)")->check(CLI::Range(1, 100000));
   cmd->add_option("--nccl-mib", args->nccl_mib, "MiB each rank sends in the NCCL check")

@@ -21,16 +21,22 @@ const std::vector<DeviceProfile>& profiles() {
       {.name = "cpu", .flops = 50e9, .memory_bytes = 16e9, .link_bytes_per_s = 5e9, .link_latency_s = 5e-6,
        .element_bytes = 4, .overlap_transfers = false},
       // A100 SXM 80 GB: 312 TFLOP/s dense fp16 tensor-core peak (NVIDIA A100
-      // datasheet); SD UNet inference sustains about half of that (norms,
-      // attention softmax, small-channel convs) -> 0.5 × 312e12. NVLink 3:
+      // datasheet). The figure is what farm's own device-resident path
+      // (--backend cuda: hand-written wmma implicit-GEMM conv and flash
+      // attention, cuBLAS linear, unfused norms and elementwise ops, one
+      // stream) is modelled to sustain over SD's op mix: 7.5 % of peak, about
+      // 14 it/s for SD 1.5 at 512x512 with CFG — not TensorRT's ~60 it/s
+      // (~30 % of peak). No GPU has measured it yet: tools/gpu/check.sh prints
+      // the measured share of peak; put that here when it has run. NVLink 3:
       // 600 GB/s total, 300 GB/s per direction (datasheet); NCCL p2p reaches
       // ~80% of it -> 240e9. Latency ~10 us per NCCL send/recv.
-      {.name = "a100", .flops = 0.5 * 312e12, .memory_bytes = 80e9, .link_bytes_per_s = 240e9,
+      {.name = "a100", .flops = 0.075 * 312e12, .memory_bytes = 80e9, .link_bytes_per_s = 240e9,
        .link_latency_s = 10e-6, .element_bytes = 2, .overlap_transfers = true},
       // H100 SXM 80 GB: 989 TFLOP/s dense fp16 (datasheet, without sparsity);
-      // 0.5 efficiency as for the A100. NVLink 4: 900 GB/s total, 450 GB/s
-      // per direction; ~80% via NCCL -> 360e9. Latency ~10 us.
-      {.name = "h100", .flops = 0.5 * 989e12, .memory_bytes = 80e9, .link_bytes_per_s = 360e9,
+      // the same 7.5 % as the A100 (the kernels use no Hopper-only features).
+      // NVLink 4: 900 GB/s total, 450 GB/s per direction; ~80% via NCCL -> 360e9.
+      // Latency ~10 us.
+      {.name = "h100", .flops = 0.075 * 989e12, .memory_bytes = 80e9, .link_bytes_per_s = 360e9,
        .link_latency_s = 10e-6, .element_bytes = 2, .overlap_transfers = true},
   };
   return p;

@@ -1,10 +1,35 @@
 #include "farm/model/layers.h"
 
+#include <algorithm>
 #include <cmath>
+#include <random>
 
 #include "farm/core/error.h"
 
 namespace farm::model {
+
+WeightLoader WeightLoader::random(std::string dir, uint64_t seed, Backend& backend) {
+  return WeightLoader(std::move(dir), seed, backend);
+}
+
+Tensor WeightLoader::host(const std::string& key, const Shape& expected) const {
+  if (store_) return store_->get(key, expected);
+  drawn_.insert(key);
+  Tensor t(expected);
+  const bool bias = key.size() > 5 && key.compare(key.size() - 5, 5, ".bias") == 0;
+  if (bias) return t;
+  if (expected.size() == 1) {  // a norm's scale
+    std::fill(t.data.begin(), t.data.end(), 1.0f);
+    return t;
+  }
+  // FNV-1a of the key, mixed with the seed: a stream of its own per weight.
+  uint64_t h = 1469598103934665603ull ^ seed_;
+  for (const unsigned char c : key) h = (h ^ c) * 1099511628211ull;
+  std::mt19937_64 rng(h);
+  std::uniform_real_distribution<float> u(-0.02f * std::sqrt(3.0f), 0.02f * std::sqrt(3.0f));
+  for (float& v : t.data) v = u(rng);
+  return t;
+}
 
 void Linear::load(const WeightLoader& w, const std::string& prefix, int64_t in_, int64_t out_, bool has_bias) {
   in = in_;

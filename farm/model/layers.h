@@ -4,6 +4,8 @@
 // Every activation's first dimension is the batch.
 #pragma once
 
+#include <cstdint>
+#include <set>
 #include <string>
 
 #include "farm/core/tensor.h"
@@ -17,16 +19,33 @@ using kernels::Backend;
 // Reads weights from a model part's files and places each on the backend once
 // (converted there to the backend's dtype). `host` reads without placing, for
 // weights that are rearranged on the host first (conv kernels to [out,k,k,in]).
-struct WeightLoader {
-  const WeightStore& store;
-  Backend& backend;
+//
+// Or, for benchmarks on config-only folders (`farm render --random-weights`),
+// draws each weight from a seed and its key instead of reading it: the same
+// values on every rank whatever the partition, norm scales 1, biases 0,
+// other weights uniform with std 0.02.
+class WeightLoader {
+ public:
+  WeightLoader(const WeightStore& store, Backend& backend) : store_(&store), backend_(backend) {}
+  static WeightLoader random(std::string dir, uint64_t seed, Backend& backend);
 
-  const std::string& dir() const { return store.dir(); }
-  bool contains(const std::string& key) const { return store.contains(key); }
-  Shape shape_of(const std::string& key) const { return store.shape_of(key); }
-  Tensor host(const std::string& key, const Shape& expected) const { return store.get(key, expected); }
-  Tensor place(Tensor host_f32) const { return backend.weight(std::move(host_f32)); }
+  const std::string& dir() const { return store_ ? store_->dir() : dir_; }
+  bool contains(const std::string& key) const { return !store_ || store_->contains(key); }
+  // As stored; empty for random weights (the canonical layout is drawn).
+  Shape shape_of(const std::string& key) const { return store_ ? store_->shape_of(key) : Shape{}; }
+  Tensor host(const std::string& key, const Shape& expected) const;
+  Tensor place(Tensor host_f32) const { return backend_.weight(std::move(host_f32)); }
   Tensor get(const std::string& key, const Shape& expected) const { return place(host(key, expected)); }
+  // Every key read (random weights: drawn), and their parameters.
+  const std::set<std::string>& keys() const { return store_ ? store_->loaded_keys() : drawn_; }
+
+ private:
+  WeightLoader(std::string dir, uint64_t seed, Backend& backend) : dir_(std::move(dir)), seed_(seed), backend_(backend) {}
+  const WeightStore* store_ = nullptr;
+  std::string dir_;
+  uint64_t seed_ = 0;
+  Backend& backend_;
+  mutable std::set<std::string> drawn_;
 };
 
 // y[..., out] = x[..., in] · W^T + b. Also accepts 1×1 conv weights

@@ -39,6 +39,8 @@ struct RingStats {
   // (after the first micro-batch finished): its input up, the pass, its output down.
   kernels::DeviceCounters device;
   int64_t weights_placed = 0, weight_bytes_placed = 0;  // tensors and bytes the backend placed at load
+  int64_t reserved_bytes = 0, peak_bytes = 0;            // device memory held at the end, most in use at once
+  std::map<std::string, std::pair<double, int64_t>> op_times;  // FARM_PROFILE_OPS: device ms and calls per op
   kernels::DeviceCounters pass_max, pass_sum;
   int64_t steady_passes = 0;
   // Busy intervals and event times (steady clock, seconds) when tracing.

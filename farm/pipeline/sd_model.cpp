@@ -49,29 +49,26 @@ SdModel SdModel::open(const std::string& dir) {
 void SdModel::load_weights(kernels::Backend& be, const LoadParts& parts) {
   FARM_ASSERT(!backend || backend == &be, "a model's weights on two backends");
   backend = &be;
-  auto record = [&](const char* part, const WeightStore& w) {
+  // One part's weights, from its files or (random_weights) drawn from the seed.
+  auto load_part = [&](const char* part, const auto& load) {
+    const std::string sub = (fs::path(dir) / part).string();
+    if (parts.random_weights) {
+      const auto loader = model::WeightLoader::random(sub, parts.seed, be);
+      load(loader);
+      for (const auto& k : loader.keys()) loaded_keys.insert(cat(part, "/", k));
+      return;
+    }
+    const WeightStore w(sub);
+    const model::WeightLoader loader(w, be);
+    load(loader);
     weight_bytes += w.loaded_bytes();
     for (const auto& k : w.loaded_keys()) loaded_keys.insert(cat(part, "/", k));
   };
   const size_t end = std::min(parts.unet_end, unet->blocks().size());
-  if (parts.unet_begin < end) {
-    const WeightStore w((fs::path(dir) / "unet").string());
-    const model::WeightLoader loader{w, be};
-    unet->load(loader, parts.unet_begin, end);
-    record("unet", w);
-  }
-  if (parts.text_encoder) {
-    const WeightStore w((fs::path(dir) / "text_encoder").string());
-    const model::WeightLoader loader{w, be};
-    text_encoder->load(loader);
-    record("text_encoder", w);
-  }
-  if (parts.vae) {
-    const WeightStore w((fs::path(dir) / "vae").string());
-    const model::WeightLoader loader{w, be};
-    vae->load(loader);
-    record("vae", w);
-  }
+  if (parts.unet_begin < end)
+    load_part("unet", [&](const model::WeightLoader& l) { unet->load(l, parts.unet_begin, end); });
+  if (parts.text_encoder) load_part("text_encoder", [&](const model::WeightLoader& l) { text_encoder->load(l); });
+  if (parts.vae) load_part("vae", [&](const model::WeightLoader& l) { vae->load(l); });
 }
 
 SdModel SdModel::load(const std::string& dir, kernels::Backend& be) {

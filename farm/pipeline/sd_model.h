@@ -21,6 +21,10 @@ namespace farm::pipeline {
 struct LoadParts {
   bool text_encoder = true, vae = true;
   size_t unet_begin = 0, unet_end = SIZE_MAX;  // clamped to the block count
+  // Benchmarks on config-only folders: draw every weight from `seed` instead
+  // of reading files (model::WeightLoader::random); the images are noise.
+  bool random_weights = false;
+  uint64_t seed = 0;
 };
 
 struct SdModel {
@@ -30,7 +34,7 @@ struct SdModel {
   std::unique_ptr<model::UNet> unet;
   std::unique_ptr<model::VaeDecoder> vae;
   sched::SchedulerConfig scheduler;
-  size_t weight_bytes = 0;  // bytes of weights read from disk (as stored)
+  size_t weight_bytes = 0;  // bytes of weights read from disk (as stored; 0 with random weights)
   // Every checkpoint key read, as "unet/<key>", "text_encoder/<key>", "vae/<key>".
   std::set<std::string> loaded_keys;
   // Where the weights live and the model runs; set by load_weights.

@@ -6,6 +6,7 @@
 #include <cuda_runtime_api.h>
 
 #include <array>
+#include <utility>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "kernels/cuda/gather.h"
 #include "kernels/cuda/linear.h"
 #include "kernels/cuda/norm.h"
+#include "kernels/cuda/op_profile.h"
 #if defined(FARM_CUDA_EMULATED)
 #include "kernels/emu/counters.h"
 #endif
@@ -74,11 +76,18 @@ class CudaBackend final : public Backend {
     FARM_CHECK_CUDA(cudaSetDevice(device));
     FARM_CHECK_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     alloc_ = std::make_shared<cuda_detail::CachingAllocator>();
+    if (const char* p = std::getenv("FARM_PROFILE_OPS"); p && *p && *p != '0')
+      profile_ = std::make_unique<cuda_detail::OpProfile>(stream_);
 #if defined(FARM_CUDA_EMULATED)
     base_ = emu::runtime_counters();
 #endif
   }
+  std::map<std::string, std::pair<double, int64_t>> op_times() override {
+    return profile_ ? profile_->totals() : std::map<std::string, std::pair<double, int64_t>>{};
+  }
+
   ~CudaBackend() override {
+    profile_.reset();
     // Tensors may outlive the backend (they share the allocator); the stream goes.
     cudaStreamSynchronize(stream_);
     cudaStreamDestroy(stream_);
@@ -135,16 +144,18 @@ class CudaBackend final : public Backend {
     p.x = in(x), p.w = in(w), p.bias = opt(bias), p.residual = opt(residual), p.y = out(y);
     p.batch = a.batch, p.in_h = a.in_h, p.in_w = a.in_w, p.in_c = a.in_c, p.out_c = a.out_c;
     p.kernel = a.kernel, p.stride = a.stride, p.pad = a.pad, p.dtype = dtype_;
+    op(a.kernel == 1 ? "conv2d 1x1" : a.stride == 2 ? "conv2d 3x3 stride 2" : "conv2d 3x3");
     cuda::invoke_conv2d(p, stream_);
-    ++own_.launches;
+    launched();
   }
   void linear(int64_t batch, int64_t rows, int64_t in_f, int64_t out_f, const Tensor& x, const Tensor& w,
               const Tensor* bias, const Tensor* residual, Tensor& y) override {
     cuda::LinearParams p;
     p.x = in(x), p.w = in(w), p.bias = opt(bias), p.residual = opt(residual), p.y = out(y);
     p.batch = batch, p.rows = rows, p.in = in_f, p.out = out_f, p.dtype = dtype_;
+    op("linear");
     cuda::invoke_linear(p, stream_);
-    ++own_.launches;
+    launched();
   }
   void attention(const AttentionArgs& a, const Tensor& q, const Tensor& k, const Tensor& v, Tensor& o) override {
     cuda::AttentionParams p;
@@ -152,8 +163,11 @@ class CudaBackend final : public Backend {
     p.batch = a.batch, p.heads = a.heads, p.q_len = a.q_len, p.kv_len = a.kv_len, p.head_dim = a.head_dim;
     p.q_stride = a.q_stride, p.kv_stride = a.kv_stride, p.out_stride = a.out_stride;
     p.scale = a.scale, p.causal = a.causal, p.dtype = dtype_;
+    op(a.head_dim > 160 ? "attention (rows, head dim > 160)"
+       : a.causal       ? "attention (flash, causal)"
+                        : "attention (flash)");
     cuda::invoke_attention(p, stream_);
-    ++own_.launches;
+    launched();
   }
   void group_norm(int64_t batch, int64_t hw, int64_t channels, int64_t groups, float eps, const Tensor& x,
                   const Tensor& gamma, const Tensor& beta, bool silu, Tensor& y) override {
@@ -161,58 +175,67 @@ class CudaBackend final : public Backend {
     p.x = in(x), p.gamma = in(gamma), p.beta = in(beta), p.y = out(y);
     p.batch = batch, p.hw = hw, p.channels = channels, p.groups = groups, p.eps = eps, p.silu = silu;
     p.dtype = dtype_;
+    op(silu ? "group_norm + silu" : "group_norm");
     cuda::invoke_group_norm(p, stream_);
-    ++own_.launches;
+    launched();
   }
   void layer_norm(int64_t rows, int64_t channels, float eps, const Tensor& x, const Tensor& gamma, const Tensor& beta,
                   Tensor& y) override {
     cuda::LayerNormParams p;
     p.x = in(x), p.gamma = in(gamma), p.beta = in(beta), p.y = out(y);
     p.rows = rows, p.channels = channels, p.eps = eps, p.dtype = dtype_;
+    op("layer_norm");
     cuda::invoke_layer_norm(p, stream_);
-    ++own_.launches;
+    launched();
   }
   void activation(Activation act, const Tensor& x, Tensor& y) override {
     const auto a = act == Activation::silu   ? cuda::Activation::silu
                    : act == Activation::gelu ? cuda::Activation::gelu
                                              : cuda::Activation::quick_gelu;
+    op("activation");
     cuda::invoke_activation(a, x.size(), in(x), out(y), dtype_, stream_);
-    ++own_.launches;
+    launched();
   }
   void add(const Tensor& a, const Tensor& b, Tensor& y) override {
+    op("add");
     cuda::invoke_add(a.size(), in(a), in(b), out(y), dtype_, stream_);
-    ++own_.launches;
+    launched();
   }
   void geglu(int64_t rows, int64_t inner, const Tensor& x, Tensor& y) override {
+    op("geglu");
     cuda::invoke_geglu(rows, inner, in(x), out(y), dtype_, stream_);
-    ++own_.launches;
+    launched();
   }
   void upsample_nearest(const Tensor& x, Tensor& y) override {
     const int64_t B = x.dim(0), H = x.dim(1), W = x.dim(2), C = x.dim(3), oh = y.dim(1), ow = y.dim(2);
+    op("upsample_nearest");
     if (oh == 2 * H && ow == 2 * W)
       cuda::invoke_upsample_nearest2x(B, H, W, C, in(x), out(y), dtype_, stream_);
     else
       cuda::invoke_upsample_nearest(B, H, W, C, oh, ow, in(x), out(y), dtype_, stream_);
-    ++own_.launches;
+    launched();
   }
   void concat_channels(const Tensor& a, const Tensor& b, Tensor& y) override {
     const int64_t B = a.dim(0), ca = a.dim(-1), cb = b.dim(-1);
+    op("concat_channels");
     cuda::invoke_concat_channels(B, a.size() / (B * ca), ca, in(a), cb, in(b), out(y), dtype_, stream_);
-    ++own_.launches;
+    launched();
   }
   void timestep_embedding(const Tensor& t, int64_t dim, bool flip_sin_to_cos, float downscale_freq_shift,
                           float max_period, Tensor& y) override {
     // Timesteps stay fp32 on the device too: a [batch] upload per pass.
     const Tensor dt = upload_raw(t.data.data(), t.data.size() * sizeof(float), DType::f32, {t.size()});
+    op("timestep_embedding");
     cuda::invoke_timestep_embedding(t.size(), static_cast<const float*>(dt.device_ptr()), dim, flip_sin_to_cos,
                                     downscale_freq_shift, max_period, out(y), dtype_, stream_);
-    ++own_.launches;
+    launched();
   }
   void add_channel_bias(Tensor& h, const Tensor& v) override {
     const int64_t B = h.dim(0), C = h.dim(-1);
     FARM_ASSERT(v.size() == B * C, shape_str(v.shape), " onto ", shape_str(h.shape));
+    op("add_channel_bias");
     cuda::invoke_add_channel_bias(B, h.size() / (B * C), C, out(h), in(v), dtype_, stream_);
-    ++own_.launches;
+    launched();
   }
   void embed_tokens(const std::vector<int64_t>& ids, int64_t batch, const Tensor& token_table,
                     const Tensor& position_table, Tensor& y) override {
@@ -220,10 +243,16 @@ class CudaBackend final : public Backend {
     const Tensor dids = upload_raw(ids32.data(), ids32.size() * sizeof(int32_t), DType::i32,
                                    {static_cast<int64_t>(ids32.size())});
     const int64_t L = static_cast<int64_t>(ids.size()) / batch;
+    op("embed_tokens");
     cuda::invoke_embed_tokens(batch, L, token_table.dim(1), static_cast<const int32_t*>(dids.device_ptr()),
                               in(token_table), in(position_table), out(y), dtype_, stream_);
-    ++own_.launches;
+    launched();
   }
+
+  int64_t free_memory() const override { return mem_info().first; }
+  int64_t total_memory() const override { return mem_info().second; }
+  int64_t reserved_memory() const override { return static_cast<int64_t>(alloc_->reserved()); }
+  int64_t peak_memory() const override { return static_cast<int64_t>(alloc_->peak_in_use()); }
 
   DeviceCounters counters() const override {
 #if defined(FARM_CUDA_EMULATED)
@@ -242,6 +271,21 @@ class CudaBackend final : public Backend {
   }
 
  private:
+  // Around each op's launch: its profile events, and the launch count.
+  void op(const char* name) {
+    if (profile_) profile_->begin(name);
+  }
+  void launched() {
+    if (profile_) profile_->end();
+    ++own_.launches;
+  }
+
+  std::pair<int64_t, int64_t> mem_info() const {
+    size_t free_b = 0, total_b = 0;
+    FARM_CHECK_CUDA(cudaMemGetInfo(&free_b, &total_b));
+    return {static_cast<int64_t>(free_b), static_cast<int64_t>(total_b)};
+  }
+
   const void* in(const Tensor& t) const {
     FARM_ASSERT(!t.on_host() && t.dtype == dtype(), "a ", device_name(t.device), " ", dtype_name(t.dtype), " tensor ",
                 shape_str(t.shape), " given to ", name_, " (place it with to_backend)");
@@ -270,6 +314,7 @@ class CudaBackend final : public Backend {
   std::shared_ptr<cuda_detail::CachingAllocator> alloc_;
   PinnedBuffer upload_, download_;
   std::array<PinnedBuffer, 4> small_;
+  std::unique_ptr<cuda_detail::OpProfile> profile_;
   size_t next_small_ = 0;
   DeviceCounters own_;
 #if defined(FARM_CUDA_EMULATED)

@@ -18,9 +18,10 @@ namespace {
 namespace fs = std::filesystem;
 
 // Runs farm with `args`; its exit status, and its output in `out` when given.
-int run(const std::string& args, std::string* out = nullptr) {
+int run(const std::string& args, std::string* out = nullptr, const std::string& env = "") {
   const fs::path log = fs::path(FARM_TEST_TMP) / "render_emu_stats.log";
-  const int st = std::system((std::string(FARM_BIN) + " " + args + " > " + log.string() + " 2>&1").c_str());
+  const int st =
+      std::system((env + " " + std::string(FARM_BIN) + " " + args + " > " + log.string() + " 2>&1").c_str());
   if (out) {
     std::ifstream in(log);
     out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -68,6 +69,25 @@ TEST_P(RenderEmuStats, SteadyStepsStayOnTheDevice) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, RenderEmuStats, ::testing::Values("f16", "bf16"));
+
+// A device with less free memory than the stage needs: a clear error naming
+// the rank, stage and sizes, before any weight is read or image rendered.
+TEST(RenderEmuStats, TooLittleDeviceMemoryIsAClearErrorBeforeCompute) {
+  const fs::path dir = fs::path(FARM_TEST_TMP) / "emu_memory";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir / "job.txt") << "a small red circle on the left\n";
+  std::string out;
+  EXPECT_EQ(run(std::string("render --backend cuda-emu --model ") + FARM_MODELS_DIR + "/tiny-shapes --prompts " +
+                    (dir / "job.txt").string() + " --out " + (dir / "out").string() + " --width 16 --height 16",
+                &out, "FARM_EMU_MEMORY_MB=1"),
+            2)
+      << out;
+  EXPECT_NE(out.find("stage 0 needs about"), std::string::npos) << out;
+  EXPECT_NE(out.find("GB free"), std::string::npos) << out;
+  EXPECT_EQ(out.find("loaded"), std::string::npos) << "no weights were read: " << out;
+  EXPECT_FALSE(fs::exists(dir / "out" / "00000-0.png"));
+}
 
 TEST(RenderEmuStats, UnknownDtypeIsAClearError) {
   std::string out;

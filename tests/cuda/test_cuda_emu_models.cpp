@@ -20,7 +20,7 @@
 #include "kernels/backend.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/check/precision_bound.h"
-#include "tests/cuda/rounded_ref_ops.h"
+#include "kernels/check/rounded_ref_ops.h"
 
 namespace farm {
 namespace {

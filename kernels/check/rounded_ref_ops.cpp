@@ -1,4 +1,4 @@
-#include "tests/cuda/rounded_ref_ops.h"
+#include "kernels/check/rounded_ref_ops.h"
 
 #include <vector>
 
