@@ -179,8 +179,10 @@ int run_rank(comm::Transport& t, const RankJob& job) {
   if (!all_ok(t, error)) return 2;
   const double load_s = seconds_since(t_load);
   if (t.rank() == 0)
-    std::fprintf(stderr, "farm: loaded %s (%.1f MB of weights on rank 0) in %.2f s\n", model.name.c_str(),
-                 static_cast<double>(model.weight_bytes) / 1e6, load_s);
+    std::fprintf(stderr, "farm: loaded %s (rank 0: %.1f MB of %s weights on %s, %s) in %.2f s\n",
+                 model.name.c_str(), static_cast<double>(backend->weight_bytes()) / 1e6,
+                 dtype_name(backend->dtype()), backend->name().c_str(),
+                 job.random_weights ? "drawn from a seed: --random-weights" : "read once", load_s);
 
   // 2. The event loop: messages in, one unit of work at a time.
   pipeline::RingStage ring(model, l, t, [&model](const pipeline::RingItem& ri, const pipeline::RgbImage& im) {

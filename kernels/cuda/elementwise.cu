@@ -4,6 +4,7 @@
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_math.cuh"
+#include "kernels/cuda/grid_stride.cuh"
 #include "kernels/cuda/launch_info.h"
 #include "kernels/cuda/elementwise.h"
 
@@ -14,18 +15,11 @@ using farm::kernels::cuda::DType;
 using farm::kernels::cuda_device::from_f32;
 using farm::kernels::cuda_device::to_f32;
 
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 4096;
-
-dim3 grid_for(int64_t n) {
-  const int64_t blocks = (n + kThreads - 1) / kThreads;
-  return dim3(static_cast<unsigned>(blocks < kMaxBlocks ? blocks : kMaxBlocks));
-}
-
-__device__ __forceinline__ int64_t first_index() {
-  return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-}
-__device__ __forceinline__ int64_t grid_stride() { return static_cast<int64_t>(gridDim.x) * blockDim.x; }
+using farm::kernels::cuda_device::first_index;
+using farm::kernels::cuda_device::grid_for;
+using farm::kernels::cuda_device::grid_stride;
+using farm::kernels::cuda_device::with_type;
+constexpr int kThreads = farm::kernels::cuda_device::kGridThreads;
 
 // 0.5·x·(1 + erf(x/√2)) through erfc, precise where 1 + erf cancels.
 __device__ __forceinline__ float gelu_exact(float v) { return 0.5f * v * erfcf(-v * 0.70710678118654752f); }
@@ -91,15 +85,6 @@ __global__ void timestep_embedding_kernel(int64_t batch, const float* t, int64_t
     y[b * dim + half + j] = from_f32<T>(flip_sin_to_cos ? s : c);
     if (dim % 2 == 1 && j == 0) y[b * dim + dim - 1] = from_f32<T>(0.0f);
   }
-}
-
-// Calls f.template operator()<T>() with T the storage type of `dtype`.
-template <class F>
-void with_type(DType dtype, F&& f) {
-  if (dtype == DType::f16)
-    f(__half{});
-  else
-    f(__nv_bfloat16{});
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_math.cuh"
+#include "kernels/cuda/grid_stride.cuh"
 #include "kernels/cuda/gather.h"
 #include "kernels/cuda/launch_info.h"
 
@@ -13,18 +14,11 @@ using farm::kernels::cuda::DType;
 using farm::kernels::cuda_device::from_f32;
 using farm::kernels::cuda_device::to_f32;
 
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 4096;
-
-dim3 grid_for(int64_t n) {
-  const int64_t blocks = (n + kThreads - 1) / kThreads;
-  return dim3(static_cast<unsigned>(blocks < kMaxBlocks ? blocks : kMaxBlocks));
-}
-
-__device__ __forceinline__ int64_t first_index() {
-  return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-}
-__device__ __forceinline__ int64_t grid_stride() { return static_cast<int64_t>(gridDim.x) * blockDim.x; }
+using farm::kernels::cuda_device::first_index;
+using farm::kernels::cuda_device::grid_for;
+using farm::kernels::cuda_device::grid_stride;
+using farm::kernels::cuda_device::with_type;
+constexpr int kThreads = farm::kernels::cuda_device::kGridThreads;
 
 template <class T>
 __global__ void embed_tokens_kernel(int64_t rows, int64_t len, int64_t dim, const int32_t* ids, const T* tokens,
@@ -54,14 +48,6 @@ __global__ void add_channel_bias_kernel(int64_t batch, int64_t pixels, int64_t c
     const int64_t b = i / (pixels * channels), c = i % channels;
     h[i] = from_f32<T>(to_f32(h[i]) + to_f32(v[b * channels + c]));
   }
-}
-
-template <class F>
-void with_type(DType dtype, F&& f) {
-  if (dtype == DType::f16)
-    f(__half{});
-  else
-    f(__nv_bfloat16{});
 }
 
 }  // namespace
