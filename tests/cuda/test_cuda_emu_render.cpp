@@ -19,11 +19,14 @@
 #include <cstring>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "farm/io/weight_store.h"
 #include "farm/pipeline/txt2img.h"
 #include "kernels/backend.h"
+#include "kernels/check/staging_ops.h"
 #include "kernels/cuda/cuda_backend.h"
+#include "kernels/emu/counters.h"
 #include "kernels/check/precision_bound.h"
 #include "kernels/check/rounded_ref_ops.h"
 
@@ -125,6 +128,43 @@ TEST_P(CudaEmuRender, StepsStayOnTheDevice) {
   EXPECT_EQ(own.d2h_bytes, seen.d2h_bytes);
   EXPECT_EQ(own.allocations, seen.allocations);
   EXPECT_EQ(seen.syncs, 0);
+}
+
+// Side by side, one denoising step after the first: the per-op staging
+// adapter (kernels/check/staging_ops.h, what --backend cuda was before) and
+// the device-resident backend, counted by the emulated runtime.
+TEST_P(CudaEmuRender, ResidentStepMovesFarLessThanStaging) {
+  if (dtype() == DType::bf16) GTEST_SKIP() << "the counts do not depend on the dtype (f16 runs)";
+  auto step_counters = [&](kernels::Backend& be, auto counters) {
+    const auto m = pipeline::SdModel::load(model_dir(name()), be);
+    auto r = request(kSize);
+    r.steps = 2;
+    std::vector<emu::RuntimeCounters> at;
+    pipeline::denoise(m, {r}, [&](int, int, const Tensor&) { at.push_back(counters()); });
+    const auto& a = at.at(0);
+    const auto& b = at.at(1);
+    return emu::RuntimeCounters{b.h2d_bytes - a.h2d_bytes, b.d2h_bytes - a.d2h_bytes, 0,
+                                b.device_allocations - a.device_allocations, 0, 0,
+                                b.device_syncs - a.device_syncs, b.stream_syncs - a.stream_syncs,
+                                b.launches - a.launches};
+  };
+  const auto staging = kernels::make_host_backend(kernels::cuda_emu_staging_ops(dtype()));
+  const auto before = step_counters(*staging, [] { return emu::runtime_counters(); });
+  const auto resident = kernels::make_cuda_emu_backend(dtype(), 0, 1, "test");
+  const auto after = step_counters(*resident, [] { return emu::runtime_counters(); });
+  std::printf("[ cuda-emu ] %s %s one step, staging -> resident: h2d %lld -> %lld B, d2h %lld -> %lld B, "
+              "allocations %lld -> %lld, device syncs %lld -> %lld, launches %lld -> %lld\n",
+              name().c_str(), kernels::cuda::dtype_name(dtype()), static_cast<long long>(before.h2d_bytes),
+              static_cast<long long>(after.h2d_bytes), static_cast<long long>(before.d2h_bytes),
+              static_cast<long long>(after.d2h_bytes), static_cast<long long>(before.device_allocations),
+              static_cast<long long>(after.device_allocations), static_cast<long long>(before.device_syncs),
+              static_cast<long long>(after.device_syncs), static_cast<long long>(before.launches),
+              static_cast<long long>(after.launches));
+  EXPECT_LT(after.h2d_bytes * 10, before.h2d_bytes);
+  EXPECT_LT(after.d2h_bytes * 10, before.d2h_bytes);
+  EXPECT_EQ(after.device_allocations, 0);
+  EXPECT_EQ(after.device_syncs, 0);
+  EXPECT_GT(before.device_syncs, 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Tiny, CudaEmuRender,
