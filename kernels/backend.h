@@ -53,6 +53,10 @@ class Backend {
   virtual Tensor weight(Tensor host_f32) = 0;         // a weight: converted and placed once, at load
   virtual Tensor to_backend(const Tensor& host) = 0;  // model inputs (a host fp32 tensor; same if already here)
   virtual Tensor to_host(const Tensor& t) = 0;        // host fp32 (waits for the work that makes t)
+  // A decoded image [B,H,W,3] in about [-1,1] to host RGB bytes [B,H,W,3], as
+  // diffusers: round((x / 2 + 0.5).clamp(0, 1) · 255), half to even. On a
+  // device only the bytes cross (waits, as to_host).
+  virtual std::vector<uint8_t> image_to_rgb8(const Tensor& image) = 0;
 
   // Ops, as kernels/ops.h describes them.
   virtual void conv2d(const Conv2dArgs& a, const Tensor& x, const Tensor& w, const Tensor* bias,

@@ -202,9 +202,7 @@ void RingStage::decode_part() {
   }
   if (d.next_part < model_.vae->parts()) return;
   Timed t(stats.encode_s);
-  d.h = be_.to_host(d.h);
-  to_unit_range(d.h);
-  const auto images = to_rgb8(d.h);
+  const auto images = rgb_images(be_.image_to_rgb8(d.h), d.h.shape);  // only the bytes leave the device
   nlohmann::json items = nlohmann::json::array();
   for (const auto& item : d.s.items) items.push_back(item.meta);
   std::vector<comm::Bytes> files;

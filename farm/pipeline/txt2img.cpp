@@ -92,13 +92,27 @@ std::vector<RgbImage> to_rgb8(const Tensor& images) {
   return out;
 }
 
+std::vector<RgbImage> rgb_images(const std::vector<uint8_t>& rgb, const Shape& shape) {
+  const int64_t B = shape.at(0), H = shape.at(1), W = shape.at(2), n = H * W * 3;
+  FARM_ASSERT(static_cast<int64_t>(rgb.size()) == B * n, rgb.size(), " bytes for images ", shape_str(shape));
+  std::vector<RgbImage> out(static_cast<size_t>(B));
+  for (int64_t b = 0; b < B; ++b) {
+    out[b].width = static_cast<int>(W);
+    out[b].height = static_cast<int>(H);
+    out[b].rgb.assign(rgb.begin() + b * n, rgb.begin() + (b + 1) * n);
+  }
+  return out;
+}
+
 std::vector<RgbImage> txt2img(const SdModel& m, const std::vector<Txt2ImgRequest>& batch,
                               const StepCallback& on_step, StageTimes* times) {
   const Tensor latents = denoise(m, batch, on_step, times);
   const auto t0 = Clock::now();
-  Tensor images = decode_latents(m, latents);
+  Tensor h = vae_input(m, latents);
+  for (int i = 0; i < m.vae->parts(); ++i) m.vae->run_part(*m.backend, i, h);
+  auto images = rgb_images(m.backend->image_to_rgb8(h), h.shape);  // only the bytes leave the device
   if (times) times->vae_decode += seconds_since(t0);
-  return to_rgb8(images);
+  return images;
 }
 
 }  // namespace farm::pipeline

@@ -59,7 +59,9 @@ Tensor decode_latents(const SdModel& m, const Tensor& latents);  // float [B,H,W
 // The two ends of decode_latents (host tensors), for a decode run part by part (VaeDecoder::run_part).
 Tensor vae_input(const SdModel& m, const Tensor& latents);  // latents / scaling_factor
 void to_unit_range(Tensor& image);                          // (x / 2 + 0.5).clamp(0, 1)
-std::vector<RgbImage> to_rgb8(const Tensor& images);
+std::vector<RgbImage> to_rgb8(const Tensor& images);        // unit-range host images -> bytes
+// Bytes [B,H,W,3] (Backend::image_to_rgb8) of images of `shape` [B,H,W,3], one RgbImage each.
+std::vector<RgbImage> rgb_images(const std::vector<uint8_t>& rgb, const Shape& shape);
 
 std::vector<RgbImage> txt2img(const SdModel& m, const std::vector<Txt2ImgRequest>& batch,
                               const StepCallback& on_step = {}, StageTimes* times = nullptr);

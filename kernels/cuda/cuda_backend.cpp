@@ -138,6 +138,20 @@ class CudaBackend final : public Backend {
     return h;
   }
 
+  std::vector<uint8_t> image_to_rgb8(const Tensor& image) override {
+    const int64_t n = image.size();
+    const Tensor bytes = Tensor::on_device({(n + 3) / 4}, DType::i32, Device::cuda, alloc_);  // room for n bytes
+    op("image_to_rgb8");
+    cuda::invoke_image_to_rgb8(n, in(image), static_cast<uint8_t*>(bytes.device_ptr()), dtype_, stream_);
+    launched();
+    auto* host = static_cast<uint8_t*>(download_.acquire(static_cast<size_t>(n)));
+    FARM_CHECK_CUDA(cudaMemcpyAsync(host, bytes.device_ptr(), static_cast<size_t>(n), cudaMemcpyDeviceToHost, stream_));
+    FARM_CHECK_CUDA(cudaStreamSynchronize(stream_));
+    own_.d2h_bytes += n;
+    ++own_.stream_syncs;
+    return std::vector<uint8_t>(host, host + n);
+  }
+
   void conv2d(const Conv2dArgs& a, const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor* residual,
               Tensor& y) override {
     cuda::Conv2dParams p;

@@ -87,6 +87,15 @@ __global__ void timestep_embedding_kernel(int64_t batch, const float* t, int64_t
   }
 }
 
+// x/2 is exact, so a contracted fma(x, 0.5, 0.5) rounds as the host does.
+template <class T>
+__global__ void image_to_rgb8_kernel(int64_t n, const T* x, uint8_t* y) {
+  for (int64_t i = first_index(); i < n; i += grid_stride()) {
+    const float u = fminf(fmaxf(to_f32(x[i]) / 2.0f + 0.5f, 0.0f), 1.0f);
+    y[i] = static_cast<uint8_t>(rintf(u * 255.0f));
+  }
+}
+
 }  // namespace
 
 FARM_CUDA_NAMESPACE_BEGIN
@@ -165,9 +174,19 @@ void invoke_timestep_embedding(int64_t batch, const float* t, int64_t dim, bool 
 }
 
 
+void invoke_image_to_rgb8(int64_t n, const void* x, uint8_t* y, DType dtype, cudaStream_t stream) {
+  if (n == 0) return;
+  with_type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    auto* kernel = &image_to_rgb8_kernel<T>;
+    FARM_LAUNCH(kernel, grid_for(n), dim3(kThreads), 0, stream, n, static_cast<const T*>(x), y);
+  });
+  FARM_CHECK_LAUNCH();
+}
+
 void append_elementwise_launch_info(std::vector<KernelLaunchInfo>& out) {
   for (const char* name : {"activation_kernel", "add_kernel", "geglu_kernel", "upsample_nearest2x_kernel",
-                           "concat_channels_kernel", "timestep_embedding_kernel"})
+                           "concat_channels_kernel", "timestep_embedding_kernel", "image_to_rgb8_kernel"})
     for (const char* type : {"__half", "__nv_bfloat16"})
       out.push_back({std::string(name) + "<" + type + ">", kThreads, 0});
 }

@@ -32,4 +32,8 @@ void invoke_timestep_embedding(int64_t batch, const float* t, int64_t dim, bool 
                                float downscale_freq_shift, float max_period, void* y, DType dtype,
                                cudaStream_t stream);
 
+// A decoded image x [n = B·H·W·3] in about [-1,1] -> RGB bytes y[n]:
+// round((x / 2 + 0.5).clamp(0, 1) · 255), half to even (as numpy's round).
+void invoke_image_to_rgb8(int64_t n, const void* x, uint8_t* y, DType dtype, cudaStream_t stream);
+
 FARM_CUDA_NAMESPACE_END

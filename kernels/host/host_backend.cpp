@@ -43,6 +43,14 @@ class HostBackend final : public Backend {
     return t;
   }
 
+  std::vector<uint8_t> image_to_rgb8(const Tensor& image) override {
+    std::vector<uint8_t> rgb(static_cast<size_t>(image.size()));
+    // numpy's round: half to even, which nearbyint gives in the default mode.
+    for (size_t i = 0; i < rgb.size(); ++i)
+      rgb[i] = static_cast<uint8_t>(std::nearbyint(std::clamp(image.data[i] / 2.0f + 0.5f, 0.0f, 1.0f) * 255.0f));
+    return rgb;
+  }
+
   void conv2d(const Conv2dArgs& a, const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor* residual,
               Tensor& y) override {
     ops_.conv2d(a, x.ptr(), w.ptr(), opt(bias), opt(residual), y.ptr());
