@@ -1,11 +1,12 @@
 // The SIMT emulator's entry header: compile a CUDA source on the CPU with
-//   g++ -x c++ -std=c++20 -isystem <cuda>/include -include kernels/emu/emu.h k.cu
-// (CMake: farm_emu_sources() in kernels/emu/CMakeLists.txt). Kernel sources include
-// kernels/emu/cuda_compat.h, which picks nvcc or this header.
+//   g++ -x c++ -std=c++20 -isystem kernels/emu/include -include kernels/emu/emu.h k.cu
+// (CMake: farm_emu_sources() in kernels/emu/CMakeLists.txt). No CUDA toolkit is
+// needed: kernels/emu/include has the emulator's own CUDA headers. Kernel
+// sources include kernels/emu/cuda_compat.h, which picks nvcc or this header.
 // What the emulator cannot see: kernels/emu/LIMITS.md.
 #pragma once
 
-#include "kernels/emu/cuda_headers.h"  // first: keyword macros, then the CUDA host headers
+#include "kernels/emu/cuda_headers.h"  // first: keyword macros, then the emulator's CUDA headers
 
 #include "kernels/emu/atomics.h"
 #include "kernels/emu/half_intrinsics.h"
@@ -17,8 +18,8 @@
 #include "kernels/emu/thread_state.h"
 #include "kernels/emu/wmma.h"
 
-// CUDA's built-in variables, per fiber. Defined after the CUDA headers, which
-// do not declare them for a host compiler.
+// CUDA's built-in variables, per fiber. Macros: defined after the headers
+// above, which must not see them.
 #define threadIdx (::farm::emu::this_thread().idx)
 #define blockIdx (::farm::emu::this_block().idx)
 #define blockDim (::farm::emu::this_block().launch->block)

@@ -1,6 +1,7 @@
-// fp16/bf16 device intrinsics that cuda_fp16.h / cuda_bf16.h declare for the
-// device only. Computed in float (fma in double) and rounded once to the
-// 16-bit type; the GPU's approximate hexp/hsqrt/... may differ by an ulp.
+// fp16/bf16 device intrinsics that the toolkit's cuda_fp16.h / cuda_bf16.h
+// declare for the device only (the host-side ones, conversions included, are
+// in kernels/emu/include). Computed in float (fma in double) and rounded once
+// to the 16-bit type; the GPU's approximate hexp/hsqrt/... may differ by an ulp.
 #pragma once
 
 #include <cmath>

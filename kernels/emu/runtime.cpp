@@ -160,9 +160,12 @@ cudaError_t cudaMemcpyFromSymbol(void* dst, const void* symbol, size_t count, si
   std::memcpy(dst, static_cast<const char*>(symbol) + offset, count);
   return cudaSuccess;
 }
+// FARM_EMU_MEMORY_MB: the emulated device's memory (8 GiB unless set), so a
+// test can give it less than a job needs.
 cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
-  *free_bytes = size_t{8} << 30;
-  *total_bytes = size_t{8} << 30;
+  const char* mb = std::getenv("FARM_EMU_MEMORY_MB");
+  *total_bytes = mb ? static_cast<size_t>(std::max(1, std::atoi(mb))) << 20 : size_t{8} << 30;
+  *free_bytes = *total_bytes;
   return cudaSuccess;
 }
 

@@ -19,8 +19,8 @@ uint64_t warp_collective(const LaneOp& op, const Loc& loc);
 
 template <class T>
 uint64_t to_bits(const T& v) {
-  // __half2 and friends are bit-copyable but not trivially copyable in the
-  // CUDA headers, hence the void* casts.
+  // The toolkit's __half2 and friends are bit-copyable but not trivially
+  // copyable (nvcc builds see those), hence the void* casts.
   static_assert(sizeof(T) <= 8, "warp shuffles move at most 8 bytes");
   uint64_t bits = 0;
   std::memcpy(&bits, static_cast<const void*>(&v), sizeof(T));
