@@ -82,6 +82,21 @@ TEST_P(CudaEmuRender, ImageWithinBoundOfFp32Cpu) {
   EXPECT_TRUE(c.passes()) << c.describe();
 }
 
+// tiny-sd2 (VAE factor 4, 3 UNet levels) at 24x24: latent 6 -> 3 -> 2, so the
+// up path resizes 2 -> 3 (torch's nearest to the skip's size, not 2x) on the device.
+TEST(CudaEmuRenderOdd, OddLatentSizeWithinBoundOfFp32Cpu) {
+  const auto r = request(24);
+  const std::string dir = model_dir("tiny-sd2");
+  const Tensor want = render(dir, kernels::cpu_backend(), r);
+  const auto rounded = kernels::make_host_backend(kernels::testing::rounded_ref_ops(DType::f16));
+  const Tensor baseline = render(dir, *rounded, r);
+  const auto device = kernels::make_cuda_emu_backend(DType::f16, 0, 1, "test");
+  const Tensor got = render(dir, *device, r);
+  const auto c = kernels::testing::check_precision(got.data, want.data, baseline.data, DType::f16);
+  std::printf("[ cuda-emu ] render tiny-sd2 24x24 f16: %s\n", c.describe().c_str());
+  EXPECT_TRUE(c.passes()) << c.describe();
+}
+
 TEST_P(CudaEmuRender, StepsStayOnTheDevice) {
   const auto be = kernels::make_cuda_emu_backend(dtype(), 0, 1, "test");
   const auto m = pipeline::SdModel::load(model_dir(name()), *be);
