@@ -21,12 +21,13 @@
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/check/precision_bound.h"
 #include "kernels/check/rounded_ref_ops.h"
+#include "tests/cuda/model_dtype_param.h"
 
 namespace farm {
 namespace {
 
 using kernels::cuda::DType;
-using Param = std::tuple<std::string, DType>;  // model folder, dtype
+using Param = testing::ModelDtype;  // model folder, dtype
 
 class CudaEmuModels : public ::testing::TestWithParam<Param> {
  protected:
@@ -88,13 +89,7 @@ TEST_P(CudaEmuModels, VaeDecode) {
 INSTANTIATE_TEST_SUITE_P(Tiny, CudaEmuModels,
                          ::testing::Combine(::testing::Values("tiny-sd1", "tiny-sd2"),
                                             ::testing::Values(DType::f16, DType::bf16)),
-                         [](const auto& info) {
-                           std::string n = std::get<0>(info.param) + "_" +
-                                           kernels::cuda::dtype_name(std::get<1>(info.param));
-                           for (char& c : n)
-                             if (c == '-') c = '_';
-                           return n;
-                         });
+                         testing::model_dtype_name);
 
 }  // namespace
 }  // namespace farm

@@ -29,12 +29,13 @@
 #include "kernels/emu/counters.h"
 #include "kernels/check/precision_bound.h"
 #include "kernels/check/rounded_ref_ops.h"
+#include "tests/cuda/model_dtype_param.h"
 
 namespace farm {
 namespace {
 
 using kernels::cuda::DType;
-using Param = std::tuple<std::string, DType>;  // model folder, dtype
+using Param = testing::ModelDtype;  // model folder, dtype
 
 // Small enough for the emulator (latents 8x8 or 4x4), large enough that
 // every UNet and VAE level runs.
@@ -185,13 +186,7 @@ TEST_P(CudaEmuRender, ResidentStepMovesFarLessThanStaging) {
 INSTANTIATE_TEST_SUITE_P(Tiny, CudaEmuRender,
                          ::testing::Combine(::testing::Values("tiny-sd1", "tiny-sd2", "tiny-shapes"),
                                             ::testing::Values(DType::f16, DType::bf16)),
-                         [](const auto& info) {
-                           std::string n = std::get<0>(info.param) + "_" +
-                                           kernels::cuda::dtype_name(std::get<1>(info.param));
-                           for (char& c : n)
-                             if (c == '-') c = '_';
-                           return n;
-                         });
+                         testing::model_dtype_name);
 
 }  // namespace
 }  // namespace farm
