@@ -109,6 +109,8 @@ void BlockRunner::run(uint3 block_idx) {
   for (ThreadState& t : threads_) {
     t.wait = Wait::running;
     t.site = Site{};
+    t.async_copies.clear();  // copies a thread left in flight when it exited die with its block
+    t.async_groups_committed = 0;
     t.fiber->prepare(&thread_main, &t);
   }
   detail::tl_block = &block_;

@@ -8,6 +8,7 @@
 
 #include "kernels/emu/cuda_headers.h"  // first: keyword macros, then the emulator's CUDA headers
 
+#include "kernels/emu/async_copy.h"
 #include "kernels/emu/atomics.h"
 #include "kernels/emu/half_intrinsics.h"
 #include "kernels/emu/launch.h"

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace farm::emu {
 
@@ -63,6 +64,17 @@ struct LaneOp {
   void* payload = nullptr;
 };
 
+// A cp.async issued by a thread and not yet landed in shared memory: the
+// source bytes are read at issue (so AddressSanitizer names the issuing line),
+// the shared-memory write happens only when a cp.async.wait_group that covers
+// its group runs (kernels/emu/async_copy.h).
+struct PendingCopy {
+  unsigned char* dst = nullptr;
+  unsigned char bytes[16] = {};
+  unsigned size = 0;
+  uint32_t group = 0;  // the commit group it belongs to (0, 1, ... per thread)
+};
+
 struct ThreadState {
   uint3 idx{};
   unsigned linear = 0;
@@ -73,6 +85,8 @@ struct ThreadState {
   BarrierKind barrier = BarrierKind::sync;
   int barrier_value = 0;  // predicate in, result out
   LaneOp op;
+  std::vector<PendingCopy> async_copies;  // issue order
+  uint32_t async_groups_committed = 0;
   Fiber* fiber = nullptr;
   BlockState* block = nullptr;
 };

@@ -42,6 +42,18 @@ void warp_ops(int* out, int width);
 // fp16/bf16 intrinsics evaluated in a kernel: out[i] = f_i(in[i]).
 void half_intrinsics(const float* in, float* out, int n);
 
+// cp.async (tests/emu/async_copy.cu). `in`/`out` are int device buffers.
+// copy_through_smem: out = in (n ints, n % 256 == 0) in piece_bytes copies;
+// wait = false drops the wait_group (the bug: out is stale shared memory).
+void async_copy_through_smem(const int* in, int* out, int n, int piece_bytes, bool wait);
+// out[0..n) = in[0..valid) then zeros, through 16-byte zero-filling copies.
+void async_copy_zfill(const int* in, int valid, int* out, int n);
+// out[0..18): shared memory after wait_group 1, after wait_group 0 (with a store
+// racing an in-flight copy), after wait_all; see groups_kernel.
+void async_copy_groups(const int* in, int* out);
+// Per thread (2 blocks x 64): a double-buffered sum over `tiles` 256-int tiles.
+void async_copy_pipelined_sum(const int* in, int tiles, int* out, bool early_reuse);
+
 // Deliberately wrong kernels; each aborts in the emulator with a report.
 void divergent_barrier();
 void warp_deadlock();
@@ -50,6 +62,7 @@ void stack_overflow();
 void shuffle_with_exited_lane();
 void dynamic_smem_overrun();
 void wmma_misaligned();
+void async_copy_misaligned();  // tests/emu/async_copy.cu
 
 // A launch with `smem` bytes of dynamic shared memory; returns the
 // cudaError_t of cudaGetLastError() after it (as int).
