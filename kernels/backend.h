@@ -24,6 +24,7 @@
 
 #include "farm/core/tensor.h"
 #include "kernels/ops.h"
+#include "kernels/tensor_link.h"
 
 namespace farm::kernels {
 
@@ -103,6 +104,15 @@ class Backend {
   // counters() on a GPU; in emulated builds counters() is the emulated
   // runtime's count, and tests compare the two.
   virtual DeviceCounters own_counters() const { return counters(); }
+  // A device-to-device link (kernels/tensor_link.h) between the ranks of
+  // `edges`, this rank being `rank`; collective over every rank of the job
+  // (ids travel through `all_gather`). Null when this backend's tensors go
+  // through the host: host backends, a CUDA build without NCCL.
+  virtual std::unique_ptr<TensorLink> make_link(int /*rank*/, const std::vector<LinkEdge>& /*edges*/,
+                                                const AllGather& /*all_gather*/) {
+    return nullptr;
+  }
+
   // Bytes of weights placed by `weight` and how many tensors (each once).
   int64_t weight_bytes() const { return weight_bytes_; }
   int64_t weight_tensors() const { return weight_tensors_; }

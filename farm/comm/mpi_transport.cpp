@@ -35,6 +35,10 @@ bool launched_by_mpi() {
   return false;
 }
 
+struct MpiTransport::Comm {
+  MPI_Comm comm;
+};
+
 struct MpiTransport::Pending {
   Bytes bytes;
   MPI_Request request = MPI_REQUEST_NULL;
@@ -50,8 +54,14 @@ MpiTransport::MpiTransport() {
   }
   // Errors come back as codes (and become farm::Error) instead of killing the job silently.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
-  MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  // Our own communicator: poll() probes any tag, which must not take the
+  // messages of other code on MPI_COMM_WORLD (the emulated NCCL's data).
+  MPI_Comm comm = MPI_COMM_NULL;
+  check(MPI_Comm_dup(MPI_COMM_WORLD, &comm), "MPI_Comm_dup");
+  MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
+  comm_ = std::make_unique<Comm>(Comm{comm});
+  MPI_Comm_rank(comm, &rank_);
+  MPI_Comm_size(comm, &size_);
   char name[MPI_MAX_PROCESSOR_NAME] = {};
   int len = 0;
   MPI_Get_processor_name(name, &len);
@@ -64,7 +74,7 @@ MpiTransport::MpiTransport() {
 }
 
 MpiTransport::~MpiTransport() {
-  if (owns_mpi_) MPI_Finalize();
+  if (owns_mpi_) MPI_Finalize();  // frees the communicator too
 }
 
 void MpiTransport::send(int dest, int tag, Bytes bytes) {
@@ -78,7 +88,7 @@ void MpiTransport::send(int dest, int tag, Bytes bytes) {
   }
   auto p = std::make_unique<Pending>();
   p->bytes = std::move(bytes);
-  check(MPI_Isend(p->bytes.data(), static_cast<int>(p->bytes.size()), MPI_BYTE, dest, tag, MPI_COMM_WORLD,
+  check(MPI_Isend(p->bytes.data(), static_cast<int>(p->bytes.size()), MPI_BYTE, dest, tag, comm_->comm,
                   &p->request),
         "MPI_Isend");
   pending_.push_back(std::move(p));
@@ -107,7 +117,7 @@ std::optional<Message> MpiTransport::poll() {
     int found = 0;
     MPI_Message handle;
     MPI_Status st;
-    check(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &found, &handle, &st), "MPI_Improbe");
+    check(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_->comm, &found, &handle, &st), "MPI_Improbe");
     if (!found) return std::nullopt;
     int count = 0;
     MPI_Get_count(&st, MPI_BYTE, &count);
@@ -143,16 +153,16 @@ Message MpiTransport::wait() {
 
 Bytes MpiTransport::broadcast(Bytes bytes, int root) {
   uint64_t n = bytes.size();
-  check(MPI_Bcast(&n, 1, MPI_UINT64_T, root, MPI_COMM_WORLD), "MPI_Bcast");
+  check(MPI_Bcast(&n, 1, MPI_UINT64_T, root, comm_->comm), "MPI_Bcast");
   bytes.resize(n);
-  check(MPI_Bcast(bytes.data(), static_cast<int>(n), MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
+  check(MPI_Bcast(bytes.data(), static_cast<int>(n), MPI_BYTE, root, comm_->comm), "MPI_Bcast");
   return bytes;
 }
 
 std::vector<Bytes> MpiTransport::gather(Bytes bytes, int root) {
   int n = static_cast<int>(bytes.size());
   std::vector<int> sizes(static_cast<size_t>(size_)), offsets(static_cast<size_t>(size_));
-  check(MPI_Gather(&n, 1, MPI_INT, sizes.data(), 1, MPI_INT, root, MPI_COMM_WORLD), "MPI_Gather");
+  check(MPI_Gather(&n, 1, MPI_INT, sizes.data(), 1, MPI_INT, root, comm_->comm), "MPI_Gather");
   Bytes all;
   if (rank_ == root) {
     int total = 0;
@@ -160,7 +170,7 @@ std::vector<Bytes> MpiTransport::gather(Bytes bytes, int root) {
     all.resize(static_cast<size_t>(total));
   }
   check(MPI_Gatherv(bytes.data(), n, MPI_BYTE, all.data(), sizes.data(), offsets.data(), MPI_BYTE, root,
-                    MPI_COMM_WORLD),
+                    comm_->comm),
         "MPI_Gatherv");
   std::vector<Bytes> out;
   if (rank_ == root)
@@ -189,7 +199,7 @@ void MpiTransport::drain() {
 bool MpiTransport::barrier_step() {
   if (!barrier_) {
     barrier_ = std::make_unique<Pending>();
-    check(MPI_Ibarrier(MPI_COMM_WORLD, &barrier_->request), "MPI_Ibarrier");
+    check(MPI_Ibarrier(comm_->comm, &barrier_->request), "MPI_Ibarrier");
   }
   int done = 0;
   check(MPI_Test(&barrier_->request, &done, MPI_STATUS_IGNORE), "MPI_Test");

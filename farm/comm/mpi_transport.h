@@ -41,16 +41,18 @@ class MpiTransport final : public Transport {
   int local_ranks() const override { return local_ranks_; }
   // Stops every rank at once, for failures that leave no way to talk.
   [[noreturn]] void abort(int code);
-  // drain()'s barrier, for a transport layered on this one (NcclTransport)
-  // that must keep receiving its own way meanwhile: the first call enters a
+  // drain()'s barrier, for code layered on this transport that must keep
+  // receiving its own way meanwhile: the first call enters a
   // non-blocking barrier over all ranks, later calls test it; true once
   // every rank has entered it.
   bool barrier_step();
 
  private:
+  struct Comm;  // this transport's duplicate of MPI_COMM_WORLD
   struct Pending;
   void reap_sends();
 
+  std::unique_ptr<Comm> comm_;
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_ranks_ = 1;
   bool owns_mpi_ = false;
   std::string host_;

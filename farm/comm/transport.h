@@ -5,8 +5,8 @@
 // Messages between one pair of ranks arrive in the order they were sent.
 //
 // Implementations: LocalTransport (one rank, loopback), MpiTransport (host
-// buffers over MPI: control and, on CPU ranks, tensors). Device tensors over
-// NCCL live in nccl_transport.h, built with CUDA.
+// buffers over MPI: control and, on CPU ranks, tensors). Device tensors go
+// GPU to GPU over a backend's TensorLink (kernels/tensor_link.h, NCCL).
 #pragma once
 
 #include <cstdint>

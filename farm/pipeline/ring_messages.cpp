@@ -44,36 +44,96 @@ RingItem ring_item_from_json(const nlohmann::json& j) {
   return it;
 }
 
-comm::Bytes encode_state(const RingState& s) {
-  nlohmann::json items = nlohmann::json::array();
-  for (const auto& it : s.items) items.push_back(to_json(it));
-  const bool temb = !s.unet.temb.shape.empty();
-  comm::WireWriter w(nlohmann::json{{"id", s.id}, {"step", s.step}, {"steps", s.steps}, {"items", items},
-                                    {"temb", temb}, {"skips", s.unet.skips.size()}});
-  w.tensor(s.unet.h);
-  w.tensor(s.unet.timesteps);
-  w.tensor(s.unet.context);
-  if (temb) w.tensor(s.unet.temb);
-  for (const auto& k : s.unet.skips) w.tensor(k);
-  return w.take();
+const Tensor* StatePart::find(const std::string& name) const {
+  for (const auto& [n, t] : tensors)
+    if (n == name) return &t;
+  return nullptr;
 }
 
-RingState decode_state(const comm::Bytes& b, int source) {
-  comm::WireReader r(b, cat("state message from rank ", source));
+namespace {
+
+const char* kind_name(PartKind k) {
+  return k == PartKind::hidden ? "hidden" : k == PartKind::skips ? "skips" : "batch";
+}
+
+PartKind kind_of(const std::string& s, const std::string& what) {
+  if (s == "hidden") return PartKind::hidden;
+  if (s == "skips") return PartKind::skips;
+  if (s == "batch") return PartKind::batch;
+  fail(what, ": unknown state part '", s, "'");
+}
+
+DType dtype_of(const std::string& s, const std::string& what) {
+  for (DType d : {DType::f32, DType::f16, DType::bf16})
+    if (s == dtype_name(d)) return d;
+  fail(what, ": tensor dtype '", s, "' is not f32, f16 or bf16");
+}
+
+}  // namespace
+
+int64_t send_part(comm::Transport& t, kernels::TensorLink* link, kernels::Backend& be, int dest, StatePart p) {
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& it : p.items) items.push_back(to_json(it));
+  nlohmann::json specs = nlohmann::json::array();
+  std::vector<Tensor> linked, inline_tensors;
+  int64_t bytes = 0;
+  for (auto& [name, tensor] : p.tensors) {
+    const bool over_link = link && !tensor.on_host();
+    specs.push_back({{"name", name}, {"shape", tensor.shape}, {"dtype", dtype_name(tensor.dtype)}, {"link", over_link}});
+    if (over_link) {
+      bytes += static_cast<int64_t>(tensor.bytes());
+      linked.push_back(std::move(tensor));
+    } else {
+      Tensor h = be.to_host(tensor);  // 16-bit device values survive fp32 exactly
+      bytes += static_cast<int64_t>(h.data.size() * sizeof(float));
+      inline_tensors.push_back(std::move(h));
+    }
+  }
+  comm::WireWriter w(nlohmann::json{{"part", kind_name(p.kind)}, {"id", p.id},     {"step", p.step},
+                                    {"steps", p.steps},          {"items", items}, {"skips", p.skip_ids},
+                                    {"tensors", specs}});
+  for (const Tensor& h : inline_tensors) w.tensor(h);
+  // The device tensors first: the receiver posts its receive when the header
+  // arrives, and the emulated NCCL's receive waits for bytes already sent.
+  if (!linked.empty()) link->send(dest, std::move(linked));
+  t.send(dest, kState, w.take());
+  return bytes;
+}
+
+StatePart receive_part(const comm::Message& m, kernels::TensorLink* link) {
+  const std::string what = cat("state message from rank ", m.source);
+  comm::WireReader r(m.bytes, what);
   const auto& h = r.header();
-  RingState s;
-  s.id = h.at("id").get<int64_t>();
-  s.step = h.at("step").get<int>();
-  s.steps = h.at("steps").get<int>();
-  for (const auto& j : h.at("items")) s.items.push_back(ring_item_from_json(j));
-  s.unet.h = r.tensor();
-  s.unet.timesteps = r.tensor();
-  s.unet.context = r.tensor();
-  if (h.at("temb").get<bool>()) s.unet.temb = r.tensor();
-  const size_t skips = h.at("skips").get<size_t>();
-  for (size_t i = 0; i < skips; ++i) s.unet.skips.push_back(r.tensor());
-  FARM_ASSERT(r.at_end(), "state message from rank ", source, " has trailing bytes");
-  return s;
+  StatePart p;
+  try {
+    p.kind = kind_of(h.at("part").get<std::string>(), what);
+    p.id = h.at("id").get<int64_t>();
+    p.step = h.at("step").get<int>();
+    p.steps = h.at("steps").get<int>();
+    for (const auto& j : h.at("items")) p.items.push_back(ring_item_from_json(j));
+    p.skip_ids = h.at("skips").get<std::vector<int>>();
+    std::vector<kernels::TensorSpec> specs;
+    std::vector<size_t> linked;
+    for (const auto& s : h.at("tensors")) {
+      const auto name = s.at("name").get<std::string>();
+      if (s.at("link").get<bool>()) {
+        if (!link) fail(what, ": tensor '", name, "' comes over a device link this rank does not have");
+        specs.push_back({s.at("shape").get<Shape>(), dtype_of(s.at("dtype").get<std::string>(), what)});
+        linked.push_back(p.tensors.size());
+        p.tensors.emplace_back(name, Tensor());
+      } else {
+        p.tensors.emplace_back(name, r.tensor());
+      }
+    }
+    if (!specs.empty()) {
+      auto got = link->recv(m.source, specs);
+      for (size_t i = 0; i < linked.size(); ++i) p.tensors[linked[i]].second = std::move(got[i]);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    fail(what, ": ", e.what());
+  }
+  if (!r.at_end()) fail(what, ": trailing bytes");
+  return p;
 }
 
 }  // namespace farm::pipeline

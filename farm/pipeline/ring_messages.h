@@ -12,6 +12,8 @@
 #include "farm/comm/transport.h"
 #include "farm/model/unet.h"
 #include "farm/pipeline/txt2img.h"
+#include "kernels/backend.h"
+#include "kernels/tensor_link.h"
 
 namespace farm::pipeline {
 
@@ -57,11 +59,34 @@ RingItem ring_item_from_json(const nlohmann::json& j);
 struct RingState {
   int64_t id = 0;
   int step = 0, steps = 0;
-  std::vector<RingItem> items;
+  std::vector<RingItem> items;  // where the stage needs them (stage 0, the last stage)
   model::UNetState unet;
 };
 
-comm::Bytes encode_state(const RingState& s);
-RingState decode_state(const comm::Bytes& b, int source);
+// One message of a micro-batch's state (tag kState), see ring_routes.h:
+//  hidden: h, timesteps, temb (if set) for stage s + 1, or the next step's
+//          latent and timesteps for stage 0;
+//  skips:  skip tensors (push order ids in `skip_ids`) for the stage that pops them;
+//  batch:  at admission, from stage 0: the context (to a stage that reads it)
+//          and the items (to the last stage).
+enum class PartKind { hidden, skips, batch };
+
+struct StatePart {
+  PartKind kind = PartKind::hidden;
+  int64_t id = 0;
+  int step = 0, steps = 0;
+  std::vector<RingItem> items;
+  std::vector<int> skip_ids;
+  std::vector<std::pair<std::string, Tensor>> tensors;  // named: h, timesteps, temb, context, skip
+  const Tensor* find(const std::string& name) const;
+};
+
+// Sends a part: device tensors over `link` when there is one (GPU to GPU),
+// everything else inline in the message as fp32 (device tensors copied to
+// the host first). Returns the tensor payload bytes sent.
+int64_t send_part(comm::Transport& t, kernels::TensorLink* link, kernels::Backend& be, int dest, StatePart p);
+// The part a kState message announces; its link tensors are received (posted)
+// from `link` now. A malformed message fails naming its source.
+StatePart receive_part(const comm::Message& m, kernels::TensorLink* link);
 
 }  // namespace farm::pipeline

@@ -17,6 +17,7 @@
 #include "kernels/cuda/conv2d.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_allocator.h"
+#include "kernels/cuda/nccl_link.h"
 #include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/gather.h"
 #include "kernels/cuda/linear.h"
@@ -262,6 +263,14 @@ class CudaBackend final : public Backend {
                               in(token_table), in(position_table), out(y), dtype_, stream_);
     launched();
   }
+
+#if defined(FARM_HAVE_NCCL_LINK)
+  std::unique_ptr<TensorLink> make_link(int rank, const std::vector<LinkEdge>& edges,
+                                        const AllGather& all_gather) override {
+    return cuda_detail::make_nccl_link(rank, edges, all_gather, stream_, alloc_, Device::cuda,
+                                       cat(" (rank ", rank, ", ", name_, " device ", device_, ")"));
+  }
+#endif
 
   int64_t free_memory() const override { return mem_info().first; }
   int64_t total_memory() const override { return mem_info().second; }
