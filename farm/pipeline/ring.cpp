@@ -25,12 +25,20 @@ class Timed {
 
 }  // namespace
 
-RingStage::RingStage(const SdModel& m, RingLayout layout, comm::Transport& t, ImageEncoder encode)
-    : model_(m), be_(*m.backend), layout_(std::move(layout)), t_(t), encode_(std::move(encode)) {
+RingStage::RingStage(const SdModel& m, RingLayout layout, comm::Transport& t, ImageEncoder encode,
+                     kernels::TensorLink* link)
+    : model_(m),
+      be_(*m.backend),
+      layout_(std::move(layout)),
+      t_(t),
+      encode_(std::move(encode)),
+      link_(link),
+      routes_(m.unet->blocks(), layout_) {
   FARM_ASSERT(layout_.ranks() == t_.size(), "layout of ", layout_.ranks(), " ranks on ", t_.size());
   pipeline_ = layout_.pipeline_of(t_.rank());
   stage_ = layout_.stage_of(t_.rank());
   std::tie(begin_, end_) = layout_.ranges.at(static_cast<size_t>(stage_));
+  if (link_) stats.tensors_over = link_->name();
 }
 
 void RingStage::on_message(comm::Message m) {
@@ -49,11 +57,73 @@ void RingStage::on_message(comm::Message m) {
     return;
   }
   FARM_ASSERT(m.tag == kState, "stage got tag ", m.tag);
-  // Decoding is this rank's work as much as encoding is (the simulator
+  // Receiving is this rank's work as much as sending is (the simulator
   // charges both to the stage), so it counts as busy.
   const double t0 = now_s();
-  inbox_.push_back(decode_state(m.bytes, m.source));
+  take_part(receive_part(m, link_));
   stats.wire_s += mark_busy(t0) - t0;
+}
+
+void RingStage::take_part(StatePart p) {
+  if (p.kind == PartKind::batch) {
+    Batch& b = batches_[p.id];
+    b.steps = p.steps;
+    b.items = std::move(p.items);
+    if (const Tensor* c = p.find("context")) b.context = *c;
+    for (auto it = gathering_.lower_bound({p.id, 0}); it != gathering_.end() && it->first.first == p.id;) {
+      const int step = (it++)->first.second;  // try_ready may erase the entry
+      try_ready(p.id, step);
+    }
+    return;
+  }
+  const int64_t id = p.id;
+  const int step = p.step;
+  Gathering& g = gathering_[{id, step}];
+  if (p.kind == PartKind::skips) {
+    FARM_ASSERT(p.skip_ids.size() == p.tensors.size(), "skips message with ", p.skip_ids.size(), " ids for ",
+                p.tensors.size(), " tensors");
+    for (size_t i = 0; i < p.tensors.size(); ++i) g.skips[p.skip_ids[i]] = std::move(p.tensors[i].second);
+  } else {
+    FARM_ASSERT(!g.has_hidden, "micro-batch ", id, " step ", step, ": a second hidden state");
+    g.hidden = std::move(p);
+    g.has_hidden = true;
+  }
+  try_ready(id, step);
+}
+
+void RingStage::try_ready(int64_t id, int step) {
+  auto it = gathering_.find({id, step});
+  if (it == gathering_.end()) return;
+  Gathering& g = it->second;
+  const auto& want = routes_.incoming(stage_);
+  if (!g.has_hidden || g.skips.size() < want.size()) return;
+  const bool needs_batch = first() || routes_.gets_batch(stage_);
+  auto b = batches_.find(id);
+  if (needs_batch && b == batches_.end()) return;  // its batch message is still on the way
+  RingState s;
+  s.id = id;
+  s.step = step;
+  s.steps = g.hidden.steps;
+  for (auto& [name, t] : g.hidden.tensors) {
+    if (name == "h") s.unet.h = std::move(t);
+    else if (name == "timesteps") s.unet.timesteps = std::move(t);
+    else if (name == "temb") s.unet.temb = std::move(t);
+    else fail("hidden state of micro-batch ", id, " has an unexpected tensor '", name, "'");
+  }
+  for (int k : want) {  // push order: the bottom of this stage's skip stack first
+    auto sk = g.skips.find(k);
+    FARM_ASSERT(sk != g.skips.end(), "micro-batch ", id, " step ", step, ": skip ", k, " missing");
+    s.unet.skips.push_back(std::move(sk->second));
+  }
+  FARM_ASSERT(g.skips.size() == want.size(), "micro-batch ", id, " step ", step, ": ", g.skips.size(),
+              " skips for ", want.size());
+  gathering_.erase(it);
+  if (b != batches_.end()) {
+    s.unet.context = b->second.context;
+    s.items = b->second.items;
+    if (step == s.steps - 1) batches_.erase(b);  // its last step here: no longer needed
+  }
+  inbox_.push_back(std::move(s));
 }
 
 double RingStage::mark_busy(double t0) {
@@ -117,8 +187,17 @@ void RingStage::admit(Admission a) {
     s.unet.context = encode_prompts(model_, loop->row_prompts(), loop->clip_skip());
   }
   loop->model_input(0, s.unet.h, s.unet.timesteps);
-  // The last stage keeps the sampler state; on another rank it rebuilds the
-  // same loop (same seeds, same noise) when step 0 reaches it.
+  // Once per micro-batch: the context to the stages that read it, the items
+  // to the last stage (it rebuilds the same loop: same seeds, same noise).
+  for (int st = 1; st < layout_.stages; ++st) {
+    if (!routes_.gets_batch(st)) continue;
+    StatePart b{.kind = PartKind::batch, .id = s.id, .steps = s.steps};
+    if (st == layout_.stages - 1) b.items = s.items;
+    if (routes_.reads_context(st)) b.tensors.emplace_back("context", s.unet.context);
+    send(st, std::move(b));
+  }
+  // Its later steps come back to this stage from the last one.
+  if (s.steps > 1 && layout_.stages > 1) batches_[s.id] = Batch{s.steps, s.items, s.unet.context};
   if (last()) loops_[s.id] = std::move(loop);
   ++in_flight_;
   ++stats.admitted;
@@ -138,7 +217,24 @@ void RingStage::run_blocks(RingState s) {
   // Its last pass through stage 0 frees the micro-batch's slot.
   if (first() && s.step == s.steps - 1) --in_flight_;
   if (!last()) {
-    send_state(stage_ + 1, s);
+    // Skips left on the stack go straight to the stages that pop them.
+    const auto& out = routes_.outgoing(stage_);
+    FARM_ASSERT(s.unet.skips.size() == out.size(), "stage ", stage_, " ends with ", s.unet.skips.size(),
+                " skips on the stack; the routes expect ", out.size());
+    std::map<int, StatePart> by_stage;
+    for (size_t i = 0; i < out.size(); ++i) {
+      const int to = routes_.skips()[static_cast<size_t>(out[i])].to;
+      StatePart& p = by_stage[to];
+      p.kind = PartKind::skips, p.id = s.id, p.step = s.step, p.steps = s.steps;
+      p.skip_ids.push_back(out[i]);
+      p.tensors.emplace_back("skip", std::move(s.unet.skips[i]));
+    }
+    for (auto& [to, p] : by_stage) send(to, std::move(p));
+    StatePart h{.kind = PartKind::hidden, .id = s.id, .step = s.step, .steps = s.steps};
+    h.tensors.emplace_back("h", std::move(s.unet.h));
+    h.tensors.emplace_back("timesteps", std::move(s.unet.timesteps));
+    if (s.unet.temb.defined()) h.tensors.emplace_back("temb", std::move(s.unet.temb));
+    send(stage_ + 1, std::move(h));
     return;
   }
   finish_step(std::move(s));
@@ -178,11 +274,17 @@ void RingStage::finish_step(RingState s) {
     next.id = s.id;
     next.step = s.step + 1;
     next.steps = s.steps;
-    next.items = std::move(s.items);
-    next.unet.context = std::move(s.unet.context);
     loop.model_input(next.step, next.unet.h, next.unet.timesteps);
-    if (first()) inbox_.push_back(std::move(next));  // S = 1: the ring is this rank
-    else send_state(0, next);
+    if (first()) {  // S = 1: the ring is this rank
+      next.items = std::move(s.items);
+      next.unet.context = std::move(s.unet.context);
+      inbox_.push_back(std::move(next));
+      return;
+    }
+    StatePart h{.kind = PartKind::hidden, .id = next.id, .step = next.step, .steps = next.steps};
+    h.tensors.emplace_back("h", std::move(next.unet.h));  // host: from the sampler, inline
+    h.tensors.emplace_back("timesteps", std::move(next.unet.timesteps));
+    send(0, std::move(h));
     return;
   }
   Decode d;
@@ -216,20 +318,15 @@ void RingStage::decode_part() {
   if (stats.trace) stats.completions.push_back(now_s());
 }
 
-void RingStage::send_state(int stage, const RingState& s) {
+void RingStage::send(int stage, StatePart p) {
   Timed t(stats.wire_s);
-  // Over MPI the state travels through the host; 16-bit values survive fp32 exactly.
-  RingState host;
-  host.id = s.id, host.step = s.step, host.steps = s.steps, host.items = s.items;
-  host.unet.h = be_.to_host(s.unet.h);
-  host.unet.timesteps = s.unet.timesteps;
-  host.unet.context = be_.to_host(s.unet.context);
-  if (s.unet.temb.defined()) host.unet.temb = be_.to_host(s.unet.temb);
-  for (const auto& k : s.unet.skips) host.unet.skips.push_back(be_.to_host(k));
-  comm::Bytes b = encode_state(host);
-  stats.state_bytes_sent += static_cast<int64_t>(b.size());
+  const int64_t link_before = link_ ? link_->bytes_sent() : 0;
+  const uint64_t sent_before = t_.traffic().bytes_sent;
+  stats.tensor_bytes_sent += send_part(t_, link_, be_, layout_.rank_of(pipeline_, stage), std::move(p));
+  const int64_t linked = link_ ? link_->bytes_sent() - link_before : 0;
+  stats.link_bytes_sent += linked;
+  stats.state_bytes_sent += static_cast<int64_t>(t_.traffic().bytes_sent - sent_before) + linked;
   ++stats.states_sent;
-  t_.send(layout_.rank_of(pipeline_, stage), kState, std::move(b));
 }
 
 }  // namespace farm::pipeline

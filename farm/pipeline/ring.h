@@ -24,6 +24,8 @@
 #include "farm/comm/transport.h"
 #include "farm/pipeline/denoise_loop.h"
 #include "farm/pipeline/ring_messages.h"
+#include "farm/pipeline/ring_routes.h"
+#include "kernels/tensor_link.h"
 
 namespace farm::pipeline {
 
@@ -34,7 +36,10 @@ using ImageEncoder = std::function<comm::Bytes(const RingItem&, const RgbImage&)
 struct RingStats {
   double busy_s = 0, text_s = 0, unet_s = 0, vae_s = 0, encode_s = 0, wire_s = 0;
   int64_t unet_passes = 0, admitted = 0, finished = 0;
-  int64_t state_bytes_sent = 0, states_sent = 0;  // micro-batch states only (no control, no PNGs)
+  int64_t state_bytes_sent = 0, states_sent = 0;  // micro-batch state messages (no control, no PNGs)
+  int64_t tensor_bytes_sent = 0;  // their tensor payload only: what the cost model counts (ring_routes.h)
+  int64_t link_bytes_sent = 0;    // of which GPU to GPU (NCCL), never through the host
+  std::string tensors_over = "host";  // "nccl" with a device link
   // Device work: the whole job, and each UNet pass in the steady state
   // (after the first micro-batch finished): its input up, the pass, its output down.
   kernels::DeviceCounters device;
@@ -51,7 +56,10 @@ struct RingStats {
 
 class RingStage {
  public:
-  RingStage(const SdModel& m, RingLayout layout, comm::Transport& t, ImageEncoder encode);
+  // With a `link` (NCCL), device tensors go GPU to GPU and only control
+  // travels over `t`; without one, everything goes over `t` through the host.
+  RingStage(const SdModel& m, RingLayout layout, comm::Transport& t, ImageEncoder encode,
+            kernels::TensorLink* link = nullptr);
 
   int stage() const { return stage_; }
   bool first() const { return stage_ == 0; }
@@ -81,7 +89,22 @@ class RingStage {
   void run_blocks(RingState s);
   void finish_step(RingState s);
   void count_pass(const kernels::DeviceCounters& d);
-  void send_state(int stage, const RingState& s);
+  // What a stage keeps of a micro-batch between its steps: the context
+  // (stages that read it) and the items (stage 0, the last stage).
+  struct Batch {
+    int steps = 0;
+    std::vector<RingItem> items;
+    Tensor context;
+  };
+  // A step's state, gathered from the messages of several stages.
+  struct Gathering {
+    StatePart hidden;
+    bool has_hidden = false;
+    std::map<int, Tensor> skips;  // by push-order id
+  };
+  void take_part(StatePart p);
+  void try_ready(int64_t id, int step);
+  void send(int stage, StatePart p);
   // Counts [t0, now] as busy (and traces it); returns now.
   double mark_busy(double t0);
 
@@ -93,14 +116,18 @@ class RingStage {
   int pipeline_ = 0, stage_ = 0;
   size_t begin_ = 0, end_ = 0;
 
-  std::deque<RingState> inbox_;
+  kernels::TensorLink* link_ = nullptr;
+  RingRoutes routes_;
+  std::map<int64_t, Batch> batches_;
+  std::map<std::pair<int64_t, int>, Gathering> gathering_;  // (id, step)
+  std::deque<RingState> inbox_;  // ready to run, in the order they became ready
   std::deque<Admission> admissions_;
   bool requested_ = false, no_more_ = false;
   int in_flight_ = 0;
   std::map<int64_t, std::unique_ptr<DenoiseLoop>> loops_;  // last stage: sampler state per micro-batch
   std::deque<Decode> decodes_;                              // last stage: decodes under way, oldest first
   int decode_credit_ = 0;
-  bool first_done_ = false;  // a micro-batch has finished on this rank's pipeline (steady state)                                   // parts to run before the next UNet pass
+  bool first_done_ = false;  // a micro-batch has finished on this rank's pipeline (steady state)
 };
 
 }  // namespace farm::pipeline
