@@ -22,9 +22,6 @@
 #ifdef FARM_HAVE_MPI
 #include "farm/comm/mpi_transport.h"
 #endif
-#ifdef FARM_HAVE_NCCL
-#include "farm/comm/nccl_transport.h"
-#endif
 
 namespace farm::launcher {
 
@@ -44,14 +41,11 @@ struct RenderFlags {
   std::string transport = "auto";
 };
 
-// --transport auto is MPI for now: tensors live in host memory, so NCCL
-// would add a copy to the device and back on each hop.
+// Control always goes over MPI (or loopback); --transport says where stage
+// tensors go (run_rank makes the device link).
 std::unique_ptr<comm::Transport> make_transport(const RenderFlags& f) {
-  if (f.transport == "nccl") {
-#ifndef FARM_HAVE_NCCL
-    fail("--transport nccl: this build has no NCCL (it needs FARM_CUDA and FARM_MPI on, and nccl.h and libnccl found)");
-#endif
-  }
+  if (f.transport == "nccl" && f.backend.rfind("cuda", 0) != 0)
+    fail("--transport nccl: stage tensors go GPU to GPU only with --backend cuda or cuda-emu (not ", f.backend, ")");
 #ifdef FARM_HAVE_MPI
   if (comm::launched_by_mpi()) {
     auto t = std::make_unique<comm::MpiTransport>();
@@ -171,14 +165,7 @@ int run_render(const RenderFlags& f, CLI::App* cmd) {
     job.layout.ranges = l.at("ranges").get<std::vector<std::pair<size_t, size_t>>>();
     job.layout.stage_memory_bytes = l.at("stage_memory_bytes").get<std::vector<double>>();
   }
-#ifdef FARM_HAVE_NCCL
-  if (f.transport == "nccl") {
-    // The ring's NCCL edges follow the layout just chosen (a collective: every rank is here).
-    if (!dynamic_cast<comm::MpiTransport*>(t.get())) fail("--transport nccl: run under mpirun or srun");
-    std::unique_ptr<comm::MpiTransport> mpi(static_cast<comm::MpiTransport*>(t.release()));
-    t = std::make_unique<comm::NcclTransport>(std::move(mpi), job.layout.pipelines, job.layout.stages);
-  }
-#endif
+  job.tensors = f.transport;
   return run_rank(*t, job);
 }
 
@@ -217,8 +204,8 @@ std::function<int()> add_render_command(CLI::App& app) {
   cmd->add_option("--device", f->device, "device profile the partitioner costs with: cpu, a100, h100");
   cmd->add_option("--stats", f->stats, "write per-rank statistics and busy traces (JSON) here");
   cmd->add_option("--transport", f->transport,
-                  "between ranks: auto (mpi for now), mpi, or nccl (stage-to-stage tensors over NCCL; CUDA builds, "
-                  "one GPU per rank)")
+                  "stage-to-stage tensors: auto (nccl with a cuda backend when the build has NCCL, else mpi), "
+                  "mpi (through the host), or nccl (GPU to GPU; --backend cuda or cuda-emu). Control is MPI")
       ->check(CLI::IsMember({"auto", "mpi", "nccl"}));
   return [f, cmd] { return run_render(*f, cmd); };
 }

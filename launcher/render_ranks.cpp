@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "farm/comm/wire.h"
@@ -24,6 +25,22 @@ namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Every rank's bytes, on every rank (gather to 0, then broadcast).
+std::vector<std::vector<uint8_t>> all_gather(comm::Transport& t, std::vector<uint8_t> mine) {
+  const auto at_root = t.gather(std::move(mine), 0);
+  comm::Bytes packed;
+  if (t.rank() == 0) {
+    comm::WireWriter w(nlohmann::json{{"ranks", at_root.size()}});
+    for (const auto& b : at_root) w.blob(b);
+    packed = w.take();
+  }
+  packed = t.broadcast(std::move(packed), 0);
+  comm::WireReader r(packed, "link set-up");
+  std::vector<std::vector<uint8_t>> all;
+  for (size_t i = 0, n = r.header().at("ranks").get<size_t>(); i < n; ++i) all.push_back(r.blob());
+  return all;
 }
 
 // A collective ok/error step: every rank's error (if any) reaches rank 0,
@@ -95,6 +112,9 @@ nlohmann::json stats_json(const comm::Transport& t, const pipeline::RingLayout& 
                       {"finished", s.finished},
                       {"state_bytes_sent", s.state_bytes_sent},
                       {"states_sent", s.states_sent},
+                      {"tensor_bytes_sent", s.tensor_bytes_sent},
+                      {"link_bytes_sent", s.link_bytes_sent},
+                      {"tensors_over", s.tensors_over},
                       {"device", device_json(s)},
                       {"bytes_sent", t.traffic().bytes_sent},
                       {"messages_sent", t.traffic().messages_sent}};
@@ -184,10 +204,26 @@ int run_rank(comm::Transport& t, const RankJob& job) {
                  dtype_name(backend->dtype()), backend->name().c_str(),
                  job.random_weights ? "drawn from a seed: --random-weights" : "read once", load_s);
 
+  // The device link between the stages that exchange tensors (a collective).
+  std::unique_ptr<kernels::TensorLink> link;
+  if (job.tensors != "mpi" && l.stages > 1 && backend->device() == Device::cuda) {
+    try {
+      link = backend->make_link(t.rank(), pipeline::RingRoutes(model.unet->blocks(), l).link_edges(),
+                                [&t](std::vector<uint8_t> mine) { return all_gather(t, std::move(mine)); });
+      if (!link && job.tensors == "nccl")
+        error = cat("--transport nccl: this build has no NCCL link for the ", backend->name(),
+                    " backend (it needs NCCL for cuda, MPI for cuda-emu)");
+    } catch (const Error& e) {
+      error = e.what();
+    }
+    if (!all_ok(t, error)) return 2;
+  }
+
   // 2. The event loop: messages in, one unit of work at a time.
-  pipeline::RingStage ring(model, l, t, [&model](const pipeline::RingItem& ri, const pipeline::RgbImage& im) {
-    return encode_image(model, ri, im);
-  });
+  pipeline::RingStage ring(
+      model, l, t,
+      [&model](const pipeline::RingItem& ri, const pipeline::RgbImage& im) { return encode_image(model, ri, im); },
+      link.get());
   ring.stats.trace = !job.stats_file.empty();
   std::unique_ptr<Coordinator> coord;
   if (t.rank() == 0)
@@ -227,6 +263,10 @@ int run_rank(comm::Transport& t, const RankJob& job) {
     }
   }
   const double render_s = seconds_since(t_render);
+  // Device sends still on their way (their receives are posted: every state
+  // was taken in); after a failure the link aborts instead.
+  for (int i = 0; link && !failed && !link->sends_done() && i < 100000; ++i)
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
   if (backend) {
     ring.stats.device = backend->counters();
     ring.stats.weights_placed = backend->weight_tensors();

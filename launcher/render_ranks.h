@@ -15,6 +15,10 @@ namespace farm::launcher {
 
 struct RankJob {
   std::string model_dir, backend, dtype, out_dir, stats_file;
+  // --transport: "nccl" stage tensors GPU to GPU over the backend's link
+  // (MPI carries control only), "mpi" everything through the host, "auto"
+  // nccl when the backend has a link.
+  std::string tensors = "auto";
   bool random_weights = false;  // --random-weights: benchmarks on config-only folders
   pipeline::RingLayout layout;
   // Rank 0 only: the micro-batches to render and the job's counts.

@@ -16,14 +16,6 @@
 #include "kernels/cuda/autotune.h"
 #include "kernels/cuda/cuda_check.h"
 #endif
-#if FARM_SELFTEST_NCCL && defined(FARM_HAVE_NCCL)
-#include <chrono>
-#include <iterator>
-#include <memory>
-
-#include "farm/comm/nccl_transport.h"
-#include "farm/core/error.h"
-#endif
 
 namespace farm::launcher {
 namespace {
@@ -110,62 +102,6 @@ void exchange(ncclComm_t comm, const RankInfo& r, const void* send, void* recv, 
   FARM_CHECK_NCCL(ncclGroupEnd());
 }
 
-#if defined(FARM_HAVE_NCCL)
-
-struct TransportCheck {
-  long long wrong = 0, misplaced = 0;  // bytes unlike the pattern; messages out of order or of the wrong size
-  double gbps = 0;
-  std::string error;
-  bool ok() const { return wrong == 0 && misplaced == 0 && error.empty(); }
-};
-
-// NcclTransport around a ring of every rank (one pipeline): each rank sends
-// its next rank messages on both paths (MPI below kMinNcclBytes, NCCL at or
-// above), interleaved, all before receiving any, so every edge has NCCL
-// sends in flight at once; then receives them, checking every byte and the
-// sender's order. GB/s: bytes received over the time from the first send to
-// the last receive (host to host, through both GPUs).
-constexpr size_t kSizes[] = {0, 1, 4099, size_t{3} << 20, size_t{24} << 20};
-constexpr int kPerRound = static_cast<int>(std::size(kSizes)), kRounds = 3;
-
-TransportCheck check_transport_ring(const RankInfo& r) {
-  constexpr int kFirstTag = 100;
-  TransportCheck c;
-  try {
-    comm::NcclTransport t(std::make_unique<comm::MpiTransport>(), 1, r.size);
-    const int next = (r.rank + 1) % r.size, prev = (r.rank + r.size - 1) % r.size;
-    // Message k of sender `src` is pattern(src * 64 + k, i): a message
-    // delivered in another's place differs in nearly every byte.
-    auto content = [](int src, int k) {
-      comm::Bytes b(kSizes[k % kPerRound]);
-      for (size_t i = 0; i < b.size(); ++i) b[i] = pattern(src * 64 + k, i);
-      return b;
-    };
-    std::vector<comm::Bytes> out;
-    for (int k = 0; k < kPerRound * kRounds; ++k) out.push_back(content(r.rank, k));
-    std::vector<comm::Message> in;
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int k = 0; k < kPerRound * kRounds; ++k) t.send(next, kFirstTag + k, std::move(out[k]));
-    for (int k = 0; k < kPerRound * kRounds; ++k) in.push_back(t.wait());
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    t.drain();
-    uint64_t bytes = 0;
-    for (int k = 0; k < kPerRound * kRounds; ++k) {
-      const comm::Message& m = in[k];
-      bytes += m.bytes.size();
-      if (m.source != prev || m.tag != kFirstTag + k || m.bytes != content(prev, k)) ++c.misplaced;
-      if (m.bytes.size() == kSizes[k % kPerRound])
-        for (size_t i = 0; i < m.bytes.size(); ++i) c.wrong += m.bytes[i] != pattern(prev * 64 + k, i);
-    }
-    c.gbps = s > 0 ? static_cast<double>(bytes) / s / 1e9 : 0;
-  } catch (const Error& e) {
-    c.error = e.what();
-  }
-  return c;
-}
-
-#endif  // FARM_HAVE_NCCL
-
 #endif  // FARM_SELFTEST_NCCL
 
 }  // namespace
@@ -239,27 +175,18 @@ NcclCheck check_nccl_send_recv(const RankInfo& r, size_t bytes, int iterations) 
   FARM_CHECK_CUDA(cudaStreamDestroy(stream));
   out.ok = wrong == 0;
 
-  // Rank 0 gathers one line per rank (two with NcclTransport).
+  // Rank 0 gathers one line per rank.
   char line[768];
   int dev = 0;
   FARM_CHECK_CUDA(cudaGetDevice(&dev));
   int n = std::snprintf(line, sizeof line, "  rank %d (%s, GPU %d) <- rank %d: %zu bytes, %lld wrong, %.2f GB/s %s\n",
                         r.rank, r.host.c_str(), dev, (r.rank + r.size - 1) % r.size, bytes, wrong, gbps,
                         wrong ? "FAIL" : "pass");
-#if defined(FARM_HAVE_NCCL)
-  const TransportCheck tc = check_transport_ring(r);
-  out.ok = out.ok && tc.ok();
-  if (n > 0 && static_cast<size_t>(n) < sizeof line)
-    std::snprintf(line + n, sizeof line - static_cast<size_t>(n),
-                  "    NcclTransport: %d messages of 0 B to 24 MiB, %lld wrong bytes, %lld misplaced, %.2f GB/s %s%s\n",
-                  kPerRound * kRounds, tc.wrong, tc.misplaced, tc.gbps, tc.ok() ? "pass" : "FAIL ", tc.error.c_str());
-#else
   (void)n;
-#endif
   std::vector<char> all(r.rank == 0 ? sizeof line * static_cast<size_t>(r.size) : 0);
   FARM_CHECK_MPI(MPI_Gather(line, sizeof line, MPI_CHAR, all.data(), sizeof line, MPI_CHAR, 0, MPI_COMM_WORLD));
   if (r.rank == 0) {
-    out.report = "NCCL send/recv, then NcclTransport (ring, each rank to the next, bytes compared exactly):\n";
+    out.report = "NCCL send/recv (ring, each rank to the next, bytes compared exactly):\n";
     for (int i = 0; i < r.size; ++i) out.report += std::string(all.data() + sizeof line * static_cast<size_t>(i));
   }
   return out;
