@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <random>
 #include <set>
 #include <string>
@@ -15,6 +16,7 @@
 #include "farm/comm/wire.h"
 #include "farm/io/safetensors.h"
 #include "farm/pipeline/ring_messages.h"
+#include "farm/pipeline/ring_routes.h"
 #include "farm/pipeline/sd_model.h"
 #include "kernels/backend.h"
 
@@ -100,20 +102,43 @@ TEST_P(StageWeights, StagesInTurnGiveTheWholeUNetBitForBit) {
   const Tensor want = whole.unet->forward(kernels::cpu_backend(), x, ts, ctx);
 
   const size_t n = whole.unet->blocks().size();
+  // Each stage gets only what the ring's routes send it: the hidden state
+  // from the stage before, and the skip tensors it pops straight from the
+  // stages that pushed them (through the wire's fp32 encoding, as over MPI).
   for (int S : {2, 3, 5}) {
-    pipeline::RingState st;
-    st.unet.h = x;
-    st.unet.timesteps = ts;
-    st.unet.context = ctx;
-    for (const auto& [b, e] : split(n, S, 11u * static_cast<unsigned>(S))) {
+    pipeline::RingLayout layout;
+    layout.stages = S;
+    layout.ranges = split(n, S, 11u * static_cast<unsigned>(S));
+    const pipeline::RingRoutes routes(whole.unet->blocks(), layout);
+    std::map<int, Tensor> mailbox;  // skip id -> tensor, sent ahead
+    model::UNetState st;
+    st.h = x;
+    st.timesteps = ts;
+    for (int s = 0; s < S; ++s) {
+      const auto [b, e] = layout.ranges[static_cast<size_t>(s)];
       auto m = pipeline::SdModel::open(dir);
       m.load_weights(kernels::cpu_backend(), {.text_encoder = false, .vae = false, .unet_begin = b, .unet_end = e});
-      m.unet->run(kernels::cpu_backend(), st.unet, b, e);
-      st = pipeline::decode_state(pipeline::encode_state(st), 0);  // what the next rank receives
+      st.context = routes.reads_context(s) ? ctx : Tensor();
+      st.skips.clear();
+      for (int k : routes.incoming(s)) {
+        ASSERT_TRUE(mailbox.count(k)) << "skip " << k << " for stage " << s << " was never sent";
+        st.skips.push_back(mailbox[k]);
+        mailbox.erase(k);
+      }
+      m.unet->run(kernels::cpu_backend(), st, b, e);
+      const auto& out = routes.outgoing(s);
+      ASSERT_EQ(st.skips.size(), out.size()) << "stage " << s;
+      for (size_t i = 0; i < out.size(); ++i) {
+        comm::WireWriter w(nlohmann::json::object());
+        w.tensor(st.skips[i]);
+        const comm::Bytes bytes = w.take();
+        comm::WireReader r(bytes, "skip");
+        mailbox[out[i]] = r.tensor();
+      }
     }
-    ASSERT_EQ(st.unet.h.shape, want.shape);
-    EXPECT_TRUE(st.unet.skips.empty());
-    EXPECT_EQ(st.unet.h.data, want.data) << "S=" << S;
+    EXPECT_TRUE(mailbox.empty()) << "skips sent but never popped";
+    ASSERT_EQ(st.h.shape, want.shape);
+    EXPECT_EQ(st.h.data, want.data) << "S=" << S;
   }
 }
 
