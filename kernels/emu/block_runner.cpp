@@ -170,7 +170,8 @@ bool BlockRunner::try_complete_group(unsigned warp, unsigned lane) {
     if (t.wait == Wait::exited)
       fatal(cat("farm-emu: ", first.op.name, " mask ", hex(mask), " names lane ", l, " which has exited, in ",
                 describe(block_), ", ", describe(first), " at ", describe(first.site)));
-    if (t.wait != Wait::warp_op || t.op.mask != mask || t.op.kind != kind) return false;
+    if (t.wait != Wait::warp_op || t.op.mask != mask || t.op.kind != kind || t.op.custom != first.op.custom)
+      return false;  // not all there yet, or lanes in different collectives (a deadlock report if it stays)
     lanes[l] = &t;
   }
 

@@ -16,6 +16,7 @@
 #define __launch_bounds__(...)
 // As the toolkit's crt/host_defines.h spells it for GNU compilers.
 #define __forceinline__ __inline__ __attribute__((always_inline))
+#define __align__(n) __attribute__((aligned(n)))
 // One copy per worker thread; all fibers of a block run on one worker.
 #define __shared__ static thread_local
 

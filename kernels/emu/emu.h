@@ -17,6 +17,7 @@
 #include "kernels/emu/runtime_templates.h"
 #include "kernels/emu/sync.h"
 #include "kernels/emu/thread_state.h"
+#include "kernels/emu/warp_matrix.h"
 #include "kernels/emu/wmma.h"
 
 // CUDA's built-in variables, per fiber. Macros: defined after the headers

@@ -54,6 +54,16 @@ void async_copy_groups(const int* in, int* out);
 // Per thread (2 blocks x 64): a double-buffered sum over `tiles` 256-int tiles.
 void async_copy_pipelined_sum(const int* in, int tiles, int* out, bool early_reuse);
 
+// ldmatrix / mma.sync m16n8k16 (tests/emu/warp_matrix.cu), one warp unless said.
+// ldmatrix_layout: src = 32 rows of 8 b16 (row r of matrix j in slot
+// (8j+r)*5%32); out[lane * num + j] = the lane's register j.
+void ldmatrix_layout(const uint16_t* src, uint32_t* out, int num, bool trans);
+// Lane l passes a[4l..], b[2l..], c[4l..] as its fragments; d[4l..] = result.
+void mma_registers(const uint32_t* a, const uint32_t* b, const float* c, float* d, bool bf16);
+// c[32,32] = a[32,k] b, b as [32,k] (b_nk) or [k,32], 16-bit bits; shared rows
+// padded by `pad` elements.
+void mma_gemm(const uint16_t* a, const uint16_t* b, float* c, int k, bool b_nk, int pad, bool bf16);
+
 // Deliberately wrong kernels; each aborts in the emulator with a report.
 void divergent_barrier();
 void warp_deadlock();
@@ -63,6 +73,9 @@ void shuffle_with_exited_lane();
 void dynamic_smem_overrun();
 void wmma_misaligned();
 void async_copy_misaligned();  // tests/emu/async_copy.cu
+void ldmatrix_exited_lanes();  // tests/emu/warp_matrix.cu
+void ldmatrix_misaligned();
+void mma_divergent();
 
 // A launch with `smem` bytes of dynamic shared memory; returns the
 // cudaError_t of cudaGetLastError() after it (as int).
