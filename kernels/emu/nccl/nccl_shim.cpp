@@ -108,10 +108,18 @@ ncclResult_t comm_tag_base(const World& w, const IdFields& id, int* tag) {
 
 size_t type_size(ncclDataType_t t) {
   switch (t) {
-    case ncclInt8: case ncclUint8: case ncclFloat8e4m3: case ncclFloat8e5m2: return 1;
-    case ncclFloat16: case ncclBfloat16: return 2;
-    case ncclInt32: case ncclUint32: case ncclFloat32: return 4;
-    case ncclInt64: case ncclUint64: case ncclFloat64: return 8;
+    case ncclInt8:
+    case ncclUint8:
+    case ncclFloat8e4m3:
+    case ncclFloat8e5m2: return 1;
+    case ncclFloat16:
+    case ncclBfloat16: return 2;
+    case ncclInt32:
+    case ncclUint32:
+    case ncclFloat32: return 4;
+    case ncclInt64:
+    case ncclUint64:
+    case ncclFloat64: return 8;
     default: return 0;
   }
 }
@@ -162,8 +170,8 @@ thread_local Group group;
 
 ncclResult_t post(ncclComm* c, int world_dest, int tag, std::vector<char> bytes) {
   Posted p{std::move(bytes), MPI_REQUEST_NULL};
-  const int rc = MPI_Isend(p.bytes.data(), static_cast<int>(p.bytes.size()), MPI_BYTE, world_dest, tag,
-                           MPI_COMM_WORLD, &p.request);
+  const int rc = MPI_Isend(p.bytes.data(), static_cast<int>(p.bytes.size()), MPI_BYTE, world_dest, tag, MPI_COMM_WORLD,
+                           &p.request);
   if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Isend");
   c->posted.push_back(std::move(p));
   return ncclSuccess;
@@ -260,9 +268,9 @@ ncclResult_t init_table(ncclComm* c) {
 }
 
 ncclResult_t check_usable(ncclComm* c) {
-  if (c->init_error != ncclSuccess)
-    return fail(c->init_error, "communicator whose ncclCommInitRank failed");
+  if (c->init_error != ncclSuccess) return fail(c->init_error, "communicator whose ncclCommInitRank failed");
   if (c->async_error != ncclSuccess) return fail(c->async_error, "communicator with an asynchronous error");
+  if (c->world.empty()) return fail(ncclInvalidUsage, "communicator whose ncclCommInitRank has not completed");
   return ncclSuccess;
 }
 
@@ -323,13 +331,11 @@ ncclResult_t run_group(std::vector<Op>& ops) {
   return first;
 }
 
-ncclResult_t check_comm(const ncclComm* c) {
-  return c ? ncclSuccess : fail(ncclInvalidArgument, "null communicator");
-}
+ncclResult_t check_comm(const ncclComm* c) { return c ? ncclSuccess : fail(ncclInvalidArgument, "null communicator"); }
 
 // Argument checks shared by ncclSend and ncclRecv; on success *bytes is the size.
-ncclResult_t check_p2p(const char* call, const void* buf, size_t count, ncclDataType_t type, int peer,
-                       ncclComm* c, size_t* bytes) {
+ncclResult_t check_p2p(const char* call, const void* buf, size_t count, ncclDataType_t type, int peer, ncclComm* c,
+                       size_t* bytes) {
   if (ncclResult_t r = check_comm(c); r != ncclSuccess) return r;
   const size_t size = type_size(type);
   if (size == 0) return fail(ncclInvalidArgument, call, ": datatype ", static_cast<int>(type), " is not valid");
@@ -506,8 +512,7 @@ ncclResult_t ncclSend(const void* sendbuff, size_t count, ncclDataType_t datatyp
   return run_or_defer(op);
 }
 
-ncclResult_t ncclRecv(void* recvbuff, size_t count, ncclDataType_t datatype, int peer, ncclComm_t comm,
-                      cudaStream_t) {
+ncclResult_t ncclRecv(void* recvbuff, size_t count, ncclDataType_t datatype, int peer, ncclComm_t comm, cudaStream_t) {
   size_t bytes = 0;
   if (ncclResult_t r = check_p2p("ncclRecv", recvbuff, count, datatype, peer, comm, &bytes); r != ncclSuccess)
     return in_group(r);

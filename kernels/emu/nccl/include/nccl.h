@@ -15,7 +15,8 @@
 #pragma once
 
 #if defined(NCCL_H_)
-#error "kernels/emu/nccl/include: NCCL's own nccl.h is on this file's include path too; emulated targets must use only the shim's"
+#error \
+    "kernels/emu/nccl/include: NCCL's own nccl.h is on this file's include path too; emulated targets must use only the shim's"
 #endif
 #define FARM_EMU_NCCL 1
 
@@ -30,7 +31,7 @@
 #define NCCL_PATCH 9
 #define NCCL_SUFFIX "farm-emu"
 #define NCCL_VERSION_CODE 22809
-#define NCCL_VERSION(X, Y, Z) (((X) <= 2 && (Y) <= 8) ? (X) * 1000 + (Y) * 100 + (Z) : (X) * 10000 + (Y) * 100 + (Z))
+#define NCCL_VERSION(X, Y, Z) (((X) <= 2 && (Y) <= 8) ? (X)*1000 + (Y)*100 + (Z) : (X)*10000 + (Y)*100 + (Z))
 
 extern "C" {
 
