@@ -139,6 +139,20 @@ std::vector<KernelCase> build() {
 
   v.push_back(group_norm("group_norm_silu", 2, 63, 64, 32, true));
   v.push_back(group_norm("group_norm_wide", 2, 100, 96, 32, false));
+  // SD's channel counts with 32 groups on small latents; the group norm
+  // splits a (sample, group) into slabs of ~8192 elements (norm_layout.h),
+  // so these take 2 slabs, the last one short. 320: 4 groups of 10 channels
+  // per block; 640: 2 of 20; 1280: 1 of 40; 960 (up-block concat): 4 of 30.
+  v.push_back(group_norm("group_norm_sd15_320_16x16", 2, 16 * 16, 320, 32, true));
+  v.push_back(group_norm("group_norm_sd15_640_15x15", 2, 15 * 15, 640, 32, true));
+  v.push_back(group_norm("group_norm_sd15_1280_15x15", 2, 15 * 15, 1280, 32, false));
+  v.push_back(group_norm("group_norm_sdxl_960_10x10", 2, 10 * 10, 960, 32, true));
+  // 40 slabs per group: lanes combining more than one slab, the shuffle tree.
+  v.push_back(group_norm("group_norm_40_slabs", 2, 40000, 8, 4, false));
+  // No 16-byte vectors (5 groups of 9 channels): scalar loads; and a block
+  // row wider than the block (3 groups of 300), several columns per thread.
+  v.push_back(group_norm("group_norm_scalar_c45_g5", 2, 37, 45, 5, true));
+  v.push_back(group_norm("group_norm_scalar_wide_rows", 2, 5, 900, 3, false));
   v.push_back(layer_norm("layer_norm_320", 2, 15, 320));
   v.push_back(layer_norm("layer_norm_ragged", 1, 9, 33));
 
