@@ -23,6 +23,12 @@ class Timed {
   double t0_;
 };
 
+StatePart part(PartKind kind, int64_t id, int step, int steps) {
+  StatePart p;
+  p.kind = kind, p.id = id, p.step = step, p.steps = steps;
+  return p;
+}
+
 }  // namespace
 
 RingStage::RingStage(const SdModel& m, RingLayout layout, comm::Transport& t, ImageEncoder encode,
@@ -191,7 +197,7 @@ void RingStage::admit(Admission a) {
   // to the last stage (it rebuilds the same loop: same seeds, same noise).
   for (int st = 1; st < layout_.stages; ++st) {
     if (!routes_.gets_batch(st)) continue;
-    StatePart b{.kind = PartKind::batch, .id = s.id, .steps = s.steps};
+    StatePart b = part(PartKind::batch, s.id, 0, s.steps);
     if (st == layout_.stages - 1) b.items = s.items;
     if (routes_.reads_context(st)) b.tensors.emplace_back("context", s.unet.context);
     send(st, std::move(b));
@@ -230,7 +236,7 @@ void RingStage::run_blocks(RingState s) {
       p.tensors.emplace_back("skip", std::move(s.unet.skips[i]));
     }
     for (auto& [to, p] : by_stage) send(to, std::move(p));
-    StatePart h{.kind = PartKind::hidden, .id = s.id, .step = s.step, .steps = s.steps};
+    StatePart h = part(PartKind::hidden, s.id, s.step, s.steps);
     h.tensors.emplace_back("h", std::move(s.unet.h));
     h.tensors.emplace_back("timesteps", std::move(s.unet.timesteps));
     if (s.unet.temb.defined()) h.tensors.emplace_back("temb", std::move(s.unet.temb));
@@ -281,7 +287,7 @@ void RingStage::finish_step(RingState s) {
       inbox_.push_back(std::move(next));
       return;
     }
-    StatePart h{.kind = PartKind::hidden, .id = next.id, .step = next.step, .steps = next.steps};
+    StatePart h = part(PartKind::hidden, next.id, next.step, next.steps);
     h.tensors.emplace_back("h", std::move(next.unet.h));  // host: from the sampler, inline
     h.tensors.emplace_back("timesteps", std::move(next.unet.timesteps));
     send(0, std::move(h));
