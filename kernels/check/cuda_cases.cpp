@@ -103,6 +103,15 @@ std::vector<KernelCase> build() {
   // SD 2.x / XL: head dim 64; strides wider than heads·head_dim (fused qkv).
   v.push_back(attention("attn_sd2_self_d64", 2, 2, 130, 130, 64));
   v.push_back(attention("attn_sd2_strided_d64", 1, 2, 40, 77, 64, false, 24));
+  // Each model's head counts (SD 2.x: 5 heads of 64 at level 1; SDXL: 10 and
+  // 20 heads of 64; SD 1.5: 8 heads of 40/80/160) on short sequences, and
+  // more than one 32-key tile at head dim 160 / odd kv at head dim 80.
+  v.push_back(attention("attn_sd2_self_h5_d64", 1, 5, 72, 72, 64));
+  v.push_back(attention("attn_sdxl_self_h10_d64", 1, 10, 80, 80, 64));
+  v.push_back(attention("attn_sdxl_cross_h20_d64_kv77", 1, 20, 40, 77, 64));
+  v.push_back(attention("attn_sd15_self_h8_d40", 1, 8, 70, 70, 40));
+  v.push_back(attention("attn_sd15_cross_h8_d80_kv77", 1, 8, 33, 77, 80));
+  v.push_back(attention("attn_sd15_self_d160", 1, 2, 70, 100, 160));
   // CLIP text encoder: causal, 77 tokens.
   v.push_back(attention("attn_clip_causal_d64", 2, 2, 77, 77, 64, true));
   // Large logits: the online max must keep exp() finite.
@@ -132,6 +141,18 @@ std::vector<KernelCase> build() {
   v.push_back(conv("conv3x3_s2_odd_c3_to_c5", 3, 7, 5, 3, 5, 3, 2, true, true));
   v.push_back(conv("conv3x3_one_pixel", 2, 1, 1, 16, 16, 3, 1, true, false));
   v.push_back(conv("conv3x3_many_k_tiles", 1, 6, 6, 136, 70, 3, 1, true, true));
+  // SD 1.5/2.x/XL input channel counts on small latents: the 16-byte
+  // cp.async path over 90-360 K steps (the 3-stage ring wraps many times),
+  // the filter position carried across taps and rows of the 3x3 window.
+  // Output channels cut where the emulator's time would grow past seconds.
+  v.push_back(conv("conv3x3_sd_320_5x5_residual", 2, 5, 5, 320, 320, 3, 1, true, true));
+  v.push_back(conv("conv3x3_s2_sd_640_7x7_to_128", 1, 7, 7, 640, 128, 3, 2, true, false));
+  v.push_back(conv("conv3x3_sd_1280_3x3_to_64", 2, 3, 3, 1280, 64, 3, 1, true, false));
+  v.push_back(conv("conv1x1_sdxl_960_to_640_shortcut", 2, 5, 5, 960, 640, 1, 1, true, false));
+  // in_c 8 and 24: several taps inside one K step (the carry path wraps kx
+  // and ky in the same step).
+  v.push_back(conv("conv3x3_c8_taps_per_k_step", 2, 5, 6, 8, 16, 3, 1, true, false));
+  v.push_back(conv("conv3x3_c24_taps_per_k_step", 1, 6, 5, 24, 20, 3, 2, false, true));
 
   v.push_back(linear("linear_proj_kv77", 2, 77, 64, 96, true, false));
   v.push_back(linear("linear_ragged_residual", 2, 33, 40, 24, true, true));
