@@ -9,6 +9,8 @@
 //  * "run": the same plan re-timed with the stage times this run measured
 //    (compute per pass, text per admission, VAE + PNG per finish, message
 //    encode/decode), which checks the schedule model itself.
+// With --json FILE it also writes the row's figures there (tools/gpu/check.sh's
+// P x S table reads them through tools/gpu/report.py).
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -40,15 +42,23 @@ double overlap(const json& busy, double a, double b) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 4) {
-    std::fprintf(stderr, "usage: %s LABEL PLAN.json STATS.json [CORES]\n", argv[0]);
+  std::vector<std::string> args;
+  std::string json_out;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--json" && i + 1 < argc) json_out = argv[++i];
+    else args.push_back(argv[i]);
+  }
+  if (args.size() < 3 || args.size() > 4) {
+    // CORES: how many ranks share the cores the plan was calibrated on; GPU
+    // runs pass the rank count (one device each, nothing shared).
+    std::fprintf(stderr, "usage: %s LABEL PLAN.json STATS.json [CORES] [--json OUT.json]\n", argv[0]);
     return 2;
   }
   try {
-    const std::string label = argv[1];
-    Plan plan = Plan::from_json(read_json(argv[2]), argv[2]);
-    const json st = read_json(argv[3]);
-    const int cores = argc > 4 ? std::stoi(argv[4]) : static_cast<int>(std::thread::hardware_concurrency());
+    const std::string label = args[0];
+    Plan plan = Plan::from_json(read_json(args[1]), args[1]);
+    const json st = read_json(args[2]);
+    const int cores = args.size() > 3 ? std::stoi(args[3]) : static_cast<int>(std::thread::hardware_concurrency());
     const int S = st["stages"], P = st["pipelines"];
     const double render_s = st["render_s"], images = st["images"];
     // Pipeline 0's ranks, by stage.
@@ -102,14 +112,34 @@ int main(int argc, char** argv) {
     std::printf(" busy%%");
     for (int s = 0; s < S; ++s) std::printf(" %.0f/%.0f", 100 * busy[static_cast<size_t>(s)], 100 * sim_run.busy_steady[static_cast<size_t>(s)]);
     std::printf(" | MB/step");
+    std::vector<double> sent_per_step, plan_per_step;
     for (int s = 0; s < S; ++s) {
       const auto& r = rank[static_cast<size_t>(s)];
-      const double per = r["states_sent"].get<double>() > 0
-                             ? r["state_bytes_sent"].get<double>() / r["states_sent"].get<double>() / 1e6
-                             : 0;
-      std::printf(" %.3f/%.3f", per, plan.stage[static_cast<size_t>(s)].send_bytes / 1e6);
+      sent_per_step.push_back(r["states_sent"].get<double>() > 0
+                                  ? r["state_bytes_sent"].get<double>() / r["states_sent"].get<double>()
+                                  : 0);
+      plan_per_step.push_back(plan.stage[static_cast<size_t>(s)].send_bytes);
+      std::printf(" %.3f/%.3f", sent_per_step.back() / 1e6, plan_per_step.back() / 1e6);
     }
     std::printf("\n");
+    if (!json_out.empty()) {
+      const json row = {
+          {"label", label}, {"pipelines", P}, {"stages", S}, {"images", images}, {"render_s", render_s},
+          {"micro_batches", micro_batches}, {"cores", cores},
+          {"measured", {{"images_per_s", ips}, {"bubble", 1 - mean_busy}, {"busy", busy},
+                        {"state_bytes_per_step", sent_per_step}}},
+          // What `farm plan` printed (its own micro-batch count), then the same costs and the run's stage times
+          // replayed for this job's micro-batches.
+          {"plan", {{"images_per_s", plan.images_per_s}, {"bubble", plan.bubble},
+                    {"send_bytes_per_step", plan_per_step}}},
+          {"sim_plan", {{"images_per_s", sim_plan.images_per_s}, {"bubble", sim_plan.bubble},
+                        {"busy", sim_plan.busy_steady}}},
+          {"sim_run", {{"images_per_s", sim_run.images_per_s}, {"bubble", sim_run.bubble},
+                       {"busy", sim_run.busy_steady}}}};
+      std::ofstream out(json_out);
+      out << row.dump(1) << "\n";
+      if (!out) farm::fail(json_out, ": cannot write");
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "throughput_report: %s\n", e.what());
     return 1;
