@@ -10,6 +10,10 @@
 FARM_CUDA_NAMESPACE_BEGIN
 
 // x, y: [batch, hw, channels]; gamma, beta: [channels]. y may alias x.
+// Statistics per slab of ~8192 elements (two-pass), combined per group in a
+// fixed order (norm.cu), so bitwise the same on every run and for any batch.
+// Two launches sharing a per-device scratch: group norms on one device must
+// be ordered on one stream (as the backend's), never run on two at once.
 struct GroupNormParams {
   const void* x = nullptr;
   const void* gamma = nullptr;
