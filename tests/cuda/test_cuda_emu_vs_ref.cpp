@@ -14,6 +14,7 @@
 #include "kernels/ops.h"
 #include "kernels/check/cuda_cases.h"
 #include "kernels/check/precision_bound.h"
+#include "kernels/emu/options.h"
 
 namespace farm::kernels::testing {
 namespace {
@@ -72,6 +73,36 @@ TEST_P(CudaEmuVsRef, BatchInvariant) {
 std::string case_name(const ::testing::TestParamInfo<std::tuple<size_t, DType>>& info) {
   return cuda_emu_cases()[std::get<0>(info.param)].name + "_" + cuda::dtype_name(std::get<1>(info.param));
 }
+
+// Conv and group norm (whose statistics are combined across blocks): the
+// same bits with blocks on two worker threads, finishing in any order, as
+// with one. A float atomic or a combine order that followed block completion
+// would show here (by chance: the emulator's workers rarely interleave much).
+class CudaEmuSameBits : public ::testing::TestWithParam<std::tuple<size_t, DType>> {};
+
+TEST_P(CudaEmuSameBits, WithTwoWorkers) {
+  const KernelCase& c = cuda_emu_cases()[std::get<0>(GetParam())];
+  const DType dtype = std::get<1>(GetParam());
+  const auto inputs = random_inputs(c, c.batch, 11);
+  const std::vector<float> serial = run(cuda_emu_staging_ops(dtype), c, c.batch, inputs);
+  const int workers = emu::options().workers;
+  emu::options().workers = 2;
+  const std::vector<float> parallel = run(cuda_emu_staging_ops(dtype), c, c.batch, inputs);
+  emu::options().workers = workers;
+  for (size_t i = 0; i < serial.size(); ++i) ASSERT_EQ(serial[i], parallel[i]) << c.name << " element " << i;
+}
+
+std::vector<size_t> conv_and_group_norm_cases() {
+  std::vector<size_t> v;
+  for (size_t i = 0; i < cuda_emu_cases().size(); ++i)
+    if (cuda_emu_cases()[i].op == OpKind::conv2d || cuda_emu_cases()[i].op == OpKind::group_norm) v.push_back(i);
+  return v;
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, CudaEmuSameBits,
+                         ::testing::Combine(::testing::ValuesIn(conv_and_group_norm_cases()),
+                                            ::testing::Values(DType::f16, DType::bf16)),
+                         case_name);
 
 INSTANTIATE_TEST_SUITE_P(Cases, CudaEmuVsRef,
                          ::testing::Combine(::testing::Range<size_t>(0, cuda_emu_cases().size()),
