@@ -9,9 +9,12 @@
 //  * "run": the same plan re-timed with the stage times this run measured
 //    (compute per pass, text per admission, VAE + PNG per finish, message
 //    encode/decode), which checks the schedule model itself.
+// Last, the tensor bytes each stage sent beside the plan's count for the same
+// work, which must agree to the byte (sent_bytes_plan below).
 // With --json FILE it also writes the row's figures there (tools/gpu/check.sh's
 // P x S table reads them through tools/gpu/report.py).
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -31,6 +34,15 @@ json read_json(const std::string& path) {
   std::ifstream in(path);
   if (!in) farm::fail(path, ": cannot open");
   return json::parse(in);
+}
+
+// What the plan says a rank sent over the job (tensor payload bytes,
+// partition/stage_traffic.h): send_bytes for every UNet pass except a
+// micro-batch's final one through the last stage (no return follows it),
+// plus send_bytes_once per micro-batch admitted (stage 0's batch messages).
+double sent_bytes_plan(const farm::partition::StagePlan& sp, const json& r, bool last) {
+  const double passes = r["unet_passes"].get<double>(), finished = r["finished"].get<double>();
+  return (passes - (last ? finished : 0)) * sp.send_bytes + r["admitted"].get<double>() * sp.send_bytes_once;
 }
 
 double overlap(const json& busy, double a, double b) {
@@ -86,7 +98,8 @@ int main(int argc, char** argv) {
     // "plan": calibrated one-rank times, slowed by how many ranks share each core.
     Plan scaled = plan;
     const double share = std::max(1.0, static_cast<double>(P * S) / cores);
-    for (auto& sp : scaled.stage) sp.block_s *= share, sp.text_s *= share, sp.vae_s *= share, sp.send_s *= share;
+    for (auto& sp : scaled.stage)
+      sp.block_s *= share, sp.text_s *= share, sp.vae_s *= share, sp.send_s *= share, sp.send_once_s *= share;
     const auto sim_plan = farm::partition::simulate(scaled, o);
     // "run": stage times as measured in this run.
     Plan measured = plan;
@@ -101,6 +114,7 @@ int main(int argc, char** argv) {
                      ? (r["vae_s"].get<double>() + r["encode_s"].get<double>()) / r["finished"].get<double>()
                      : 0;
       sp.send_s = S > 1 ? r["wire_s"].get<double>() / passes : 0;
+      sp.send_once_s = 0;  // wire_s holds every send, the batch messages too
     }
     const auto sim_run = farm::partition::simulate(measured, o);
 
@@ -121,17 +135,43 @@ int main(int argc, char** argv) {
       plan_per_step.push_back(plan.stage[static_cast<size_t>(s)].send_bytes);
       std::printf(" %.3f/%.3f", sent_per_step.back() / 1e6, plan_per_step.back() / 1e6);
     }
+    // Every rank of every pipeline is checked; pipeline 0's are printed.
+    // Runs from before the ring counted tensor bytes have no "tensor_bytes_sent".
+    bool counted = true, match = true;
+    for (const auto& r : st["ranks"]) {
+      if (!r.contains("tensor_bytes_sent")) {
+        counted = false;
+        continue;
+      }
+      const int s = r["stage"].get<int>();
+      const double want = sent_bytes_plan(plan.stage[static_cast<size_t>(s)], r, s == S - 1);
+      if (std::abs(r["tensor_bytes_sent"].get<double>() - want) > 0.5) match = false;
+    }
+    std::printf(" | sent MB meas/plan");
+    json sent_measured = json::array(), sent_plan = json::array();  // pipeline 0, bytes; null: not counted
+    for (int s = 0; s < S; ++s) {
+      const auto& r = rank[static_cast<size_t>(s)];
+      const double want = sent_bytes_plan(plan.stage[static_cast<size_t>(s)], r, s == S - 1);
+      sent_plan.push_back(want);
+      sent_measured.push_back(r.contains("tensor_bytes_sent") ? r["tensor_bytes_sent"] : json());
+      if (r.contains("tensor_bytes_sent"))
+        std::printf(" %.3f/%.3f", r["tensor_bytes_sent"].get<double>() / 1e6, want / 1e6);
+      else std::printf(" n/a/%.3f", want / 1e6);
+    }
+    const char* verdict = !counted ? "n/a" : match ? "ok" : "MISMATCH";
+    std::printf(" %s", verdict);
     std::printf("\n");
     if (!json_out.empty()) {
       const json row = {
           {"label", label}, {"pipelines", P}, {"stages", S}, {"images", images}, {"render_s", render_s},
           {"micro_batches", micro_batches}, {"cores", cores},
           {"measured", {{"images_per_s", ips}, {"bubble", 1 - mean_busy}, {"busy", busy},
-                        {"state_bytes_per_step", sent_per_step}}},
+                        {"state_bytes_per_step", sent_per_step}, {"tensor_bytes_sent", sent_measured},
+                        {"tensor_bytes_vs_plan", verdict}}},
           // What `farm plan` printed (its own micro-batch count), then the same costs and the run's stage times
           // replayed for this job's micro-batches.
           {"plan", {{"images_per_s", plan.images_per_s}, {"bubble", plan.bubble},
-                    {"send_bytes_per_step", plan_per_step}}},
+                    {"send_bytes_per_step", plan_per_step}, {"tensor_bytes_sent", sent_plan}}},
           {"sim_plan", {{"images_per_s", sim_plan.images_per_s}, {"bubble", sim_plan.bubble},
                         {"busy", sim_plan.busy_steady}}},
           {"sim_run", {{"images_per_s", sim_run.images_per_s}, {"bubble", sim_run.bubble},

@@ -1,5 +1,6 @@
 #include "launcher/plan_command.h"
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -97,33 +98,59 @@ void print_plan(const ModelCosts& c, const Plan& p) {
   }
 }
 
-// What crosses each cut of a plan: hidden state, skip tensors, embeddings.
+int stage_of(const Plan& p, size_t block) {
+  for (size_t s = 0; s < p.stage.size(); ++s)
+    if (block < p.stage[s].end) return static_cast<int>(s);
+  return static_cast<int>(p.stage.size()) - 1;
+}
+
+// What each stage sends per micro-batch step: the ring before the direct
+// sends (hidden + every skip + context relayed across each cut, every step,
+// all to the next stage) beside the ring now (stage_traffic.h: the hidden
+// state to the next stage, each skip straight to the stage that pops it),
+// tensor by tensor, for the same cuts.
 void print_cuts(const ModelCosts& c, const Plan& p) {
   const auto& w = c.workload;
   const size_t n = c.blocks.size();
-  for (size_t s = 0; s < p.stage.size(); ++s) {
-    const size_t i = p.stage[s].end;
+  const int S = p.stages;
+  double relayed = 0, direct = 0, once = 0;
+  for (int s = 0; s < S; ++s) {
+    const auto& st = p.stage[static_cast<size_t>(s)];
+    const size_t i = st.end;
     const bool ret = i == n;
-    std::printf("  cut %zu -> %zu, %s: %.3f MB\n", s, (s + 1) % p.stage.size(),
-                ret ? "return edge (next step's latent)" : ("before " + c.blocks[i].name).c_str(),
-                mb(c.cut_bytes[i]));
+    std::string to;
+    for (const auto& f : st.send_to)
+      if (f.bytes > 0) to += cat(to.empty() ? "" : ", ", f.stage);
+    std::printf("  cut %d -> %d, %s: relayed (old) %.3f MB to stage %d; direct (now) %.3f MB to stage(s) %s; "
+                "per step (%.0f -> %.0f bytes)\n",
+                s, (s + 1) % S, ret ? "return (next step's model input)" : ("before " + c.blocks[i].name).c_str(),
+                mb(c.relayed_cut_bytes[i]), (s + 1) % S, mb(st.send_bytes), to.c_str(), c.relayed_cut_bytes[i],
+                st.send_bytes);
+    relayed += c.relayed_cut_bytes[i];
+    direct += st.send_bytes;
+    once += st.send_bytes_once;
     const auto& h = c.cut_hidden[i];
-    std::printf("      %-34s %-18s %9.3f MB\n", ret ? "latent" : ("hidden (" + c.blocks[i - 1].name + ")").c_str(),
-                shape_of(h).c_str(), mb(h.bytes));
-    double skips = 0;
-    for (const auto& k : c.cut_skips[i]) {
-      std::printf("      skip %-29s %-18s %9.3f MB  (popped by %s)\n", c.blocks[k.pushed_by].name.c_str(),
-                  shape_of(k).c_str(), mb(k.bytes), c.blocks[k.popped_by].name.c_str());
-      skips += k.bytes;
-    }
-    if (!ret)
-      std::printf("      %zu skip tensor(s): %.3f MB; temb, context [%lld,%lld,D], timesteps, header: %.3f MB\n",
-                  c.cut_skips[i].size(), mb(skips), static_cast<long long>(w.rows()),
-                  static_cast<long long>(w.text_len), mb(c.cut_bytes[i] - skips - h.bytes));
-    else
-      std::printf("      context [%lld,%lld,D], timesteps, header: %.3f MB\n", static_cast<long long>(w.rows()),
-                  static_cast<long long>(w.text_len), mb(c.cut_bytes[i] - h.bytes));
+    // The hidden message also carries the timesteps (fp32) and, once the time embedding has run, temb.
+    const double extra = c.hidden_msg_bytes[i] - h.bytes;
+    const bool temb = extra > static_cast<double>(w.rows()) * 4;
+    std::printf("      %-40s %-18s %9.3f MB  -> stage %d, + timesteps%s %.3f MB\n",
+                ret ? "latent (fp32, from the sampler)" : ("hidden (" + c.blocks[i - 1].name + ")").c_str(),
+                shape_of(h).c_str(), mb(h.bytes), (s + 1) % S, temb ? ", temb" : "", mb(extra));
+    for (const auto& k : c.skips)
+      if (k.pushed_by >= st.begin && k.pushed_by < i && k.popped_by >= i)
+        std::printf("      skip %-35s %-18s %9.3f MB  -> stage %d (popped by %s)\n", c.blocks[k.pushed_by].name.c_str(),
+                    shape_of(k).c_str(), mb(k.bytes), stage_of(p, k.popped_by), c.blocks[k.popped_by].name.c_str());
+    const long long ctx_dim = std::llround(c.context_bytes / (w.rows() * w.text_len * c.device.element_bytes));
+    const std::string ctx_shape = cat("[", w.rows(), ",", w.text_len, ",", ctx_dim, "]");
+    for (const auto& f : st.send_to)
+      if (f.bytes_once > 0)
+        std::printf("      %-40s %-18s %9.3f MB  -> stage %d, once per micro-batch\n", "context", ctx_shape.c_str(),
+                    mb(f.bytes_once), f.stage);
   }
+  std::printf("  all stages per micro-batch step: relayed (old) %.3f MB, direct (now) %.3f MB (%+.1f%%; %.0f -> %.0f bytes)\n",
+              mb(relayed), mb(direct), 100 * (direct / relayed - 1), relayed, direct);
+  std::printf("  + context once per micro-batch: %.3f MB (%.0f bytes; %.3f MB per step over %d steps)\n", mb(once),
+              once, mb(once / w.steps), w.steps);
 }
 
 void print_layouts(const std::vector<Plan>& plans, const Plan& chosen) {
@@ -194,7 +221,7 @@ int run_plan(PlanFlags f) {  // a copy: an empty --size is filled in
   print_header(f, m, c);
   print_plan(c, chosen);
   if (chosen.stages > 1) {
-    std::printf("\nstate sent per micro-batch step across each cut (hidden state + skip tensors + embeddings)\n");
+    std::printf("\ntensor bytes each stage sends per micro-batch step (payload, headers not counted)\n");
     print_cuts(c, chosen);
   } else {
     // One stage sends nothing; show what a pipeline of this model would send.

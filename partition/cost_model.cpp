@@ -61,7 +61,9 @@ ModelCosts estimate_costs(const ModelShape& m, const Workload& w, const DevicePr
   const double context_bytes = rows * static_cast<double>(w.text_len * c.context_dim()) * eb;
   const double temb_bytes = rows * static_cast<double>(c.time_embed_dim()) * eb;
   const double timestep_bytes = rows * 4;  // fp32: fp16 cannot hold 999 - 0.5 steps exactly
-  const double input_bytes = rows * static_cast<double>(w.latent_h * w.latent_w * c.in_channels) * eb;
+  const double input_elems = rows * static_cast<double>(w.latent_h * w.latent_w * c.in_channels);
+  const double input_bytes = input_elems * eb;
+  mc.context_bytes = context_bytes;
 
   // Hidden state after each block; the time embedding leaves the latent in place.
   std::vector<double> hidden_after(n);
@@ -77,23 +79,34 @@ ModelCosts estimate_costs(const ModelShape& m, const Workload& w, const DevicePr
     hidden_after[i] = hidden.bytes;
     mc.cut_hidden[i + 1] = hidden;
   }
-  // The return edge carries the next step's latent.
+  // The return carries the next step's model input as the host sampler made it: fp32.
   mc.cut_hidden[0] = mc.cut_hidden[n] = {.pushed_by = n - 1, .popped_by = 0, .rows = w.rows(), .h = w.latent_h,
-                                         .w = w.latent_w, .c = c.in_channels, .bytes = input_bytes};
+                                         .w = w.latent_w, .c = c.in_channels, .bytes = input_elems * 4};
 
-  mc.cut_bytes.assign(n + 1, 0);
-  mc.cut_skips.assign(n + 1, {});
-  const double ret = input_bytes + context_bytes + timestep_bytes + kStateHeaderBytes;
-  mc.cut_bytes[0] = mc.cut_bytes[n] = ret;
+  for (size_t j = 0; j < n; ++j)
+    if (blocks[j].pushes_skip) mc.skips.push_back(skip_of(j));
+
+  // The ring's messages (cost_model.h): each skip travels alone, the context
+  // once per micro-batch, so a cut's message holds the hidden state only.
+  mc.hidden_msg_bytes.assign(n + 1, 0);
+  mc.hidden_msg_bytes[0] = mc.hidden_msg_bytes[n] = mc.cut_hidden[0].bytes + timestep_bytes;
+  bool temb = false;
   for (size_t i = 1; i < n; ++i) {
-    double bytes = hidden_after[i - 1] + context_bytes + timestep_bytes + kStateHeaderBytes;
-    bool temb = false;
-    for (size_t j = 0; j < i; ++j) {
-      if (blocks[j].kind == UNetBlockKind::time_embedding) temb = true;
-      if (blocks[j].pushes_skip && popped_by[j] >= i) mc.cut_skips[i].push_back(skip_of(j));
-    }
-    for (const auto& s : mc.cut_skips[i]) bytes += s.bytes;
-    mc.cut_bytes[i] = bytes + (temb ? temb_bytes : 0);
+    temb = temb || blocks[i - 1].kind == UNetBlockKind::time_embedding;
+    mc.hidden_msg_bytes[i] = mc.cut_hidden[i].bytes + timestep_bytes + (temb ? temb_bytes : 0);
+  }
+
+  // The earlier relaying ring, for the comparison only.
+  mc.relayed_cut_bytes.assign(n + 1, 0);
+  mc.relayed_cut_bytes[0] = mc.relayed_cut_bytes[n] =
+      input_bytes + context_bytes + timestep_bytes + kStateHeaderBytes;
+  temb = false;
+  for (size_t i = 1; i < n; ++i) {
+    temb = temb || blocks[i - 1].kind == UNetBlockKind::time_embedding;
+    double bytes = hidden_after[i - 1] + context_bytes + timestep_bytes + kStateHeaderBytes + (temb ? temb_bytes : 0);
+    for (const auto& k : mc.skips)
+      if (k.pushed_by < i && k.popped_by >= i) bytes += k.bytes;
+    mc.relayed_cut_bytes[i] = bytes;
   }
 
   for (size_t i = 0; i < n; ++i) {
@@ -102,6 +115,7 @@ ModelCosts estimate_costs(const ModelShape& m, const Workload& w, const DevicePr
     bc.name = b.name;
     bc.kind = b.kind;
     bc.params = unet_block_params(c, b);
+    bc.reads_context = b.kind == UNetBlockKind::transformer && b.context_dim > 0;  // as ring_routes.cpp decides
     bc.flops = rows * unet_block_flops(c, b, geo[i], w.text_len);
     bc.weight_bytes = static_cast<double>(bc.params) * eb;
     bc.out_bytes = hidden_after[i];

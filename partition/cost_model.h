@@ -1,6 +1,6 @@
 // Per-block costs of one micro-batch: FLOPs and seconds per denoising step,
-// weight bytes, working memory, and the bytes of micro-batch state that cross
-// a stage cut (hidden state + skip tensors + embeddings).
+// weight bytes, working memory, and the tensors the ring sends between stages
+// (partition/stage_traffic.h turns them into each stage's messages).
 #pragma once
 
 #include <cstdint>
@@ -31,10 +31,11 @@ struct BlockCost {
                             // stack held past it + temb + context, all rows
   double seconds = 0;       // flops / device flops, or a calibrated measurement
   int64_t params = 0;
+  bool reads_context = false;  // cross-attention: its stage needs the micro-batch's text context
 };
 
-// A tensor of the micro-batch state at a cut: a skip tensor, or the hidden
-// state (pushed_by: the block that wrote it; popped_by: the next block).
+// A tensor the ring sends: a skip tensor (pushed_by: the block that writes
+// it, popped_by: the block that reads it), or the hidden state at a cut.
 struct SkipTensor {
   size_t pushed_by = 0, popped_by = 0;  // block indices
   int64_t rows = 0, h = 0, w = 0, c = 0;
@@ -46,16 +47,33 @@ struct ModelCosts {
   DeviceProfile device;
   std::vector<BlockCost> blocks;
   std::vector<std::string> block_names() const;
-  // cut_bytes[i], i in [0, n]: bytes of micro-batch state crossing a cut
-  // placed BEFORE block i: hidden state [rows, H, W, C] + every skip tensor
-  // pushed before i and popped at or after i + temb [rows, time_embed_dim]
-  // once the time embedding has run + context [rows, text_len, D] +
-  // timesteps [rows] (fp32) + kStateHeaderBytes.
-  // cut_bytes[0] = cut_bytes[n] = the ring's return edge: the next step's
-  // model input [rows, h, w, C_in] + context + timesteps + header.
-  std::vector<double> cut_bytes;
-  std::vector<std::vector<SkipTensor>> cut_skips;  // [i]: the skip tensors inside cut_bytes[i]
-  std::vector<SkipTensor> cut_hidden;              // [i]: the hidden state inside cut_bytes[i] ([0], [n]: the latent)
+
+  // The ring's tensors (farm/pipeline/ring_routes.h), payload bytes only —
+  // message headers and the items' JSON are not counted. E = device.element_bytes.
+  //  skips: every skip tensor in push order, the pushing block's output
+  //    [rows, H, W, C] at E; sent once, straight from the stage that pushes
+  //    it to the stage that pops it (not at all when that is the same stage).
+  //  cut_hidden[i], i in [1, n): the hidden state [rows, H, W, C] at E after
+  //    block i-1 (the latent when block i-1 is the time embedding);
+  //    [0] = [n]: the next step's model input [rows, h, w, C_in], fp32.
+  //  hidden_msg_bytes[i], i in [1, n): the "hidden" message of a cut before
+  //    block i, every step: cut_hidden[i] + timesteps [rows] fp32 + temb
+  //    [rows, time_embed_dim] at E once the time embedding has run;
+  //    [0] = [n]: the "return" message, last stage -> stage 0 between steps:
+  //    cut_hidden[0] (fp32, from the host sampler) + timesteps fp32.
+  //  context_bytes: [rows, text_len, D] at E, in a "batch" message once per
+  //    micro-batch from stage 0 to every later stage that reads it.
+  std::vector<SkipTensor> skips;
+  std::vector<SkipTensor> cut_hidden;
+  std::vector<double> hidden_msg_bytes;
+  double context_bytes = 0;
+  // The earlier ring relayed the whole state through every cut at every step:
+  // hidden + every skip pushed before i and popped at or after i + temb +
+  // context + timesteps + kStateHeaderBytes ([0] = [n]: latent at E + context
+  // + timesteps + header). Only for `farm plan`'s before/after comparison;
+  // nothing is planned on it.
+  std::vector<double> relayed_cut_bytes;
+
   double text_flops = 0, text_weight_bytes = 0, text_seconds = 0, text_peak_bytes = 0;  // per micro-batch, stage 0
   double vae_flops = 0, vae_weight_bytes = 0, vae_seconds = 0, vae_peak_bytes = 0;  // per micro-batch decode, last stage
   int vae_parts = 1;  // VaeDecoder::parts(): the ring runs a decode part by part between UNet passes
@@ -66,7 +84,7 @@ struct ModelCosts {
   void calibrate(const std::vector<double>& block_seconds, double text_seconds, double vae_seconds);
 };
 
-// Message framing the transport adds to each state (step, ids, shapes).
+// Message framing the earlier ring's state messages carried (relayed_cut_bytes only).
 inline constexpr double kStateHeaderBytes = 256;
 
 ModelCosts estimate_costs(const ModelShape& m, const Workload& w, const DeviceProfile& d);

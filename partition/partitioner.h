@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "partition/cost_model.h"
+#include "partition/stage_traffic.h"
 
 namespace farm::partition {
 
@@ -17,13 +18,22 @@ struct StagePlan {
   double text_s = 0;      // per micro-batch, once on admission (stage 0)
   double vae_s = 0;       // per micro-batch, once after the last step (last stage)
   double compute_s = 0;   // per micro-batch step: block_s + (text_s + vae_s) / steps
-  double send_bytes = 0;  // per micro-batch step: cut_bytes[end] (the return edge for the last stage; 0 when S == 1)
-  double send_s = 0;      // latency + send_bytes / link bandwidth (0 when S == 1)
-  double time_s = 0;      // what the partitioner balances: compute + send, or max of them when sends overlap
+  // What it sends (stage_traffic.h; tensor payload bytes, headers not counted):
+  double send_bytes = 0;       // per micro-batch step that sends: hidden (return on the last stage) + its skips
+  double send_bytes_once = 0;  // per micro-batch, at admission: stage 0's context batch messages
+  int send_messages = 0, send_messages_once = 0;  // per step; per micro-batch
+  std::vector<SendFlow> send_to;                  // the same bytes by receiving stage
+  double recv_bytes = 0, recv_bytes_once = 0;     // what arrives per step; per micro-batch (the context)
+  // Link time: one latency per message + bytes / bandwidth (0 when S == 1).
+  double send_s = 0;       // per step that sends
+  double send_once_s = 0;  // per micro-batch (stage 0)
+  // What the partitioner balances: compute + link time per step (send_s +
+  // send_once_s / steps), or their max when sends overlap compute.
+  double time_s = 0;
   // memory_bytes = weight_bytes (its blocks + text encoder / VAE by role) +
-  // activation_bytes (max over its blocks, text encoder and VAE of peak
-  // working memory + window × cut_bytes[begin]: the states queued or in
-  // flight at its input).
+  // activation_bytes: max over its blocks, text encoder and VAE of peak
+  // working memory + window × recv_bytes (the states queued for it) +
+  // window × the context when its blocks read it (every micro-batch in flight).
   double weight_bytes = 0, activation_bytes = 0, memory_bytes = 0;
   double busy = 0;  // predicted steady-state busy fraction (simulator)
 };
@@ -55,14 +65,22 @@ struct PlanOptions {
 
 int resolve_window(int window, int stages);
 
-// The stage [begin, end) of `stages` at position `index`, costed.
-StagePlan stage_cost(const ModelCosts& c, size_t begin, size_t end, int index, int stages, int window);
+// Stage `index` of the split whose stages end at `ends`, costed exactly.
+StagePlan stage_cost(const ModelCosts& c, const std::vector<size_t>& ends, int index, int window);
+// The stage [begin, end) at position `index` of `stages`, costed from its own
+// range with stage_traffic_bound's upper bounds for the figures that depend
+// on the other cuts: what the partitioner's search balances.
+StagePlan stage_cost_bound(const ModelCosts& c, size_t begin, size_t end, int index, int stages, int window);
 
-// Exact: dynamic programming over contiguous ranges. Minimises the slowest
-// stage's time_s subject to memory_bytes <= cap for every stage. Among optimal
-// splits it returns the one whose cuts come earliest (lexicographically
-// smallest list of stage ends). Infeasible cap: farm::Error naming the cap and
-// the least memory any split needs.
+// Dynamic programming over contiguous ranges: minimises the slowest stage's
+// time_s as stage_cost_bound gives it, subject to memory_bytes <= cap for
+// every stage (memory is exact: it depends on the stage's own range only).
+// Among optimal splits it returns the one whose cuts come earliest
+// (lexicographically smallest list of stage ends); its stages are then costed
+// exactly (stage_cost), so step_s is at most the optimum of the bound — a
+// split the bound ranks second could beat it by a few link latencies and
+// stage 0's context, amortised over the steps. Infeasible cap: farm::Error
+// naming the cap and the least memory any split needs.
 Plan partition(const ModelCosts& c, int pipelines, int stages, const PlanOptions& o = {});
 
 // Every P × S = ranks factorisation (S <= blocks) that fits the memory cap,

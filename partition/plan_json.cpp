@@ -8,7 +8,9 @@ namespace farm::partition {
 nlohmann::json Plan::to_json() const {
   using nlohmann::json;
   json st = json::array();
-  for (const auto& s : stage)
+  for (const auto& s : stage) {
+    json to = json::array();
+    for (const auto& f : s.send_to) to.push_back({{"stage", f.stage}, {"bytes", f.bytes}, {"bytes_once", f.bytes_once}});
     st.push_back({{"begin", s.begin},
                   {"end", s.end},
                   {"text_encoder", s.text_encoder},
@@ -18,12 +20,20 @@ nlohmann::json Plan::to_json() const {
                   {"vae_s", s.vae_s},
                   {"compute_s", s.compute_s},
                   {"send_bytes", s.send_bytes},
+                  {"send_bytes_once", s.send_bytes_once},
+                  {"send_messages", s.send_messages},
+                  {"send_messages_once", s.send_messages_once},
+                  {"send_to", to},
+                  {"recv_bytes", s.recv_bytes},
+                  {"recv_bytes_once", s.recv_bytes_once},
                   {"send_s", s.send_s},
+                  {"send_once_s", s.send_once_s},
                   {"time_s", s.time_s},
                   {"weight_bytes", s.weight_bytes},
                   {"activation_bytes", s.activation_bytes},
                   {"memory_bytes", s.memory_bytes},
                   {"busy", s.busy}});
+  }
   return {{"model", model},
           {"device", device},
           {"pipelines", pipelines},
@@ -161,8 +171,27 @@ Plan Plan::from_json(const nlohmann::json& j, const std::string& source) {
     s.text_s = e.number("text_s", 0);
     s.vae_s = e.number("vae_s", 0);
     s.compute_s = e.number("compute_s", 0);
+    // Plans written before the direct ring (no send_bytes_once, send_to, ...)
+    // read with no once-per-micro-batch traffic and one message per step.
     s.send_bytes = e.number("send_bytes", 0);
+    s.send_bytes_once = e.number("send_bytes_once", 0);
+    s.send_messages = static_cast<int>(e.integer("send_messages", 0, p.stages > 1 ? 1 : 0));
+    s.send_messages_once = static_cast<int>(e.integer("send_messages_once", 0, 0));
+    if (e.has("send_to")) {
+      const auto& arr = e.at("send_to");
+      if (!arr.is_array()) e.bad("send_to", "expected an array");
+      for (size_t k = 0; k < arr.size(); ++k) {
+        const Reader f(source, arr[k], cat("stage[", i, "].send_to[", k, "]"));
+        const SendFlow flow{.stage = static_cast<int>(f.integer("stage", 0)), .bytes = f.number("bytes", 0),
+                            .bytes_once = f.number("bytes_once", 0)};
+        if (flow.stage >= p.stages) f.bad("stage", cat("expected a stage below ", p.stages, ", got ", flow.stage));
+        s.send_to.push_back(flow);
+      }
+    }
+    s.recv_bytes = e.number("recv_bytes", 0);
+    s.recv_bytes_once = e.number("recv_bytes_once", 0);
     s.send_s = e.number("send_s", 0);
+    s.send_once_s = e.number("send_once_s", 0);
     s.time_s = e.number("time_s", 0);
     s.weight_bytes = e.number("weight_bytes", 0);
     s.activation_bytes = e.number("activation_bytes", 0);

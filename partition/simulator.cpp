@@ -109,7 +109,10 @@ SimResult simulate(const Plan& p, const SimOptions& o) {
       if (final_step) decodes.push_back(parts);
     }
     if (!(next == S - 1 && final_step)) {
-      const double send = S > 1 ? p.stage[s].send_s : 0.0;
+      double send = S > 1 ? p.stage[s].send_s : 0.0;
+      // Stage 0 sends a new micro-batch's batch messages (the context) right
+      // after encoding it, ahead of the hidden state on the same link.
+      if (act == Act::admit && S > 1) send += p.stage[0].send_once_s;
       if (!p.overlap_transfers) busy_end += send;
       const int to = (next + 1) % S;
       inbox[static_cast<size_t>(to)].push_back({finish + send, m.micro_batch, next == S - 1 ? m.step + 1 : m.step});

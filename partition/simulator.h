@@ -12,6 +12,11 @@
 //    each UNet pass and more whenever it would otherwise idle; then it sends to the next stage (the last stage to stage 0
 //    for the next step, unless that was the final step): arrival = finish +
 //    send_s; without overlapped transfers the sender is busy for send_s too.
+//    On admission stage 0 first sends the micro-batch's batch messages
+//    (send_once_s, the context) on the same link: arrival and, without
+//    overlap, its busy time grow by send_once_s. A stage's skips messages to
+//    later stages are in its send_s; they are taken to reach their receivers
+//    before the hidden state that needs them (it passes every stage between).
 #pragma once
 
 #include <vector>

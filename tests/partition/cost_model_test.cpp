@@ -107,7 +107,9 @@ TEST(LevelSizes, StrideTwoConvOutputs) {
 //   9-11 mid block; 12-14 up_blocks.0.resnets.0-2 pop F, E, D;
 //   15 up_blocks.0.upsamplers.0 (-> 16×16); 16, 18, 20 up_blocks.1.resnets pop C, B, A;
 //   17, 19, 21 up_blocks.1.attentions; 22 conv_out.
-TEST(CutBytes, TinySd1ByHand) {
+// The earlier, relaying ring's figure (kept for `farm plan`'s comparison):
+// everything crosses every cut. stage_traffic_test.cpp checks the direct ring.
+TEST(RelayedCutBytes, TinySd1ByHand) {
   const ModelShape m = ModelShape::from_folder(std::string(FARM_TEST_DATA) + "/tiny-sd1");
   ASSERT_EQ(m.blocks.size(), 23u);
   ASSERT_EQ(m.blocks[7].name, "down_blocks.1.resnets.0");
@@ -115,30 +117,33 @@ TEST(CutBytes, TinySd1ByHand) {
   Workload w;
   w.latent_h = w.latent_w = 16;
   const ModelCosts c = estimate_costs(m, w, device_profile("cpu"));
-  ASSERT_EQ(c.cut_bytes.size(), 24u);
+  ASSERT_EQ(c.relayed_cut_bytes.size(), 24u);
   const double temb = 2 * 128, context = 2 * 77 * 32, fixed = 2 * 4 /* timesteps fp32 */ + 256 /* header */;
   // Before block 7 (mid down path): hidden [2,8,8,32] = 4096, skips A, B, C
   // [2,16,16,32] = 16384 each, D [2,8,8,32] = 4096.
-  EXPECT_EQ(c.cut_bytes[7], (4096 + 3 * 16384 + 4096 + temb + context) * 4 + fixed);  // 250376
-  EXPECT_EQ(c.cut_bytes[7], 250376);
-  ASSERT_EQ(c.cut_skips[7].size(), 4u);
-  EXPECT_EQ(c.cut_skips[7][3].pushed_by, 6u);
-  EXPECT_EQ(c.cut_skips[7][3].popped_by, 14u);
-  EXPECT_EQ(c.cut_skips[7][3].h, 8);
-  EXPECT_EQ(c.cut_skips[7][0].c, 32);
+  EXPECT_EQ(c.relayed_cut_bytes[7], (4096 + 3 * 16384 + 4096 + temb + context) * 4 + fixed);  // 250376
+  EXPECT_EQ(c.relayed_cut_bytes[7], 250376);
+  // The skip tensors in push order: A conv_in, B, C the attentions, D the
+  // downsampler, E, F down_blocks.1's resnets.
+  ASSERT_EQ(c.skips.size(), 6u);
+  EXPECT_EQ(c.skips[3].pushed_by, 6u);
+  EXPECT_EQ(c.skips[3].popped_by, 14u);
+  EXPECT_EQ(c.skips[3].h, 8);
+  EXPECT_EQ(c.skips[0].c, 32);
+  EXPECT_EQ(c.skips[0].popped_by, 20u);
+  EXPECT_EQ(c.skips[5].bytes, 2 * 8 * 8 * 64 * 4);
   EXPECT_EQ(c.cut_hidden[7].h, 8);
   EXPECT_EQ(c.cut_hidden[7].c, 32);
   // Before block 16 (after the upsample): hidden [2,16,16,64] = 32768; C is
   // popped by block 16 itself, so it still crosses; A, B, C remain.
-  EXPECT_EQ(c.cut_bytes[16], (32768 + 3 * 16384 + temb + context) * 4 + fixed);
+  EXPECT_EQ(c.relayed_cut_bytes[16], (32768 + 3 * 16384 + temb + context) * 4 + fixed);
   // Before block 1: the latent [2,16,16,4] and temb, no skips yet.
-  EXPECT_EQ(c.cut_bytes[1], (2048 + temb + context) * 4 + fixed);
+  EXPECT_EQ(c.relayed_cut_bytes[1], (2048 + temb + context) * 4 + fixed);
   // The return edge: the latent, context, timesteps; no temb (recomputed).
-  EXPECT_EQ(c.cut_bytes[0], (2048 + context) * 4 + fixed);
-  EXPECT_EQ(c.cut_bytes[23], c.cut_bytes[0]);
+  EXPECT_EQ(c.relayed_cut_bytes[0], (2048 + context) * 4 + fixed);
+  EXPECT_EQ(c.relayed_cut_bytes[23], c.relayed_cut_bytes[0]);
   // Before conv_out (block 22): every skip has been popped.
-  EXPECT_TRUE(c.cut_skips[22].empty());
-  EXPECT_EQ(c.cut_bytes[22], (2 * 16 * 16 * 32 + temb + context) * 4 + fixed);
+  EXPECT_EQ(c.relayed_cut_bytes[22], (2 * 16 * 16 * 32 + temb + context) * 4 + fixed);
 }
 
 // SD 1.5 at 512×512 (latent 64×64), CFG (rows 2), fp16 (a100 profile), the
@@ -151,14 +156,18 @@ TEST(CutBytes, TinySd1ByHand) {
 //   temb [2,1280] 2,560; context [2,77,768] 118,272
 //   = 11,917,312 elements × 2 bytes = 23,834,624, + timesteps 2 × 4 + header 256
 //   = 23,834,888 bytes.
-TEST(CutBytes, Sd15At512ByHand) {
+TEST(RelayedCutBytes, Sd15At512ByHand) {
   const ModelShape m = ModelShape::from_folder(std::string(FARM_SOURCE_DIR) + "/configs/sd15");
   ASSERT_EQ(m.blocks[12].name, "down_blocks.2.resnets.0");
   const ModelCosts c = estimate_costs(m, Workload{}, device_profile("a100"));
-  EXPECT_EQ(c.cut_bytes[12], 23834888);
-  EXPECT_EQ(c.cut_skips[12].size(), 7u);
+  EXPECT_EQ(c.relayed_cut_bytes[12], 23834888);
   // The return edge: latent [2,64,64,4] 32,768 + context 118,272 elements.
-  EXPECT_EQ(c.cut_bytes[0], (32768 + 118272) * 2 + 8 + 256);
+  EXPECT_EQ(c.relayed_cut_bytes[0], (32768 + 118272) * 2 + 8 + 256);
+  // The direct ring's messages at the same cuts: the hidden state, timesteps
+  // and temb only (327,680 + 2,560 elements × 2 + 8); the return's latent in fp32.
+  EXPECT_EQ(c.hidden_msg_bytes[12], (327680 + 2560) * 2 + 8);
+  EXPECT_EQ(c.hidden_msg_bytes[0], 32768 * 4 + 8);
+  EXPECT_EQ(c.context_bytes, 118272 * 2);
 }
 
 // One resnet and one transformer of SD 1.5 at 64×64, FLOPs by hand.

@@ -1,12 +1,15 @@
 // The partitioner against brute force: every way to cut n blocks into S
 // contiguous non-empty stages, each stage costed here from the raw vectors
-// (independently of stage_cost), the best min-max value must equal the DP's.
+// (independently of stage_cost): the best min-max value of the bound
+// (stage_traffic_bound) must equal the DP's, and the chosen split's exact
+// figures must lie between the exact optimum and that value.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <limits>
+#include <numeric>
 #include <random>
 
 #include "farm/core/error.h"
@@ -33,8 +36,15 @@ ModelCosts random_costs(std::mt19937& rng, size_t n, bool overlap) {
     b.peak_bytes = 1e7 * u(rng);
     c.blocks.push_back(b);
   }
-  for (size_t i = 0; i <= n; ++i) c.cut_bytes.push_back(1e9 * u(rng));
-  c.cut_bytes[n] = c.cut_bytes[0];
+  // Messages: hidden states, a few skips (pushed before popped), the context.
+  for (size_t i = 0; i <= n; ++i) c.hidden_msg_bytes.push_back(1e9 * u(rng));
+  c.hidden_msg_bytes[n] = c.hidden_msg_bytes[0];
+  for (size_t k = 0, skips = rng() % (n + 1); k < skips && n > 1; ++k) {
+    const size_t a = rng() % (n - 1);
+    c.skips.push_back({.pushed_by = a, .popped_by = a + 1 + rng() % (n - 1 - a), .bytes = 1e9 * u(rng)});
+  }
+  for (auto& b : c.blocks) b.reads_context = rng() % 2 == 0;
+  c.context_bytes = 1e9 * u(rng);
   c.text_seconds = 2 * u(rng);
   c.vae_seconds = 5 * u(rng);
   c.text_weight_bytes = 3e8 * u(rng);
@@ -45,13 +55,23 @@ ModelCosts random_costs(std::mt19937& rng, size_t n, bool overlap) {
 }
 
 struct Brute {
-  double best = std::numeric_limits<double>::infinity();
+  double best = std::numeric_limits<double>::infinity();        // of the bound
+  double best_exact = std::numeric_limits<double>::infinity();  // of the exact figures
   double least_memory = std::numeric_limits<double>::infinity();  // min over splits of the fullest rank
 };
 
-// Stage [a, b) at position s of S, from the definitions in partitioner.h.
-void stage_time_memory(const ModelCosts& c, size_t a, size_t b, int s, int S, int window, double* time,
-                       double* memory) {
+bool reads_context(const ModelCosts& c, size_t a, size_t b) {
+  for (size_t i = a; i < b; ++i)
+    if (c.blocks[i].reads_context) return true;
+  return false;
+}
+
+// Stage s of the split `ends`, from the definitions in partitioner.h and
+// stage_traffic.h; bound: only the stage's own range is used.
+void stage_time_memory(const ModelCosts& c, const std::vector<size_t>& ends, int s, int window, bool bound,
+                       double* time, double* memory) {
+  const int S = static_cast<int>(ends.size());
+  const size_t a = s == 0 ? 0 : ends[s - 1], b = ends[s];
   double blocks = 0, weights = 0, peak = 0, once = 0;
   for (size_t i = a; i < b; ++i) {
     blocks += c.blocks[i].seconds;
@@ -69,9 +89,42 @@ void stage_time_memory(const ModelCosts& c, size_t a, size_t b, int s, int S, in
     peak = std::max(peak, c.vae_peak_bytes);
   }
   const double compute = blocks + once / c.workload.steps;
-  const double send = S == 1 ? 0 : c.device.link_latency_s + c.cut_bytes[b] / c.device.link_bytes_per_s;
-  *time = c.device.overlap_transfers ? std::max(compute, send) : compute + send;
-  *memory = weights + (peak + window * c.cut_bytes[a]);
+  double step_bytes = 0, recv = 0, once_bytes = 0;
+  int messages = 0, once_messages = 0;
+  if (S > 1) {
+    auto stage_of = [&](size_t i) {
+      int k = 0;
+      while (ends[k] <= i) ++k;
+      return k;
+    };
+    step_bytes = c.hidden_msg_bytes[b];
+    recv = s == 0 ? c.hidden_msg_bytes[0] : c.hidden_msg_bytes[a];
+    std::vector<int> to(S, 0);
+    std::vector<size_t> pops;
+    for (const auto& k : c.skips) {
+      if (k.pushed_by >= a && k.pushed_by < b && k.popped_by >= b) {
+        step_bytes += k.bytes;
+        to[stage_of(k.popped_by)] = 1;
+        if (std::find(pops.begin(), pops.end(), k.popped_by) == pops.end()) pops.push_back(k.popped_by);
+      }
+      if (s > 0 && k.pushed_by < a && k.popped_by >= a && k.popped_by < b) recv += k.bytes;
+    }
+    const int receivers = std::accumulate(to.begin(), to.end(), 0);
+    messages = 1 + (bound ? std::min(static_cast<int>(pops.size()), S - 1 - s) : receivers);
+    if (s == 0) {
+      for (int t = 1; t < S; ++t) {
+        const bool r = bound || reads_context(c, ends[t - 1], ends[t]);
+        once_bytes += r ? c.context_bytes : 0;
+        once_messages += r || t == S - 1 ? 1 : 0;
+      }
+    }
+  }
+  const auto& d = c.device;
+  const double send = messages * d.link_latency_s + step_bytes / d.link_bytes_per_s +
+                      (once_messages * d.link_latency_s + once_bytes / d.link_bytes_per_s) / c.workload.steps;
+  *time = d.overlap_transfers ? std::max(compute, send) : compute + send;
+  const bool ctx = reads_context(c, a, b);
+  *memory = weights + (peak + window * (recv + (ctx ? c.context_bytes : 0)));
 }
 
 Brute brute_force(const ModelCosts& c, int S, int window, double cap) {
@@ -82,15 +135,17 @@ Brute brute_force(const ModelCosts& c, int S, int window, double cap) {
     const int s = static_cast<int>(ends.size());
     if (s == S - 1) {
       ends.push_back(n);
-      double worst = 0, fullest = 0;
-      size_t begin = 0;
+      double worst = 0, worst_exact = 0, fullest = 0;
       for (int k = 0; k < S; ++k) {
-        double t, m;
-        stage_time_memory(c, begin, ends[k], k, S, window, &t, &m);
+        double t, m, te, me;
+        stage_time_memory(c, ends, k, window, true, &t, &m);
+        stage_time_memory(c, ends, k, window, false, &te, &me);
+        EXPECT_EQ(m, me);
         fullest = std::max(fullest, m);
         worst = std::max(worst, m <= cap ? t : std::numeric_limits<double>::infinity());
-        begin = ends[k];
+        worst_exact = std::max(worst_exact, m <= cap ? te : std::numeric_limits<double>::infinity());
       }
+      r.best_exact = std::min(r.best_exact, worst_exact);
       r.best = std::min(r.best, worst);
       r.least_memory = std::min(r.least_memory, fullest);
       ends.pop_back();
@@ -140,24 +195,30 @@ TEST(Partitioner, MatchesBruteForceOnRandomCosts) {
       }
       ++feasible;
       const Plan p = partition(c, 1, S, o);
-      EXPECT_EQ(p.step_s, b.best);
       ASSERT_EQ(p.stage.size(), static_cast<size_t>(S));
+      std::vector<size_t> ends;
       size_t next = 0;
-      double worst = 0;
-      for (int k = 0; k < S; ++k) {
-        const auto& st = p.stage[k];
+      for (const auto& st : p.stage) {
         EXPECT_EQ(st.begin, next);
         EXPECT_LT(st.begin, st.end);
         next = st.end;
-        double t, m;
-        stage_time_memory(c, st.begin, st.end, k, S, window, &t, &m);
-        EXPECT_DOUBLE_EQ(st.time_s, t);
-        EXPECT_DOUBLE_EQ(st.memory_bytes, m);
+        ends.push_back(st.end);
+      }
+      double worst = 0;  // of the bound: what the DP minimised
+      for (int k = 0; k < S; ++k) {
+        const auto& st = p.stage[k];
+        double t, m, te, me;
+        stage_time_memory(c, ends, k, window, true, &t, &m);
+        stage_time_memory(c, ends, k, window, false, &te, &me);
+        EXPECT_DOUBLE_EQ(st.time_s, te);
+        EXPECT_DOUBLE_EQ(st.memory_bytes, me);
         EXPECT_LE(st.memory_bytes, cap);
         EXPECT_EQ(st.text_encoder, k == 0);
         EXPECT_EQ(st.vae, k == S - 1);
         worst = std::max(worst, t);
       }
+      EXPECT_LE(p.step_s, b.best);
+      EXPECT_GE(p.step_s, b.best_exact * (1 - 1e-12));
       EXPECT_EQ(next, n);
       EXPECT_DOUBLE_EQ(worst, b.best);
     }
@@ -173,7 +234,7 @@ ModelCosts flat_costs(const std::vector<double>& seconds) {
   c.device.memory_bytes = 1;
   c.device.overlap_transfers = true;
   for (double s : seconds) c.blocks.push_back({.name = "b", .seconds = s});
-  c.cut_bytes.assign(seconds.size() + 1, 0);
+  c.hidden_msg_bytes.assign(seconds.size() + 1, 0);
   return c;
 }
 

@@ -16,7 +16,10 @@ Plan sample_plan() {
   c.device.overlap_transfers = true;
   c.workload.steps = 3;
   for (double s : {0.5, 0.25, 0.75, 0.5, 0.25}) c.blocks.push_back({.name = "b", .weight_bytes = 1e6, .seconds = s});
-  c.cut_bytes.assign(6, 1e6);
+  c.hidden_msg_bytes.assign(6, 1e6);
+  c.skips.push_back({.pushed_by = 0, .popped_by = 4, .bytes = 5e5});  // 0 -> 2 in the 3-stage split
+  c.blocks[3].reads_context = true;
+  c.context_bytes = 2e5;
   c.text_seconds = 0.125;
   c.vae_seconds = 0.5;
   PlanOptions o;
@@ -42,6 +45,39 @@ TEST(PlanJson, RoundTrip) {
   EXPECT_EQ(q.stage.size(), 3u);
   EXPECT_EQ(q.stage[2].end, 5u);
   EXPECT_EQ(q.pipelines, 2);
+}
+
+// The direct ring's fields: stage 0 sends the skip straight to stage 2 and
+// the context once; a plan written before them reads with no once-traffic.
+TEST(PlanJson, TrafficFieldsAndOlderPlans) {
+  const Plan p = sample_plan();
+  const auto& s0 = p.stage[0];
+  ASSERT_EQ(s0.end, 2u) << p.to_json().dump();
+  EXPECT_EQ(s0.send_bytes, 1e6 + 5e5);
+  EXPECT_EQ(s0.send_messages, 2);
+  ASSERT_EQ(s0.send_to.size(), 2u);
+  EXPECT_EQ(s0.send_to[1].stage, 2);
+  EXPECT_EQ(s0.send_to[1].bytes, 5e5);
+  EXPECT_EQ(s0.send_bytes_once, 2e5);
+  EXPECT_EQ(s0.send_messages_once, 1);  // the last stage: context and items in one batch message
+  const auto j = p.to_json();
+  EXPECT_EQ(j["stage"][0]["send_to"][1]["bytes"], 5e5);
+  EXPECT_EQ(j["stage"][0]["send_bytes_once"], 2e5);
+  auto old = j;
+  for (auto& st : old["stage"])
+    for (const char* k : {"send_bytes_once", "send_messages", "send_messages_once", "send_to", "recv_bytes",
+                          "recv_bytes_once", "send_once_s"})
+      st.erase(k);
+  const Plan q = Plan::from_json(old, "old.json");
+  EXPECT_EQ(q.stage[0].send_bytes, s0.send_bytes);
+  EXPECT_EQ(q.stage[0].send_bytes_once, 0);
+  EXPECT_EQ(q.stage[0].send_messages, 1);
+  EXPECT_TRUE(q.stage[0].send_to.empty());
+  EXPECT_EQ(q.stage[0].send_once_s, 0);
+  auto bad = j;
+  bad["stage"][0]["send_to"][0]["stage"] = 3;
+  EXPECT_NE(error_of(bad).find("field 'stage[0].send_to[0].stage': expected a stage below 3"), std::string::npos)
+      << error_of(bad);
 }
 
 // What a hand-written plan needs: the layout and the ranges.

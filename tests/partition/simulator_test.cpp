@@ -131,5 +131,21 @@ TEST(Simulator, TextAndVaeRunOncePerMicroBatch) {
   ASSERT_EQ(r.completed_s.size(), 1u);
 }
 
+// Stage 0 sends a micro-batch's batch messages (send_once_s: the context)
+// once, on admission, ahead of its first hidden state; S = 2, one
+// micro-batch, T steps, c per step sent (none after the final step):
+//   once + T·(t0 + t1) + (2T - 1)·c, with or without overlap (one micro-batch
+//   never waits for a busy sender).
+TEST(Simulator, BatchMessagesGoOncePerMicroBatch) {
+  const double once = 0.0625, c = 0.125;
+  const int T = 4;
+  for (bool overlap : {true, false}) {
+    Plan p = ring({0.5, 0.25}, T, 0, 0, c, overlap);
+    p.stage[0].send_once_s = once;
+    const SimResult r = run(p, 1);
+    EXPECT_EQ(r.makespan_s, once + T * (0.5 + 0.25) + (2 * T - 1) * c) << overlap;
+  }
+}
+
 }  // namespace
 }  // namespace farm::partition
