@@ -10,7 +10,9 @@ shift 8
 rm -rf "$out"
 mpi=(mpirun --oversubscribe -np "$np")
 [[ $(id -u) == 0 ]] && mpi+=(--allow-run-as-root)
-args=(render --model "$model" --prompts "$job" --out "$out" --steps 4 --guidance 2.0 --width 64 --height 64 "$@")
+# FARM_BASE_ARGS replaces the short-job settings (the emulated tests' smaller job).
+read -r -a base <<<"${FARM_BASE_ARGS:---steps 4 --guidance 2.0 --width 64 --height 64}"
+args=(render --model "$model" --prompts "$job" --out "$out" "${base[@]}" "$@")
 set +e
 log=$(FARM_FAULT=$rank:$passes OMP_NUM_THREADS=1 "${mpi[@]}" "$farm" "${args[@]}" 2>&1)
 code=$?
