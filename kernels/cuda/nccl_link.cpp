@@ -100,6 +100,8 @@ class NcclLink final : public TensorLink {
       for (Sending& s : edge.sending) cudaEventDestroy(s.done);
       cudaStreamDestroy(edge.stream);
     }
+    if (ready_) cudaEventDestroy(ready_);
+    if (arrived_) cudaEventDestroy(arrived_);
   }
 
   std::string name() const override { return "nccl"; }

@@ -138,8 +138,14 @@ def layouts(out, report):
         r = load(f"{d}/report.json")
         meas, plan, run = r["measured"], r["plan"], r["sim_run"]
         row.update({k: r[k] for k in ("images", "render_s", "micro_batches", "measured", "plan", "sim_plan", "sim_run")})
-        sent = " ".join(f"{a / 1e6:.3f}/{b / 1e6:.3f}" for a, b in
-                        zip(meas["state_bytes_per_step"], plan["send_bytes_per_step"]))
+        if meas.get("tensor_bytes_sent") and None not in meas["tensor_bytes_sent"]:
+            # Tensor payload over the whole job, per stage, against the plan's count (equal to the byte).
+            sent = "job MB " + " ".join(f"{a / 1e6:.3f}/{b / 1e6:.3f}" for a, b in
+                                        zip(meas["tensor_bytes_sent"], plan["tensor_bytes_sent"]))
+            sent += f" {meas.get('tensor_bytes_vs_plan', '')}"
+        else:  # a report from before the byte count: message bytes per step
+            sent = " ".join(f"{a / 1e6:.3f}/{b / 1e6:.3f}" for a, b in
+                            zip(meas["state_bytes_per_step"], plan["send_bytes_per_step"]))
         print(f"  {label:<6} {meas['images_per_s']:9.3f} {plan['images_per_s']:8.3f} {pct(meas['images_per_s'], plan['images_per_s']):>8}"
               f" {run['images_per_s']:8.3f} {pct(meas['images_per_s'], run['images_per_s']):>8}"
               f" {100 * meas['bubble']:9.1f}% / {100 * plan['bubble']:5.1f}% / {100 * run['bubble']:5.1f}%  {sent}")
