@@ -64,7 +64,9 @@ inline GroupNormLayout group_norm_layout(int64_t hw, int64_t channels, int64_t g
                  static_cast<long long>(groups));
     std::abort();
   }
-  if ((hw + l.rows_per_split - 1) / l.rows_per_split > max_splits) l.rows_per_split = (hw + max_splits - 1) / max_splits;
+  // Huge images with many groups: longer slabs, so one sample's partials fit.
+  if ((hw + l.rows_per_split - 1) / l.rows_per_split > max_splits)
+    l.rows_per_split = (hw + max_splits - 1) / max_splits;
   l.splits = static_cast<int>((hw + l.rows_per_split - 1) / l.rows_per_split);
   const int64_t per_sample = 2 * groups * l.splits;
   l.samples_per_launch = kGroupNormScratchFloats / per_sample;
