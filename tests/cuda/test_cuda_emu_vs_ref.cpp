@@ -14,6 +14,7 @@
 #include "kernels/ops.h"
 #include "kernels/check/cuda_cases.h"
 #include "kernels/check/precision_bound.h"
+#include "kernels/cuda/norm_layout.h"
 #include "kernels/emu/options.h"
 
 namespace farm::kernels::testing {
@@ -90,6 +91,17 @@ TEST_P(CudaEmuSameBits, WithTwoWorkers) {
   const std::vector<float> parallel = run(cuda_emu_staging_ops(dtype), c, c.batch, inputs);
   emu::options().workers = workers;
   for (size_t i = 0; i < serial.size(); ++i) ASSERT_EQ(serial[i], parallel[i]) << c.name << " element " << i;
+}
+
+// The group norm's split: SD 1.5's largest group norm (64x64x320, CFG batch
+// 2) fills two waves of an A100's 108 SMs (one block per (sample, group) gave
+// 64 blocks), in 16-byte loads, and the slabs never depend on the batch.
+TEST(GroupNormLayout, Sd15ShapesFillTheGpu) {
+  const auto l = cuda::group_norm_layout(64 * 64, 320, 32, true);
+  EXPECT_EQ(l.vector, 8);
+  EXPECT_GE(2 * l.blocks_per_sample(32), 2 * 108);
+  // The deepest level (8x8x1280) keeps at least the old 32 blocks per sample.
+  EXPECT_GE(cuda::group_norm_layout(8 * 8, 1280, 32, true).blocks_per_sample(32), 32);
 }
 
 std::vector<size_t> conv_and_group_norm_cases() {
