@@ -1,8 +1,8 @@
 // The NCCL shim (kernels/emu/nccl) under mpirun; ctest runs it on 2, 3 and 4
-// ranks. Every rank sets up its pipeline ring exactly as
-// farm/comm/nccl_transport.cpp does (its outgoing edge's id swapped with the
-// neighbours over MPI, both 2-rank communicators initialised in one group,
-// then a grouped 1-byte exchange), then checks byte-exact delivery of every
+// ranks. Every rank sets up its pipeline ring of 2-rank communicators as the
+// NCCL link (kernels/cuda/nccl_link.cpp) does: one communicator per directed
+// edge (its outgoing edge's id swapped with the neighbours over MPI), all of
+// a rank's initialised in one group, then a grouped 1-byte exchange; then checks byte-exact delivery of every
 // size and datatype on emulated device memory, FIFO order, grouped rings in
 // both directions, size mismatches reported as errors, a communicator of
 // every rank with a permuted rank order, argument errors, ncclCommAbort with
@@ -94,7 +94,7 @@ size_t size_of(ncclDataType_t t) {
   }
 }
 
-// One rank's two ring edges, as NcclTransport holds them: in `out` this rank
+// One rank's two ring edges, as the NCCL link holds them: in `out` this rank
 // is rank 0 and `next` rank 1; in `in`, `prev` is rank 0 and this rank 1.
 struct Ring {
   int next = 0, prev = 0;
@@ -102,7 +102,7 @@ struct Ring {
   cudaStream_t out_stream = nullptr, in_stream = nullptr;
 };
 
-constexpr int kIdTag = 1001;  // NcclTransport::kHeaderTag + 1
+constexpr int kIdTag = 1001;  // any tag: the ids are swapped before the shim's own traffic
 
 Ring make_ring(std::vector<ncclUniqueId>* ids = nullptr) {
   Ring r;
