@@ -215,7 +215,8 @@ void RingStage::run_blocks(RingState s) {
   {
     Timed t(stats.unet_s);
     model_.unet->run(be_, s.unet, begin_, end_);
-    // The host needs the output: the sampler on the last stage, the wire on others.
+    // The sampler (on the host) needs the last stage's output; other stages
+    // send theirs on, GPU to GPU over a link or through the host without one.
     if (last()) s.unet.h = be_.to_host(s.unet.h);
   }
   count_pass(be_.counters() - before);
