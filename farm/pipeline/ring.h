@@ -1,7 +1,8 @@
 // The ring schedule (ARCHITECTURE.md): one rank's part of a pipeline.
 // Stage 0 admits micro-batches from the coordinator (text encoding, first
 // model input), every stage runs its block range on the micro-batch state
-// and sends it on, and the last stage applies guidance and the sampler step,
+// and sends each part of it straight to the stage that uses it
+// (ring_routes.h; device tensors GPU to GPU when there is a link), and the last stage applies guidance and the sampler step,
 // returning the next step's model input to stage 0 — or, after the final
 // step, decodes, encodes the PNGs and sends only their bytes to the
 // coordinator. The decode runs part by part, ceil(parts / steps) parts
