@@ -21,12 +21,23 @@ bool later_rank() {
   return false;
 }
 
+// --help, --version or no command: the settings below do not matter to the
+// reader, so their lines would be noise.
+bool only_asking(int argc, char** argv) {
+  if (argc < 2) return true;
+  for (int i = 1; i < argc; ++i)
+    if (!std::strcmp(argv[i], "-h") || !std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "--version"))
+      return true;
+  return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   // OpenBLAS and libgomp read their settings only when the process loads.
-  farm::kernels::cpu::reexec_with_recommended_env("farm", argv, later_rank());
+  farm::kernels::cpu::reexec_with_recommended_env("farm", argv, later_rank() || only_asking(argc, argv));
   CLI::App app{"farm: a render farm for latent-diffusion text-to-image models"};
+  app.set_version_flag("--version", "farm " FARM_VERSION);
   app.require_subcommand(1);
   auto render = farm::launcher::add_render_command(app);
   auto plan = farm::launcher::add_plan_command(app);

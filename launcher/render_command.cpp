@@ -80,6 +80,16 @@ RankJob prepare_job(const RenderFlags& f, CLI::App* cmd, int ranks) {
   if (!sched::is_known_sampler(d.sampler)) fail("--sampler '", d.sampler, "' is unknown");
   if (f.batch < 1) fail("--batch ", f.batch, ": must be at least 1");
   if (f.window < 0) fail("--window ", f.window, ": must be at least 1");
+  // The defaults against the model before the lines: a bad flag is the
+  // flag's error, not every line's that inherits it.
+  pipeline::Txt2ImgRequest defaults{.prompt = "-", .negative_prompt = d.negative_prompt, .seed = 0,
+                                    .steps = d.steps, .guidance = d.guidance, .width = d.width,
+                                    .height = d.height, .sampler = d.sampler, .clip_skip = d.clip_skip};
+  try {
+    pipeline::check_request(model, defaults);
+  } catch (const Error& e) {
+    fail("job defaults (", f.config.empty() ? "the flags" : cat("the flags over ", f.config), "): ", e.what());
+  }
   const std::vector<JobItem> items = load_prompts(f.prompts, d, sched::is_known_sampler);
   check_backend(f.backend, f.dtype);
 

@@ -43,4 +43,22 @@ expect stages_not_dividing 'stages 2: does not divide the 3 ranks' \
 echo '{"pipelines": 1}' >"$work/plan.json"
 expect bad_plan_file 'plan.json' \
   "${mpi[@]}" "$farm" render --model "$model" --prompts "$work/good.jsonl" --out "$work/out4" --plan "$work/plan.json"
+# A flag the model cannot honour is the flag's error (the job defaults), not
+# an error of every prompt line that inherits it.
+expect bad_flag_default 'job defaults \(the flags\): clip_skip 99' \
+  "${mpi[@]}" "$farm" render --model "$model" --prompts "$work/good.jsonl" --out "$work/out5" --clip-skip 99
+if grep -q "good.jsonl:1" <<<"$(OMP_NUM_THREADS=1 "$farm" render --model "$model" --prompts "$work/good.jsonl" \
+    --out "$work/out6" --clip-skip 99 2>&1)"; then
+  echo "FAIL bad_flag_default: the error names the prompt file's line"
+  fails=$((fails + 1))
+fi
+# --help and --version print what was asked and nothing else.
+for flag in --help --version; do
+  out=$("$farm" $flag 2>&1)
+  if [[ $? != 0 ]] || grep -q "running with" <<<"$out" || [[ -z $out ]]; then
+    echo "FAIL farm $flag: exit or output: $(head -c 200 <<<"$out")"
+    fails=$((fails + 1))
+  fi
+done
+grep -Eq '^farm [0-9]+\.[0-9]+\.[0-9]+' <<<"$("$farm" --version)" || { echo "FAIL farm --version: no version"; fails=$((fails + 1)); }
 exit $((fails > 0))
