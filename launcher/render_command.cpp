@@ -185,7 +185,7 @@ std::function<int()> add_render_command(CLI::App& app) {
   auto f = std::make_shared<RenderFlags>();
   CLI::App* cmd = app.add_subcommand("render", "Render a prompt file to PNG images (under mpirun/srun: on N ranks)");
   cmd->add_option("--model", f->model, "diffusers model folder (model_index.json, unet/, ...)")->required();
-  cmd->add_option("--prompts", f->prompts, "prompt file: .txt (one per line) or .jsonl")->required();
+  cmd->add_option("--prompts", f->prompts, "prompt file: .txt (one per line), .jsonl, or .csv with a header row")->required();
   cmd->add_option("--out", f->out, "output folder for NNNNN-SEED.png files")->required();
   cmd->add_option("--config", f->config, "job defaults (TOML); flags override it, prompt lines override both");
   cmd->add_option("--negative-prompt", f->negative_prompt, "default negative prompt");

@@ -1,14 +1,17 @@
-// load_prompts: items from a .txt or .jsonl prompt file, layered over the
-// defaults and validated line by line.
+// load_prompts: items from a .txt, .jsonl or .csv prompt file, layered over
+// the defaults and validated line by line.
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <charconv>
+#include <cstdlib>
 #include <limits>
 #include <random>
 #include <set>
 #include <string_view>
 
 #include "farm/coord/atomic_file.h"
+#include "farm/coord/csv_records.h"
 #include "farm/coord/job.h"
 #include "farm/coord/job_fields.h"
 #include "farm/coord/utf8.h"
@@ -167,6 +170,10 @@ std::string json_error_text(const json::exception& e) {
   return cat("malformed JSON: ", what);
 }
 
+// The fields of one item's JSON object over its defaults; false (errors
+// recorded) when it has no usable prompt.
+bool fill_item(const json& object, int line_number, ErrorList& errors, JobItem& item);
+
 // One .jsonl line; returns false (errors recorded) when it yields no item.
 bool parse_json_line(const Line& line, ErrorList& errors, JobItem& item) {
   json object;
@@ -187,6 +194,44 @@ bool parse_json_line(const Line& line, ErrorList& errors, JobItem& item) {
     return false;
   }
   for (const std::string& key : duplicates) errors.add(line.number, key, "given more than once");
+  return fill_item(object, line.number, errors, item);
+}
+
+// A .csv data row as the JSON object a .jsonl line would give: the header
+// names the fields; an empty cell leaves the field to the defaults; numbers
+// must be numbers. Returns false (errors recorded) when the row is unusable.
+bool parse_csv_row(const CsvRecord& row, const std::vector<std::string>& header, ErrorList& errors,
+                   JobItem& item) {
+  if (row.fields.size() > header.size()) {
+    errors.add(row.line, "", cat(row.fields.size(), " cells for the header's ", header.size(), " columns"));
+    return false;
+  }
+  json object = json::object();
+  for (size_t k = 0; k < row.fields.size(); ++k) {
+    const std::string& name = header[k];
+    const std::string_view cell = trim(row.fields[k]);
+    if (cell.empty()) continue;
+    if (name == "prompt" || name == "negative_prompt" || name == "sampler") {
+      object[name] = std::string(cell);
+    } else if (name == "guidance") {
+      const std::string text(cell);
+      char* end = nullptr;
+      const double v = std::strtod(text.c_str(), &end);
+      if (end != text.c_str() + text.size()) errors.add(row.line, name, cat("expected a number, got '", text, "'"));
+      else object[name] = v;
+    } else {
+      std::int64_t v = 0;
+      const auto [end, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), v);
+      if (ec != std::errc() || end != cell.data() + cell.size())
+        errors.add(row.line, name, cat("expected an integer, got '", std::string(cell), "'"));
+      else object[name] = v;
+    }
+  }
+  return fill_item(object, row.line, errors, item);
+}
+
+bool fill_item(const json& object, int line_number, ErrorList& errors, JobItem& item) {
+  const Line line{"", line_number};
   const FieldReader r{errors, line.number};
   bool has_prompt = false;
   for (const auto& [key, v] : object.items()) {
@@ -245,15 +290,41 @@ void check_defaults(const JobDefaults& d, const SamplerKnown& sampler_known) {
 
 std::vector<JobItem> load_prompts(const std::string& path, const JobDefaults& defaults,
                                   const SamplerKnown& sampler_known) {
-  const bool is_txt = ends_with(path, ".txt"), is_jsonl = ends_with(path, ".jsonl");
-  if (!is_txt && !is_jsonl) fail("prompt file ", path, ": unknown extension (expected .txt or .jsonl)");
+  const bool is_txt = ends_with(path, ".txt"), is_jsonl = ends_with(path, ".jsonl"), is_csv = ends_with(path, ".csv");
+  if (!is_txt && !is_jsonl && !is_csv)
+    fail("prompt file ", path, ": unknown extension (expected .txt, .jsonl or .csv)");
   check_defaults(defaults, sampler_known);
   const std::vector<std::uint8_t> bytes = read_file_bytes(path);
   const std::string_view content(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 
   ErrorList errors(path);
   std::vector<JobItem> items;
-  for (const Line& line : split_lines(content)) {
+  if (is_csv) {
+    if (const auto bad = utf8::first_invalid_byte(content)) fail(path, ": invalid UTF-8 at byte ", *bad + 1);
+    const std::vector<CsvRecord> records = read_csv_records(content, path);
+    if (records.empty()) fail("prompt file ", path, ": no header row (expected columns among ", kJsonFields, ")");
+    std::vector<std::string> header;
+    std::set<std::string> seen;
+    for (const std::string& cell : records.front().fields) {
+      const std::string name(trim(cell));
+      static const std::set<std::string> known = {"prompt", "negative_prompt", "seed",    "steps",    "guidance",
+                                                   "width",  "height",          "sampler", "clip_skip"};
+      if (!known.count(name))
+        errors.add(records.front().line, name, cat("unknown column (expected among ", kJsonFields, ")"));
+      else if (!seen.insert(name).second) errors.add(records.front().line, name, "column given more than once");
+      header.push_back(name);
+    }
+    if (!seen.count("prompt")) errors.add(records.front().line, "prompt", "no such column (it is required)");
+    errors.throw_if_any();
+    for (size_t k = 1; k < records.size(); ++k) {
+      JobItem item = item_from_defaults(defaults, path, records[k].line);
+      if (!parse_csv_row(records[k], header, errors, item)) continue;
+      check_item(item, sampler_known, errors);
+      item.index = static_cast<std::int64_t>(items.size());
+      items.push_back(std::move(item));
+    }
+  }
+  for (const Line& line : is_csv ? std::vector<Line>{} : split_lines(content)) {
     if (const auto bad = utf8::first_invalid_byte(line.text)) {
       errors.add(line.number, "", cat("invalid UTF-8 at byte ", *bad + 1, " of the line"));
       continue;

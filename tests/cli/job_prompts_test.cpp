@@ -269,8 +269,8 @@ TEST(LoadPrompts, BadDefaultsAreNamedAsDefaults) {
 
 TEST(LoadPrompts, UnknownExtension) {
   const auto dir = fresh_dir();
-  const std::string path = write_text(dir / "p.csv", "a cat\n");
-  EXPECT_NE(error_of(path).find("prompt file " + path + ": unknown extension (expected .txt or .jsonl)"),
+  const std::string path = write_text(dir / "p.tsv", "a cat\n");
+  EXPECT_NE(error_of(path).find("prompt file " + path + ": unknown extension (expected .txt, .jsonl or .csv)"),
             std::string::npos);
 }
 
@@ -287,6 +287,62 @@ TEST(LoadPrompts, EmptyJobIsAnError) {
     EXPECT_NE(error_of(path).find("prompt file " + path + ": no prompts (the job is empty)"), std::string::npos)
         << name;
   }
+}
+
+// CSV as a spreadsheet exports it (RFC 4180): a header row naming the
+// fields in any order, quoted cells with commas, newlines and doubled
+// quotes, CRLF, a BOM; empty cells take the defaults.
+TEST(LoadPromptsCsv, HeaderNamesTheFieldsAndEmptyCellsTakeTheDefaults) {
+  const auto dir = fresh_dir();
+  const std::string path = write_text(dir / "p.csv",
+                                      "\xEF\xBB\xBF"
+                                      "seed,prompt,negative_prompt,steps,guidance,sampler\r\n"
+                                      "7,\"a fox, red\",blurry,12,5.5,ddim\r\n"
+                                      "\r\n"
+                                      ",\"a \"\"quoted\"\" word\nand a second line\",,,,\r\n"
+                                      "9,  caf\xC3\xA9 at night  ,,,,euler");
+  const std::vector<JobItem> items = load_prompts(path, fixed_seed_defaults(), sampler_known);
+  ASSERT_EQ(items.size(), 3u);
+  EXPECT_EQ(items[0].prompt, "a fox, red");
+  EXPECT_EQ(items[0].negative_prompt, "blurry");
+  EXPECT_EQ(items[0].seed, 7);
+  EXPECT_EQ(items[0].steps, 12);
+  EXPECT_FLOAT_EQ(items[0].guidance, 5.5f);
+  EXPECT_EQ(items[0].sampler, "ddim");
+  EXPECT_EQ(items[0].line, 2);
+  EXPECT_EQ(items[1].prompt, "a \"quoted\" word\nand a second line");
+  EXPECT_EQ(items[1].seed, 42) << "an empty cell takes the default";
+  EXPECT_EQ(items[1].steps, JobDefaults{}.steps);
+  EXPECT_EQ(items[1].line, 4);
+  EXPECT_EQ(items[2].prompt, "caf\xC3\xA9 at night");
+  EXPECT_EQ(items[2].sampler, "euler");
+  EXPECT_EQ(items[2].line, 6);
+  EXPECT_EQ(items[2].index, 2);
+}
+
+TEST(LoadPromptsCsv, BadCellsNameTheLineAndColumn) {
+  const auto dir = fresh_dir();
+  const std::string bad = write_text(dir / "bad.csv",
+                                     "prompt,steps,guidance\n"
+                                     "a fox,many,7\n"
+                                     "a cat,20,high\n"
+                                     "a dog,20,7,extra\n"
+                                     ",20,7\n");
+  const std::string e = error_of(bad);
+  EXPECT_NE(e.find("bad.csv:2: field 'steps': expected an integer, got 'many'"), std::string::npos) << e;
+  EXPECT_NE(e.find("bad.csv:3: field 'guidance': expected a number, got 'high'"), std::string::npos) << e;
+  EXPECT_NE(e.find("bad.csv:4: 4 cells for the header's 3 columns"), std::string::npos) << e;
+  EXPECT_NE(e.find("bad.csv:5: field 'prompt': missing"), std::string::npos) << e;
+
+  EXPECT_NE(error_of(write_text(dir / "col.csv", "prompt,sed\na fox,1\n")).find("col.csv:1: field 'sed': unknown column"),
+            std::string::npos);
+  EXPECT_NE(error_of(write_text(dir / "noprompt.csv", "seed\n1\n")).find("field 'prompt': no such column"),
+            std::string::npos);
+  EXPECT_NE(error_of(write_text(dir / "open.csv", "prompt\n\"a fox\n")).find("open.csv:2: a quoted field is never closed"),
+            std::string::npos);
+  EXPECT_NE(error_of(write_text(dir / "after.csv", "prompt\n\"a\"b\n")).find("after.csv:2: text after a closing quote"),
+            std::string::npos);
+  EXPECT_NE(error_of(write_text(dir / "empty.csv", "")).find("no header row"), std::string::npos);
 }
 
 }  // namespace
