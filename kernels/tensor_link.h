@@ -51,6 +51,9 @@ class TensorLink {
   virtual bool sends_done() = 0;
   // Payload bytes sent so far.
   virtual int64_t bytes_sent() const = 0;
+  // The job failed: a peer may never take a send in flight, so the end of
+  // the link must not wait for one (NCCL: abort rather than destroy).
+  virtual void abandon() = 0;
 };
 
 }  // namespace farm::kernels

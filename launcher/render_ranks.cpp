@@ -300,7 +300,10 @@ int run_rank(comm::Transport& t, const RankJob& job) {
     }
     code = coord->exit_code();
   }
-  return t.broadcast(comm::Bytes{static_cast<uint8_t>(code)}, 0).at(0);
+  code = t.broadcast(comm::Bytes{static_cast<uint8_t>(code)}, 0).at(0);
+  // After a failure a peer may never take a device send still in flight.
+  if (link && code != 0) link->abandon();
+  return code;
 }
 
 }  // namespace farm::launcher

@@ -85,7 +85,7 @@ class NcclLink final : public TensorLink {
   ~NcclLink() override {
     // After a clean end every send has completed. Otherwise a peer may never
     // receive (it failed): abort the communicators rather than wait on it.
-    bool clean = true;
+    bool clean = !abandoned_;
     for (auto& [e, edge] : edges_)
       for (const Sending& s : edge.sending) clean = clean && cudaEventQuery(s.done) == cudaSuccess;
     (void)cudaGetLastError();  // cudaErrorNotReady above is no error
@@ -154,6 +154,11 @@ class NcclLink final : public TensorLink {
   }
 
   int64_t bytes_sent() const override { return bytes_sent_; }
+  // A send can look complete to its stream before the peer took it (the
+  // emulated runtime's events complete at once; the NCCL shim's destroy then
+  // waits for the receive), so a failed job says so rather than relying on
+  // the events.
+  void abandon() override { abandoned_ = true; }
 
  private:
   Edge& at(int from, int to) {
@@ -196,6 +201,7 @@ class NcclLink final : public TensorLink {
   std::map<LinkEdge, Edge> edges_;
   cudaEvent_t ready_ = nullptr, arrived_ = nullptr;
   int64_t bytes_sent_ = 0;
+  bool abandoned_ = false;
 };
 
 }  // namespace

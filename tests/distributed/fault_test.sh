@@ -14,10 +14,11 @@ mpi=(mpirun --oversubscribe -np "$np")
 read -r -a base <<<"${FARM_BASE_ARGS:---steps 4 --guidance 2.0 --width 64 --height 64}"
 args=(render --model "$model" --prompts "$job" --out "$out" "${base[@]}" "$@")
 set +e
-log=$(FARM_FAULT=$rank:$passes OMP_NUM_THREADS=1 "${mpi[@]}" "$farm" "${args[@]}" 2>&1)
+log=$(FARM_FAULT=$rank:$passes OMP_NUM_THREADS=1 timeout 150 "${mpi[@]}" "$farm" "${args[@]}" 2>&1)
 code=$?
 set -e
 echo "$log" | tail -5
+if [[ $code == 124 ]]; then echo "FAIL: the failed job hung (killed after 150 s)"; exit 1; fi
 if [[ $code == 0 ]]; then echo "FAIL: the job exited 0 despite the fault"; exit 1; fi
 if ! grep -q "error: rank $rank (host .*injected fault" <<<"$log"; then
   echo "FAIL: no message naming rank $rank and its host"; exit 1
