@@ -6,13 +6,11 @@
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include "farm/comm/local_transport.h"
 #include "farm/comm/wire.h"
-#include "farm/coord/batcher.h"
-#include "farm/coord/image_metadata.h"
-#include "farm/coord/job.h"
-#include "farm/coord/job_item_json.h"
+#include "farm/coord/job_setup.h"
 #include "farm/core/error.h"
 #include "farm/pipeline/sd_model.h"
 #include "farm/sched/sampler.h"
@@ -35,7 +33,10 @@ struct RenderFlags {
   int64_t seed = -1;
   int steps = 0, width = 0, height = 0, clip_skip = 0, batch = 1;
   float guidance = 0;
-  bool overwrite = false, random_weights = false;
+  bool overwrite = false, random_weights = false, rerender_changed = false, no_space_check = false;
+  int64_t max_failures = -1;
+  double stall_timeout = 600, progress_every = 10;
+  std::string metrics;
   int stages = 0, pipelines = 0, window = 0;
   std::string plan, device, stats;
   std::string transport = "auto";
@@ -56,53 +57,37 @@ std::unique_ptr<comm::Transport> make_transport(const RenderFlags& f) {
   return std::make_unique<comm::LocalTransport>();
 }
 
-// Rank 0, before any weights are read: the whole job checked, the work
-// grouped into micro-batches, the layout chosen.
-RankJob prepare_job(const RenderFlags& f, CLI::App* cmd, int ranks) {
-  // Configs only: the native size is the default, and every item is checked
-  // against the model before any rank reads weights.
+// Rank 0, before any weights are read: the whole job checked (farm/coord),
+// the layout chosen.
+RankJob prepare_rank_job(const RenderFlags& f, CLI::App* cmd, int ranks) {
+  // Configs only: every item is checked against the model before any rank reads weights.
   const pipeline::SdModel model = pipeline::SdModel::open(f.model);
-  JobDefaults d;
-  d.width = d.height = static_cast<int>(model.native_size());
-  if (!f.config.empty()) d = load_job_config(f.config, d);
-  auto given = [&](const char* name) { return cmd->count(name) > 0; };
-  if (given("--negative-prompt")) d.negative_prompt = f.negative_prompt;
-  if (given("--seed")) d.seed = f.seed;
-  if (given("--steps")) d.steps = f.steps;
-  if (given("--guidance")) d.guidance = f.guidance;
-  if (given("--width")) d.width = f.width;
-  if (given("--height")) d.height = f.height;
-  if (given("--sampler")) d.sampler = f.sampler;
-  if (given("--clip-skip")) d.clip_skip = f.clip_skip;
-  if (d.steps < 1) fail("--steps ", d.steps, ": must be at least 1");
-  if (d.width <= 0 || d.height <= 0 || d.width % 8 || d.height % 8)
-    fail("--width/--height ", d.width, "x", d.height, ": must be positive multiples of 8");
-  if (!sched::is_known_sampler(d.sampler)) fail("--sampler '", d.sampler, "' is unknown");
-  if (f.batch < 1) fail("--batch ", f.batch, ": must be at least 1");
+  JobRequest req;
+  req.model_dir = f.model;
+  req.prompts = f.prompts;
+  req.out_dir = f.out;
+  req.config = f.config;
+  req.farm_version = FARM_VERSION;
+  req.flags = [&f, cmd](JobDefaults& d) {
+    auto given = [&](const char* name) { return cmd->count(name) > 0; };
+    if (given("--negative-prompt")) d.negative_prompt = f.negative_prompt;
+    if (given("--seed")) d.seed = f.seed;
+    if (given("--steps")) d.steps = f.steps;
+    if (given("--guidance")) d.guidance = f.guidance;
+    if (given("--width")) d.width = f.width;
+    if (given("--height")) d.height = f.height;
+    if (given("--sampler")) d.sampler = f.sampler;
+    if (given("--clip-skip")) d.clip_skip = f.clip_skip;
+  };
+  req.overwrite = f.overwrite;
+  req.rerender_changed = f.rerender_changed;
+  req.check_space = !f.no_space_check;
+  req.batch = f.batch;
   if (f.window < 0) fail("--window ", f.window, ": must be at least 1");
-  // The defaults against the model before the lines: a bad flag is the
-  // flag's error, not every line's that inherits it.
-  pipeline::Txt2ImgRequest defaults{.prompt = "-", .negative_prompt = d.negative_prompt, .seed = 0,
-                                    .steps = d.steps, .guidance = d.guidance, .width = d.width,
-                                    .height = d.height, .sampler = d.sampler, .clip_skip = d.clip_skip};
-  try {
-    pipeline::check_request(model, defaults);
-  } catch (const Error& e) {
-    fail("job defaults (", f.config.empty() ? "the flags" : cat("the flags over ", f.config), "): ", e.what());
-  }
-  const std::vector<JobItem> items = load_prompts(f.prompts, d, sched::is_known_sampler);
+  if (f.stall_timeout <= 0) fail("--stall-timeout ", f.stall_timeout, ": must be a positive number of seconds");
+  if (f.max_failures < -1) fail("--max-failures ", f.max_failures, ": must be -1 (no limit) or at least 0");
   check_backend(f.backend, f.dtype);
-
-  for (const auto& it : items) {
-    try {
-      pipeline::check_request(model, to_request(it));
-    } catch (const Error& e) {
-      fail(it.source, ":", it.line, ": ", e.what());
-    }
-  }
-  std::error_code ec;
-  fs::create_directories(f.out, ec);
-  if (!fs::is_directory(f.out)) fail(f.out, ": cannot create the output folder", ec ? ": " + ec.message() : "");
+  auto prepared = std::make_shared<PreparedJob>(prepare_job(req, model));
 
   RankJob job;
   job.model_dir = f.model;
@@ -111,21 +96,27 @@ RankJob prepare_job(const RenderFlags& f, CLI::App* cmd, int ranks) {
   job.random_weights = f.random_weights;
   job.out_dir = f.out;
   job.stats_file = f.stats;
-  job.job_items = items.size();
-  // An image already in --out is kept (a rerun resumes) unless --overwrite.
-  std::vector<JobItem> todo;
-  for (const auto& it : items) {
-    if (!f.overwrite && fs::exists(fs::path(f.out) / image_file_name(it))) ++job.already_present;
-    else todo.push_back(it);
+  job.stall_timeout_s = f.stall_timeout;
+  job.coord.max_failures = f.max_failures;
+  job.coord.stall_timeout_s = f.stall_timeout;
+  job.coord.terminal = ::isatty(STDERR_FILENO) != 0;
+  job.coord.progress_every_s = f.progress_every;
+  job.coord.metrics_file = f.metrics;
+  size_t todo = 0;
+  const JobItem* first = nullptr;
+  for (const auto& mb : prepared->micro_batches) {
+    todo += mb.size();
+    if (!first) first = &mb.front();
   }
-  job.micro_batches = make_micro_batches(todo, f.batch);
   LayoutRequest lr{.ranks = ranks, .stages = f.stages, .pipelines = f.pipelines, .window = f.window,
                    .plan_file = f.plan, .device = f.device, .batch = f.batch};
   if (lr.device.empty()) lr.device = f.backend.rfind("cuda", 0) == 0 ? "a100" : "cpu";
-  job.layout = choose_layout(f.model, lr, todo.empty() ? items.at(0) : todo.front());
-  std::fprintf(stderr, "farm: %zu prompts, %zu to render in %zu micro-batches%s\n", items.size(), todo.size(),
-               job.micro_batches.size(),
-               job.already_present ? cat(" (", job.already_present, " already in ", f.out, ")").c_str() : "");
+  job.layout = choose_layout(f.model, lr, first ? *first : prepared->items.at(0));
+  std::fprintf(stderr, "farm: %zu prompts, %zu to render in %zu micro-batches%s (run %lld of this job, job seed %llu)\n",
+               prepared->items.size(), todo, prepared->micro_batches.size(),
+               prepared->already_done ? cat(" (", prepared->already_done, " already done in ", f.out, ")").c_str() : "",
+               static_cast<long long>(prepared->run), static_cast<unsigned long long>(prepared->job_seed));
+  job.prepared = std::move(prepared);
   return job;
 }
 
@@ -144,15 +135,16 @@ int run_render(const RenderFlags& f, CLI::App* cmd) {
   std::string error;
   if (t->rank() == 0) {
     try {
-      job = prepare_job(f, cmd, t->size());
+      job = prepare_rank_job(f, cmd, t->size());
     } catch (const Error& e) {
       error = e.what();
     }
   }
   comm::Bytes setup;
   if (t->rank() == 0)
-    setup = comm::WireWriter(nlohmann::json{{"error", error}, {"layout", error.empty() ? layout_json(job.layout)
-                                                                                      : nlohmann::json{}}})
+    setup = comm::WireWriter(nlohmann::json{{"error", error},
+                                            {"stall_timeout_s", job.stall_timeout_s},
+                                            {"layout", error.empty() ? layout_json(job.layout) : nlohmann::json{}}})
                 .take();
   setup = t->broadcast(std::move(setup), 0);
   comm::WireReader r(setup, "job set-up");
@@ -169,6 +161,7 @@ int run_render(const RenderFlags& f, CLI::App* cmd) {
     job.dtype = f.dtype;
     job.random_weights = f.random_weights;
     job.stats_file = f.stats;  // only rank 0 writes it; every rank traces
+    job.stall_timeout_s = r.header().at("stall_timeout_s").get<double>();
     job.layout.pipelines = l.at("pipelines").get<int>();
     job.layout.stages = l.at("stages").get<int>();
     job.layout.window = l.at("window").get<int>();
@@ -186,7 +179,7 @@ std::function<int()> add_render_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("render", "Render a prompt file to PNG images (under mpirun/srun: on N ranks)");
   cmd->add_option("--model", f->model, "diffusers model folder (model_index.json, unet/, ...)")->required();
   cmd->add_option("--prompts", f->prompts, "prompt file: .txt (one per line), .jsonl, or .csv with a header row")->required();
-  cmd->add_option("--out", f->out, "output folder for NNNNN-SEED.png files")->required();
+  cmd->add_option("--out", f->out, "output folder: NNNNN-SEED.png images, journal.jsonl (what a rerun resumes from), report.json")->required();
   cmd->add_option("--config", f->config, "job defaults (TOML); flags override it, prompt lines override both");
   cmd->add_option("--negative-prompt", f->negative_prompt, "default negative prompt");
   cmd->add_option("--seed", f->seed, "default seed (-1: random per item, recorded)");
@@ -203,7 +196,21 @@ std::function<int()> add_render_command(CLI::App& app) {
                   "the device), cuda-emu (the cuda path on the SIMT emulator: any machine, slow, for checking)");
   cmd->add_option("--dtype", f->dtype, "weights and activations on the cuda backends: f16 (default) or bf16")
       ->check(CLI::IsMember({"f16", "bf16"}));
-  cmd->add_flag("--overwrite", f->overwrite, "re-render images already present in --out");
+  cmd->add_flag("--overwrite", f->overwrite, "render every item again, even those the journal has as done");
+  cmd->add_flag("--rerender-changed", f->rerender_changed,
+                "render again the items whose prompt or parameters changed since the journal recorded them "
+                "(without it, such items are an error)");
+  cmd->add_option("--max-failures", f->max_failures,
+                  "stop the job once more than this many items failed (default -1: never; failed items are "
+                  "journaled and the job goes on)");
+  cmd->add_option("--stall-timeout", f->stall_timeout,
+                  "seconds without progress from a rank (silent, or inside one UNet pass or VAE part) before the "
+                  "job is aborted, naming the rank (default 600)");
+  cmd->add_option("--progress-every", f->progress_every,
+                  "seconds between progress lines when stderr is not a terminal (default 10)");
+  cmd->add_option("--metrics", f->metrics,
+                  "write Prometheus metrics (text format, atomically rewritten every few seconds) to this file");
+  cmd->add_flag("--no-space-check", f->no_space_check, "start even if --out has less free space than the job needs");
   cmd->add_flag("--random-weights", f->random_weights,
                 "benchmarks: draw every weight from a fixed seed instead of reading files, so a config-only "
                 "folder (configs/sd15) renders at full size; the images are noise");

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 #include <nlohmann/json.hpp>
@@ -11,11 +12,14 @@
 #include "farm/coord/coordinator.h"
 #include "farm/coord/image_metadata.h"
 #include "farm/coord/job_item_json.h"
+#include "farm/coord/atomic_file.h"
 #include "farm/coord/png.h"
 #include "farm/core/error.h"
 #include "farm/pipeline/ring.h"
 #include "farm/sched/sampler.h"
 #include "launcher/backend.h"
+#include "launcher/rank_watch.h"
+#include "launcher/render_report.h"
 
 namespace farm::launcher {
 
@@ -60,7 +64,7 @@ bool all_ok(comm::Transport& t, const std::string& error) {
 }
 
 comm::Bytes encode_image(const pipeline::SdModel& model, const pipeline::RingItem& ri, const pipeline::RgbImage& im) {
-  const JobItem it = job_item_from_json(ri.meta);
+  const JobItem it = job_item_from_json(ri.meta.dump());
   const std::string display = sched::sampler_display_name(it.sampler);
   const PngText text = {{"parameters", a1111_parameters(it, model.name, display)},
                         {"farm", item_json(it, nlohmann::json{{"model", model.name}, {"sampler_name", display}})}};
@@ -136,33 +140,34 @@ void check_device_memory(const kernels::Backend& be, const pipeline::RingLayout&
          " GB; use more stages (--stages), a smaller --batch or a smaller size");
 }
 
-void print_summary(const std::vector<nlohmann::json>& ranks, double secs, size_t images) {
-  std::fprintf(stderr, "farm: %zu images in %.1f s (%.3f images/s)\n", images, secs,
-               secs > 0 ? static_cast<double>(images) / secs : 0.0);
-  for (const auto& r : ranks) {
-    const double passes = std::max<double>(1, r["unet_passes"].get<double>());
-    std::fprintf(stderr,
-                 "  rank %d (%s) pipeline %d stage %d blocks %d-%d: busy %.0f%%, UNet %.3f s/pass, text %.2f s, VAE "
-                 "%.2f s, sent %.1f MB, weights %.1f MB loaded in %.1f s\n",
-                 r["rank"].get<int>(), r["host"].get<std::string>().c_str(), r["pipeline"].get<int>(),
-                 r["stage"].get<int>(), r["blocks"][0].get<int>(), r["blocks"][1].get<int>() - 1,
-                 secs > 0 ? 100.0 * r["busy_s"].get<double>() / secs : 0.0, r["unet_s"].get<double>() / passes,
-                 r["text_s"].get<double>(), r["vae_s"].get<double>(), r["bytes_sent"].get<double>() / 1e6,
-                 r["weight_bytes"].get<double>() / 1e6, r["load_s"].get<double>());
-  }
-}
-
-// FARM_FAULT=RANK:PASSES makes rank RANK fail after PASSES UNet passes: the
-// fault-injection tests use it to check a failure ends the job cleanly.
+// Fault injection for the tests. FARM_FAULT=RANK:PASSES makes rank RANK fail
+// after PASSES UNet passes (the job ends cleanly, exit 1); RANK:PASSES:hang
+// makes it hang there instead (the watchdog ends the job).
+// FARM_FAULT_ITEMS=I,J,... gives those items (job indices) a NaN latent on the
+// last stage: they fail, the job goes on (exit 3).
 struct Fault {
   int rank = -1;
   int64_t passes = 0;
+  bool hang = false;
+  std::vector<int64_t> items;
 };
 
 Fault fault_from_env() {
   Fault f;
   if (const char* e = std::getenv("FARM_FAULT")) {
-    if (std::sscanf(e, "%d:%ld", &f.rank, &f.passes) != 2) fail("FARM_FAULT='", e, "': expected RANK:PASSES");
+    char mode[8] = {};
+    const int n = std::sscanf(e, "%d:%ld:%7s", &f.rank, &f.passes, mode);
+    if (n < 2 || (n == 3 && std::string(mode) != "hang"))
+      fail("FARM_FAULT='", e, "': expected RANK:PASSES or RANK:PASSES:hang");
+    f.hang = n == 3;
+  }
+  if (const char* e = std::getenv("FARM_FAULT_ITEMS")) {
+    std::string list = e;
+    for (size_t p = 0; p < list.size();) {
+      const size_t q = std::min(list.find(',', p), list.size());
+      f.items.push_back(std::stoll(list.substr(p, q - p)));
+      p = q + 1;
+    }
   }
   return f;
 }
@@ -225,17 +230,40 @@ int run_rank(comm::Transport& t, const RankJob& job) {
       [&model](const pipeline::RingItem& ri, const pipeline::RgbImage& im) { return encode_image(model, ri, im); },
       link.get());
   ring.stats.trace = !job.stats_file.empty();
+  ring.set_fault_items(fault.items);
   std::unique_ptr<Coordinator> coord;
-  if (t.rank() == 0)
-    coord = std::make_unique<Coordinator>(job.micro_batches, job.out_dir, t, job.job_items, job.already_present);
+  if (t.rank() == 0) coord = std::make_unique<Coordinator>(std::move(*job.prepared), t, job.coord);
   const auto t_render = std::chrono::steady_clock::now();
-  bool shutdown = false, failed = false;
+  // A rank stuck inside one unit of work ends the job: nothing it could
+  // finish is lost (every written image is journaled), and a rerun resumes.
+  Watchdog watchdog(job.stall_timeout_s, [&t](const std::string& what, double secs) {
+    std::fprintf(stderr, "farm: error: rank %d (host %s) stalled: %s for %.0f s (--stall-timeout); ending the job. "
+                 "Written images are journaled: rerun the same command to resume\n", t.rank(), t.host().c_str(),
+                 what.c_str(), secs);
+    t.abort_job(1);
+  });
+  const std::string unit = cat("computing (stage ", stage, ": UNet blocks ", l.ranges[stage].first, "-",
+                               l.ranges[stage].second - 1, last ? ", VAE decode" : "", ")");
+  const double beat_every = std::min(2.0, job.stall_timeout_s / 4);
+  auto last_beat = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  auto heartbeat = [&] {
+    if (seconds_since(last_beat) < beat_every) return;
+    last_beat = std::chrono::steady_clock::now();
+    nlohmann::json batches = nlohmann::json::array();
+    for (const auto& b : ring.progress()) batches.push_back({b.id, b.step, b.steps, b.items});
+    nlohmann::json h = {{"rank", t.rank()}, {"host", t.host()}, {"stage", stage}, {"doing", watchdog.doing()},
+                        {"busy_s", ring.stats.busy_s}, {"passes", ring.stats.unet_passes}, {"batches", batches}};
+    if (coord) coord->on_local_progress(h);
+    else t.send(0, RingTag::kProgress, comm::WireWriter(h).take());
+  };
+  bool shutdown = false, failed = false, signalled = false;
   auto dispatch = [&](comm::Message m) {
     switch (m.tag) {
       case RingTag::kShutdown: shutdown = true; break;
       case RingTag::kRequest:
       case RingTag::kDone:
       case RingTag::kFail:
+      case RingTag::kProgress:
         FARM_ASSERT(coord, "coordinator message (tag ", m.tag, ") on rank ", t.rank());
         coord->on_message(m);
         break;
@@ -245,16 +273,43 @@ int run_rank(comm::Transport& t, const RankJob& job) {
   };
   while (!shutdown) {
     try {
+      if (const int sig = stop_signal(); sig && !signalled) {
+        signalled = failed = true;  // computes nothing more; waits for the coordinator's shutdown
+        if (coord) coord->on_signal(sig, t.rank(), t.host());
+        else t.send(0, RingTag::kFail, comm::WireWriter(nlohmann::json{{"rank", t.rank()}, {"host", t.host()},
+                                                                       {"error", "interrupted"}, {"signal", sig}})
+                                           .take());
+      }
+      heartbeat();
+      if (coord) {
+        coord->tick();
+        if (!coord->stalled().empty()) {
+          print_error(coord->stalled());
+          coord->print_end();
+          t.abort_job(1);
+        }
+      }
       if (!failed) ring.request_work();
       while (auto m = t.poll()) dispatch(std::move(*m));
       if (shutdown) break;
-      if (!failed && ring.work()) {
-        if (t.rank() == fault.rank && ring.stats.unet_passes >= fault.passes)
-          fail("injected fault after ", ring.stats.unet_passes, " UNet passes (FARM_FAULT)");
-        continue;
+      if (!failed) {
+        watchdog.enter(unit);
+        const bool worked = ring.work();
+        watchdog.leave();
+        if (worked) {
+          if (t.rank() == fault.rank && ring.stats.unet_passes >= fault.passes) {
+            if (fault.hang) {
+              watchdog.enter(cat(unit, " (FARM_FAULT hang)"));
+              for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+            }
+            fail("injected fault after ", ring.stats.unet_passes, " UNet passes (FARM_FAULT)");
+          }
+          continue;
+        }
       }
-      dispatch(t.wait());
+      if (auto m = t.wait_for(beat_every / 2)) dispatch(std::move(*m));
     } catch (const std::exception& e) {
+      watchdog.leave();
       // Stop computing, tell the coordinator, and wait for its shutdown.
       failed = true;
       if (coord) coord->on_local_failure(e.what());
@@ -263,6 +318,8 @@ int run_rank(comm::Transport& t, const RankJob& job) {
     }
   }
   const double render_s = seconds_since(t_render);
+  last_beat = {};
+  heartbeat();  // rank 0's final figures for the metrics file
   // Device sends still on their way (their receives are posted: every state
   // was taken in); after a failure the link aborts instead.
   for (int i = 0; link && !failed && !link->sends_done() && i < 100000; ++i)
@@ -283,7 +340,12 @@ int run_rank(comm::Transport& t, const RankJob& job) {
   if (coord) {
     std::vector<nlohmann::json> ranks;
     for (size_t r = 0; r < all.size(); ++r) ranks.push_back(comm::WireReader(all[r], "statistics").header());
+    if (!coord->failure().empty()) print_error(coord->failure());
+    coord->print_end();
     print_summary(ranks, render_s, coord->images_written());
+    code = coord->exit_code();
+    write_file_atomic((std::filesystem::path(job.out_dir) / "report.json").string(),
+                      job_report(*coord, l, ranks, render_s, seconds_since(t_load), code).dump(1) + "\n");
     if (!job.stats_file.empty()) {
       std::ofstream(job.stats_file) << nlohmann::json{{"render_s", render_s},
                                                       {"images", coord->images_written()},
@@ -293,12 +355,6 @@ int run_rank(comm::Transport& t, const RankJob& job) {
                                                       {"ranks", ranks}}
                                            .dump(1);
     }
-    if (!coord->failure().empty()) {
-      print_error(coord->failure());
-      std::fprintf(stderr, "farm: %zu images were written; rerun the same command to render the rest\n",
-                   coord->images_written());
-    }
-    code = coord->exit_code();
   }
   code = t.broadcast(comm::Bytes{static_cast<uint8_t>(code)}, 0).at(0);
   // After a failure a peer may never take a device send still in flight.

@@ -8,7 +8,8 @@
 #include <vector>
 
 #include "farm/comm/transport.h"
-#include "farm/coord/job.h"
+#include "farm/coord/coordinator.h"
+#include "farm/coord/job_setup.h"
 #include "farm/pipeline/ring_messages.h"
 
 namespace farm::launcher {
@@ -21,9 +22,10 @@ struct RankJob {
   std::string tensors = "auto";
   bool random_weights = false;  // --random-weights: benchmarks on config-only folders
   pipeline::RingLayout layout;
-  // Rank 0 only: the micro-batches to render and the job's counts.
-  std::vector<std::vector<JobItem>> micro_batches;
-  size_t job_items = 0, already_present = 0;
+  double stall_timeout_s = 600;  // every rank: its watchdog, and its heartbeat's pace
+  // Rank 0 only: the prepared job and how the coordinator runs it.
+  std::shared_ptr<PreparedJob> prepared;
+  CoordinatorOptions coord;
 };
 
 // "farm: error: MSG" on stderr, flushed: what main() prints for a farm::Error.

@@ -1,5 +1,8 @@
 #include "farm/comm/local_transport.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 #include <unistd.h>
 
 #include "farm/core/error.h"
@@ -33,6 +36,11 @@ Message LocalTransport::wait() {
   // One rank waiting for a message nobody will send is a protocol bug, not a hang.
   FARM_ASSERT(m.has_value(), "one-rank job waits for a message that cannot come");
   return std::move(*m);
+}
+
+void LocalTransport::abort_job(int code) {
+  std::fflush(stderr);
+  std::_Exit(code);
 }
 
 std::vector<Bytes> LocalTransport::gather(Bytes bytes, int) {

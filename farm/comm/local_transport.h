@@ -16,6 +16,8 @@ class LocalTransport final : public Transport {
   void send(int dest, int tag, Bytes bytes) override;
   std::optional<Message> poll() override;
   Message wait() override;
+  std::optional<Message> wait_for(double) override { return wait(); }
+  [[noreturn]] void abort_job(int code) override;
   bool sends_done() override { return true; }
   Bytes broadcast(Bytes bytes, int) override { return bytes; }
   std::vector<Bytes> gather(Bytes bytes, int) override;

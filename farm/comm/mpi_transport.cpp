@@ -132,20 +132,29 @@ std::optional<Message> MpiTransport::poll() {
 }
 
 Message MpiTransport::wait() {
+  for (;;)
+    if (auto m = wait_for(3600)) return std::move(*m);
+}
+
+std::optional<Message> MpiTransport::wait_for(double seconds) {
   // With a core to itself, a rank first polls for up to 200 µs: a sleep
   // lasts at least the kernel's timer slack (~50 µs) past what was asked.
   // Then 20 µs doubling to 100 µs: a hop's latency stays well under a
   // block's compute time, and an idle rank costs next to no CPU. Ranks
   // oversubscribing the cores skip the spin and leave the core to others.
+  const auto now = std::chrono::steady_clock::now();
+  const auto until = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                               std::chrono::duration<double>(seconds));
   if (local_ranks_ <= static_cast<int>(std::thread::hardware_concurrency())) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
+    const auto spin_until = std::min(until, now + std::chrono::microseconds(200));
     do {
-      if (auto m = poll()) return std::move(*m);
-    } while (std::chrono::steady_clock::now() < until);
+      if (auto m = poll()) return m;
+    } while (std::chrono::steady_clock::now() < spin_until);
   }
   auto nap = std::chrono::microseconds(20);
   for (;;) {
-    if (auto m = poll()) return std::move(*m);
+    if (auto m = poll()) return m;
+    if (std::chrono::steady_clock::now() >= until) return std::nullopt;
     std::this_thread::sleep_for(nap);
     nap = std::min(nap * 2, std::chrono::microseconds(100));
   }

@@ -31,6 +31,8 @@ class MpiTransport final : public Transport {
   void send(int dest, int tag, Bytes bytes) override;
   std::optional<Message> poll() override;
   Message wait() override;
+  std::optional<Message> wait_for(double seconds) override;
+  [[noreturn]] void abort_job(int code) override { abort(code); }
   bool sends_done() override;
   Bytes broadcast(Bytes bytes, int root) override;
   std::vector<Bytes> gather(Bytes bytes, int root) override;

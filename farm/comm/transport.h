@@ -48,6 +48,12 @@ class Transport {
   // Blocks until a message arrives. Idles without spinning a core, so
   // oversubscribed ranks leave the CPU to the ones computing.
   virtual Message wait() = 0;
+  // The same, giving up after `seconds`: a rank that waits still beats its
+  // heartbeat and sees signals.
+  virtual std::optional<Message> wait_for(double seconds) = 0;
+  // Ends every rank of the job at once, from any thread: for a stalled job,
+  // where an orderly end would wait on the rank that hangs.
+  [[noreturn]] virtual void abort_job(int code) = 0;
   // True when every send of this rank has been handed over.
   virtual bool sends_done() = 0;
 

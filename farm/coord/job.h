@@ -25,7 +25,7 @@ struct JobItem {
   std::string source;      // prompt file path
   int line = 0;            // 1-based line in `source`
   std::string prompt, negative_prompt;
-  std::int64_t seed = 0;  // always fixed here: random seeds were drawn at load
+  std::int64_t seed = 0;  // -1 from load_prompts for a random seed, until assign_random_seeds (job_seeds.h)
   bool seed_was_random = false;
   int steps = 0;
   float guidance = 0;
@@ -40,6 +40,7 @@ struct JobItem {
 JobDefaults load_job_config(const std::string& toml_path, JobDefaults base);
 
 // Fails listing every bad line (up to a cap) with FILE:LINE and field.
+// Random seeds are left at -1: they derive from the job seed (job_seeds.h).
 std::vector<JobItem> load_prompts(const std::string& path, const JobDefaults& defaults,
                                   const std::function<bool(const std::string&)>& sampler_known);
 

@@ -2,24 +2,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "farm/coord/image_metadata.h"
+#include "farm/coord/sha256.h"
+
 namespace farm {
 
-std::string job_item_to_json(const JobItem& it) {
-  return nlohmann::json{{"index", it.index},
-                        {"source", it.source},
-                        {"line", it.line},
-                        {"prompt", it.prompt},
-                        {"negative_prompt", it.negative_prompt},
-                        {"seed", it.seed},
-                        {"seed_was_random", it.seed_was_random},
-                        {"steps", it.steps},
-                        {"guidance", it.guidance},
-                        {"width", it.width},
-                        {"height", it.height},
-                        {"sampler", it.sampler},
-                        {"clip_skip", it.clip_skip}}
-      .dump();
-}
+std::string job_item_to_json(const JobItem& it) { return item_json(it); }
 
 JobItem job_item_from_json(const std::string& s) {
   const auto j = nlohmann::json::parse(s);
@@ -32,7 +20,8 @@ JobItem job_item_from_json(const std::string& s) {
   it.seed = j.at("seed").get<int64_t>();
   it.seed_was_random = j.at("seed_was_random").get<bool>();
   it.steps = j.at("steps").get<int>();
-  it.guidance = j.at("guidance").get<float>();  // a float's JSON spelling reads back to the same float
+  // The shortest spelling of the float, read as a float: the same float.
+  it.guidance = static_cast<float>(j.at("guidance").get<double>());
   it.width = j.at("width").get<int>();
   it.height = j.at("height").get<int>();
   it.sampler = j.at("sampler").get<std::string>();
@@ -52,6 +41,17 @@ pipeline::Txt2ImgRequest to_request(const JobItem& it) {
   r.sampler = it.sampler;
   r.clip_skip = it.clip_skip;
   return r;
+}
+
+std::string item_key(const JobItem& it, std::string_view model_fingerprint) {
+  // Sorted keys (nlohmann's object order) and the float's shortest spelling:
+  // the same item hashes the same on every machine and build.
+  const nlohmann::json key = {{"model", model_fingerprint}, {"prompt", it.prompt},
+                              {"negative_prompt", it.negative_prompt}, {"seed", it.seed},
+                              {"steps", it.steps}, {"guidance", python_float(it.guidance)},
+                              {"width", it.width}, {"height", it.height},
+                              {"sampler", it.sampler}, {"clip_skip", it.clip_skip}};
+  return sha256_hex(key.dump());
 }
 
 }  // namespace farm

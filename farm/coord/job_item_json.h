@@ -1,19 +1,27 @@
-// A JobItem as JSON and back, exactly: the coordinator's record of an item
-// travels with its micro-batch through the ring, so the last stage can write
-// the image's metadata and the coordinator its file name.
+// A JobItem as JSON and back, exactly (the one mapping: the PNG's "farm" text,
+// the journal's "item" and the ring's record of an item all use it), and the
+// item's reproducibility key.
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "farm/coord/job.h"
 #include "farm/pipeline/txt2img.h"
 
 namespace farm {
 
-std::string job_item_to_json(const JobItem& it);
+std::string job_item_to_json(const JobItem& it);  // = item_json(it), image_metadata.h
 JobItem job_item_from_json(const std::string& s);
 
 // What the pipeline computes for the item.
 pipeline::Txt2ImgRequest to_request(const JobItem& it);
+
+// sha256 hex of everything that decides the item's pixels: the model's
+// fingerprint, prompt, negative prompt, seed, steps, guidance, size, sampler,
+// clip skip (not its index, source file or line: moving a line keeps its key).
+// A journal record whose key differs from the item's now belongs to another
+// image.
+std::string item_key(const JobItem& it, std::string_view model_fingerprint);
 
 }  // namespace farm

@@ -6,7 +6,6 @@
 #include <charconv>
 #include <cstdlib>
 #include <limits>
-#include <random>
 #include <set>
 #include <string_view>
 
@@ -345,12 +344,6 @@ std::vector<JobItem> load_prompts(const std::string& path, const JobDefaults& de
   errors.throw_if_any();
   if (items.empty()) fail("prompt file ", path, ": no prompts (the job is empty)");
 
-  std::random_device entropy;
-  for (JobItem& item : items) {
-    if (item.seed != -1) continue;
-    item.seed = static_cast<std::int64_t>(entropy() & 0xFFFFFFFFu);  // [0, 2^32): fits every UI's 32-bit seed field
-    item.seed_was_random = true;
-  }
   return items;
 }
 

@@ -37,6 +37,8 @@ std::size_t decode_one(std::string_view s, std::size_t i, char32_t& cp) {
 
 }  // namespace
 
+std::size_t decode(std::string_view s, std::size_t i, char32_t& cp) { return decode_one(s, i, cp); }
+
 std::optional<std::size_t> first_invalid_byte(std::string_view s) {
   char32_t cp;
   for (std::size_t i = 0; i < s.size();) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "farm/comm/wire.h"
 #include "farm/core/error.h"
@@ -27,6 +28,25 @@ StatePart part(PartKind kind, int64_t id, int step, int steps) {
   StatePart p;
   p.kind = kind, p.id = id, p.step = step, p.steps = steps;
   return p;
+}
+
+// Per item, "" or why its latent cannot make an image (a non-finite value:
+// guidance far too high, a numerical fault). The items in `poison` get a NaN
+// first: the failure-path tests' way to make one (FARM_FAULT_ITEMS).
+std::vector<std::string> check_latents(Tensor& latents, const std::vector<RingItem>& items,
+                                       const std::vector<int64_t>& poison) {
+  const size_t n = items.size(), per = latents.data.size() / std::max<size_t>(n, 1);
+  std::vector<std::string> errors(n);
+  for (size_t k = 0; k < n; ++k) {
+    float* x = latents.data.data() + k * per;
+    if (std::find(poison.begin(), poison.end(), items[k].index) != poison.end()) x[per / 2] = std::nanf("");
+    size_t bad = 0;
+    for (size_t i = 0; i < per; ++i) bad += !std::isfinite(x[i]);
+    if (!bad) continue;
+    errors[k] = cat("the final latent has ", bad, " non-finite values of ", per, "; no image was written");
+    std::fill(x, x + per, 0.0f);  // its batch-mates decode as usual; this row's pixels are dropped
+  }
+  return errors;
 }
 
 }  // namespace
@@ -211,6 +231,7 @@ void RingStage::admit(Admission a) {
 }
 
 void RingStage::run_blocks(RingState s) {
+  progress_[s.id] = BatchProgress{s.id, s.step, s.steps, static_cast<int>(s.items.size())};
   const kernels::DeviceCounters before = be_.counters();
   {
     Timed t(stats.unet_s);
@@ -298,31 +319,56 @@ void RingStage::finish_step(RingState s) {
   d.s.id = s.id;
   d.s.steps = s.steps;
   d.s.items = std::move(s.items);
-  d.h = vae_input(model_, loop.latents());
+  Tensor latents = loop.latents();  // host, [items, h, w, C]
+  d.errors = check_latents(latents, d.s.items, fault_items_);
+  d.h = vae_input(model_, latents);
   loops_.erase(it);
   decodes_.push_back(std::move(d));
 }
 
 void RingStage::decode_part() {
   Decode& d = decodes_.front();
-  {
-    Timed t(stats.vae_s);
-    model_.vae->run_part(be_, d.next_part++, d.h);
+  std::vector<RgbImage> images;
+  // A decode that fails costs its micro-batch's items, not the job: they are
+  // reported failed with the reason, and the rank goes on with the next one.
+  try {
+    {
+      Timed t(stats.vae_s);
+      model_.vae->run_part(be_, d.next_part++, d.h);
+    }
+    if (d.next_part < model_.vae->parts()) return;
+    images = rgb_images(be_.image_to_rgb8(d.h), d.h.shape);  // only the bytes leave the device
+  } catch (const Error& e) {
+    for (auto& err : d.errors)
+      if (err.empty()) err = cat("VAE decode failed: ", e.what());
   }
-  if (d.next_part < model_.vae->parts()) return;
   Timed t(stats.encode_s);
-  const auto images = rgb_images(be_.image_to_rgb8(d.h), d.h.shape);  // only the bytes leave the device
   nlohmann::json items = nlohmann::json::array();
-  for (const auto& item : d.s.items) items.push_back(item.meta);
   std::vector<comm::Bytes> files;
-  for (size_t k = 0; k < images.size(); ++k) files.push_back(encode_(d.s.items[k], images[k]));
+  for (size_t k = 0; k < d.s.items.size(); ++k) {
+    if (d.errors[k].empty()) {
+      try {
+        files.push_back(encode_(d.s.items[k], images.at(k)));
+      } catch (const std::exception& e) {
+        d.errors[k] = cat("encoding the PNG failed: ", e.what());
+      }
+    }
+    items.push_back({{"index", d.s.items[k].index}, {"error", d.errors[k]}});
+  }
   comm::WireWriter w(nlohmann::json{{"id", d.s.id}, {"rank", t_.rank()}, {"items", items}});
   for (const auto& f : files) w.blob(f);
   t_.send(0, kDone, w.take());
+  progress_.erase(d.s.id);
   decodes_.pop_front();
   ++stats.finished;
   first_done_ = true;
   if (stats.trace) stats.completions.push_back(now_s());
+}
+
+std::vector<BatchProgress> RingStage::progress() const {
+  std::vector<BatchProgress> out;
+  for (const auto& [id, p] : progress_) out.push_back(p);
+  return out;
 }
 
 void RingStage::send(int stage, StatePart p) {

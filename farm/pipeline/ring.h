@@ -55,6 +55,12 @@ struct RingStats {
   std::vector<double> admissions, completions;
 };
 
+// A micro-batch this rank has worked on: the step of its latest pass here.
+struct BatchProgress {
+  int64_t id = 0;
+  int step = 0, steps = 0, items = 0;
+};
+
 class RingStage {
  public:
   // With a `link` (NCCL), device tensors go GPU to GPU and only control
@@ -73,6 +79,12 @@ class RingStage {
   // Runs one queued state or one admission; false when nothing is ready.
   bool work();
 
+  // The micro-batches this rank holds, for the coordinator's progress line.
+  std::vector<BatchProgress> progress() const;
+  // FARM_FAULT_ITEMS: the last stage poisons these items' latents (job
+  // indices) before the finiteness check, for the per-item failure tests.
+  void set_fault_items(std::vector<int64_t> items) { fault_items_ = std::move(items); }
+
   RingStats stats;
 
  private:
@@ -84,6 +96,7 @@ class RingStage {
     RingState s;  // id and items; the tensors are gone
     Tensor h;     // the VAE's running activation
     int next_part = 0;
+    std::vector<std::string> errors;  // per item: why it failed ("" while it has not)
   };
   void admit(Admission a);
   void decode_part();
@@ -129,6 +142,8 @@ class RingStage {
   std::deque<Decode> decodes_;                              // last stage: decodes under way, oldest first
   int decode_credit_ = 0;
   bool first_done_ = false;  // a micro-batch has finished on this rank's pipeline (steady state)
+  std::map<int64_t, BatchProgress> progress_;
+  std::vector<int64_t> fault_items_;
 };
 
 }  // namespace farm::pipeline

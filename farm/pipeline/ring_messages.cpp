@@ -25,7 +25,7 @@ nlohmann::json to_json(const RingItem& it) {
           {"seed", r.seed},         {"steps", r.steps},
           {"guidance", r.guidance}, {"width", r.width},
           {"height", r.height},     {"sampler", r.sampler},
-          {"clip_skip", r.clip_skip}, {"meta", it.meta}};
+          {"clip_skip", r.clip_skip}, {"index", it.index}, {"meta", it.meta}};
 }
 
 RingItem ring_item_from_json(const nlohmann::json& j) {
@@ -40,7 +40,8 @@ RingItem ring_item_from_json(const nlohmann::json& j) {
   r.height = j.at("height").get<int>();
   r.sampler = j.at("sampler").get<std::string>();
   r.clip_skip = j.at("clip_skip").get<int>();
-  it.meta = j.at("meta").get<std::string>();
+  it.index = j.at("index").get<int64_t>();
+  it.meta = j.at("meta");
   return it;
 }
 

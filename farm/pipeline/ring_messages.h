@@ -21,9 +21,10 @@ enum RingTag : int {
   kRequest = 1,   // stage 0 -> coordinator: send me a micro-batch
   kAssign = 2,    // coordinator -> stage 0: a micro-batch, or {"none": true}
   kState = 3,     // stage -> next stage (the last stage -> stage 0 between steps)
-  kDone = 4,      // last stage -> coordinator: encoded images of a finished micro-batch
-  kFail = 5,      // any rank -> coordinator: {"rank", "host", "error"}
+  kDone = 4,      // last stage -> coordinator: a finished micro-batch: per item its PNG or why it failed
+  kFail = 5,      // any rank -> coordinator: {"rank", "host", "error"[, "signal"]}: the job must stop
   kShutdown = 6,  // coordinator -> every rank
+  kProgress = 7,  // any rank -> coordinator, every few seconds: a heartbeat with what it is doing
 };
 
 // N = pipelines × stages ranks; rank r is stage r % S of pipeline r / S, so
@@ -45,11 +46,13 @@ struct RingLayout {
   void check(size_t blocks, const std::string& source) const;
 };
 
-// An item as the ring carries it: the request, and the coordinator's record
-// of the item (opaque here) which the image encoder turns into metadata.
+// An item as the ring carries it: its index in the job (what the last stage
+// reports back), the request, and the coordinator's record of the item
+// (opaque here: a JSON object) which the image encoder turns into metadata.
 struct RingItem {
+  int64_t index = 0;
   Txt2ImgRequest request;
-  std::string meta;
+  nlohmann::json meta;
 };
 
 nlohmann::json to_json(const RingItem& it);

@@ -1,0 +1,54 @@
+// A job from its files to the micro-batches left to render, all on rank 0
+// before any weight is read: defaults layered (built-in < the model's
+// farm.toml < --config < flags < prompt line), every item checked against
+// the model, the output folder checked (writable, room for the images,
+// no other job in it), the journal read (the job seed; what is done), and
+// the rest grouped into micro-batches.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "farm/coord/job.h"
+#include "farm/coord/journal.h"
+#include "farm/pipeline/sd_model.h"
+
+namespace farm {
+
+struct JobRequest {
+  std::string model_dir, prompts, out_dir, config;
+  std::string farm_version;  // recorded in the journal
+  std::function<void(JobDefaults&)> flags;  // the command line's defaults, over the config's
+  std::string flags_name = "the flags";     // for errors in the defaults
+  bool overwrite = false;         // render everything again
+  bool rerender_changed = false;  // an item whose key changed is rendered again, not an error
+  bool check_space = true;
+  int batch = 1;
+};
+
+struct PreparedJob {
+  std::vector<JobItem> items;                       // the whole job, seeds assigned
+  std::vector<std::string> keys;                    // item_key of each item
+  std::vector<std::vector<JobItem>> micro_batches;  // what is left to render
+  size_t already_done = 0;
+  uint64_t job_seed = 0;
+  int64_t run = 1;
+  std::string model_name, model_fingerprint, out_dir;
+  std::shared_ptr<Journal> journal;  // open (and locked) for the coordinator
+};
+
+PreparedJob prepare_job(const JobRequest& r, const pipeline::SdModel& model);
+
+// sha256 over the model's config files (model_index.json and each part's
+// config) and the names and sizes of its weight files: cheap to compute for
+// a 7 GB folder, and any retrained or swapped part changes it.
+std::string model_fingerprint(const std::string& model_dir);
+
+// Temporaries a killed writer left in `dir` (".NAME.tmp.PID.N", atomic_file.h):
+// removed at start, so a crash leaves nothing behind for long. Returns how many.
+size_t remove_stale_temporaries(const std::string& dir);
+
+}  // namespace farm

@@ -1,0 +1,77 @@
+#include "launcher/rank_watch.h"
+
+#include <csignal>
+
+namespace farm::launcher {
+
+namespace {
+
+volatile std::sig_atomic_t g_signal = 0;
+
+extern "C" void on_stop_signal(int sig) {
+  if (g_signal == 0) g_signal = sig;
+  // A second Ctrl-C is the user insisting: the default action, at once.
+  std::signal(sig, SIG_DFL);
+}
+
+}  // namespace
+
+void install_stop_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+int stop_signal() { return g_signal; }
+
+Watchdog::Watchdog(double timeout_s, std::function<void(const std::string&, double)> on_stall)
+    : timeout_s_(timeout_s), on_stall_(std::move(on_stall)), thread_([this] { run(); }) {}
+
+Watchdog::~Watchdog() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    quit_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void Watchdog::enter(std::string what) {
+  std::lock_guard<std::mutex> l(mu_);
+  what_ = std::move(what);
+  since_ = std::chrono::steady_clock::now();
+  inside_ = true;
+}
+
+void Watchdog::leave() {
+  std::lock_guard<std::mutex> l(mu_);
+  inside_ = false;
+  what_ = "waiting for work";
+}
+
+std::string Watchdog::doing() const {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!inside_) return what_;
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - since_).count();
+  return what_ + " for " + std::to_string(static_cast<int>(secs)) + " s";
+}
+
+void Watchdog::run() {
+  std::unique_lock<std::mutex> l(mu_);
+  while (!quit_) {
+    cv_.wait_for(l, std::chrono::milliseconds(250));
+    if (!inside_) continue;
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - since_).count();
+    if (secs > timeout_s_) {
+      const std::string what = what_;
+      l.unlock();
+      on_stall_(what, secs);  // does not return
+      l.lock();
+    }
+  }
+}
+
+}  // namespace farm::launcher
