@@ -34,7 +34,7 @@ struct RenderFlags {
   int steps = 0, width = 0, height = 0, clip_skip = 0, batch = 1;
   float guidance = 0;
   bool overwrite = false, random_weights = false, rerender_changed = false, no_space_check = false;
-  int64_t max_failures = -1;
+  int64_t max_failures = -1, job_seed = -1;
   double stall_timeout = 600, progress_every = 10;
   std::string metrics;
   int stages = 0, pipelines = 0, window = 0;
@@ -83,6 +83,8 @@ RankJob prepare_rank_job(const RenderFlags& f, CLI::App* cmd, int ranks) {
   req.rerender_changed = f.rerender_changed;
   req.check_space = !f.no_space_check;
   req.batch = f.batch;
+  req.job_seed = f.job_seed;
+  if (f.job_seed < -1) fail("--job-seed ", f.job_seed, ": must be -1 (drawn) or at least 0");
   if (f.window < 0) fail("--window ", f.window, ": must be at least 1");
   if (f.stall_timeout <= 0) fail("--stall-timeout ", f.stall_timeout, ": must be a positive number of seconds");
   if (f.max_failures < -1) fail("--max-failures ", f.max_failures, ": must be -1 (no limit) or at least 0");
@@ -182,7 +184,7 @@ std::function<int()> add_render_command(CLI::App& app) {
   cmd->add_option("--out", f->out, "output folder: NNNNN-SEED.png images, journal.jsonl (what a rerun resumes from), report.json")->required();
   cmd->add_option("--config", f->config, "job defaults (TOML); flags override it, prompt lines override both");
   cmd->add_option("--negative-prompt", f->negative_prompt, "default negative prompt");
-  cmd->add_option("--seed", f->seed, "default seed (-1: random per item, recorded)");
+  cmd->add_option("--seed", f->seed, "default seed (-1: per item, derived from the job seed and the item's position: see --job-seed)");
   cmd->add_option("--steps", f->steps, "default sampling steps (20)");
   cmd->add_option("--guidance", f->guidance, "default CFG scale (7.5; <= 1 disables guidance)");
   cmd->add_option("--width", f->width, "default width (a multiple of 8; default: the model's native size, e.g. 512 for SD 1.5)");
@@ -200,6 +202,9 @@ std::function<int()> add_render_command(CLI::App& app) {
   cmd->add_flag("--rerender-changed", f->rerender_changed,
                 "render again the items whose prompt or parameters changed since the journal recorded them "
                 "(without it, such items are an error)");
+  cmd->add_option("--job-seed", f->job_seed,
+                  "the seed random item seeds derive from (default: drawn at the job's first run and kept in "
+                  "the journal, so a rerun makes the same images)");
   cmd->add_option("--max-failures", f->max_failures,
                   "stop the job once more than this many items failed (default -1: never; failed items are "
                   "journaled and the job goes on)");

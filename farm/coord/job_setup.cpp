@@ -58,7 +58,7 @@ std::shared_ptr<Journal> open_output_folder(const JobRequest& r) {
   std::error_code ec;
   fs::create_directories(r.out_dir, ec);
   if (!fs::is_directory(r.out_dir)) fail(r.out_dir, ": cannot create the output folder", ec ? ": " + ec.message() : "");
-  const std::string probe = (fs::path(r.out_dir) / cat(".farm-write-check.", ::getpid())).string();
+  const std::string probe = (fs::path(r.out_dir) / cat(".farm-write-check.tmp.", ::getpid())).string();
   if (FILE* f = std::fopen(probe.c_str(), "wb")) {
     std::fclose(f);
     std::remove(probe.c_str());
@@ -106,9 +106,9 @@ std::string model_fingerprint(const std::string& model_dir) {
   for (const auto& p : files) {
     const std::string rel = fs::relative(p, model_dir).generic_string();
     const std::string ext = p.extension().string();
+    if (p.filename() == "farm.toml") continue;  // job defaults, not pixels: the items carry them
     h.update(rel + '\n');
     if (ext == ".json" || ext == ".txt" || ext == ".toml") {
-      if (p.filename() == "farm.toml") continue;  // job defaults, not pixels: the items carry them
       const auto bytes = read_file_bytes(p.string());
       h.update(bytes.data(), bytes.size());
     } else {
@@ -152,7 +152,12 @@ PreparedJob prepare_job(const JobRequest& r, const pipeline::SdModel& model) {
 
   const JournalContents past = read_journal(job.journal->path());
   job.run = static_cast<int64_t>(past.runs.size()) + 1;
-  job.job_seed = past.runs.empty() ? draw_job_seed() : past.runs.front().job_seed;
+  if (!past.runs.empty() && r.job_seed >= 0 && static_cast<uint64_t>(r.job_seed) != past.runs.front().job_seed)
+    fail("--job-seed ", r.job_seed, ": ", r.out_dir, " holds a job started with job seed ", past.runs.front().job_seed,
+         " (its journal); drop --job-seed to resume it, or use another --out");
+  job.job_seed = !past.runs.empty() ? past.runs.front().job_seed
+                 : r.job_seed >= 0  ? static_cast<uint64_t>(r.job_seed)
+                                    : draw_job_seed();
   assign_random_seeds(job.items, job.job_seed);
   job.model_name = model.name;
   job.model_fingerprint = model_fingerprint(r.model_dir);

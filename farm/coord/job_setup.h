@@ -26,6 +26,10 @@ struct JobRequest {
   bool overwrite = false;         // render everything again
   bool rerender_changed = false;  // an item whose key changed is rendered again, not an error
   bool check_space = true;
+  // --job-seed: random seeds derive from it (job_seeds.h); -1: drawn at the
+  // job's first run. A journal's own job seed wins, and a different one given
+  // here is an error (the images on disk were made with the journal's).
+  int64_t job_seed = -1;
   int batch = 1;
 };
 
