@@ -36,7 +36,7 @@ struct RenderFlags {
   bool overwrite = false, random_weights = false, rerender_changed = false, no_space_check = false;
   int64_t max_failures = -1, job_seed = -1;
   double stall_timeout = 600, progress_every = 10;
-  std::string metrics;
+  std::string metrics, name_template = "{index}-{seed}";
   int stages = 0, pipelines = 0, window = 0;
   std::string plan, device, stats;
   std::string transport = "auto";
@@ -84,6 +84,7 @@ RankJob prepare_rank_job(const RenderFlags& f, CLI::App* cmd, int ranks) {
   req.check_space = !f.no_space_check;
   req.batch = f.batch;
   req.job_seed = f.job_seed;
+  req.name_template = f.name_template;
   if (f.job_seed < -1) fail("--job-seed ", f.job_seed, ": must be -1 (drawn) or at least 0");
   if (f.window < 0) fail("--window ", f.window, ": must be at least 1");
   if (f.stall_timeout <= 0) fail("--stall-timeout ", f.stall_timeout, ": must be a positive number of seconds");
@@ -181,7 +182,7 @@ std::function<int()> add_render_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("render", "Render a prompt file to PNG images (under mpirun/srun: on N ranks)");
   cmd->add_option("--model", f->model, "diffusers model folder (model_index.json, unet/, ...)")->required();
   cmd->add_option("--prompts", f->prompts, "prompt file: .txt (one per line), .jsonl, or .csv with a header row")->required();
-  cmd->add_option("--out", f->out, "output folder: NNNNN-SEED.png images, journal.jsonl (what a rerun resumes from), report.json")->required();
+  cmd->add_option("--out", f->out, "output folder: the images (NNNNN-SEED.png, see --name-template), journal.jsonl (what a rerun resumes from), report.json")->required();
   cmd->add_option("--config", f->config, "job defaults (TOML); flags override it, prompt lines override both");
   cmd->add_option("--negative-prompt", f->negative_prompt, "default negative prompt");
   cmd->add_option("--seed", f->seed, "default seed (-1: per item, derived from the job seed and the item's position: see --job-seed)");
@@ -205,6 +206,10 @@ std::function<int()> add_render_command(CLI::App& app) {
   cmd->add_option("--job-seed", f->job_seed,
                   "the seed random item seeds derive from (default: drawn at the job's first run and kept in "
                   "the journal, so a rerun makes the same images)");
+  cmd->add_option("--name-template", f->name_template,
+                  "image file names: {index} (required; {index:N} pads to N digits), {seed}, {prompt} (made safe "
+                  "for file systems), {steps}, {sampler}, {width}, {height}, {date} (the job's first day); '/' "
+                  "makes subfolders inside --out. Default {index}-{seed}");
   cmd->add_option("--max-failures", f->max_failures,
                   "stop the job once more than this many items failed (default -1: never; failed items are "
                   "journaled and the job goes on)");

@@ -180,6 +180,7 @@ void print_error(const std::string& msg) {
 }
 
 int run_rank(comm::Transport& t, const RankJob& job) {
+  install_stop_signals();  // SIGINT/SIGTERM end the job in order (see the event loop)
   Fault fault;
   const auto& l = job.layout;
   const int stage = l.stage_of(t.rank());

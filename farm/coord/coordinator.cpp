@@ -6,7 +6,6 @@
 
 #include "farm/comm/wire.h"
 #include "farm/coord/atomic_file.h"
-#include "farm/coord/image_metadata.h"
 #include "farm/coord/job_item_json.h"
 #include "farm/coord/sha256.h"
 #include "farm/core/error.h"
@@ -94,11 +93,13 @@ void Coordinator::on_done(const comm::Message& m) {
     if (error.empty()) {
       png = r.blob();
       rec.status = "done";
-      rec.file = image_file_name(it);
+      rec.file = job_.files.at(static_cast<size_t>(index));
       rec.sha256 = sha256_hex(png.data(), png.size());
       // The image first, whole (rename), then its record: a record never
       // names a file that is not there.
-      write_file_atomic((std::filesystem::path(job_.out_dir) / rec.file).string(), png);
+      const auto path = std::filesystem::path(job_.out_dir) / rec.file;
+      if (rec.file.find('/') != std::string::npos) std::filesystem::create_directories(path.parent_path());
+      write_file_atomic(path.string(), png);
       ++written_;
     } else {
       rec.status = "failed";
@@ -141,7 +142,11 @@ void Coordinator::tick() {
   if (finished_) return;
   const auto now = std::chrono::steady_clock::now();
   for (const auto& [rank, s] : ranks_) {
-    if (rank == t_.rank() || seconds(now - s.heard) <= o_.stall_timeout_s) continue;
+    // Later than the rank's own watchdog (rank_watch.h), whose message says
+    // more: this one catches what cannot report itself (a stopped process, a
+    // lost host).
+    if (rank == t_.rank() || seconds(now - s.heard) <= o_.stall_timeout_s + std::max(2.0, o_.stall_timeout_s / 4))
+      continue;
     const std::string host = s.heartbeat.is_object() ? s.heartbeat.value("host", "?") : "?";
     const std::string doing = s.heartbeat.is_object() ? s.heartbeat.value("doing", "starting") : "starting";
     stalled_ = cat("rank ", rank, " (host ", host, ") has sent nothing for ", static_cast<int>(seconds(now - s.heard)),

@@ -15,10 +15,10 @@
 
 #include "farm/coord/atomic_file.h"
 #include "farm/coord/batcher.h"
-#include "farm/coord/image_metadata.h"
 #include "farm/coord/job_item_json.h"
 #include "farm/coord/job_seeds.h"
 #include "farm/coord/model_defaults.h"
+#include "farm/coord/name_template.h"
 #include "farm/coord/sha256.h"
 #include "farm/core/error.h"
 #include "farm/sched/sampler.h"
@@ -121,7 +121,8 @@ std::string model_fingerprint(const std::string& model_dir) {
 size_t remove_stale_temporaries(const std::string& dir) {
   size_t removed = 0;
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
+  // Recursive: --name-template may put images in subfolders.
+  for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
     const std::string name = e.path().filename().string();
     if (name.size() > 1 && name[0] == '.' && name.find(".tmp.") != std::string::npos && e.is_regular_file()) {
       fs::remove(e.path(), ec);
@@ -159,6 +160,9 @@ PreparedJob prepare_job(const JobRequest& r, const pipeline::SdModel& model) {
                  : r.job_seed >= 0  ? static_cast<uint64_t>(r.job_seed)
                                     : draw_job_seed();
   assign_random_seeds(job.items, job.job_seed);
+  // {date} is the job's first day, so a rerun after midnight finds the same names.
+  const std::string started = past.runs.empty() ? now_utc() : past.runs.front().started;
+  job.files = NameTemplate(r.name_template).file_names(job.items, started.substr(0, 10));
   job.model_name = model.name;
   job.model_fingerprint = model_fingerprint(r.model_dir);
 
@@ -179,7 +183,7 @@ PreparedJob prepare_job(const JobRequest& r, const pipeline::SdModel& model) {
     }
     if (done->key != job.keys.back()) {
       // Its old image goes: the new one may have another name (another seed).
-      if (r.rerender_changed && done->file != image_file_name(it)) fs::remove(fs::path(r.out_dir) / done->file, ec);
+      if (r.rerender_changed && done->file != job.files[static_cast<size_t>(it.index)]) fs::remove(fs::path(r.out_dir) / done->file, ec);
       if (!r.rerender_changed && n_changed++ < 5)
         changed += cat("\n  item ", it.index, " (", it.source, ":", it.line, "): was rendered as '",
                        done->item.prompt.substr(0, 40), "' seed ", done->item.seed, " ", done->item.width, "x",

@@ -30,12 +30,14 @@ struct JobRequest {
   // job's first run. A journal's own job seed wins, and a different one given
   // here is an error (the images on disk were made with the journal's).
   int64_t job_seed = -1;
+  std::string name_template = "{index}-{seed}";  // --name-template (name_template.h)
   int batch = 1;
 };
 
 struct PreparedJob {
   std::vector<JobItem> items;                       // the whole job, seeds assigned
   std::vector<std::string> keys;                    // item_key of each item
+  std::vector<std::string> files;                   // each item's PNG, relative to out_dir
   std::vector<std::vector<JobItem>> micro_batches;  // what is left to render
   size_t already_done = 0;
   uint64_t job_seed = 0;

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "farm/coord/job.h"
+#include "farm/coord/job_seeds.h"
 #include "farm/core/error.h"
 #include "test_files.h"
 
@@ -69,13 +70,15 @@ TEST(LoadPromptsTxt, OnePromptPerLineSkippingBlanksAndComments) {
   }
 }
 
-TEST(LoadPromptsTxt, RandomSeedsAreDrawnOnceInto32Bits) {
+TEST(LoadPromptsTxt, RandomSeedsWaitForTheJobSeedThenFit32Bits) {
   const auto dir = fresh_dir();
   std::string text;
   for (int i = 0; i < 64; ++i) text += "prompt " + std::to_string(i) + "\n";
   const std::string path = write_text(dir / "p.txt", text);
-  const std::vector<JobItem> items = load_prompts(path, JobDefaults{}, sampler_known);
+  std::vector<JobItem> items = load_prompts(path, JobDefaults{}, sampler_known);
   ASSERT_EQ(items.size(), 64u);
+  for (const JobItem& item : items) EXPECT_EQ(item.seed, -1);  // job_seeds.h derives them
+  assign_random_seeds(items, 99);
   std::set<std::int64_t> seeds;
   for (const JobItem& item : items) {
     EXPECT_TRUE(item.seed_was_random);
@@ -83,7 +86,7 @@ TEST(LoadPromptsTxt, RandomSeedsAreDrawnOnceInto32Bits) {
     EXPECT_LT(item.seed, std::int64_t{1} << 32);
     seeds.insert(item.seed);
   }
-  // 64 draws from 2^32 values collide with probability < 1e-6.
+  // 64 seeds from 2^32 values collide with probability < 1e-6.
   EXPECT_EQ(seeds.size(), 64u);
 }
 
@@ -135,9 +138,7 @@ TEST(LoadPromptsJsonl, FieldsOverrideDefaultsAndMissingOnesInherit) {
   EXPECT_EQ(items[2].line, 4);
   EXPECT_EQ(items[2].guidance, 7.25f);
   EXPECT_EQ(items[2].steps, 1);
-  EXPECT_TRUE(items[2].seed_was_random);
-  EXPECT_GE(items[2].seed, 0);
-  EXPECT_LT(items[2].seed, std::int64_t{1} << 32);
+  EXPECT_EQ(items[2].seed, -1);  // random: derived from the job seed later (job_seeds.h)
 }
 
 // One bad line 2 of a .jsonl (line 1 is valid): the error names the file,
