@@ -99,9 +99,7 @@ RankJob prepare_rank_job(const RenderFlags& f, CLI::App* cmd, int ranks) {
   job.random_weights = f.random_weights;
   job.out_dir = f.out;
   job.stats_file = f.stats;
-  job.stall_timeout_s = f.stall_timeout;
   job.coord.max_failures = f.max_failures;
-  job.coord.stall_timeout_s = f.stall_timeout;
   job.coord.terminal = ::isatty(STDERR_FILENO) != 0;
   job.coord.progress_every_s = f.progress_every;
   job.coord.metrics_file = f.metrics;
@@ -115,6 +113,11 @@ RankJob prepare_rank_job(const RenderFlags& f, CLI::App* cmd, int ranks) {
                    .plan_file = f.plan, .device = f.device, .batch = f.batch};
   if (lr.device.empty()) lr.device = f.backend.rfind("cuda", 0) == 0 ? "a100" : "cpu";
   job.layout = choose_layout(f.model, lr, first ? *first : prepared->items.at(0));
+  // Default: 10 minutes, or 50 of the plan's longest units when those are
+  // longer (a full-size model on a slow device), so no honest unit trips it.
+  job.stall_timeout_s = cmd->count("--stall-timeout") ? f.stall_timeout
+                                                      : std::max(f.stall_timeout, 50 * job.layout.longest_unit_s);
+  job.coord.stall_timeout_s = job.stall_timeout_s;
   std::fprintf(stderr, "farm: %zu prompts, %zu to render in %zu micro-batches%s (run %lld of this job, job seed %llu)\n",
                prepared->items.size(), todo, prepared->micro_batches.size(),
                prepared->already_done ? cat(" (", prepared->already_done, " already done in ", f.out, ")").c_str() : "",
@@ -215,7 +218,7 @@ std::function<int()> add_render_command(CLI::App& app) {
                   "journaled and the job goes on)");
   cmd->add_option("--stall-timeout", f->stall_timeout,
                   "seconds without progress from a rank (silent, or inside one UNet pass or VAE part) before the "
-                  "job is aborted, naming the rank (default 600)");
+                  "job is aborted, naming the rank (default 600, or 50 of the plan's longest predicted units if longer)");
   cmd->add_option("--progress-every", f->progress_every,
                   "seconds between progress lines when stderr is not a terminal (default 10)");
   cmd->add_option("--metrics", f->metrics,

@@ -7,6 +7,8 @@
 #include "farm/core/error.h"
 #include "partition/partitioner.h"
 
+#include <algorithm>
+
 namespace farm::launcher {
 
 namespace {
@@ -18,6 +20,7 @@ pipeline::RingLayout from_plan(const partition::Plan& p, int window) {
   for (const auto& s : p.stage) {
     l.ranges.emplace_back(s.begin, s.end);
     l.stage_memory_bytes.push_back(s.memory_bytes);
+    l.longest_unit_s = std::max({l.longest_unit_s, s.block_s, s.text_s, s.vae_s / std::max(1, p.vae_parts)});
   }
   l.window = window > 0 ? window : p.window;
   return l;

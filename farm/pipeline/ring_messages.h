@@ -36,6 +36,10 @@ struct RingLayout {
   // The partitioner's memory estimate per stage (weights + working memory +
   // queued states), checked against the device's free memory at start-up.
   std::vector<double> stage_memory_bytes;
+  // The partitioner's longest unit of work on any stage (a UNet pass over a
+  // stage's blocks, the text encoder, a VAE part), seconds; 0 when unknown.
+  // The default stall timeout scales with it.
+  double longest_unit_s = 0;
 
   int ranks() const { return pipelines * stages; }
   int pipeline_of(int rank) const { return rank / stages; }
