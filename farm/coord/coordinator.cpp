@@ -22,8 +22,10 @@ double seconds(std::chrono::steady_clock::duration d) { return std::chrono::dura
 }  // namespace
 
 Coordinator::Coordinator(PreparedJob job, comm::Transport& t, CoordinatorOptions o)
-    : job_(std::move(job)), t_(t), o_(std::move(o)), display_(o_.terminal, o_.progress_every_s),
-      start_(std::chrono::steady_clock::now()) {
+    : job_(std::move(job)), journal_(std::make_unique<Journal>(job_.journal_path)), t_(t), o_(std::move(o)),
+      display_(o_.terminal, o_.progress_every_s), start_(std::chrono::steady_clock::now()) {
+  // Only now, with every rank started: a job that cannot start leaves no trace.
+  journal_->append(journal_line(job_.run_record));
   for (auto& mb : job_.micro_batches) {
     to_settle_ += mb.size();
     queue_.push_back(std::move(mb));
@@ -109,7 +111,7 @@ void Coordinator::on_done(const comm::Message& m) {
       std::fprintf(stderr, "farm: item %lld (%s:%d) failed: %s\n", static_cast<long long>(index), it.source.c_str(),
                    it.line, error.c_str());
     }
-    job_.journal->append(journal_line(rec));
+    journal_->append(journal_line(rec));
     if (rec.status == "done" && o_.on_written) o_.on_written(rec, png);
     --to_settle_;
   }

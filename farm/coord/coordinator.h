@@ -11,6 +11,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,7 @@ class Coordinator {
   void write_metrics();
 
   PreparedJob job_;
+  std::unique_ptr<Journal> journal_;
   comm::Transport& t_;
   CoordinatorOptions o_;
   std::deque<std::vector<JobItem>> queue_;

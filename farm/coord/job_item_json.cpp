@@ -2,30 +2,44 @@
 
 #include <nlohmann/json.hpp>
 
+#include <climits>
+#include <stdexcept>
+
 #include "farm/coord/image_metadata.h"
 #include "farm/coord/sha256.h"
+#include "farm/core/error.h"
 
 namespace farm {
+
+int64_t json_integer(const nlohmann::json& object, const char* key, int64_t lo, int64_t hi) {
+  const nlohmann::json& v = object.at(key);
+  const bool fits = v.is_number_unsigned()
+                        ? v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) &&
+                              v.get<int64_t>() >= lo && v.get<int64_t>() <= hi
+                        : v.is_number_integer() && v.get<int64_t>() >= lo && v.get<int64_t>() <= hi;
+  if (!fits) throw std::runtime_error(cat("'", key, "' is ", v.dump(), ", expected an integer in ", lo, "..", hi));
+  return v.get<int64_t>();
+}
 
 std::string job_item_to_json(const JobItem& it) { return item_json(it); }
 
 JobItem job_item_from_json(const std::string& s) {
   const auto j = nlohmann::json::parse(s);
   JobItem it;
-  it.index = j.at("index").get<int64_t>();
+  it.index = json_integer(j, "index");
   it.source = j.at("source").get<std::string>();
-  it.line = j.at("line").get<int>();
+  it.line = static_cast<int>(json_integer(j, "line", INT_MIN, INT_MAX));
   it.prompt = j.at("prompt").get<std::string>();
   it.negative_prompt = j.at("negative_prompt").get<std::string>();
-  it.seed = j.at("seed").get<int64_t>();
+  it.seed = json_integer(j, "seed");
   it.seed_was_random = j.at("seed_was_random").get<bool>();
-  it.steps = j.at("steps").get<int>();
+  it.steps = static_cast<int>(json_integer(j, "steps", INT_MIN, INT_MAX));
   // The shortest spelling of the float, read as a float: the same float.
   it.guidance = static_cast<float>(j.at("guidance").get<double>());
-  it.width = j.at("width").get<int>();
-  it.height = j.at("height").get<int>();
+  it.width = static_cast<int>(json_integer(j, "width", INT_MIN, INT_MAX));
+  it.height = static_cast<int>(json_integer(j, "height", INT_MIN, INT_MAX));
   it.sampler = j.at("sampler").get<std::string>();
-  it.clip_skip = j.at("clip_skip").get<int>();
+  it.clip_skip = static_cast<int>(json_integer(j, "clip_skip", INT_MIN, INT_MAX));
   return it;
 }
 

@@ -3,6 +3,9 @@
 // item's reproducibility key.
 #pragma once
 
+#include <cstdint>
+#include <limits>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 
@@ -13,6 +16,13 @@ namespace farm {
 
 std::string job_item_to_json(const JobItem& it);  // = item_json(it), image_metadata.h
 JobItem job_item_from_json(const std::string& s);
+
+// object[key] as an integer in [lo, hi]; anything else (a float, a string, a
+// value out of range) throws std::runtime_error naming the key. get<int>()
+// would take 5e27 and convert it: undefined behaviour, found by
+// fuzz/fuzz_journal in a journal line.
+int64_t json_integer(const nlohmann::json& object, const char* key,
+                     int64_t lo = std::numeric_limits<int64_t>::min(), int64_t hi = std::numeric_limits<int64_t>::max());
 
 // What the pipeline computes for the item.
 pipeline::Txt2ImgRequest to_request(const JobItem& it);

@@ -1,5 +1,6 @@
 #include "farm/coord/job_setup.h"
 
+#include <fcntl.h>
 #include <sys/file.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -53,8 +54,9 @@ JobDefaults layered_defaults(const JobRequest& r, const pipeline::SdModel& model
   return d;
 }
 
-// Writable, ours alone, and (when asked) with room for the job's images.
-std::shared_ptr<Journal> open_output_folder(const JobRequest& r) {
+// Writable and ours alone (the room for the images is checked once the work
+// left is known).
+std::shared_ptr<FolderLock> open_output_folder(const JobRequest& r) {
   std::error_code ec;
   fs::create_directories(r.out_dir, ec);
   if (!fs::is_directory(r.out_dir)) fail(r.out_dir, ": cannot create the output folder", ec ? ": " + ec.message() : "");
@@ -65,11 +67,11 @@ std::shared_ptr<Journal> open_output_folder(const JobRequest& r) {
   } else {
     fail(r.out_dir, ": the output folder is not writable (", std::strerror(errno), ")");
   }
-  auto journal = std::make_shared<Journal>((fs::path(r.out_dir) / "journal.jsonl").string());
-  if (!journal->try_lock())
-    fail(r.out_dir, ": another farm job is writing to this output folder (its journal is locked); wait for it "
+  auto lock = FolderLock::try_lock(r.out_dir);
+  if (!lock)
+    fail(r.out_dir, ": another farm job is writing to this output folder (it holds the folder's lock); wait for it "
          "or choose another --out");
-  return journal;
+  return lock;
 }
 
 // PNGs at zlib level 1 measured 0.55 of the raw RGB size on SD images; 0.7
@@ -96,6 +98,18 @@ std::string now_utc() {
 }
 
 }  // namespace
+
+std::shared_ptr<FolderLock> FolderLock::try_lock(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) fail(dir, ": cannot open the output folder: ", std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return nullptr;
+  }
+  return std::shared_ptr<FolderLock>(new FolderLock(fd));
+}
+
+FolderLock::~FolderLock() { ::close(fd_); }
 
 std::string model_fingerprint(const std::string& model_dir) {
   Sha256 h;
@@ -147,11 +161,12 @@ PreparedJob prepare_job(const JobRequest& r, const pipeline::SdModel& model) {
     }
   }
   job.out_dir = r.out_dir;
-  job.journal = open_output_folder(r);
+  job.lock = open_output_folder(r);
+  job.journal_path = (fs::path(r.out_dir) / "journal.jsonl").string();
   if (const size_t n = remove_stale_temporaries(r.out_dir))
     std::fprintf(stderr, "farm: removed %zu temporary files a killed run left in %s\n", n, r.out_dir.c_str());
 
-  const JournalContents past = read_journal(job.journal->path());
+  const JournalContents past = read_journal(job.journal_path);
   job.run = static_cast<int64_t>(past.runs.size()) + 1;
   if (!past.runs.empty() && r.job_seed >= 0 && static_cast<uint64_t>(r.job_seed) != past.runs.front().job_seed)
     fail("--job-seed ", r.job_seed, ": ", r.out_dir, " holds a job started with job seed ", past.runs.front().job_seed,
@@ -203,13 +218,11 @@ PreparedJob prepare_job(const JobRequest& r, const pipeline::SdModel& model) {
          "\nrerun with --rerender-changed to render them again (their old images are replaced), or use another --out");
   job.micro_batches = make_micro_batches(todo, r.batch);
   if (r.check_space) check_free_space(r.out_dir, job.micro_batches);
-  JournalRun run;
-  run.run = job.run;
-  run.job_seed = job.job_seed;
-  run.farm_version = r.farm_version;
-  run.model = model.name;
-  run.started = now_utc();
-  job.journal->append(journal_line(run));
+  job.run_record.run = job.run;
+  job.run_record.job_seed = job.job_seed;
+  job.run_record.farm_version = r.farm_version;
+  job.run_record.model = model.name;
+  job.run_record.started = now_utc();
   return job;
 }
 

@@ -34,6 +34,22 @@ struct JobRequest {
   int batch = 1;
 };
 
+// An exclusive advisory lock (flock) on the output folder itself, held while
+// a job writes there: a second job on the same folder would interleave its
+// journal with ours. Released when the last copy goes.
+class FolderLock {
+ public:
+  // Null when another process holds the folder.
+  static std::shared_ptr<FolderLock> try_lock(const std::string& dir);
+  ~FolderLock();
+  FolderLock(const FolderLock&) = delete;
+  FolderLock& operator=(const FolderLock&) = delete;
+
+ private:
+  explicit FolderLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 struct PreparedJob {
   std::vector<JobItem> items;                       // the whole job, seeds assigned
   std::vector<std::string> keys;                    // item_key of each item
@@ -43,7 +59,9 @@ struct PreparedJob {
   uint64_t job_seed = 0;
   int64_t run = 1;
   std::string model_name, model_fingerprint, out_dir;
-  std::shared_ptr<Journal> journal;  // open (and locked) for the coordinator
+  std::string journal_path;  // created by the coordinator with its first line, once every rank has started
+  JournalRun run_record;     // that first line
+  std::shared_ptr<FolderLock> lock;
 };
 
 PreparedJob prepare_job(const JobRequest& r, const pipeline::SdModel& model);

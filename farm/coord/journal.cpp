@@ -1,10 +1,10 @@
 #include "farm/coord/journal.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -51,7 +51,9 @@ void parse_line(const std::string& line, JournalContents& out) {
   if (!j.is_object()) throw std::runtime_error("not a JSON object");
   if (j.contains("run")) {
     JournalRun r;
-    r.run = j.at("run").get<int64_t>();
+    r.run = json_integer(j, "run");
+    // A float here would convert with undefined behaviour, as in json_integer().
+    if (!j.at("job_seed").is_number_unsigned()) throw std::runtime_error("'job_seed' is not an integer in 0..2^64-1");
     r.job_seed = j.at("job_seed").get<uint64_t>();
     r.farm_version = j.at("farm").get<std::string>();
     r.model = j.at("model").get<std::string>();
@@ -60,11 +62,11 @@ void parse_line(const std::string& line, JournalContents& out) {
     return;
   }
   JournalRecord r;
-  r.index = j.at("index").get<int64_t>();
+  r.index = json_integer(j, "index");
   r.status = j.at("status").get<std::string>();
   r.key = j.at("key").get<std::string>();
-  r.seed = j.at("seed").get<int64_t>();
-  r.rank = j.at("rank").get<int>();
+  r.seed = json_integer(j, "seed");
+  r.rank = static_cast<int>(json_integer(j, "rank", INT_MIN, INT_MAX));
   r.render_s = j.at("render_s").get<double>();
   r.model = j.at("model").get<std::string>();
   if (r.index < 0) throw std::runtime_error("negative index");
@@ -150,8 +152,6 @@ Journal::Journal(std::string path) : path_(std::move(path)) {
 Journal::~Journal() {
   if (fd_ >= 0) ::close(fd_);
 }
-
-bool Journal::try_lock() { return ::flock(fd_, LOCK_EX | LOCK_NB) == 0; }
 
 void Journal::append(const std::string& line) {
   FARM_ASSERT(line.find('\n') == std::string::npos, "journal line with a newline");

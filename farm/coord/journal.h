@@ -71,9 +71,6 @@ class Journal {
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
 
-  // Takes an exclusive advisory lock on the journal; false when another
-  // process holds it (another job writing to the same folder).
-  bool try_lock();
   // Appends one line, then fflush + fsync: on return the record is durable.
   void append(const std::string& line);
   const std::string& path() const { return path_; }

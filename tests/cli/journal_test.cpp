@@ -7,6 +7,7 @@
 
 #include "farm/coord/job_item_json.h"
 #include "farm/coord/job_seeds.h"
+#include "farm/coord/job_setup.h"
 #include "farm/coord/journal.h"
 #include "farm/coord/progress.h"
 #include "farm/coord/sha256.h"
@@ -147,18 +148,47 @@ TEST(Journal, RecordsNeverPointOutsideTheFolder) {
   EXPECT_THROW(parse_journal(journal_line(r) + "\n" + journal_line(done(1, "b")) + "\n", "j"), Error);
 }
 
+// Found by fuzz/fuzz_journal: a number where an integer belongs ("width":
+// 5.7e27) was converted to int by nlohmann's get<int>(), which is undefined
+// behaviour; now that line is not a record.
+TEST(Journal, FloatsWhereIntegersBelongAreBadLines) {
+  const std::string good = journal_line(done(1, "b")) + "\n";
+  const auto replaced = [](std::string line, const std::string& from, const std::string& to) {
+    const size_t at = line.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return line.replace(at, from.size(), to);
+  };
+  JournalRun run;
+  run.run = 1, run.job_seed = 7, run.model = "tiny";
+  const std::string record = journal_line(done(0, "a"));
+  for (const std::string& bad :
+       {replaced(record, "\"width\":512", "\"width\":5.66667e+27"), replaced(record, "\"rank\":1", "\"rank\":1e30"),
+        replaced(record, "\"index\":0,\"item\"", "\"index\":0.5,\"item\""),
+        replaced(record, "\"line\":1", "\"line\":4294967296"),
+        replaced(journal_line(run), "\"job_seed\":7", "\"job_seed\":1e300"),
+        replaced(journal_line(run), "\"job_seed\":7", "\"job_seed\":-7")}) {
+    try {
+      parse_journal(bad + "\n" + good, "out/journal.jsonl");
+      ADD_FAILURE() << "no error for " << bad;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("out/journal.jsonl:1: not a journal record"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(Journal, MissingFileReadsEmpty) {
   const auto c = read_journal((fresh_dir() / "none.jsonl").string());
   EXPECT_TRUE(c.runs.empty());
   EXPECT_TRUE(c.records.empty());
 }
 
-TEST(Journal, SecondWriterIsLockedOut) {
-  const std::string path = (fresh_dir() / "journal.jsonl").string();
-  Journal a(path);
-  ASSERT_TRUE(a.try_lock());
-  Journal b(path);
-  EXPECT_FALSE(b.try_lock());
+TEST(FolderLock, SecondJobIsLockedOut) {
+  const std::string dir = fresh_dir().string();
+  auto a = FolderLock::try_lock(dir);
+  ASSERT_TRUE(a);
+  EXPECT_FALSE(FolderLock::try_lock(dir));  // another open file description: flock excludes it
+  a.reset();
+  EXPECT_TRUE(FolderLock::try_lock(dir));
 }
 
 TEST(Progress, LineAndMetrics) {

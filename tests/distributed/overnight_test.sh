@@ -121,8 +121,7 @@ torn_journal)
   same_as_ref "$work/out" ;;
 locked_folder)
   mkdir -p "$work/out"
-  touch "$work/out/journal.jsonl"
-  flock "$work/out/journal.jsonl" sleep 10 &
+  flock "$work/out" sleep 10 &
   sleep 0.3
   code=$(run "$farm" "${args[@]}" --out "$work/out")
   kill %1 2>/dev/null
