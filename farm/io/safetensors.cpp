@@ -81,9 +81,15 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
       e.name = name;
       e.dtype = parse_dtype(path, name, v["dtype"].get<std::string>());
       if (!v["shape"].is_array()) fail(path, ": tensor '", name, "': shape is not an array");
+      // The byte count, multiplied with a check: a crafted shape can wrap it
+      // around to match any data_offsets (found by fuzz_safetensors).
+      uint64_t want = dtype_size(e.dtype);
       for (const auto& d : v["shape"]) {
         if (!d.is_number_unsigned()) fail(path, ": tensor '", name, "': shape has a non-integer or negative entry");
-        e.shape.push_back(d.get<int64_t>());
+        const uint64_t extent = d.get<uint64_t>();
+        if (extent > uint64_t{INT64_MAX} || __builtin_mul_overflow(want, extent, &want))
+          fail(path, ": tensor '", name, "': shape ", v["shape"].dump(), " has more bytes than a file can hold");
+        e.shape.push_back(static_cast<int64_t>(extent));
       }
       const auto& off = v["data_offsets"];
       if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
@@ -95,7 +101,6 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
       if (e.end > data_size)
         fail(path, ": tensor '", name, "': data_offsets [", e.begin, ", ", e.end, "] run past the end of the data (",
              data_size, " bytes): the file is truncated or corrupt");
-      const uint64_t want = static_cast<uint64_t>(numel(e.shape)) * dtype_size(e.dtype);
       if (e.end - e.begin != want)
         fail(path, ": tensor '", name, "': ", e.end - e.begin, " bytes for shape ", shape_str(e.shape), " ",
              dtype_name(e.dtype), " (expected ", want, ")");
@@ -129,6 +134,9 @@ Tensor SafetensorsFile::load_f32(const std::string& name) const {
   Tensor t(e.shape);
   const uint8_t* p = bytes(e);
   const size_t n = static_cast<size_t>(t.size());
+  // A shape with a 0 has no bytes, and an empty vector's data() may be null,
+  // which memcpy must never get, even for 0 bytes (found by fuzz_safetensors).
+  if (n == 0) return t;
   // Copies through memcpy: the data buffer has no alignment guarantee.
   switch (e.dtype) {
     case DType::f32: std::memcpy(t.ptr(), p, n * 4); break;
@@ -168,6 +176,7 @@ std::vector<int64_t> SafetensorsFile::load_i64(const std::string& name) const {
   const Entry& e = at(name);
   const size_t n = static_cast<size_t>(numel(e.shape));
   std::vector<int64_t> r(n);
+  if (n == 0 && (e.dtype == DType::i64 || e.dtype == DType::i32)) return r;  // no bytes; data() may be null
   if (e.dtype == DType::i64) {
     std::memcpy(r.data(), bytes(e), n * 8);
   } else if (e.dtype == DType::i32) {

@@ -124,6 +124,34 @@ TEST(Safetensors, MissingFields) {
                "negative");
 }
 
+// Found by fuzz/fuzz_safetensors: the byte count of a shape wrapped around
+// (2^32 x 2^32 x 4 floats read as 0 bytes), and an extent above 2^63 read as
+// a negative one, so both files were accepted.
+TEST(Safetensors, ShapesPastAnyFileSize) {
+  expect_error(write_st("wrap.safetensors",
+                        R"({"w":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,0]}})", ""),
+               "has more bytes than a file can hold");
+  expect_error(write_st("huge.safetensors",
+                        R"({"w":{"dtype":"F32","shape":[18446744073709551615,18446744073709551615],)"
+                        R"("data_offsets":[0,4]}})",
+                        std::string(4, '\0')),
+               "has more bytes than a file can hold");
+}
+
+// Found by fuzz/fuzz_safetensors: a tensor with a 0 in its shape (legal, no
+// bytes) passed a null pointer to memcpy, undefined even for 0 bytes.
+TEST(Safetensors, EmptyTensors) {
+  SafetensorsFile f(write_st("empty_tensors.safetensors",
+                             R"({"e":{"dtype":"F32","shape":[0,4],"data_offsets":[0,0]},)"
+                             R"("i":{"dtype":"I64","shape":[0],"data_offsets":[0,0]}})",
+                             ""));
+  const farm::Tensor e = f.load_f32("e");
+  EXPECT_EQ(e.shape, farm::Shape({0, 4}));
+  EXPECT_TRUE(e.data.empty());
+  EXPECT_TRUE(f.load_i64("i").empty());
+  EXPECT_TRUE(f.load_f32("i").data.empty());
+}
+
 TEST(Safetensors, MissingFile) { expect_error(tmpdir() + "/nope.safetensors", "cannot open"); }
 
 TEST(WeightStore, WrongShapeDtypeAndMissingWeight) {
