@@ -107,6 +107,32 @@ TEST(LoadJobConfig, SyntaxErrorNamesFileAndLine) {
   EXPECT_NE(message.find("job.toml:2: invalid TOML"), std::string::npos) << message;
 }
 
+// Found by fuzz/fuzz_job_config: toml++ 3.3 reached undefined behaviour
+// classifying U+00A1..U+0499 where whitespace may stand (see job_config.cpp).
+// Under UBSan these aborted; now the first is TOML's own error, the second
+// (valid TOML: a line-ending backslash, then U+00A7 on the next line) parses.
+TEST(LoadJobConfig, NonAsciiWhereWhitespaceMayStand) {
+  const std::string message =
+      config_error("# Every key as take.\nnegative_prompt = \u00d764 pi#tures. = \"\nclip_skip = 2\n");
+  EXPECT_NE(message.find("job.toml:2: invalid TOML"), std::string::npos) << message;
+  EXPECT_NE(config_error("steps = 2\u00e9\n").find("job.toml:1: invalid TOML"), std::string::npos);
+
+  const auto dir = fresh_dir();
+  const std::string path =
+      write_text(dir / "job.toml", "negative_prompt = \"\"\"blurry, \\\n  \u00a7 \u00e9lan\"\"\"\n");
+  EXPECT_EQ(load_job_config(path, JobDefaults{}).negative_prompt, "blurry, \u00a7 \u00e9lan");
+}
+
+// Found by fuzz/fuzz_job_config: a table header starting with a character no
+// key may start with broke an assumption inside toml++ 3.3 (an abort in a
+// debug build; see job_config.cpp). It is a syntax error naming the line.
+TEST(LoadJobConfig, TableHeaderWithoutAKey) {
+  EXPECT_NE(config_error("steps = 2\n[!]\n").find("job.toml:2: invalid TOML"), std::string::npos);
+  EXPECT_NE(config_error("[[[1]]]\n").find("job.toml:1: invalid TOML"), std::string::npos);
+  const std::string nul_key = config_error(std::string("negativece = 8\n[\0e]\n", 20));
+  EXPECT_NE(nul_key.find("job.toml:2: invalid TOML"), std::string::npos) << nul_key;
+}
+
 TEST(LoadJobConfig, MissingFile) {
   const auto dir = fresh_dir();
   const std::string path = (dir / "absent.toml").string();
