@@ -66,7 +66,9 @@ ClipTokenizer::ClipTokenizer(const std::string& vocab_path, const std::string& m
     *id = bpe_->find(*text);
     if (text->empty() || *id < 0)
       fail("vocab file ", vocab_path, ": special token '", *text, "' is not in it");
-    const bool seen = std::any_of(added_.begin(), added_.end(), [&](const AddedToken& a) { return a.text == *text; });
+    // An init-capture: clang 14 (the fuzz build) cannot capture a structured binding.
+    const bool seen =
+        std::any_of(added_.begin(), added_.end(), [text = text](const AddedToken& a) { return a.text == *text; });
     if (!seen) added_.push_back({*text, *id});
   }
   std::sort(added_.begin(), added_.end(),
