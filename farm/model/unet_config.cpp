@@ -45,10 +45,18 @@ UNetConfig UNetConfig::load(const std::string& path) {
   u.upcast_attention = c.get_bool("upcast_attention", false);
   u.sample_size = c.get_int("sample_size", 64);
 
+  // Bounds far above any SD model (1280 channels, sample_size 96) and far
+  // below where the sizes derived from them (time_embed_dim, the native image
+  // side) overflow; fuzz/fuzz_model_config trips on both, and on 0 groups.
+  constexpr int64_t kMaxChannels = int64_t{1} << 16, kMaxSampleSize = int64_t{1} << 16;
+  if (u.norm_num_groups <= 0) c.bad("norm_num_groups", "must be positive");
+  if (u.sample_size <= 0 || u.sample_size > kMaxSampleSize)
+    c.bad("sample_size", cat("expected 1..", kMaxSampleSize, " (latent pixels)"));
   for (size_t i = 0; i < n; ++i) {
-    if (u.block_out_channels[i] <= 0 || u.block_out_channels[i] % u.norm_num_groups != 0)
-      c.bad("block_out_channels", cat("each entry must be a positive multiple of norm_num_groups (",
-                                      u.norm_num_groups, ")"));
+    if (u.block_out_channels[i] <= 0 || u.block_out_channels[i] > kMaxChannels ||
+        u.block_out_channels[i] % u.norm_num_groups != 0)
+      c.bad("block_out_channels", cat("each entry must be a multiple of norm_num_groups (", u.norm_num_groups,
+                                      ") in 1..", kMaxChannels));
     if (u.layers_per_block[i] <= 0) c.bad("layers_per_block", "must be positive");
     if (u.heads[i] <= 0 || u.block_out_channels[i] % u.heads[i] != 0)
       c.bad(heads_key, cat("level ", i, ": ", u.block_out_channels[i], " channels do not divide into ", u.heads[i],

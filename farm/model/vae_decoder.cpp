@@ -22,6 +22,13 @@ VaeConfig VaeConfig::load(const std::string& path) {
   v.mid_block_add_attention = c.get_bool("mid_block_add_attention", true);
   if (v.out_channels != 3) c.bad("out_channels", "expected 3 (RGB)");
   if (!(v.scaling_factor > 0)) c.bad("scaling_factor", "must be positive");
+  // Each level past the first doubles the image side: scale_factor() is a
+  // shift, so the level count is bounded (SD has 4). fuzz/fuzz_model_config
+  // trips on more levels, and on 0 groups.
+  constexpr size_t kMaxLevels = 16;
+  if (v.block_out_channels.size() > kMaxLevels)
+    c.bad("block_out_channels", cat("at most ", kMaxLevels, " levels, got ", v.block_out_channels.size()));
+  if (v.norm_num_groups <= 0) c.bad("norm_num_groups", "must be positive");
   for (int64_t ch : v.block_out_channels)
     if (ch <= 0 || ch % v.norm_num_groups != 0)
       c.bad("block_out_channels", cat("each entry must be a positive multiple of norm_num_groups (",
