@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 build_dir=${1:-build}
 
 packages=(build-essential cmake pkg-config
-          openmpi-bin libopenmpi-dev libhdf5-dev libpng-dev zlib1g-dev
+          openmpi-bin libopenmpi-dev libhdf5-dev hdf5-tools libpng-dev zlib1g-dev
           libopenblas-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev
           libgtest-dev libgmock-dev libbenchmark-dev libicu-dev)
 missing=()
