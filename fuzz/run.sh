@@ -35,6 +35,9 @@ fi
 
 # A UBSan report names the whole call chain (the first one to the parser).
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+# The targets' input files (fuzz_support.h): a crashed target leaves its folder here, not in /tmp.
+export TMPDIR="$PWD/$build/tmp"
+rm -rf "$TMPDIR" && mkdir -p "$TMPDIR"
 targets=${FARM_FUZZ_TARGETS:-$(cd fuzz && ls fuzz_*.cpp | sed 's/\.cpp$//')}
 failed=()
 for target in ${targets}; do
