@@ -12,12 +12,21 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-30}
 build=build-fuzz
-for tool in clang clang++; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "fuzz: $tool not found; libFuzzer needs clang (Debian: apt-get install clang libomp-dev)" >&2
-    exit 2
-  fi
+# The fuzz step's own packages (not every user's build needs clang): installed
+# when missing, as launcher/setup.sh does for the build's. libFuzzer and the
+# sanitizer runtimes are in libclang-rt-14-dev, which clang only recommends.
+missing=()
+for p in clang libclang-rt-14-dev; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
+if ((${#missing[@]})); then
+  echo "fuzz: installing ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" ||
+    { echo "fuzz: cannot install ${missing[*]}; libFuzzer needs clang" >&2; exit 2; }
+fi
 
 start=$(date +%s)
 cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DFARM_FUZZ=ON \

@@ -10,7 +10,9 @@
 
 #include "farm/comm/local_transport.h"
 #include "farm/comm/wire.h"
+#include "farm/coord/archive.h"
 #include "farm/coord/job_setup.h"
+#include "farm/coord/png.h"
 #include "farm/core/error.h"
 #include "farm/pipeline/sd_model.h"
 #include "farm/sched/sampler.h"
@@ -36,7 +38,7 @@ struct RenderFlags {
   bool overwrite = false, random_weights = false, rerender_changed = false, no_space_check = false;
   int64_t max_failures = -1, job_seed = -1;
   double stall_timeout = 600, progress_every = 10;
-  std::string metrics, name_template = "{index}-{seed}";
+  std::string metrics, name_template = "{index}-{seed}", archive;
   int stages = 0, pipelines = 0, window = 0;
   std::string plan, device, stats;
   std::string transport = "auto";
@@ -55,6 +57,28 @@ std::unique_ptr<comm::Transport> make_transport(const RenderFlags& f) {
   }
 #endif
   return std::make_unique<comm::LocalTransport>();
+}
+
+// --archive: first brought in line with the journal (extended with what
+// earlier runs finished, or rebuilt where the two disagree), then open for
+// the coordinator to add each image as it lands.
+void open_archive(const RenderFlags& f, RankJob& job, const PreparedJob& p) {
+  ArchiveJob a;
+  a.farm_version = FARM_VERSION;
+  a.model = p.model_name;
+  a.layout = p.run_record.layout;
+  a.started = p.run_record.started;
+  for (const auto& it : p.items) a.sizes.emplace_back(it.width, it.height);
+  const ArchiveSync sync = sync_archive(f.archive, f.out, read_journal(p.journal_path), a, p.rerender);
+  if (!sync.rebuilt_because.empty())
+    std::fprintf(stderr, "farm: %s rebuilt from the journal (%s): %zu images\n", f.archive.c_str(),
+                 sync.rebuilt_because.c_str(), sync.added);
+  else if (sync.added)
+    std::fprintf(stderr, "farm: %s extended from the journal with %zu images\n", f.archive.c_str(), sync.added);
+  job.archive = std::make_shared<Archive>(Archive::open(f.archive, a));
+  job.coord.on_written = [archive = job.archive](const JournalRecord& rec, const std::vector<uint8_t>& png) {
+    archive->add(rec, decode_png(png, rec.file).rgb.data());
+  };
 }
 
 // Rank 0, before any weights are read: the whole job checked (farm/coord),
@@ -118,6 +142,8 @@ RankJob prepare_rank_job(const RenderFlags& f, CLI::App* cmd, int ranks) {
   job.stall_timeout_s = cmd->count("--stall-timeout") ? f.stall_timeout
                                                       : std::max(f.stall_timeout, 50 * job.layout.longest_unit_s);
   job.coord.stall_timeout_s = job.stall_timeout_s;
+  prepared->run_record.layout = cat(job.layout.pipelines, "x", job.layout.stages);
+  if (!f.archive.empty()) open_archive(f, job, *prepared);
   std::fprintf(stderr, "farm: %zu prompts, %zu to render in %zu micro-batches%s (run %lld of this job, job seed %llu)\n",
                prepared->items.size(), todo, prepared->micro_batches.size(),
                prepared->already_done ? cat(" (", prepared->already_done, " already done in ", f.out, ")").c_str() : "",
@@ -213,6 +239,9 @@ std::function<int()> add_render_command(CLI::App& app) {
                   "image file names: {index} (required; {index:N} pads to N digits), {seed}, {prompt} (made safe "
                   "for file systems), {steps}, {sampler}, {width}, {height}, {date} (the job's first day); '/' "
                   "makes subfolders inside --out. Default {index}-{seed}");
+  cmd->add_option("--archive", f->archive,
+                  "also write the images and their items to this HDF5 file (per size: uint8 [N,H,W,3] and the item "
+                  "table), extended as images land and readable while the job runs (SWMR)");
   cmd->add_option("--max-failures", f->max_failures,
                   "stop the job once more than this many items failed (default -1: never; failed items are "
                   "journaled and the job goes on)");

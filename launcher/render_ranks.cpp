@@ -345,6 +345,7 @@ int run_rank(comm::Transport& t, const RankJob& job) {
     coord->print_end();
     print_summary(ranks, render_s, coord->images_written());
     code = coord->exit_code();
+    if (job.archive && code != kJobError && !coord->signal()) job.archive->finish(now_utc());
     write_file_atomic((std::filesystem::path(job.out_dir) / "report.json").string(),
                       job_report(*coord, l, ranks, render_s, seconds_since(t_load), code).dump(1) + "\n");
     if (!job.stats_file.empty()) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "farm/comm/transport.h"
+#include "farm/coord/archive.h"
 #include "farm/coord/coordinator.h"
 #include "farm/coord/job_setup.h"
 #include "farm/pipeline/ring_messages.h"
@@ -26,6 +27,7 @@ struct RankJob {
   // Rank 0 only: the prepared job and how the coordinator runs it.
   std::shared_ptr<PreparedJob> prepared;
   CoordinatorOptions coord;
+  std::shared_ptr<Archive> archive;  // --archive: brought in line with the journal, extended as images land
 };
 
 // "farm: error: MSG" on stderr, flushed: what main() prints for a farm::Error.

@@ -88,6 +88,9 @@ void check_free_space(const std::string& dir, const std::vector<std::vector<JobI
          " GB are free; free some space, or pass --no-space-check to start anyway");
 }
 
+
+}  // namespace
+
 std::string now_utc() {
   const std::time_t t = std::time(nullptr);
   char buf[32];
@@ -96,8 +99,6 @@ std::string now_utc() {
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
-
-}  // namespace
 
 std::shared_ptr<FolderLock> FolderLock::try_lock(const std::string& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -192,7 +193,12 @@ PreparedJob prepare_job(const JobRequest& r, const pipeline::SdModel& model) {
     job.keys.push_back(item_key(it, job.model_fingerprint));
     const auto rec = latest.find(it.index);
     const JournalRecord* done = rec != latest.end() && rec->second->status == "done" ? rec->second : nullptr;
-    if (r.overwrite || !done) {
+    if (!done) {
+      todo.push_back(it);
+      continue;
+    }
+    if (r.overwrite) {
+      job.rerender.insert(it.index);
       todo.push_back(it);
       continue;
     }
@@ -203,10 +209,12 @@ PreparedJob prepare_job(const JobRequest& r, const pipeline::SdModel& model) {
         changed += cat("\n  item ", it.index, " (", it.source, ":", it.line, "): was rendered as '",
                        done->item.prompt.substr(0, 40), "' seed ", done->item.seed, " ", done->item.width, "x",
                        done->item.height, " ", done->item.steps, " steps ", done->item.sampler, " (", done->file, ")");
+      job.rerender.insert(it.index);
       todo.push_back(it);
       continue;
     }
     if (!fs::exists(fs::path(r.out_dir) / done->file)) {
+      job.rerender.insert(it.index);
       todo.push_back(it);
       continue;
     }

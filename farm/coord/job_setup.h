@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,7 @@ struct PreparedJob {
   std::string journal_path;  // created by the coordinator with its first line, once every rank has started
   JournalRun run_record;     // that first line
   std::shared_ptr<FolderLock> lock;
+  std::set<int64_t> rerender;  // items the journal has as done that are rendered again (--overwrite, changed, file gone)
 };
 
 PreparedJob prepare_job(const JobRequest& r, const pipeline::SdModel& model);
@@ -74,5 +76,8 @@ std::string model_fingerprint(const std::string& model_dir);
 // Temporaries a killed writer left in `dir` (".NAME.tmp.PID.N", atomic_file.h):
 // removed at start, so a crash leaves nothing behind for long. Returns how many.
 size_t remove_stale_temporaries(const std::string& dir);
+
+// Now, UTC, ISO 8601 to the second ("2026-12-02T01:00:00Z").
+std::string now_utc();
 
 }  // namespace farm

@@ -26,6 +26,7 @@ std::string journal_line(const JournalRun& run) {
                         {"job_seed", run.job_seed},
                         {"farm", run.farm_version},
                         {"model", run.model},
+                        {"layout", run.layout},
                         {"started", run.started}}
       .dump();
 }
@@ -57,6 +58,7 @@ void parse_line(const std::string& line, JournalContents& out) {
     r.job_seed = j.at("job_seed").get<uint64_t>();
     r.farm_version = j.at("farm").get<std::string>();
     r.model = j.at("model").get<std::string>();
+    r.layout = j.value("layout", "");
     r.started = j.at("started").get<std::string>();
     out.runs.push_back(std::move(r));
     return;

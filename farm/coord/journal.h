@@ -4,7 +4,7 @@
 // item finished or failed, each flushed and fsync'd after the image's atomic
 // rename, so a record never names a file that is not whole on disk.
 //
-//   {"run": 1, "job_seed": 123, "farm": "0.1.0", "model": "tiny", "started": "2026-12-02T01:00:00Z"}
+//   {"run": 1, "job_seed": 123, "farm": "0.1.0", "model": "tiny", "layout": "2x2", "started": "2026-12-02T01:00:00Z"}
 //   {"index": 0, "status": "done", "key": "<sha256>", "seed": 42, "file": "00000-42.png",
 //    "sha256": "<of the PNG bytes>", "rank": 1, "render_s": 0.8, "item": {...}}
 //   {"index": 3, "status": "failed", "key": "<sha256>", "seed": 7, "reason": "...", "rank": 1, "item": {...}}
@@ -29,6 +29,7 @@ struct JournalRun {
   int64_t run = 0;       // 1, 2, ...: how many times the job was started
   uint64_t job_seed = 0; // random seeds derive from it (job_seeds.h)
   std::string farm_version, model, started;  // started: UTC, ISO 8601
+  std::string layout;                        // "PxS": pipelines x stages
 };
 
 struct JournalRecord {
