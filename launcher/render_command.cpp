@@ -67,7 +67,7 @@ void open_archive(const RenderFlags& f, RankJob& job, const PreparedJob& p) {
   a.farm_version = FARM_VERSION;
   a.model = p.model_name;
   a.layout = p.run_record.layout;
-  a.started = p.run_record.started;
+  a.started = p.first_started;
   for (const auto& it : p.items) a.sizes.emplace_back(it.width, it.height);
   const ArchiveSync sync = sync_archive(f.archive, f.out, read_journal(p.journal_path), a, p.rerender);
   if (!sync.rebuilt_because.empty())

@@ -177,8 +177,8 @@ PreparedJob prepare_job(const JobRequest& r, const pipeline::SdModel& model) {
                                     : draw_job_seed();
   assign_random_seeds(job.items, job.job_seed);
   // {date} is the job's first day, so a rerun after midnight finds the same names.
-  const std::string started = past.runs.empty() ? now_utc() : past.runs.front().started;
-  job.files = NameTemplate(r.name_template).file_names(job.items, started.substr(0, 10));
+  job.first_started = past.runs.empty() ? now_utc() : past.runs.front().started;
+  job.files = NameTemplate(r.name_template).file_names(job.items, job.first_started.substr(0, 10));
   job.model_name = model.name;
   job.model_fingerprint = model_fingerprint(r.model_dir);
 
@@ -230,7 +230,7 @@ PreparedJob prepare_job(const JobRequest& r, const pipeline::SdModel& model) {
   job.run_record.job_seed = job.job_seed;
   job.run_record.farm_version = r.farm_version;
   job.run_record.model = model.name;
-  job.run_record.started = now_utc();
+  job.run_record.started = past.runs.empty() ? job.first_started : now_utc();
   return job;
 }
 

@@ -62,6 +62,7 @@ struct PreparedJob {
   std::string model_name, model_fingerprint, out_dir;
   std::string journal_path;  // created by the coordinator with its first line, once every rank has started
   JournalRun run_record;     // that first line
+  std::string first_started; // when the job's first run started (this one's, for a new job)
   std::shared_ptr<FolderLock> lock;
   std::set<int64_t> rerender;  // items the journal has as done that are rendered again (--overwrite, changed, file gone)
 };
