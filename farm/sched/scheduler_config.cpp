@@ -122,7 +122,7 @@ SchedulerConfig SchedulerConfig::from_json_text(const std::string& text, const s
   json j;
   try {
     j = json::parse(quote_python_specials(text));
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // a number too large to hold is out_of_range, not a parse_error
     fail("scheduler config ", source, ": not valid JSON (", e.what(), ")");
   }
   if (!j.is_object()) fail("scheduler config ", source, ": expected a JSON object");

@@ -70,7 +70,7 @@ ClipBpe::ClipBpe(const std::string& vocab_path, const std::string& merges_path) 
   nlohmann::json vocab;
   try {
     vocab = nlohmann::json::parse(vocab_in);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // also out_of_range: a number too large to hold
     fail("vocab file ", vocab_path, ": not valid JSON (", e.what(), ")");
   }
   if (!vocab.is_object() || vocab.empty())

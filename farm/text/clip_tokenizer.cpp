@@ -22,7 +22,7 @@ void read_special_tokens(const std::filesystem::path& path, ClipTokenizerOptions
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // also out_of_range: a number too large to hold
     fail("tokenizer config ", path.string(), ": not valid JSON (", e.what(), ")");
   }
   if (!j.is_object()) fail("tokenizer config ", path.string(), ": expected a JSON object");

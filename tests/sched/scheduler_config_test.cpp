@@ -118,5 +118,13 @@ TEST(Samplers, StepsAreDeterministicPerItem) {
   EXPECT_EQ(xa, xb);
 }
 
+// Found by fuzz/fuzz_model_config in CI: a number too large for any JSON
+// number type is nlohmann's out_of_range during parse, not a parse_error, and
+// escaped as an uncaught exception.
+TEST(SchedulerConfig, NumberTooLargeIsABadFileNotACrash) {
+  EXPECT_THROW(SchedulerConfig::from_json_text("{\"num_train_timesteps\": 46116e6018427387904}", "x.json"), farm::Error);
+}
+
 }  // namespace
 }  // namespace farm::sched
+
