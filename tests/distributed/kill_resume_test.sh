@@ -32,7 +32,12 @@ t0=$(date +%s%N)
 span_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 seed=${FARM_KILL_SEED:-$(( $(date +%s) % 100000 ))}
 RANDOM=$seed
-echo "kill_resume: $items items, np $np, a run takes $span_ms ms; $kills kills of ranks $targets (FARM_KILL_SEED=$seed)"
+# Its rendering part (report.json), where most kills should land.
+render_ms=$(grep -o '"render_s": [0-9.]*' "$work/full/report.json" | awk '{printf "%d", $2 * 1000 + 1}')
+echo "kill_resume: $items items, np $np, a run takes $span_ms ms ($render_ms rendering);" \
+     "$kills kills of ranks $targets (FARM_KILL_SEED=$seed)"
+journaled() { local n; n=$(grep -c '"status":"done"' "$out/journal.jsonl" 2>/dev/null); echo "${n:-0}"; }
+runs_started() { local n; n=$(grep -c '"run":' "$out/journal.jsonl" 2>/dev/null); echo "${n:-0}"; }
 
 # The pid of rank R among the descendants of PID (np 1: the farm process itself).
 descendants() {
@@ -55,9 +60,23 @@ IFS=, read -r -a target_list <<<"$targets"
 killed=0 finished_first=0
 for ((k = 0; k < kills; ++k)); do
   rank=${target_list[k % ${#target_list[@]}]}
-  delay_ms=$(( (RANDOM * 32768 + RANDOM) % (span_ms / 2) ))  # a rerun resumes: later runs are shorter
+  # One kill in four at any instant from launch (start-up included); the
+  # others while it renders: after its run record, within about one image.
+  before=$(runs_started)
+  if ((k % 4 == 3)); then
+    delay_ms=$(( (RANDOM * 32768 + RANDOM) % (span_ms / 2 + 1) ))
+  else
+    delay_ms=$(( (RANDOM * 32768 + RANDOM) % (2 * render_ms / items + 1) ))  # about one image's time: many kills per job
+  fi
   timeout 120 "${mpi[@]}" "$farm" "${args[@]}" "${layout[@]}" --out "$out" >>"$work/runs.log" 2>&1 &
   job_pid=$!
+  if ((k % 4 != 3)); then
+    for _ in $(seq 1000); do  # until this run has started rendering (its run record), or ended
+      (( $(runs_started) > before )) && break
+      kill -0 "$job_pid" 2>/dev/null || break
+      sleep 0.01
+    done
+  fi
   sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
   pid=""
   for _ in $(seq 100); do  # the rank may still be starting
@@ -67,9 +86,9 @@ for ((k = 0; k < kills; ++k)); do
   done
   if [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null; then
     killed=$((killed + 1))
-    echo "  kill $k: rank $rank (pid $pid) after $delay_ms ms" >>"$work/kills.log"
+    echo "  kill $k: rank $rank (pid $pid) $delay_ms ms $( ((k % 4 == 3)) && echo "after launch" || echo "into rendering")" >>"$work/kills.log"
     { wait "$job_pid"; } 2>/dev/null
-    echo "    then $(grep -c '"status":"done"' "$out/journal.jsonl" 2>/dev/null) of $items journaled" >>"$work/kills.log"
+    echo "    then $(journaled) of $items journaled" >>"$work/kills.log"
   else
     finished_first=$((finished_first + 1))
   fi
@@ -93,6 +112,7 @@ while read -r line; do
   sum=$(grep -o '"sha256":"[0-9a-f]*"' <<<"$line" | cut -d'"' -f4)
   [[ $(sha256sum "$out/$file" | cut -d' ' -f1) == "$sum" ]] || die "$file: its sha256 differs from its journal record"
 done <<<"$done_records"
+((killed * 2 >= kills)) || die "only $killed of $kills kills landed: the job ends before they come"
 leftovers=$(find "$out" -name '*.tmp*')
 [[ -z $leftovers ]] || die "temporary files remain: $leftovers"
 cat "$work/kills.log"
