@@ -23,6 +23,8 @@ void install_stop_signals() {
   sa.sa_flags = SA_RESTART;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  // Slurm's warning before a time limit or a preemption (sbatch --signal=USR1@120).
+  sigaction(SIGUSR1, &sa, nullptr);
 }
 
 int stop_signal() { return g_signal; }

@@ -1,5 +1,5 @@
 // What keeps a rank honest while it renders: the stop signals (SIGINT,
-// SIGTERM: finish cleanly; a second one kills at once) and a watchdog thread
+// SIGTERM, SIGUSR1: finish cleanly; a second one kills at once) and a watchdog thread
 // that ends the whole job when this rank has been inside one unit of work
 // (a UNet pass, a VAE part) for longer than --stall-timeout — a hung kernel
 // or a deadlocked collective cannot report itself any other way.

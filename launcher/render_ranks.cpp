@@ -8,6 +8,7 @@
 #include <thread>
 #include <nlohmann/json.hpp>
 
+#include "farm/comm/clock_sync.h"
 #include "farm/comm/wire.h"
 #include "farm/coord/coordinator.h"
 #include "farm/coord/image_metadata.h"
@@ -16,10 +17,15 @@
 #include "farm/coord/png.h"
 #include "farm/core/error.h"
 #include "farm/pipeline/ring.h"
+#include "farm/pipeline/ring_latency.h"
 #include "farm/sched/sampler.h"
 #include "launcher/backend.h"
 #include "launcher/rank_watch.h"
 #include "launcher/render_report.h"
+#ifdef FARM_HAVE_MPI
+#include "farm/comm/mpi_weight_share.h"
+#endif
+#include "launcher/render_trace.h"
 
 namespace farm::launcher {
 
@@ -96,7 +102,7 @@ nlohmann::json device_json(const pipeline::RingStats& s) {
 }
 
 nlohmann::json stats_json(const comm::Transport& t, const pipeline::RingLayout& l, const pipeline::RingStats& s,
-                          double load_s, size_t weight_bytes) {
+                          double load_s, const pipeline::SdModel& model) {
   const int st = l.stage_of(t.rank());
   nlohmann::json j = {{"rank", t.rank()},
                       {"host", t.host()},
@@ -104,7 +110,9 @@ nlohmann::json stats_json(const comm::Transport& t, const pipeline::RingLayout& 
                       {"stage", st},
                       {"blocks", {l.ranges[st].first, l.ranges[st].second}},
                       {"load_s", load_s},
-                      {"weight_bytes", weight_bytes},
+                      {"weight_bytes", model.weight_bytes},
+                      {"weight_bytes_read", model.weight_bytes_read},  // from this rank's files
+                      {"weight_bytes_received", model.weight_bytes_received},  // from its stage group's reader
                       {"busy_s", s.busy_s},
                       {"text_s", s.text_s},
                       {"unet_s", s.unet_s},
@@ -119,10 +127,11 @@ nlohmann::json stats_json(const comm::Transport& t, const pipeline::RingLayout& 
                       {"tensor_bytes_sent", s.tensor_bytes_sent},
                       {"link_bytes_sent", s.link_bytes_sent},
                       {"tensors_over", s.tensors_over},
+                      {"ring_latency_s", s.ring_latency_s},
+                      {"window", s.window},
                       {"device", device_json(s)},
                       {"bytes_sent", t.traffic().bytes_sent},
                       {"messages_sent", t.traffic().messages_sent}};
-  if (s.trace) j.update({{"busy", s.busy}, {"admissions", s.admissions}, {"completions", s.completions}});
   return j;
 }
 
@@ -138,6 +147,38 @@ void check_device_memory(const kernels::Backend& be, const pipeline::RingLayout&
          " GB of device memory (weights, working memory and queued states, as `farm plan` estimates) but its GPU has ",
          static_cast<double>(free_b) / 1e9, " GB free of ", static_cast<double>(be.total_memory()) / 1e9,
          " GB; use more stages (--stages), a smaller --batch or a smaller size");
+}
+
+// --weights shared with more than one pipeline: the ranks of each stage form a
+// group whose lowest rank reads the stage's weights for all of it. A
+// collective over every rank.
+std::unique_ptr<WeightShare> make_weight_share(const comm::Transport& t, const RankJob& job, int stage) {
+  if (job.weights != "shared" || job.random_weights || job.layout.pipelines < 2 || t.size() < 2) return nullptr;
+#ifdef FARM_HAVE_MPI
+  return comm::make_mpi_weight_share(stage, t.host());
+#else
+  return nullptr;
+#endif
+}
+
+// Rank 0's line on where the weights came from (a collective).
+void print_weight_sources(comm::Transport& t, const RankJob& job, const pipeline::SdModel& model) {
+  const auto all = t.gather(comm::WireWriter(nlohmann::json{{"read", model.weight_bytes_read},
+                                                            {"received", model.weight_bytes_received}})
+                                .take(),
+                            0);
+  if (t.rank() != 0 || job.random_weights) return;
+  double read = 0, received = 0;
+  int readers = 0, receivers = 0;
+  for (const auto& b : all) {
+    const auto h = comm::WireReader(b, "weight counters").header();
+    const auto r = h.at("read").get<size_t>(), c = h.at("received").get<size_t>();
+    read += static_cast<double>(r), received += static_cast<double>(c);
+    readers += r > 0, receivers += c > 0;
+  }
+  std::fprintf(stderr, "farm: weights (--weights %s): %.1f MB read from files by %d ranks, %.1f MB received from "
+               "their stage's reader by %d ranks\n", job.weights.c_str(), read / 1e6, readers, received / 1e6,
+               receivers);
 }
 
 // Fault injection for the tests. FARM_FAULT=RANK:PASSES makes rank RANK fail
@@ -191,17 +232,25 @@ int run_rank(comm::Transport& t, const RankJob& job) {
   pipeline::SdModel model;
   std::unique_ptr<kernels::Backend> backend;
   std::string error;
+  // Made before anything below can fail, so that every rank joins the collective.
+  std::unique_ptr<WeightShare> share = make_weight_share(t, job, stage);
   try {
     fault = fault_from_env();
+    comm::test_clock_skew_s(0);  // a malformed FARM_CLOCK_SKEW_S fails here, not inside the clock sync
     backend = make_backend(job.backend, job.dtype, t.local_rank(), t.local_ranks(), t.host());
     check_device_memory(*backend, l, stage, t);
     model = pipeline::SdModel::open(job.model_dir);
     model.load_weights(*backend, {.text_encoder = first, .vae = last, .unet_begin = l.ranges[stage].first,
                         .unet_end = l.ranges[stage].second, .random_weights = job.random_weights,
-                        .seed = 0});
+                        .seed = 0, .share = share.get()});
+    if (share) share->finish();
   } catch (const Error& e) {
     error = e.what();
+    // Takes the reader's remaining broadcasts (or, on the reader, ends them):
+    // no rank of the stage group is left blocked before all_ok.
+    if (share) share->leave(error);
   }
+  share.reset();
   if (!all_ok(t, error)) return 2;
   const double load_s = seconds_since(t_load);
   if (t.rank() == 0)
@@ -209,6 +258,13 @@ int run_rank(comm::Transport& t, const RankJob& job) {
                  model.name.c_str(), static_cast<double>(backend->weight_bytes()) / 1e6,
                  dtype_name(backend->dtype()), backend->name().c_str(),
                  job.random_weights ? "drawn from a seed: --random-weights" : "read once", load_s);
+  print_weight_sources(t, job, model);
+
+  // Tracing: every rank's clock against rank 0's (a collective; nothing else
+  // is in flight now, so the pings meet no queue).
+  const bool trace = !job.stats_file.empty() || !job.trace_file.empty();
+  std::vector<comm::ClockOffset> clocks;
+  if (trace) clocks = comm::sync_clocks(t);
 
   // The device link between the stages that exchange tensors (a collective).
   std::unique_ptr<kernels::TensorLink> link;
@@ -225,16 +281,28 @@ int run_rank(comm::Transport& t, const RankJob& job) {
     if (!all_ok(t, error)) return 2;
   }
 
+  // How long a state takes around each pipeline's ring: stage 0 keeps enough
+  // micro-batches in flight to cover it (a collective, like the above).
+  double ring_latency_s = 0;
+  try {
+    ring_latency_s = pipeline::measure_ring_latency(t, l);
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  if (!all_ok(t, error)) return 2;
+
   // 2. The event loop: messages in, one unit of work at a time.
   pipeline::RingStage ring(
       model, l, t,
       [&model](const pipeline::RingItem& ri, const pipeline::RgbImage& im) { return encode_image(model, ri, im); },
       link.get());
-  ring.stats.trace = !job.stats_file.empty();
+  ring.stats.trace = trace;
+  ring.set_ring_latency(ring_latency_s);
   ring.set_fault_items(fault.items);
   std::unique_ptr<Coordinator> coord;
   if (t.rank() == 0) coord = std::make_unique<Coordinator>(std::move(*job.prepared), t, job.coord);
   const auto t_render = std::chrono::steady_clock::now();
+  const double loop_begin = comm::steady_clock_s();
   // A rank stuck inside one unit of work ends the job: nothing it could
   // finish is lost (every written image is journaled), and a rerun resumes.
   Watchdog watchdog(job.stall_timeout_s, [&t](const std::string& what, double secs) {
@@ -319,6 +387,7 @@ int run_rank(comm::Transport& t, const RankJob& job) {
     }
   }
   const double render_s = seconds_since(t_render);
+  const double loop_end = comm::steady_clock_s();
   last_beat = {};
   heartbeat();  // rank 0's final figures for the metrics file
   // Device sends still on their way (their receives are posted: every state
@@ -335,12 +404,15 @@ int run_rank(comm::Transport& t, const RankJob& job) {
   }
 
   // 3. Statistics to rank 0, then a clean end: no rank leaves a peer blocked.
-  const auto all = t.gather(comm::WireWriter(stats_json(t, l, ring.stats, load_s, model.weight_bytes)).take(), 0);
+  nlohmann::json mine = stats_json(t, l, ring.stats, load_s, model);
+  if (trace) mine.update(rank_trace_json(ring.stats, t.rank(), loop_begin, loop_end));
+  const auto all = t.gather(comm::WireWriter(mine).take(), 0);
   t.drain();
   int code = 0;
   if (coord) {
     std::vector<nlohmann::json> ranks;
     for (size_t r = 0; r < all.size(); ++r) ranks.push_back(comm::WireReader(all[r], "statistics").header());
+    if (trace) align_rank_traces(ranks, clocks);  // --stats and --trace on rank 0's clock
     if (!coord->failure().empty()) print_error(coord->failure());
     coord->print_end();
     print_summary(ranks, render_s, coord->images_written());
@@ -357,6 +429,7 @@ int run_rank(comm::Transport& t, const RankJob& job) {
                                                       {"ranks", ranks}}
                                            .dump(1);
     }
+    if (!job.trace_file.empty()) write_chrome_trace(job.trace_file, ranks);
   }
   code = t.broadcast(comm::Bytes{static_cast<uint8_t>(code)}, 0).at(0);
   // After a failure a peer may never take a device send still in flight.

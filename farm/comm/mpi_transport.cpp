@@ -2,6 +2,7 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <cstdlib>
@@ -44,6 +45,12 @@ struct MpiTransport::Pending {
   MPI_Request request = MPI_REQUEST_NULL;
 };
 
+struct MpiTransport::Receiving {
+  Message message;
+  MPI_Request request = MPI_REQUEST_NULL;
+  bool done = false;
+};
+
 MpiTransport::MpiTransport() {
   int initialised = 0;
   MPI_Initialized(&initialised);
@@ -74,6 +81,9 @@ MpiTransport::MpiTransport() {
 }
 
 MpiTransport::~MpiTransport() {
+  // After an abandoned job MPI may still write into a started receive's buffer.
+  for (auto& r : receiving_)
+    if (!r->done) (void)r.release();
   if (owns_mpi_) MPI_Finalize();  // frees the communicator too
 }
 
@@ -107,6 +117,49 @@ bool MpiTransport::sends_done() {
   return pending_.empty();
 }
 
+// Starts a receive for every message whose envelope has arrived.
+void MpiTransport::start_receives() {
+  for (;;) {
+    int found = 0;
+    MPI_Message handle;
+    MPI_Status st;
+    check(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_->comm, &found, &handle, &st), "MPI_Improbe");
+    if (!found) return;
+    int count = 0;
+    MPI_Get_count(&st, MPI_BYTE, &count);
+    auto r = std::make_unique<Receiving>();
+    r->message.source = st.MPI_SOURCE;
+    r->message.tag = st.MPI_TAG;
+    r->message.bytes.resize(static_cast<size_t>(count));
+    check(MPI_Imrecv(r->message.bytes.data(), count, MPI_BYTE, &handle, &r->request), "MPI_Imrecv");
+    receiving_.push_back(std::move(r));
+  }
+}
+
+// The oldest complete message whose source has no earlier one still
+// arriving: messages of one sender come out in the order it sent them.
+std::optional<Message> MpiTransport::take_received() {
+  std::vector<int> waiting;  // sources with an incomplete receive ahead
+  for (auto it = receiving_.begin(); it != receiving_.end(); ++it) {
+    Receiving& r = **it;
+    const int src = r.message.source;
+    if (std::find(waiting.begin(), waiting.end(), src) != waiting.end()) continue;
+    if (!r.done) {
+      int done = 0;
+      check(MPI_Test(&r.request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+      r.done = done != 0;
+    }
+    if (!r.done) {
+      waiting.push_back(src);
+      continue;
+    }
+    Message m = std::move(r.message);
+    receiving_.erase(it);
+    return m;
+  }
+  return std::nullopt;
+}
+
 std::optional<Message> MpiTransport::poll() {
   reap_sends();
   Message m;
@@ -114,17 +167,10 @@ std::optional<Message> MpiTransport::poll() {
     m = std::move(self_.front());
     self_.pop_front();
   } else {
-    int found = 0;
-    MPI_Message handle;
-    MPI_Status st;
-    check(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_->comm, &found, &handle, &st), "MPI_Improbe");
-    if (!found) return std::nullopt;
-    int count = 0;
-    MPI_Get_count(&st, MPI_BYTE, &count);
-    m.source = st.MPI_SOURCE;
-    m.tag = st.MPI_TAG;
-    m.bytes.resize(static_cast<size_t>(count));
-    check(MPI_Mrecv(m.bytes.data(), count, MPI_BYTE, &handle, MPI_STATUS_IGNORE), "MPI_Mrecv");
+    start_receives();
+    auto got = take_received();
+    if (!got) return std::nullopt;
+    m = std::move(*got);
   }
   traffic_.messages_received++;
   traffic_.bytes_received += m.bytes.size();
@@ -202,6 +248,13 @@ void MpiTransport::drain() {
     }
   }
   while (poll()) {
+  }
+  // A started receive completes (its sender's data is on the way); its
+  // buffer must outlive it.
+  for (int i = 0; !receiving_.empty() && i < 100000; ++i) {
+    while (poll()) {
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
 }
 

@@ -1,7 +1,12 @@
 // Host-buffer transport over MPI. Sends are MPI_Isend (the buffer lives in
 // the transport until the request completes); receives are matched probes
-// (MPI_Improbe + MPI_Mrecv), so messages of any size arrive without a
-// size handshake. Waiting polls with a short backoff sleep instead of MPI's
+// (MPI_Improbe, then a non-blocking MPI_Imrecv), so messages of any size
+// arrive without a size handshake. A receive never blocks the rank: over
+// TCP a message above the eager limit (64 KiB) moves only after the
+// receiver's go-ahead has crossed the link, and a blocking receive would
+// idle the stage for that round trip on every message; a started receive
+// instead completes while the rank computes, and is handed out in the
+// sender's order. Waiting polls with a short backoff sleep instead of MPI's
 // busy progress loop: on an oversubscribed node an idle rank must not take
 // a core from a computing one.
 #pragma once
@@ -53,6 +58,8 @@ class MpiTransport final : public Transport {
   struct Comm;  // this transport's duplicate of MPI_COMM_WORLD
   struct Pending;
   void reap_sends();
+  void start_receives();
+  std::optional<Message> take_received();
 
   std::unique_ptr<Comm> comm_;
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_ranks_ = 1;
@@ -60,6 +67,8 @@ class MpiTransport final : public Transport {
   std::string host_;
   std::deque<Message> self_;
   std::deque<std::unique_ptr<Pending>> pending_;
+  struct Receiving;
+  std::deque<std::unique_ptr<Receiving>> receiving_;  // started, in matching order
   std::unique_ptr<Pending> barrier_;  // entered, not yet complete
 };
 

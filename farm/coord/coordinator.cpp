@@ -131,9 +131,29 @@ void Coordinator::on_signal(int signal, int rank, const std::string& host) {
   signal_ = signal;
   display_.end_line();
   std::fprintf(stderr, "farm: %s on rank %d (host %s): stopping; what is in flight is dropped\n",
-               signal == 2 ? "SIGINT" : signal == 15 ? "SIGTERM" : cat("signal ", signal).c_str(), rank,
-               host.c_str());
+               signal == 2 ? "SIGINT" : signal == 15 ? "SIGTERM" : signal == 10 ? "SIGUSR1" : cat("signal ", signal).c_str(),
+               rank, host.c_str());
+  // mpirun sends SIGTERM when it lost a rank or a host's daemon; name the
+  // ranks that went quiet, which its own message may not.
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& [r, st] : ranks_)
+    if (r != t_.rank() && seconds(now - st.heard) > 5)
+      std::fprintf(stderr, "farm: rank %d %s\n", r, silence(st, now).c_str());
   shutdown_all();
+}
+
+// "(host H) has sent nothing for N s; it was last DOING, holding ...": what
+// rank 0 knows of a rank from its last heartbeat.
+std::string Coordinator::silence(const RankState& s, std::chrono::steady_clock::time_point now) const {
+  const bool beat = s.heartbeat.is_object();
+  std::string held;
+  if (beat && s.heartbeat.contains("batches"))
+    for (const auto& b : s.heartbeat.at("batches"))
+      held += cat(held.empty() ? ", holding micro-batch " : ", ", b.at(0).get<int64_t>(), " (step ",
+                  b.at(1).get<int>() + 1, "/", b.at(2).get<int>(), ")");
+  return cat("(host ", beat ? s.heartbeat.value("host", "?") : "?", ") has sent nothing for ",
+             static_cast<int>(seconds(now - s.heard)), " s; it was last ",
+             beat ? s.heartbeat.value("doing", "starting") : "starting", held);
 }
 
 void Coordinator::on_local_progress(const nlohmann::json& heartbeat) {
@@ -149,10 +169,8 @@ void Coordinator::tick() {
     // lost host).
     if (rank == t_.rank() || seconds(now - s.heard) <= o_.stall_timeout_s + std::max(2.0, o_.stall_timeout_s / 4))
       continue;
-    const std::string host = s.heartbeat.is_object() ? s.heartbeat.value("host", "?") : "?";
-    const std::string doing = s.heartbeat.is_object() ? s.heartbeat.value("doing", "starting") : "starting";
-    stalled_ = cat("rank ", rank, " (host ", host, ") has sent nothing for ", static_cast<int>(seconds(now - s.heard)),
-                   " s (--stall-timeout ", o_.stall_timeout_s, " s); it was last ", doing);
+    stalled_ = cat("rank ", rank, " ", silence(s, now), " (--stall-timeout ", o_.stall_timeout_s,
+                   " s): its process stopped or its host is unreachable");
     finished_ = true;
     return;
   }

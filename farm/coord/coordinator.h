@@ -82,6 +82,7 @@ class Coordinator {
     nlohmann::json heartbeat;
   };
   void on_done(const comm::Message& m);
+  std::string silence(const RankState& s, std::chrono::steady_clock::time_point now) const;
   void stop(std::string why);
   void shutdown_all();
   void write_metrics();

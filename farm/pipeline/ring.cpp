@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "farm/comm/clock_sync.h"
 #include "farm/comm/wire.h"
 #include "farm/core/error.h"
 
@@ -11,7 +12,7 @@ namespace farm::pipeline {
 
 namespace {
 
-double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+double now_s() { return comm::steady_clock_s(); }  // the clock of traces too
 
 // Adds the time of a scope to a counter (and to the busy trace).
 class Timed {
@@ -86,7 +87,12 @@ void RingStage::on_message(comm::Message m) {
   // Receiving is this rank's work as much as sending is (the simulator
   // charges both to the stage), so it counts as busy.
   const double t0 = now_s();
-  take_part(receive_part(m, link_));
+  StatePart p = receive_part(m, link_);
+  if (stats.trace) {
+    stats.receives.push_back({t0, m.source, static_cast<int64_t>(m.bytes.size()), p.id, p.step, kind_name(p.kind)});
+    busy_what_ = {"receive", p.id, p.step};
+  }
+  take_part(std::move(p));
   stats.wire_s += mark_busy(t0) - t0;
 }
 
@@ -155,7 +161,11 @@ void RingStage::try_ready(int64_t id, int step) {
 double RingStage::mark_busy(double t0) {
   const double t1 = now_s();
   stats.busy_s += t1 - t0;
-  if (stats.trace) stats.busy.emplace_back(t0, t1);
+  if (stats.trace) {
+    stats.busy.emplace_back(t0, t1);
+    stats.busy_what.push_back(busy_what_);
+    busy_what_ = {};
+  }
   return t1;
 }
 
@@ -182,10 +192,15 @@ bool RingStage::work() {
   if (!inbox_.empty()) {
     RingState s = std::move(inbox_.front());
     inbox_.pop_front();
-    timed([&] { run_blocks(std::move(s)); });
+    const double t0 = timed([&] { run_blocks(std::move(s)); });
+    if (first()) {
+      const double pass = now_s() - t0;
+      pass_s_ = pass_s_ == 0 ? pass : 0.8 * pass_s_ + 0.2 * pass;
+    }
     return true;
   }
-  if (first() && !admissions_.empty() && in_flight_ < layout_.in_flight_limit()) {
+  if (first() && !admissions_.empty() && in_flight_ < window()) {
+    stats.window = std::max(stats.window, in_flight_ + 1);
     Admission a = std::move(admissions_.front());
     admissions_.pop_front();
     const double t0 = timed([&] { admit(std::move(a)); });
@@ -197,6 +212,14 @@ bool RingStage::work() {
     return true;
   }
   return false;
+}
+
+int RingStage::window() const {
+  const int base = layout_.in_flight_limit();
+  if (layout_.window > 0 || ring_latency_s_ <= 0 || pass_s_ <= 0) return base;
+  const double extra = ring_latency_s_ / pass_s_;
+  if (extra < 0.25) return base;  // links fast next to a pass: as if instant
+  return base + std::min(static_cast<int>(std::ceil(extra)), 4 * base);
 }
 
 void RingStage::admit(Admission a) {
@@ -228,9 +251,11 @@ void RingStage::admit(Admission a) {
   ++in_flight_;
   ++stats.admitted;
   run_blocks(std::move(s));
+  busy_what_.what = "admit";  // the text encoder, then step 0's pass
 }
 
 void RingStage::run_blocks(RingState s) {
+  if (stats.trace) busy_what_ = {"unet", s.id, s.step};
   progress_[s.id] = BatchProgress{s.id, s.step, s.steps, static_cast<int>(s.items.size())};
   const kernels::DeviceCounters before = be_.counters();
   {
@@ -328,6 +353,7 @@ void RingStage::finish_step(RingState s) {
 
 void RingStage::decode_part() {
   Decode& d = decodes_.front();
+  if (stats.trace) busy_what_ = {"vae", d.s.id, d.next_part};
   std::vector<RgbImage> images;
   // A decode that fails costs its micro-batch's items, not the job: they are
   // reported failed with the reason, and the rank goes on with the next one.
@@ -373,12 +399,15 @@ std::vector<BatchProgress> RingStage::progress() const {
 
 void RingStage::send(int stage, StatePart p) {
   Timed t(stats.wire_s);
+  StateTransfer sent{stats.trace ? now_s() : 0, layout_.rank_of(pipeline_, stage), 0, p.id, p.step, kind_name(p.kind)};
   const int64_t link_before = link_ ? link_->bytes_sent() : 0;
   const uint64_t sent_before = t_.traffic().bytes_sent;
-  stats.tensor_bytes_sent += send_part(t_, link_, be_, layout_.rank_of(pipeline_, stage), std::move(p));
+  stats.tensor_bytes_sent += send_part(t_, link_, be_, sent.peer, std::move(p));
   const int64_t linked = link_ ? link_->bytes_sent() - link_before : 0;
   stats.link_bytes_sent += linked;
-  stats.state_bytes_sent += static_cast<int64_t>(t_.traffic().bytes_sent - sent_before) + linked;
+  sent.bytes = static_cast<int64_t>(t_.traffic().bytes_sent - sent_before) + linked;
+  stats.state_bytes_sent += sent.bytes;
+  if (stats.trace) stats.sends.push_back(sent);
   ++stats.states_sent;
 }
 

@@ -33,6 +33,28 @@ namespace farm::pipeline {
 // Turns a finished image into the bytes the coordinator writes (PNG + metadata).
 using ImageEncoder = std::function<comm::Bytes(const RingItem&, const RgbImage&)>;
 
+// What a busy interval was, for traces: "admit" (text encoder, then step 0's
+// UNet pass), "unet" (a pass), "vae" (a decode part, `step` its index; the
+// last one also encodes the PNGs) or "receive" (taking a state message in).
+struct BusyWhat {
+  const char* what = "busy";
+  int64_t id = -1;  // micro-batch
+  int step = 0;
+};
+
+// A stage-to-stage state message, for traces: when this rank sent it (before
+// serialising) or took it in, the rank at the other end, its bytes (sent:
+// with its device-link tensors; received: the message's), the micro-batch,
+// its step and part ("hidden", "skips", "batch"). Messages between two ranks
+// arrive in order, so the n-th send to a rank is its n-th receive from this one.
+struct StateTransfer {
+  double t = 0;
+  int peer = -1;
+  int64_t bytes = 0, id = 0;
+  int step = 0;
+  const char* part = "";
+};
+
 // What a rank did, for the summary line and the throughput benchmark.
 struct RingStats {
   double busy_s = 0, text_s = 0, unet_s = 0, vae_s = 0, encode_s = 0, wire_s = 0;
@@ -41,6 +63,8 @@ struct RingStats {
   int64_t tensor_bytes_sent = 0;  // their tensor payload only: what the cost model counts (ring_routes.h)
   int64_t link_bytes_sent = 0;    // of which GPU to GPU (NCCL), never through the host
   std::string tensors_over = "host";  // "nccl" with a device link
+  double ring_latency_s = 0;  // stage 0: the ring's measured round at start-up
+  int window = 0;             // stage 0: the most micro-batches it let in flight
   // Device work: the whole job, and each UNet pass in the steady state
   // (after the first micro-batch finished): its input up, the pass, its output down.
   kernels::DeviceCounters device;
@@ -49,10 +73,12 @@ struct RingStats {
   std::map<std::string, std::pair<double, int64_t>> op_times;  // FARM_PROFILE_OPS: device ms and calls per op
   kernels::DeviceCounters pass_max, pass_sum;
   int64_t steady_passes = 0;
-  // Busy intervals and event times (steady clock, seconds) when tracing.
+  // Busy intervals and event times (steady clock, seconds: comm::steady_clock_s) when tracing.
   bool trace = false;
   std::vector<std::pair<double, double>> busy;
+  std::vector<BusyWhat> busy_what;  // per busy interval
   std::vector<double> admissions, completions;
+  std::vector<StateTransfer> sends, receives;  // stage-to-stage state messages
 };
 
 // A micro-batch this rank has worked on: the step of its latest pass here.
@@ -81,6 +107,13 @@ class RingStage {
 
   // The micro-batches this rank holds, for the coordinator's progress line.
   std::vector<BatchProgress> progress() const;
+  // Stage 0: the ring's measured round (ring_latency.h). Without a --window,
+  // the window then grows to cover it: S + 1 micro-batches keep every stage
+  // busy when links are instant; each further pass time of latency needs one
+  // more in flight, or stage 0 idles while states cross the links.
+  void set_ring_latency(double seconds) { ring_latency_s_ = stats.ring_latency_s = seconds; }
+  int window() const;
+
   // FARM_FAULT_ITEMS: the last stage poisons these items' latents (job
   // indices) before the finiteness check, for the per-item failure tests.
   void set_fault_items(std::vector<int64_t> items) { fault_items_ = std::move(items); }
@@ -144,6 +177,9 @@ class RingStage {
   bool first_done_ = false;  // a micro-batch has finished on this rank's pipeline (steady state)
   std::map<int64_t, BatchProgress> progress_;
   std::vector<int64_t> fault_items_;
+  BusyWhat busy_what_;  // tracing: the unit of work under way, for mark_busy
+  double ring_latency_s_ = 0;
+  double pass_s_ = 0;  // stage 0: running mean of its UNet pass time
 };
 
 }  // namespace farm::pipeline

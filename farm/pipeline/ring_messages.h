@@ -25,6 +25,7 @@ enum RingTag : int {
   kFail = 5,      // any rank -> coordinator: {"rank", "host", "error"[, "signal"]}: the job must stop
   kShutdown = 6,  // coordinator -> every rank
   kProgress = 7,  // any rank -> coordinator, every few seconds: a heartbeat with what it is doing
+  kProbe = 8,     // start-up only: a token timed around each pipeline's ring (ring_latency.h)
 };
 
 // N = pipelines × stages ranks; rank r is stage r % S of pipeline r / S, so
@@ -77,6 +78,7 @@ struct RingState {
 //  batch:  at admission, from stage 0: the context (to a stage that reads it)
 //          and the items (to the last stage).
 enum class PartKind { hidden, skips, batch };
+const char* kind_name(PartKind k);  // "hidden", "skips", "batch": as the message header spells it
 
 struct StatePart {
   PartKind kind = PartKind::hidden;
