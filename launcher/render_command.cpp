@@ -42,6 +42,7 @@ struct RenderFlags {
   int stages = 0, pipelines = 0, window = 0;
   std::string plan, device, stats;
   std::string transport = "auto";
+  std::string weights = "shared";
 };
 
 // Control always goes over MPI (or loopback); --transport says where stage
@@ -201,6 +202,7 @@ int run_render(const RenderFlags& f, CLI::App* cmd) {
     job.layout.stage_memory_bytes = l.at("stage_memory_bytes").get<std::vector<double>>();
   }
   job.tensors = f.transport;
+  job.weights = f.weights;
   return run_rank(*t, job);
 }
 
@@ -266,6 +268,10 @@ std::function<int()> add_render_command(CLI::App& app) {
                   "stage-to-stage tensors: auto (nccl with a cuda backend when the build has NCCL, else mpi), "
                   "mpi (through the host), or nccl (GPU to GPU; --backend cuda or cuda-emu). Control is MPI")
       ->check(CLI::IsMember({"auto", "mpi", "nccl"}));
+  cmd->add_option("--weights", f->weights,
+                  "shared (default): the lowest rank of each stage's ranks reads the stage's weights from the files "
+                  "and sends them to the others (over MPI: shared memory on one node); each: every rank reads its own")
+      ->check(CLI::IsMember({"shared", "each"}));
   return [f, cmd] { return run_render(*f, cmd); };
 }
 

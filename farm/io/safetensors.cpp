@@ -131,8 +131,16 @@ const SafetensorsFile::Entry& SafetensorsFile::at(const std::string& name) const
 
 Tensor SafetensorsFile::load_f32(const std::string& name) const {
   const Entry& e = at(name);
+  return stored_to_f32(e, bytes(e));
+}
+
+std::vector<uint8_t> SafetensorsFile::stored_bytes(const std::string& name) const {
+  const Entry& e = at(name);
+  return std::vector<uint8_t>(bytes(e), bytes(e) + (e.end - e.begin));
+}
+
+Tensor stored_to_f32(const SafetensorsFile::Entry& e, const uint8_t* p) {
   Tensor t(e.shape);
-  const uint8_t* p = bytes(e);
   const size_t n = static_cast<size_t>(t.size());
   // A shape with a 0 has no bytes, and an empty vector's data() may be null,
   // which memcpy must never get, even for 0 bytes (found by fuzz_safetensors).

@@ -34,6 +34,9 @@ class SafetensorsFile {
 
   // The tensor converted to fp32 (F32/F16/BF16 and, for reference data, I64/I32).
   Tensor load_f32(const std::string& name) const;
+  // A copy of the tensor's bytes as stored (what a stage group's reader
+  // sends to the ranks that do not read the file: farm/io/weight_share.h).
+  std::vector<uint8_t> stored_bytes(const std::string& name) const;
   std::vector<int64_t> load_i64(const std::string& name) const;
 
  private:
@@ -53,5 +56,11 @@ class SafetensorsFile {
   std::map<std::string, Entry> entries_;
   std::map<std::string, std::string> metadata_;
 };
+
+// The tensor `e` describes, converted to fp32 from its stored bytes
+// (e.end - e.begin of them): load_f32 and the ranks that receive a weight's
+// bytes from their stage group's reader convert through this one function,
+// so their weights are bit-identical.
+Tensor stored_to_f32(const SafetensorsFile::Entry& e, const uint8_t* stored);
 
 }  // namespace farm

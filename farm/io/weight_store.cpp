@@ -9,7 +9,7 @@ namespace farm {
 
 namespace fs = std::filesystem;
 
-WeightStore::WeightStore(const std::string& dir) : dir_(dir) {
+WeightStore::WeightStore(const std::string& dir, WeightShare* share) : dir_(dir), share_(share) {
   if (!fs::is_directory(dir)) fail(dir, ": model folder is missing");
   std::vector<std::string> paths;
   for (const auto& e : fs::directory_iterator(dir))
@@ -33,7 +33,7 @@ Shape WeightStore::shape_of(const std::string& key) const {
   return f->find(key)->shape;
 }
 
-Tensor WeightStore::get(const std::string& key, const Shape& expected) const {
+const SafetensorsFile& WeightStore::checked(const std::string& key, const Shape& expected) const {
   const SafetensorsFile* f = file_of(key);
   if (!f) fail(files_.size() == 1 ? files_[0]->path() : dir_, ": missing weight '", key, "' (expected shape ",
                shape_str(expected), ")");
@@ -42,9 +42,44 @@ Tensor WeightStore::get(const std::string& key, const Shape& expected) const {
     fail(f->path(), ": weight '", key, "' has dtype ", dtype_name(e->dtype), " (expected F32, F16 or BF16)");
   if (e->shape != expected)
     fail(f->path(), ": weight '", key, "' has shape ", shape_str(e->shape), " (expected ", shape_str(expected), ")");
+  return *f;
+}
+
+Tensor WeightStore::get(const std::string& key, const Shape& expected) const {
+  if (share_ && !share_->reads_files()) {
+    // A follower: its own header says what to expect; the bytes come from
+    // the reader. Its own error leaves the reader's round for leave() to take.
+    return received(checked(key, expected), key);
+  }
+  const SafetensorsFile* f = nullptr;
+  std::vector<uint8_t> stored;
+  try {
+    f = &checked(key, expected);
+    if (share_) stored = f->stored_bytes(key);
+  } catch (const Error& e) {
+    if (share_) share_->send_error(e.what());  // the group fails with the reader's message
+    throw;
+  }
+  const auto& e = *f->find(key);
   loaded_.insert(key);
-  loaded_bytes_ += e->end - e->begin;
-  return f->load_f32(key);
+  loaded_bytes_ += e.end - e.begin;
+  bytes_read_ += e.end - e.begin;
+  if (!share_) return f->load_f32(key);  // straight from the mapping
+  share_->send(key, e.dtype, stored);
+  return stored_to_f32(e, stored.data());
+}
+
+Tensor WeightStore::received(const SafetensorsFile& f, const std::string& key) const {
+  const auto& e = *f.find(key);
+  const WeightShare::Stored s = share_->receive(key);
+  if (s.dtype != e.dtype || s.bytes.size() != e.end - e.begin)
+    fail(f.path(), ": weight '", key, "' is ", e.end - e.begin, " bytes of ", dtype_name(e.dtype), " here but ",
+         s.bytes.size(), " bytes of ", dtype_name(s.dtype), " in the file ", share_->reader_name(),
+         " read for this stage: the ranks see different model files");
+  loaded_.insert(key);
+  loaded_bytes_ += s.bytes.size();
+  bytes_received_ += s.bytes.size();
+  return stored_to_f32(e, s.bytes.data());
 }
 
 }  // namespace farm

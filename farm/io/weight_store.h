@@ -2,6 +2,8 @@
 // *.safetensors file of its folder, looked up by checkpoint key. Each read is
 // checked against the shape the model expects, and every key read is
 // recorded, so a pipeline stage can prove it loaded only its own blocks.
+// With a WeightShare, only the stage group's reader reads the tensors' bytes
+// from the files; the other ranks receive them (farm/io/weight_share.h).
 #pragma once
 
 #include <memory>
@@ -11,13 +13,15 @@
 
 #include "farm/core/tensor.h"
 #include "farm/io/safetensors.h"
+#include "farm/io/weight_share.h"
 
 namespace farm {
 
 class WeightStore {
  public:
-  // Opens (mmaps and validates) every .safetensors file in `dir`.
-  explicit WeightStore(const std::string& dir);
+  // Opens (mmaps and validates) every .safetensors file in `dir`. `share`
+  // (outliving the store): the stage group to read the bytes for, or take them from.
+  explicit WeightStore(const std::string& dir, WeightShare* share = nullptr);
 
   const std::string& dir() const { return dir_; }
   bool contains(const std::string& key) const;
@@ -29,14 +33,22 @@ class WeightStore {
 
   const std::set<std::string>& loaded_keys() const { return loaded_; }
   size_t loaded_bytes() const { return loaded_bytes_; }
+  // Of loaded_bytes(): read from this rank's files, or received from its
+  // stage group's reader.
+  size_t bytes_read() const { return bytes_read_; }
+  size_t bytes_received() const { return bytes_received_; }
 
  private:
   const SafetensorsFile* file_of(const std::string& key) const;
+  // The file holding `key`, checked against `expected` (errors as get()).
+  const SafetensorsFile& checked(const std::string& key, const Shape& expected) const;
+  Tensor received(const SafetensorsFile& f, const std::string& key) const;
 
   std::string dir_;
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
+  WeightShare* share_ = nullptr;
   mutable std::set<std::string> loaded_;
-  mutable size_t loaded_bytes_ = 0;
+  mutable size_t loaded_bytes_ = 0, bytes_read_ = 0, bytes_received_ = 0;
 };
 
 }  // namespace farm

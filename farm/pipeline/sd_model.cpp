@@ -58,10 +58,12 @@ void SdModel::load_weights(kernels::Backend& be, const LoadParts& parts) {
       for (const auto& k : loader.keys()) loaded_keys.insert(cat(part, "/", k));
       return;
     }
-    const WeightStore w(sub);
+    const WeightStore w(sub, parts.share);
     const model::WeightLoader loader(w, be);
     load(loader);
     weight_bytes += w.loaded_bytes();
+    weight_bytes_read += w.bytes_read();
+    weight_bytes_received += w.bytes_received();
     for (const auto& k : w.loaded_keys()) loaded_keys.insert(cat(part, "/", k));
   };
   const size_t end = std::min(parts.unet_end, unet->blocks().size());

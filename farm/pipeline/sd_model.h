@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 
+#include "farm/io/weight_share.h"
 #include "farm/model/clip_text.h"
 #include "farm/model/unet.h"
 #include "farm/model/vae_decoder.h"
@@ -25,6 +26,9 @@ struct LoadParts {
   // of reading files (model::WeightLoader::random); the images are noise.
   bool random_weights = false;
   uint64_t seed = 0;
+  // --weights shared: this rank's stage group, whose reader reads each
+  // weight's bytes for all of it (farm/io/weight_share.h); null: read them here.
+  WeightShare* share = nullptr;
 };
 
 struct SdModel {
@@ -34,7 +38,9 @@ struct SdModel {
   std::unique_ptr<model::UNet> unet;
   std::unique_ptr<model::VaeDecoder> vae;
   sched::SchedulerConfig scheduler;
-  size_t weight_bytes = 0;  // bytes of weights read from disk (as stored; 0 with random weights)
+  size_t weight_bytes = 0;  // bytes of weights loaded (as stored; 0 with random weights)
+  // Of weight_bytes: read from this rank's files, or received from its stage group's reader.
+  size_t weight_bytes_read = 0, weight_bytes_received = 0;
   // Every checkpoint key read, as "unet/<key>", "text_encoder/<key>", "vae/<key>".
   std::set<std::string> loaded_keys;
   // Where the weights live and the model runs; set by load_weights.
