@@ -40,7 +40,7 @@ struct RenderFlags {
   double stall_timeout = 600, progress_every = 10;
   std::string metrics, name_template = "{index}-{seed}", archive;
   int stages = 0, pipelines = 0, window = 0;
-  std::string plan, device, stats;
+  std::string plan, device, stats, trace;
   std::string transport = "auto";
   std::string weights = "shared";
 };
@@ -124,6 +124,7 @@ RankJob prepare_rank_job(const RenderFlags& f, CLI::App* cmd, int ranks) {
   job.random_weights = f.random_weights;
   job.out_dir = f.out;
   job.stats_file = f.stats;
+  job.trace_file = f.trace;
   job.coord.max_failures = f.max_failures;
   job.coord.terminal = ::isatty(STDERR_FILENO) != 0;
   job.coord.progress_every_s = f.progress_every;
@@ -194,6 +195,7 @@ int run_render(const RenderFlags& f, CLI::App* cmd) {
     job.dtype = f.dtype;
     job.random_weights = f.random_weights;
     job.stats_file = f.stats;  // only rank 0 writes it; every rank traces
+    job.trace_file = f.trace;
     job.stall_timeout_s = r.header().at("stall_timeout_s").get<double>();
     job.layout.pipelines = l.at("pipelines").get<int>();
     job.layout.stages = l.at("stages").get<int>();
@@ -264,6 +266,9 @@ std::function<int()> add_render_command(CLI::App& app) {
   cmd->add_option("--window", f->window, "micro-batches in flight per pipeline (default: stages + 1)");
   cmd->add_option("--device", f->device, "device profile the partitioner costs with: cpu, a100, h100");
   cmd->add_option("--stats", f->stats, "write per-rank statistics and busy traces (JSON) here");
+  cmd->add_option("--trace", f->trace,
+                  "write the job's trace here: Chrome trace JSON (ui.perfetto.dev, chrome://tracing), every rank's "
+                  "busy intervals and state messages on rank 0's clock (offsets measured at start-up)");
   cmd->add_option("--transport", f->transport,
                   "stage-to-stage tensors: auto (nccl with a cuda backend when the build has NCCL, else mpi), "
                   "mpi (through the host), or nccl (GPU to GPU; --backend cuda or cuda-emu). Control is MPI")

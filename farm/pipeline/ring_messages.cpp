@@ -51,11 +51,11 @@ const Tensor* StatePart::find(const std::string& name) const {
   return nullptr;
 }
 
-namespace {
-
 const char* kind_name(PartKind k) {
   return k == PartKind::hidden ? "hidden" : k == PartKind::skips ? "skips" : "batch";
 }
+
+namespace {
 
 PartKind kind_of(const std::string& s, const std::string& what) {
   if (s == "hidden") return PartKind::hidden;
