@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
@@ -40,7 +41,7 @@ struct RenderFlags {
   double stall_timeout = 600, progress_every = 10;
   std::string metrics, name_template = "{index}-{seed}", archive;
   int stages = 0, pipelines = 0, window = 0;
-  std::string plan, device, stats, trace;
+  std::string plan, device, stats, trace, shard;
   std::string transport = "auto";
   std::string weights = "shared";
 };
@@ -110,6 +111,20 @@ RankJob prepare_rank_job(const RenderFlags& f, CLI::App* cmd, int ranks) {
   req.batch = f.batch;
   req.job_seed = f.job_seed;
   req.name_template = f.name_template;
+  if (!f.shard.empty()) {
+    const auto slash = f.shard.find('/');
+    size_t used_k = 0, used_n = 0;
+    try {
+      if (slash == std::string::npos) throw std::invalid_argument("no /");
+      req.shard = std::stoi(f.shard.substr(0, slash), &used_k);
+      req.shards = std::stoi(f.shard.substr(slash + 1), &used_n);
+    } catch (const std::exception&) {
+      used_k = 0;
+    }
+    if (used_k == 0 || used_k != slash || used_n != f.shard.size() - slash - 1 || req.shards < 1)
+      fail("--shard '", f.shard, "': expected K/N, this job's slice K (0 to N-1) of N (e.g. 3/16, or ",
+           "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT with --array=0-15)");
+  }
   if (f.job_seed < -1) fail("--job-seed ", f.job_seed, ": must be -1 (drawn) or at least 0");
   if (f.window < 0) fail("--window ", f.window, ": must be at least 1");
   if (f.stall_timeout <= 0) fail("--stall-timeout ", f.stall_timeout, ": must be a positive number of seconds");
@@ -146,6 +161,10 @@ RankJob prepare_rank_job(const RenderFlags& f, CLI::App* cmd, int ranks) {
   job.coord.stall_timeout_s = job.stall_timeout_s;
   prepared->run_record.layout = cat(job.layout.pipelines, "x", job.layout.stages);
   if (!f.archive.empty()) open_archive(f, job, *prepared);
+  if (req.shards > 1)
+    std::fprintf(stderr, "farm: shard %d/%d: items %lld-%lld of the %zu in %s\n", req.shard, req.shards,
+                 static_cast<long long>(prepared->items.front().index),
+                 static_cast<long long>(prepared->items.back().index), prepared->file_items, f.prompts.c_str());
   std::fprintf(stderr, "farm: %zu prompts, %zu to render in %zu micro-batches%s (run %lld of this job, job seed %llu)\n",
                prepared->items.size(), todo, prepared->micro_batches.size(),
                prepared->already_done ? cat(" (", prepared->already_done, " already done in ", f.out, ")").c_str() : "",
@@ -239,6 +258,9 @@ std::function<int()> add_render_command(CLI::App& app) {
   cmd->add_option("--job-seed", f->job_seed,
                   "the seed random item seeds derive from (default: drawn at the job's first run and kept in "
                   "the journal, so a rerun makes the same images)");
+  cmd->add_option("--shard", f->shard,
+                  "K/N: render only the K-th (0-based) of N consecutive slices of the prompt file, e.g. a Slurm job "
+                  "array's task; give each shard its own --out, and one --job-seed to all for the unsliced job's seeds");
   cmd->add_option("--name-template", f->name_template,
                   "image file names: {index} (required; {index:N} pads to N digits), {seed}, {prompt} (made safe "
                   "for file systems), {steps}, {sampler}, {width}, {height}, {date} (the job's first day); '/' "

@@ -81,10 +81,10 @@ void Coordinator::on_done(const comm::Message& m) {
   in_flight_.erase(batch);
   for (const auto& entry : h.at("items")) {
     const int64_t index = entry.at("index").get<int64_t>();
-    const JobItem& it = job_.items.at(static_cast<size_t>(index));
+    const JobItem& it = job_.items.at(job_.at(index));
     JournalRecord rec;
     rec.index = index;
-    rec.key = job_.keys.at(static_cast<size_t>(index));
+    rec.key = job_.keys.at(job_.at(index));
     rec.seed = it.seed;
     rec.rank = m.source;
     rec.render_s = render_s;
@@ -95,7 +95,7 @@ void Coordinator::on_done(const comm::Message& m) {
     if (error.empty()) {
       png = r.blob();
       rec.status = "done";
-      rec.file = job_.files.at(static_cast<size_t>(index));
+      rec.file = job_.files.at(job_.at(index));
       rec.sha256 = sha256_hex(png.data(), png.size());
       // The image first, whole (rename), then its record: a record never
       // names a file that is not there.

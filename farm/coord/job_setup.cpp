@@ -176,6 +176,15 @@ PreparedJob prepare_job(const JobRequest& r, const pipeline::SdModel& model) {
                  : r.job_seed >= 0  ? static_cast<uint64_t>(r.job_seed)
                                     : draw_job_seed();
   assign_random_seeds(job.items, job.job_seed);
+  job.file_items = job.items.size();
+  if (r.shards > 1) {
+    if (r.shard < 0 || r.shard >= r.shards) fail("--shard ", r.shard, "/", r.shards, ": K must be 0 to ", r.shards - 1);
+    const size_t n = job.items.size(), k = static_cast<size_t>(r.shard), m = static_cast<size_t>(r.shards);
+    job.items = std::vector<JobItem>(job.items.begin() + static_cast<std::ptrdiff_t>(k * n / m),
+                                     job.items.begin() + static_cast<std::ptrdiff_t>((k + 1) * n / m));
+    if (job.items.empty()) fail("--shard ", r.shard, "/", r.shards, ": ", r.prompts, " has ", n, " items, none for this shard");
+    job.first_index = job.items.front().index;
+  }
   // {date} is the job's first day, so a rerun after midnight finds the same names.
   job.first_started = past.runs.empty() ? now_utc() : past.runs.front().started;
   job.files = NameTemplate(r.name_template).file_names(job.items, job.first_started.substr(0, 10));
@@ -204,7 +213,7 @@ PreparedJob prepare_job(const JobRequest& r, const pipeline::SdModel& model) {
     }
     if (done->key != job.keys.back()) {
       // Its old image goes: the new one may have another name (another seed).
-      if (r.rerender_changed && done->file != job.files[static_cast<size_t>(it.index)]) fs::remove(fs::path(r.out_dir) / done->file, ec);
+      if (r.rerender_changed && done->file != job.files[job.at(it.index)]) fs::remove(fs::path(r.out_dir) / done->file, ec);
       if (!r.rerender_changed && n_changed++ < 5)
         changed += cat("\n  item ", it.index, " (", it.source, ":", it.line, "): was rendered as '",
                        done->item.prompt.substr(0, 40), "' seed ", done->item.seed, " ", done->item.width, "x",

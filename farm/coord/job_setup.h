@@ -33,6 +33,11 @@ struct JobRequest {
   int64_t job_seed = -1;
   std::string name_template = "{index}-{seed}";  // --name-template (name_template.h)
   int batch = 1;
+  // --shard K/N: this job is the K-th of N consecutive slices of the prompt
+  // file (a Slurm job array's task), each with its own --out and journal.
+  // Items keep their index in the whole file, so names and derived seeds
+  // are those of the unsliced job (with the same --job-seed).
+  int shard = 0, shards = 1;
 };
 
 // An exclusive advisory lock (flock) on the output folder itself, held while
@@ -52,7 +57,10 @@ class FolderLock {
 };
 
 struct PreparedJob {
-  std::vector<JobItem> items;                       // the whole job, seeds assigned
+  std::vector<JobItem> items;                       // the whole job (its shard), seeds assigned
+  size_t file_items = 0;                            // items in the prompt file (all shards)
+  int64_t first_index = 0;                          // items[i] has index first_index + i (a shard's start)
+  size_t at(int64_t index) const { return static_cast<size_t>(index - first_index); }  // into items, keys, files
   std::vector<std::string> keys;                    // item_key of each item
   std::vector<std::string> files;                   // each item's PNG, relative to out_dir
   std::vector<std::vector<JobItem>> micro_batches;  // what is left to render
