@@ -8,7 +8,9 @@
 //    scaled by ranks / cores when the ranks oversubscribe the cores;
 //  * "run": the same plan re-timed with the stage times this run measured
 //    (compute per pass, text per admission, VAE + PNG per finish, message
-//    encode/decode), which checks the schedule model itself.
+//    encode/decode), which checks the schedule model itself; across hosts
+//    also the link latency the run measured (each hop: its ring round / S)
+//    and the window stage 0 grew to.
 // Last, the tensor bytes each stage sent beside the plan's count for the same
 // work, which must agree to the byte (sent_bytes_plan below).
 // With --json FILE it also writes the row's figures there (tools/gpu/check.sh's
@@ -116,7 +118,14 @@ int main(int argc, char** argv) {
       sp.send_s = S > 1 ? r["wire_s"].get<double>() / passes : 0;
       sp.send_once_s = 0;  // wire_s holds every send, the batch messages too
     }
-    const auto sim_run = farm::partition::simulate(measured, o);
+    // Between hosts: each hop also takes the link's latency (farm measured the
+    // ring's round at start-up: ring_latency_s over S hops), and stage 0 kept
+    // the window it grew to cover it.
+    farm::partition::SimOptions o_run = o;
+    if (rank[0].contains("ring_latency_s") && S > 1)
+      for (auto& sp : measured.stage) sp.hop_s = rank[0]["ring_latency_s"].get<double>() / S;
+    if (rank[0].contains("window") && rank[0]["window"].get<int>() > 0) o_run.window = rank[0]["window"].get<int>();
+    const auto sim_run = farm::partition::simulate(measured, o_run);
 
     const double ips = images / render_s;
     std::printf("%-22s %dx%d  %8.3f | %8.3f (%+5.1f%%) | %8.3f (%+5.1f%%) | bubble %5.1f%% vs %5.1f%% / %5.1f%% |", label.c_str(),

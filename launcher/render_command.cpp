@@ -178,6 +178,7 @@ nlohmann::json layout_json(const pipeline::RingLayout& l) {
           {"stages", l.stages},
           {"ranges", l.ranges},
           {"window", l.window},
+          {"window_fixed", l.window_fixed},
           {"stage_memory_bytes", l.stage_memory_bytes}};
 }
 
@@ -219,6 +220,7 @@ int run_render(const RenderFlags& f, CLI::App* cmd) {
     job.layout.pipelines = l.at("pipelines").get<int>();
     job.layout.stages = l.at("stages").get<int>();
     job.layout.window = l.at("window").get<int>();
+    job.layout.window_fixed = l.at("window_fixed").get<bool>();
     job.layout.ranges = l.at("ranges").get<std::vector<std::pair<size_t, size_t>>>();
     job.layout.stage_memory_bytes = l.at("stage_memory_bytes").get<std::vector<double>>();
   }
@@ -285,7 +287,8 @@ std::function<int()> add_render_command(CLI::App& app) {
   cmd->add_option("--stages", f->stages, "pipeline stages per pipeline (default: the partitioner's choice)");
   cmd->add_option("--pipelines", f->pipelines, "pipelines (ranks = pipelines x stages)");
   cmd->add_option("--plan", f->plan, "plan file from `farm plan --json` (layout and block ranges)");
-  cmd->add_option("--window", f->window, "micro-batches in flight per pipeline (default: stages + 1)");
+  cmd->add_option("--window", f->window, "micro-batches in flight per pipeline, fixed (default: stages + 1, or the plan's, grown "
+                  "to cover the link latency measured at start-up)");
   cmd->add_option("--device", f->device, "device profile the partitioner costs with: cpu, a100, h100");
   cmd->add_option("--stats", f->stats, "write per-rank statistics and busy traces (JSON) here");
   cmd->add_option("--trace", f->trace,

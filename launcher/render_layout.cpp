@@ -23,6 +23,7 @@ pipeline::RingLayout from_plan(const partition::Plan& p, int window) {
     l.longest_unit_s = std::max({l.longest_unit_s, s.block_s, s.text_s, s.vae_s / std::max(1, p.vae_parts)});
   }
   l.window = window > 0 ? window : p.window;
+  l.window_fixed = window > 0;
   return l;
 }
 

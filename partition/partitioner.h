@@ -27,6 +27,11 @@ struct StagePlan {
   // Link time: one latency per message + bytes / bandwidth (0 when S == 1).
   double send_s = 0;       // per step that sends
   double send_once_s = 0;  // per micro-batch (stage 0)
+  // A state's time in flight to the next stage beyond send_s: link latency
+  // the sender does not spend (it is free again once the bytes are handed
+  // over). 0 in plans; the throughput benchmark sets it from the latency a
+  // run measured between hosts.
+  double hop_s = 0;
   // What the partitioner balances: compute + link time per step (send_s +
   // send_once_s / steps), or their max when sends overlap compute.
   double time_s = 0;

@@ -115,7 +115,8 @@ SimResult simulate(const Plan& p, const SimOptions& o) {
       if (act == Act::admit && S > 1) send += p.stage[0].send_once_s;
       if (!p.overlap_transfers) busy_end += send;
       const int to = (next + 1) % S;
-      inbox[static_cast<size_t>(to)].push_back({finish + send, m.micro_batch, next == S - 1 ? m.step + 1 : m.step});
+      inbox[static_cast<size_t>(to)].push_back(
+          {finish + send + p.stage[s].hop_s, m.micro_batch, next == S - 1 ? m.step + 1 : m.step});
     }
     free_at[s] = busy_end;
     busy[s].push_back({start, busy_end});

@@ -69,6 +69,7 @@ MpiTransport::MpiTransport() {
   comm_ = std::make_unique<Comm>(Comm{comm});
   MPI_Comm_rank(comm, &rank_);
   MPI_Comm_size(comm, &size_);
+  blocking_receive_ = env_set("FARM_BLOCKING_RECEIVE");
   char name[MPI_MAX_PROCESSOR_NAME] = {};
   int len = 0;
   MPI_Get_processor_name(name, &len);
@@ -166,6 +167,18 @@ std::optional<Message> MpiTransport::poll() {
   if (!self_.empty()) {
     m = std::move(self_.front());
     self_.pop_front();
+  } else if (blocking_receive_) {  // the pre-Imrecv way, for benchmarks/multihost_latency.sh's comparison
+    int found = 0;
+    MPI_Message handle;
+    MPI_Status st;
+    check(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_->comm, &found, &handle, &st), "MPI_Improbe");
+    if (!found) return std::nullopt;
+    int count = 0;
+    MPI_Get_count(&st, MPI_BYTE, &count);
+    m.source = st.MPI_SOURCE;
+    m.tag = st.MPI_TAG;
+    m.bytes.resize(static_cast<size_t>(count));
+    check(MPI_Mrecv(m.bytes.data(), count, MPI_BYTE, &handle, MPI_STATUS_IGNORE), "MPI_Mrecv");
   } else {
     start_receives();
     auto got = take_received();

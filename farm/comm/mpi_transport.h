@@ -64,6 +64,7 @@ class MpiTransport final : public Transport {
   std::unique_ptr<Comm> comm_;
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_ranks_ = 1;
   bool owns_mpi_ = false;
+  bool blocking_receive_ = false;  // FARM_BLOCKING_RECEIVE (benchmarks): MPI_Mrecv, as before non-blocking receives
   std::string host_;
   std::deque<Message> self_;
   std::deque<std::unique_ptr<Pending>> pending_;

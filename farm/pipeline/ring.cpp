@@ -216,7 +216,7 @@ bool RingStage::work() {
 
 int RingStage::window() const {
   const int base = layout_.in_flight_limit();
-  if (layout_.window > 0 || ring_latency_s_ <= 0 || pass_s_ <= 0) return base;
+  if (layout_.window_fixed || ring_latency_s_ <= 0 || pass_s_ <= 0) return base;
   const double extra = ring_latency_s_ / pass_s_;
   if (extra < 0.25) return base;  // links fast next to a pass: as if instant
   return base + std::min(static_cast<int>(std::ceil(extra)), 4 * base);

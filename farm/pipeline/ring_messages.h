@@ -34,6 +34,7 @@ struct RingLayout {
   int pipelines = 1, stages = 1;
   std::vector<std::pair<size_t, size_t>> ranges;  // UNet blocks [begin, end) per stage
   int window = 0;  // micro-batches in flight per pipeline; 0: S + 1 (1 when S = 1)
+  bool window_fixed = false;  // --window: kept; else stage 0 may grow it over slow links (RingStage::window)
   // The partitioner's memory estimate per stage (weights + working memory +
   // queued states), checked against the device's free memory at start-up.
   std::vector<double> stage_memory_bytes;
