@@ -33,20 +33,26 @@ stats() { sort -g | awk '{v[NR] = $1} END {printf "%6.3f %6.3f", v[1], (NR % 2 ?
 bytes=$(find "$model" -name '*.safetensors' -printf '%s\n' | awk '{s += $1} END {printf "%.0f", s / 1e6}')
 echo "model $model ($bytes MB of .safetensors), $(nproc) cores, $runs runs each, $(date -u +%FT%TZ)"
 echo "ranks  weights  cache  load_s min median   MB read (all ranks)  MB received"
+# The two ways alternate run by run, so a burst of other load on the machine
+# falls on both.
 for np in $ranks; do
-  for w in shared each; do
-    for cache in warm cold; do
-      : >"$work/times"
-      [[ $cache == warm ]] && cat $(find "$model" -name '*.safetensors') >/dev/null
-      for ((i = 0; i < runs; ++i)); do
-        [[ $cache == cold ]] && evict
+  for cache in warm cold; do
+    : >"$work/shared.times"
+    : >"$work/each.times"
+    for ((i = 0; i < runs; ++i)); do
+      for w in shared each; do
+        if [[ $cache == cold ]]; then evict; else cat $(find "$model" -name '*.safetensors') >/dev/null; fi
         OMP_NUM_THREADS=1 "${mpi[@]}" -np "$np" "$farm" render --model "$model" --prompts "$work/one.jsonl" \
           --out "$work/out" --overwrite --steps 1 --width 32 --height 32 --pipelines "$np" --stages 1 \
           --weights "$w" --progress-every 1000 >"$work/log" 2>&1 || { tail -5 "$work/log"; exit 1; }
-        sed -nE 's/^farm: loaded .* in ([0-9.]+) s$/\1/p' "$work/log" >>"$work/times"
-        read -r mb_read mb_recv < <(sed -nE 's/^farm: weights .*: ([0-9.]+) MB read .*, ([0-9.]+) MB received .*/\1 \2/p' "$work/log")
+        sed -nE 's/^farm: loaded .* in ([0-9.]+) s$/\1/p' "$work/log" >>"$work/$w.times"
+        # One rank prints no weight line: it reads everything itself.
+        sed -nE 's/^farm: weights .*: ([0-9.]+) MB read .*, ([0-9.]+) MB received .*/\1 \2/p' "$work/log" >"$work/$w.mb"
       done
-      printf "%5d  %-7s  %-5s  %s   %12s  %12s\n" "$np" "$w" "$cache" "$(stats <"$work/times")" "$mb_read" "$mb_recv"
+    done
+    for w in shared each; do
+      read -r mb_read mb_recv <"$work/$w.mb" || mb_read=- mb_recv=-
+      printf "%5d  %-7s  %-5s  %s   %12s  %12s\n" "$np" "$w" "$cache" "$(stats <"$work/$w.times")" "$mb_read" "$mb_recv"
     done
   done
 done

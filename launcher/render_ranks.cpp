@@ -161,8 +161,10 @@ std::unique_ptr<WeightShare> make_weight_share(const comm::Transport& t, const R
 #endif
 }
 
-// Rank 0's line on where the weights came from (a collective).
+// Rank 0's line on where the weights came from (a collective; one process
+// has only the "loaded" line).
 void print_weight_sources(comm::Transport& t, const RankJob& job, const pipeline::SdModel& model) {
+  if (t.size() < 2) return;
   const auto all = t.gather(comm::WireWriter(nlohmann::json{{"read", model.weight_bytes_read},
                                                             {"received", model.weight_bytes_received}})
                                 .take(),
@@ -176,9 +178,10 @@ void print_weight_sources(comm::Transport& t, const RankJob& job, const pipeline
     read += static_cast<double>(r), received += static_cast<double>(c);
     readers += r > 0, receivers += c > 0;
   }
-  std::fprintf(stderr, "farm: weights (--weights %s): %.1f MB read from files by %d ranks, %.1f MB received from "
-               "their stage's reader by %d ranks\n", job.weights.c_str(), read / 1e6, readers, received / 1e6,
-               receivers);
+  auto ranks = [](int n) { return n == 1 ? "rank" : "ranks"; };
+  std::fprintf(stderr, "farm: weights (--weights %s): %.1f MB read from files by %d %s, %.1f MB received from "
+               "their stage's reader by %d %s\n", job.weights.c_str(), read / 1e6, readers, ranks(readers),
+               received / 1e6, receivers, ranks(receivers));
 }
 
 // Fault injection for the tests. FARM_FAULT=RANK:PASSES makes rank RANK fail

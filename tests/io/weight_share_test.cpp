@@ -7,6 +7,7 @@
 // the reader. A follower waits at most 20 s for a broadcast, so a protocol
 // that hangs fails the test instead.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
