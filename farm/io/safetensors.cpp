@@ -134,11 +134,6 @@ Tensor SafetensorsFile::load_f32(const std::string& name) const {
   return stored_to_f32(e, bytes(e));
 }
 
-std::vector<uint8_t> SafetensorsFile::stored_bytes(const std::string& name) const {
-  const Entry& e = at(name);
-  return std::vector<uint8_t>(bytes(e), bytes(e) + (e.end - e.begin));
-}
-
 Tensor stored_to_f32(const SafetensorsFile::Entry& e, const uint8_t* p) {
   Tensor t(e.shape);
   const size_t n = static_cast<size_t>(t.size());

@@ -34,9 +34,9 @@ class SafetensorsFile {
 
   // The tensor converted to fp32 (F32/F16/BF16 and, for reference data, I64/I32).
   Tensor load_f32(const std::string& name) const;
-  // A copy of the tensor's bytes as stored (what a stage group's reader
-  // sends to the ranks that do not read the file: farm/io/weight_share.h).
-  std::vector<uint8_t> stored_bytes(const std::string& name) const;
+  // The tensor's bytes as stored, in the mapping (what a stage group's
+  // reader sends to the ranks that do not read the file: farm/io/weight_share.h).
+  const uint8_t* stored_bytes(const std::string& name) const { return bytes(at(name)); }
   std::vector<int64_t> load_i64(const std::string& name) const;
 
  private:

@@ -1,5 +1,7 @@
 #include "farm/io/weight_share.h"
 
+#include <algorithm>
+
 #include "farm/core/error.h"
 
 namespace farm {
@@ -9,22 +11,31 @@ WeightShare::WeightShare(std::unique_ptr<GroupLink> link) : link_(std::move(link
   reader_name_ = link_->reader_name();
 }
 
-void WeightShare::send_round(Kind kind, const std::string& text, DType dtype, std::vector<uint8_t>* bytes) {
+uint8_t* WeightShare::buffer(size_t n) {
+  if (buffer_.size() < n) buffer_.resize(n);  // grows only: never zeroed twice
+  return buffer_.data();
+}
+
+void WeightShare::send_round(Kind kind, const std::string& text, DType dtype, const uint8_t* bytes, size_t n) {
   FARM_ASSERT(reads_files(), "a follower sending weights");
   FARM_ASSERT(!ended_, "weights sent after the group's end");
-  uint64_t head[4] = {kind, text.size(), bytes ? bytes->size() : 0, static_cast<uint64_t>(dtype)};
+  uint64_t head[4] = {kind, text.size(), n, static_cast<uint64_t>(dtype)};
   link_->broadcast(head, sizeof head, true);
   std::string t = text;
   if (!t.empty()) link_->broadcast(t.data(), t.size(), false);
-  if (bytes && !bytes->empty()) link_->broadcast(bytes->data(), bytes->size(), false);
+  if (n) {
+    uint8_t* b = buffer(n);
+    std::copy(bytes, bytes + n, b);
+    link_->broadcast(b, n, false);
+  }
   if (kind != kTensor) ended_ = true;
 }
 
-void WeightShare::send(const std::string& key, DType dtype, std::vector<uint8_t>& stored) {
-  send_round(kTensor, key, dtype, &stored);
+void WeightShare::send(const std::string& key, DType dtype, const uint8_t* stored, size_t n) {
+  send_round(kTensor, key, dtype, stored, n);
 }
 
-void WeightShare::send_error(const std::string& error) { send_round(kError, error, DType::f32, nullptr); }
+void WeightShare::send_error(const std::string& error) { send_round(kError, error, DType::f32, nullptr, 0); }
 
 WeightShare::Round WeightShare::next_round() {
   FARM_ASSERT(!reads_files(), "the reader receiving weights");
@@ -37,8 +48,8 @@ WeightShare::Round WeightShare::next_round() {
   r.text.resize(head[1]);
   if (!r.text.empty()) link_->broadcast(r.text.data(), r.text.size(), false);
   r.dtype = static_cast<DType>(head[3]);
-  r.bytes.resize(head[2]);
-  if (!r.bytes.empty()) link_->broadcast(r.bytes.data(), r.bytes.size(), false);
+  r.size = head[2];
+  if (r.size) link_->broadcast(buffer(r.size), r.size, false);
   if (r.kind != kTensor) ended_ = true;
   return r;
 }
@@ -53,13 +64,13 @@ WeightShare::Stored WeightShare::receive(const std::string& key) {
   if (r.text != key)
     fail("weight '", key, "': ", reader_name_, ", which reads this stage's weights, sent '", r.text,
          "' instead (the ranks of a stage disagree on which weights it needs)");
-  return {r.dtype, std::move(r.bytes)};
+  return {r.dtype, buffer_.data(), r.size};
 }
 
 void WeightShare::finish() {
   if (ended_) return;
   if (reads_files()) {
-    send_round(kEnd, "", DType::f32, nullptr);
+    send_round(kEnd, "", DType::f32, nullptr, 0);
     return;
   }
   const Round r = next_round();

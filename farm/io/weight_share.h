@@ -48,14 +48,15 @@ class WeightShare {
   bool reads_files() const { return link_->rank() == 0; }
   const std::string& reader_name() const { return reader_name_; }
 
-  // Reader: one tensor's stored bytes (in `dtype`), to every follower.
-  void send(const std::string& key, DType dtype, std::vector<uint8_t>& stored);
+  // Reader: one tensor's `n` stored bytes (in `dtype`), to every follower.
+  void send(const std::string& key, DType dtype, const uint8_t* stored, size_t n);
   // Reader: ends the group's loading; every follower's receive() throws `error`.
   void send_error(const std::string& error);
 
   struct Stored {
     DType dtype;
-    std::vector<uint8_t> bytes;
+    const uint8_t* bytes;  // valid until the next call
+    size_t size;
   };
   // Follower: `key`'s bytes as the reader read them. Throws the reader's
   // error, or when the reader sent another key (a bug: the ranks of a group
@@ -75,14 +76,19 @@ class WeightShare {
     Kind kind = kEnd;
     std::string text;  // the key, or the reader's error
     DType dtype = DType::f32;
-    std::vector<uint8_t> bytes;
+    size_t size = 0;  // bytes, in buffer_
   };
-  void send_round(Kind kind, const std::string& text, DType dtype, std::vector<uint8_t>* bytes);
+  void send_round(Kind kind, const std::string& text, DType dtype, const uint8_t* bytes, size_t n);
   Round next_round();  // follower: the reader's next round, whole
+  uint8_t* buffer(size_t n);
 
   std::unique_ptr<GroupLink> link_;
   std::string reader_name_;
   bool ended_ = false;  // this rank has sent (reader) or taken (follower) the end or the error
+  // One tensor's bytes, kept from tensor to tensor: a fresh buffer each
+  // time would fault in and zero its pages again (a follower's load time).
+  // The reader copies into it too: MPI may not send from a read-only mapping.
+  std::vector<uint8_t> buffer_;
 };
 
 }  // namespace farm

@@ -52,10 +52,8 @@ Tensor WeightStore::get(const std::string& key, const Shape& expected) const {
     return received(checked(key, expected), key);
   }
   const SafetensorsFile* f = nullptr;
-  std::vector<uint8_t> stored;
   try {
     f = &checked(key, expected);
-    if (share_) stored = f->stored_bytes(key);
   } catch (const Error& e) {
     if (share_) share_->send_error(e.what());  // the group fails with the reader's message
     throw;
@@ -64,22 +62,22 @@ Tensor WeightStore::get(const std::string& key, const Shape& expected) const {
   loaded_.insert(key);
   loaded_bytes_ += e.end - e.begin;
   bytes_read_ += e.end - e.begin;
-  if (!share_) return f->load_f32(key);  // straight from the mapping
-  share_->send(key, e.dtype, stored);
-  return stored_to_f32(e, stored.data());
+  // The followers convert the same bytes through the same stored_to_f32.
+  if (share_) share_->send(key, e.dtype, f->stored_bytes(key), e.end - e.begin);
+  return f->load_f32(key);
 }
 
 Tensor WeightStore::received(const SafetensorsFile& f, const std::string& key) const {
   const auto& e = *f.find(key);
   const WeightShare::Stored s = share_->receive(key);
-  if (s.dtype != e.dtype || s.bytes.size() != e.end - e.begin)
+  if (s.dtype != e.dtype || s.size != e.end - e.begin)
     fail(f.path(), ": weight '", key, "' is ", e.end - e.begin, " bytes of ", dtype_name(e.dtype), " here but ",
-         s.bytes.size(), " bytes of ", dtype_name(s.dtype), " in the file ", share_->reader_name(),
+         s.size, " bytes of ", dtype_name(s.dtype), " in the file ", share_->reader_name(),
          " read for this stage: the ranks see different model files");
   loaded_.insert(key);
-  loaded_bytes_ += s.bytes.size();
-  bytes_received_ += s.bytes.size();
-  return stored_to_f32(e, s.bytes.data());
+  loaded_bytes_ += s.size;
+  bytes_received_ += s.size;
+  return stored_to_f32(e, s.bytes);
 }
 
 }  // namespace farm
