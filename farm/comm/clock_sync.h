@@ -41,10 +41,10 @@ struct ClockOffset {
 // lies within half of it of the estimate, so error_s = round trip / 2.
 ClockOffset offset_from_samples(const std::vector<ClockSample>& samples);
 
-// The clock messages' tag: RingTag (pipeline/ring_messages.h) uses 1-7.
+// The clock messages' tag: RingTag (pipeline/ring_messages.h) uses 1-8.
 constexpr int kClockSyncTag = 64;
 // Pings per rank: enough that one round likely missed every scheduler hiccup.
-constexpr int kClockSyncRounds = 16;
+constexpr int kClockSyncRounds = 64;
 
 // Collective: every rank calls it while no other message is in flight, and
 // none returns before rank 0 has served them all. On rank 0: each rank's

@@ -1,9 +1,12 @@
 // MpiTransport under mpirun (ctest runs it with 3 ranks): messages of every
 // size from empty to tens of MB arrive intact and in order per sender, to
-// self too; collectives return what each rank gave; drain() ends cleanly with
+// self too, also when several receives are under way at once; collectives
+// return what each rank gave; drain() ends cleanly with
 // messages nobody received still in flight. Exits non-zero on any mismatch.
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 
 #include "farm/comm/mpi_transport.h"
 
@@ -48,10 +51,22 @@ int main() {
     check(m.tag == 10 + k, "per-sender order", me);
     check(m.bytes == pattern(sizes[k], m.source, k), "payload bytes", me);
   }
+  // A big message, then small ones, from one sender: by the time the
+  // receiver looks, every envelope has arrived and every receive starts at
+  // once; the small ones complete first but must come out after the big one.
+  const int prev = (me + n - 1) % n;
+  t.send((me + 1) % n, 50, pattern(6u << 20, me, 50));
+  for (int k = 1; k <= 5; ++k) t.send((me + 1) % n, 50 + k, pattern(100, me, 50 + k));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (int k = 0; k <= 5; ++k) {
+    Message m = t.wait();
+    check(m.source == prev && m.tag == 50 + k, "per-sender order with receives started together", me);
+    check(m.bytes == pattern(k == 0 ? 6u << 20 : 100, prev, 50 + k), "payload bytes (started together)", me);
+  }
   // Count before finishing the sends: a faster peer may already be past the
   // collectives below and sending the tag 98/99 messages, which a poll()
   // here would receive. sends_done() alone progresses the sends (MPI_Test).
-  check(t.traffic().messages_received == static_cast<uint64_t>(n * seq), "receive count", me);
+  check(t.traffic().messages_received == static_cast<uint64_t>(n * seq + 6), "receive count", me);
   while (!t.sends_done()) {
   }
 

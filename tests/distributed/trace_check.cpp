@@ -64,7 +64,9 @@ int main(int argc, char** argv) {
   const json trace = read_json(argv[1]), stats = read_json(argv[2]);
   const int n = std::atoi(argv[3]);
   const double skew = std::atof(argv[4]);
-  constexpr double kMaxError = 0.005;  // "a few ms": what one host's MPI must do easily
+  // Tens of microseconds on an idle host; a loaded CI machine can delay every
+  // one of the 64 rounds by milliseconds. The bound itself is what (a) checks.
+  constexpr double kMaxError = 0.02;
   try {
     // (d) structure.
     check(trace.is_object() && trace.contains("traceEvents") && trace["traceEvents"].is_array(),
@@ -187,7 +189,14 @@ int main(int argc, char** argv) {
       if (f == ends.end()) continue;
       const double gap = f->second["ts"].get<double>() - s["ts"].get<double>();
       min_gap = std::min(min_gap, gap);
-      check(gap >= 0, "flow %lld: received %.1f us before it was sent", static_cast<long long>(id), -gap);
+      // Aligned only to within each end's bound: a receive may seem that much early.
+      const int from = s["tid"].get<int>() - 1, to = f->second["tid"].get<int>() - 1;
+      const bool ranks_ok = from >= 0 && from < n && to >= 0 && to < n;
+      check(ranks_ok, "flow %lld on no rank's thread", static_cast<long long>(id));
+      if (!ranks_ok) continue;
+      const double slack = (error[static_cast<size_t>(from)] + error[static_cast<size_t>(to)]) * 1e6 + 1;
+      check(gap >= -slack, "flow %lld: received %.1f us before it was sent (bounds allow %.1f us)",
+            static_cast<long long>(id), -gap, slack);
       for (const char* k : {"mb", "step", "part"})
         check(s["args"][k] == f->second["args"][k], "flow %lld: the ends disagree on %s", static_cast<long long>(id), k);
       check(s["tid"] != f->second["tid"], "flow %lld goes nowhere", static_cast<long long>(id));
