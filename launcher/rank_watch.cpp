@@ -1,6 +1,11 @@
 #include "launcher/rank_watch.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
 #include <csignal>
+#include <cstring>
 
 namespace farm::launcher {
 
@@ -8,7 +13,19 @@ namespace {
 
 volatile std::sig_atomic_t g_signal = 0;
 
+// set_signal_note's text, double-buffered: the handler reads the one not
+// being written.
+constexpr size_t kNoteSize = 4096;
+char g_notes[2][kNoteSize];
+size_t g_note_len[2];
+std::atomic<int> g_note{-1};
+
 extern "C" void on_stop_signal(int sig) {
+  // mpirun ends a job whose rank died with SIGTERM and a SIGKILL right
+  // after, before the event loop could say anything: say it here
+  // (write(2) is async-signal-safe).
+  if (g_signal == 0 && sig == SIGTERM)
+    if (const int n = g_note.load(); n >= 0) (void)!write(STDERR_FILENO, g_notes[n], g_note_len[n]);
   if (g_signal == 0) g_signal = sig;
   // A second Ctrl-C is the user insisting: the default action, at once.
   std::signal(sig, SIG_DFL);
@@ -28,6 +45,14 @@ void install_stop_signals() {
 }
 
 int stop_signal() { return g_signal; }
+
+void set_signal_note(const std::string& text) {
+  const int n = g_note.load() == 0 ? 1 : 0;
+  const size_t len = std::min(text.size(), kNoteSize);
+  std::memcpy(g_notes[n], text.data(), len);
+  g_note_len[n] = len;
+  g_note.store(n);
+}
 
 Watchdog::Watchdog(double timeout_s, std::function<void(const std::string&, double)> on_stall)
     : timeout_s_(timeout_s), on_stall_(std::move(on_stall)), thread_([this] { run(); }) {}

@@ -17,6 +17,10 @@ namespace farm::launcher {
 // Installs the handlers (idempotent). stop_signal(): 0, or the first signal caught.
 void install_stop_signals();
 int stop_signal();
+// Rank 0: what to print at once if a SIGTERM arrives (kept current by the
+// event loop): when mpirun ends the job because a rank or host died, a
+// SIGKILL follows before the loop could print anything.
+void set_signal_note(const std::string& text);
 
 class Watchdog {
  public:

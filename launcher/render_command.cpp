@@ -43,7 +43,7 @@ struct RenderFlags {
   int stages = 0, pipelines = 0, window = 0;
   std::string plan, device, stats, trace, shard;
   std::string transport = "auto";
-  std::string weights = "shared";
+  std::string weights = "auto";
 };
 
 // Control always goes over MPI (or loopback); --transport says where stage
@@ -299,9 +299,10 @@ std::function<int()> add_render_command(CLI::App& app) {
                   "mpi (through the host), or nccl (GPU to GPU; --backend cuda or cuda-emu). Control is MPI")
       ->check(CLI::IsMember({"auto", "mpi", "nccl"}));
   cmd->add_option("--weights", f->weights,
-                  "shared (default): the lowest rank of each stage's ranks reads the stage's weights from the files "
-                  "and sends them to the others (over MPI: shared memory on one node); each: every rank reads its own")
-      ->check(CLI::IsMember({"shared", "each"}));
+                  "shared: the lowest rank of each stage's ranks reads the stage's weights from the files and sends "
+                  "them to the others over MPI; each: every rank reads its own (on one node the page cache already "
+                  "shares the reads); auto (default): shared when some stage's ranks are on more than one host")
+      ->check(CLI::IsMember({"shared", "each", "auto"}));
   return [f, cmd] { return run_render(*f, cmd); };
 }
 

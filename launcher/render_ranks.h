@@ -25,8 +25,9 @@ struct RankJob {
   bool random_weights = false;  // --random-weights: benchmarks on config-only folders
   // --weights: "shared" the lowest rank of each stage group reads the
   // stage's weights and the others receive them (farm/io/weight_share.h);
-  // "each" every rank reads its own.
-  std::string weights = "shared";
+  // "each" every rank reads its own; "auto" shared when a stage's ranks
+  // span hosts.
+  std::string weights = "auto";
   pipeline::RingLayout layout;
   double stall_timeout_s = 600;  // every rank: its watchdog, and its heartbeat's pace
   // Rank 0 only: the prepared job and how the coordinator runs it.

@@ -133,13 +133,15 @@ void Coordinator::on_signal(int signal, int rank, const std::string& host) {
   std::fprintf(stderr, "farm: %s on rank %d (host %s): stopping; what is in flight is dropped\n",
                signal == 2 ? "SIGINT" : signal == 15 ? "SIGTERM" : signal == 10 ? "SIGUSR1" : cat("signal ", signal).c_str(),
                rank, host.c_str());
-  // mpirun sends SIGTERM when it lost a rank or a host's daemon; name the
-  // ranks that went quiet, which its own message may not.
-  const auto now = std::chrono::steady_clock::now();
-  for (const auto& [r, st] : ranks_)
-    if (r != t_.rank() && seconds(now - st.heard) > 5)
-      std::fprintf(stderr, "farm: rank %d %s\n", r, silence(st, now).c_str());
   shutdown_all();
+}
+
+std::string Coordinator::last_heard() const {
+  const auto now = std::chrono::steady_clock::now();
+  std::string out;
+  for (const auto& [r, st] : ranks_)
+    if (r != t_.rank()) out += cat("  rank ", r, " ", silence(st, now), "\n");
+  return out;
 }
 
 // "(host H) has sent nothing for N s; it was last DOING, holding ...": what

@@ -82,6 +82,11 @@ class Coordinator {
     nlohmann::json heartbeat;
   };
   void on_done(const comm::Message& m);
+ public:
+  // One line per other rank: what rank 0 last heard from it and when.
+  std::string last_heard() const;
+
+ private:
   std::string silence(const RankState& s, std::chrono::steady_clock::time_point now) const;
   void stop(std::string why);
   void shutdown_all();

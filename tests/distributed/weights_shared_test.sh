@@ -5,7 +5,8 @@
 #   render: the demo job renders byte-identical to the one-process render;
 #           --stats shows ranks 2 and 3 read 0 bytes from files and received
 #           exactly what their stage's reader read; --weights each reads
-#           everything on every rank and renders the same images.
+#           everything on every rank and renders the same images, as does
+#           the default, auto, on one host (the page cache shares reads).
 #   errors: a truncated UNet file (every rank fails opening it) and a UNet
 #           weight renamed away (only the last stage's group needs it) end
 #           the job with exit 2 and an error naming the file (and the key),
@@ -32,7 +33,7 @@ same_pngs() {  # out dir
 }
 
 if [[ $mode == render ]]; then
-  for w in shared each; do
+  for w in shared each auto; do
     timeout 240 "${mpi[@]}" "$farm" render --model "$model" --prompts "$prompts" --config "$config" \
       --out "$work/$w" "${layout[@]}" --weights "$w" --stats "$work/$w.json" >"$work/$w.log" 2>&1 ||
       { tail -15 "$work/$w.log"; die "--weights $w: the render failed"; }

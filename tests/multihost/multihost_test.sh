@@ -3,8 +3,10 @@
 # machine (netns_lab.sh), Open MPI over TCP between them.
 #   layouts    S = 2 over two hosts, P = 2 × S = 2 over two hosts (every
 #              stage boundary crosses a link), S = 3 over two hosts (one
-#              boundary on a host, one across): PNGs byte-identical to one
-#              process.
+#              boundary on a host, one across), P = 2 × S = 2 with a
+#              pipeline per host (each stage's weights read on one host and
+#              sent to the other: --weights auto): PNGs byte-identical to
+#              one process.
 #   host_lost  a host's link is cut mid-job: farm names the rank and host
 #              within the stall timeout's bound, the images written are
 #              intact, and a rerun renders the rest exactly once.
@@ -42,7 +44,8 @@ layouts)
   # name | hosts (IP slots=N ...) | mpirun placement | farm layout | a rank and its host that must show up
   for l in "s2|10.77.0.1:1 10.77.0.2:1|-np 2|--stages 2|rank 1 ($lab-b)" \
            "p2s2|10.77.0.1:2 10.77.0.2:2|-np 4 --map-by node|--pipelines 2 --stages 2|rank 3 ($lab-b)" \
-           "s3|10.77.0.1:2 10.77.0.3:1|-np 3 --map-by slot|--stages 3|rank 2 ($lab-c)"; do
+           "s3|10.77.0.1:2 10.77.0.3:1|-np 3 --map-by slot|--stages 3|rank 2 ($lab-c)" \
+           "p2s2_pipeline_per_host|10.77.0.1:2 10.77.0.2:2|-np 4 --map-by slot|--pipelines 2 --stages 2|received from their stage's reader by 2 ranks"; do
     IFS='|' read -r name hosts place layout expect <<<"$l"
     for h in $hosts; do echo "${h%:*} slots=${h#*:}"; done >"$work/hosts"
     # shellcheck disable=SC2086
