@@ -10,27 +10,13 @@
 #include <cstdio>
 
 #include "tests/cli/archive_test_support.h"
+#include "tests/support/run_command.h"
 
 namespace farm::testing {
 namespace {
 
-struct Result {
-  int status = -1;
-  std::string output;
-};
-
-Result farm(const std::string& args) {
-  const std::string cmd = std::string(FARM_BIN) + " " + args + " 2>&1";
-  Result r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-  const int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using Result = farm::test::CommandResult;
+Result farm(const std::string& args) { return farm::test::run_farm(args); }
 
 struct Folder {
   std::filesystem::path dir = fresh_dir();

@@ -11,27 +11,13 @@
 
 #if FARM_TEST_HAS_CUDA
 #include <cuda_runtime_api.h>
+#include "tests/support/run_command.h"
 #endif
 
 namespace {
 
-struct Result {
-  int status = -1;
-  std::string output;  // stdout and stderr
-};
-
-Result run(const std::string& args) {
-  const std::string cmd = std::string(FARM_BIN) + " " + args + " 2>&1";
-  Result r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-  const int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using Result = farm::test::CommandResult;
+Result run(const std::string& args) { return farm::test::run_farm(args); }
 
 // The output without the lines the launcher prints when it re-executes
 // itself with the cpu backend's environment (kernels/cpu/runtime_env.h).

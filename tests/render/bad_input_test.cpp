@@ -12,6 +12,7 @@
 #include <string>
 
 #include "farm/coord/png.h"
+#include "tests/support/run_command.h"
 
 namespace fs = std::filesystem;
 
@@ -19,23 +20,8 @@ namespace {
 
 const std::string kModel = std::string(FARM_TEST_DATA) + "/tiny-sd1";
 
-struct Result {
-  int status;
-  std::string output;
-};
-
-Result run(const std::string& args) {
-  const std::string cmd = std::string(FARM_BIN) + " " + args + " 2>&1";
-  Result r{-1, ""};
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-  const int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using Result = farm::test::CommandResult;
+Result run(const std::string& args) { return farm::test::run_farm(args); }
 
 class BadInput : public ::testing::Test {
  protected:
