@@ -15,7 +15,7 @@ volatile std::sig_atomic_t g_signal = 0;
 
 // set_signal_note's text, double-buffered: the handler reads the one not
 // being written.
-constexpr size_t kNoteSize = 4096;
+constexpr size_t kNoteSize = 16384;
 char g_notes[2][kNoteSize];
 size_t g_note_len[2];
 std::atomic<int> g_note{-1};

@@ -330,7 +330,7 @@ int run_rank(comm::Transport& t, const RankJob& job) {
   const std::string unit = cat("computing (stage ", stage, ": UNet blocks ", l.ranges[stage].first, "-",
                                l.ranges[stage].second - 1, last ? ", VAE decode" : "", ")");
   const double beat_every = std::min(2.0, job.stall_timeout_s / 4);
-  auto last_beat = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  auto last_beat = std::chrono::steady_clock::now() - std::chrono::hours(1), last_note = last_beat;
   auto heartbeat = [&] {
     if (seconds_since(last_beat) < beat_every) return;
     last_beat = std::chrono::steady_clock::now();
@@ -338,15 +338,8 @@ int run_rank(comm::Transport& t, const RankJob& job) {
     for (const auto& b : ring.progress()) batches.push_back({b.id, b.step, b.steps, b.items});
     nlohmann::json h = {{"rank", t.rank()}, {"host", t.host()}, {"stage", stage}, {"doing", watchdog.doing()},
                         {"busy_s", ring.stats.busy_s}, {"passes", ring.stats.unet_passes}, {"batches", batches}};
-    if (coord) {
-      coord->on_local_progress(h);
-      // mpirun sends SIGTERM (then SIGKILL) when it lost a rank or a host's
-      // daemon; its own message may name an address only.
-      set_signal_note(cat("farm: SIGTERM on rank 0 (host ", t.host(), "); what it last heard from each rank ",
-                          "(as of its last heartbeat):\n", coord->last_heard()));
-    } else {
-      t.send(0, RingTag::kProgress, comm::WireWriter(h).take());
-    }
+    if (coord) coord->on_local_progress(h);
+    else t.send(0, RingTag::kProgress, comm::WireWriter(h).take());
   };
   bool shutdown = false, failed = false, signalled = false;
   auto dispatch = [&](comm::Message m) {
@@ -373,6 +366,13 @@ int run_rank(comm::Transport& t, const RankJob& job) {
                                            .take());
       }
       heartbeat();
+      if (coord && seconds_since(last_note) >= 0.25) {
+        // mpirun sends SIGTERM (then SIGKILL) when it lost a rank or a host's
+        // daemon; its own message may name an address only.
+        last_note = std::chrono::steady_clock::now();
+        set_signal_note(cat("farm: SIGTERM on rank 0 (host ", t.host(), "); what it last heard from each rank:\n",
+                            coord->last_heard()));
+      }
       if (coord) {
         coord->tick();
         if (!coord->stalled().empty()) {

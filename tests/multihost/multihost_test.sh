@@ -10,6 +10,9 @@
 #   host_lost  a host's link is cut mid-job: farm names the rank and host
 #              within the stall timeout's bound, the images written are
 #              intact, and a rerun renders the rest exactly once.
+#   rank_killed  the rank on the other host is killed (kill -9): mpirun ends
+#              the job, rank 0 says what it last heard from that rank and
+#              host, the images written are intact, a rerun finishes the job.
 # Skipped (77) where namespaces cannot be made (not root, no iproute2).
 # Usage: multihost_test.sh FARM MODEL JOB WORK_DIR CASE
 set -uo pipefail
@@ -101,5 +104,42 @@ host_lost)
   [[ $(grep '"status":"done"' "$work/out/journal.jsonl" | grep -o '"file":"[^"]*"' | sort -u | wc -l) == "$items" &&
      $(grep -c '"status":"done"' "$work/out/journal.jsonl") == "$items" ]] || die "not exactly one done record per item"
   echo "rerun: $((items - done1)) rendered, $items PNGs identical, one done record per item" ;;
+rank_killed)
+  # The other way a host goes: its rank is killed. Open MPI ends the job
+  # (SIGTERM, then SIGKILL to the others); rank 0 says what it last heard.
+  lab_up $lab 2 || die "could not make the lab"
+  hostfile "10.77.0.1 slots=1" "10.77.0.2 slots=1"
+  run_job() {
+    lab_mpirun $lab "$work/hosts" -np 2 "$farm" "${args[@]}" --steps 30 --stages 2 --out "$work/out" >"$work/log" 2>&1
+  }
+  run_job &
+  pid=$!
+  for ((i = 0; i < 600; ++i)); do
+    [[ $(ls "$work/out" 2>/dev/null | grep -c '\.png$') -ge 4 ]] && break
+    sleep 0.1
+  done
+  victim=""
+  for p in $(ip netns pids $lab-b); do [[ $(cat /proc/$p/comm 2>/dev/null) == exe ]] && victim=$p; done
+  [[ -n $victim ]] || die "no farm rank found on $lab-b"
+  t0=$(date +%s.%N)
+  kill -9 "$victim"
+  for ((i = 0; i < 600 && $(kill -0 $pid 2>/dev/null; echo $?) == 0; ++i)); do sleep 0.1; done
+  t_end=$(date +%s.%N)
+  kill -0 $pid 2>/dev/null && { kill -9 $pid; die "mpirun still running 60 s after the kill"; }
+  wait $pid
+  code=$?
+  [[ $code != 0 ]] || die "mpirun exited 0 after a rank was killed"
+  grep -q "rank 1 (host $lab-b) has sent nothing for" "$work/log" || die "rank 0 did not say what it last heard from rank 1"
+  grep -A1 "what it last heard" "$work/log"
+  done1=$(grep -c '"status":"done"' "$work/out/journal.jsonl")
+  echo "rank 1 killed after $done1 images: mpirun exited $code after $(awk "BEGIN{printf \"%.1f\", $t_end - $t0}") s"
+  OMP_NUM_THREADS=2 "$farm" "${args[@]}" --steps 30 --out "$work/ref" >/dev/null 2>&1 || die "reference render failed"
+  same_as_ref "$work/out" partial
+  lab_down $lab
+  lab_up $lab 2 || die "could not remake the lab"
+  run_job || die "the rerun failed"
+  same_as_ref "$work/out"
+  [[ $(grep -c '"status":"done"' "$work/out/journal.jsonl") == "$items" ]] || die "not exactly one done record per item"
+  echo "rerun: $items PNGs identical, one done record per item" ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac
