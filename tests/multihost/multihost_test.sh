@@ -38,6 +38,29 @@ same_as_ref() {  # DIR [PARTIAL]: every PNG in DIR is the reference's; all of th
   ! ls -A "$1" | grep -q '\.tmp\.' || die "$1 holds temporaries"
 }
 hostfile() { printf '%s\n' "$@" >"$work/hosts"; }
+# A 30-step job over two hosts, stage 1 on LAB-b (extra flags in `extra`).
+extra=()
+two_host_job() {
+  lab_mpirun $lab "$work/hosts" -np 2 "$farm" "${args[@]}" --steps 30 --stages 2 "${extra[@]}" --out "$work/out" \
+    >"$work/log" 2>&1
+}
+# Starts it in the background (its pid in `pid`) and returns once 4 images are written.
+start_mid_job() {
+  lab_up $lab 2 || die "could not make the lab"
+  hostfile "10.77.0.1 slots=1" "10.77.0.2 slots=1"
+  two_host_job &
+  pid=$!
+  for ((i = 0; i < 600; ++i)); do
+    [[ $(ls "$work/out" 2>/dev/null | grep -c '\.png$') -ge 4 ]] && break
+    sleep 0.1
+  done
+}
+# The lab again (the lost host back), and the same command to finish the job.
+rerun_job() {
+  lab_down $lab
+  lab_up $lab 2 || die "could not remake the lab"
+  two_host_job || die "the rerun failed"
+}
 
 case $case in
 layouts)
@@ -59,20 +82,9 @@ layouts)
     echo "$name: $items PNGs identical to one process; $(grep -o 'farm: [0-9]* images in .*' "$work/log")"
   done ;;
 host_lost)
-  steps=(--steps 30)
   stall=6
-  lab_up $lab 2 || die "could not make the lab"
-  hostfile "10.77.0.1 slots=1" "10.77.0.2 slots=1"
-  run_job() {
-    lab_mpirun $lab "$work/hosts" -np 2 "$farm" "${args[@]}" "${steps[@]}" --stages 2 --stall-timeout $stall \
-      --out "$work/out" >"$work/log" 2>&1
-  }
-  run_job &
-  pid=$!
-  for ((i = 0; i < 600; ++i)); do
-    [[ $(ls "$work/out" 2>/dev/null | grep -c '\.png$') -ge 4 ]] && break
-    sleep 0.1
-  done
+  extra=(--stall-timeout $stall)
+  start_mid_job
   t0=$(date +%s.%N)
   lab_cut $lab b
   t_msg=""
@@ -96,9 +108,7 @@ host_lost)
   OMP_NUM_THREADS=2 "$farm" "${args[@]}" --steps 30 --out "$work/ref" >/dev/null 2>&1 || die "reference render failed"
   same_as_ref "$work/out" partial
   # The host comes back; the same command renders the rest, each item once.
-  lab_down $lab
-  lab_up $lab 2 || die "could not remake the lab"
-  run_job || die "the rerun failed"
+  rerun_job
   grep -q "$done1 already done" "$work/log" || die "the rerun did not skip the $done1 done items"
   same_as_ref "$work/out"
   [[ $(grep '"status":"done"' "$work/out/journal.jsonl" | grep -o '"file":"[^"]*"' | sort -u | wc -l) == "$items" &&
@@ -107,17 +117,7 @@ host_lost)
 rank_killed)
   # The other way a host goes: its rank is killed. Open MPI ends the job
   # (SIGTERM, then SIGKILL to the others); rank 0 says what it last heard.
-  lab_up $lab 2 || die "could not make the lab"
-  hostfile "10.77.0.1 slots=1" "10.77.0.2 slots=1"
-  run_job() {
-    lab_mpirun $lab "$work/hosts" -np 2 "$farm" "${args[@]}" --steps 30 --stages 2 --out "$work/out" >"$work/log" 2>&1
-  }
-  run_job &
-  pid=$!
-  for ((i = 0; i < 600; ++i)); do
-    [[ $(ls "$work/out" 2>/dev/null | grep -c '\.png$') -ge 4 ]] && break
-    sleep 0.1
-  done
+  start_mid_job
   victim=""
   for p in $(ip netns pids $lab-b); do [[ $(cat /proc/$p/comm 2>/dev/null) == exe ]] && victim=$p; done
   [[ -n $victim ]] || die "no farm rank found on $lab-b"
@@ -135,9 +135,7 @@ rank_killed)
   echo "rank 1 killed after $done1 images: mpirun exited $code after $(awk "BEGIN{printf \"%.1f\", $t_end - $t0}") s"
   OMP_NUM_THREADS=2 "$farm" "${args[@]}" --steps 30 --out "$work/ref" >/dev/null 2>&1 || die "reference render failed"
   same_as_ref "$work/out" partial
-  lab_down $lab
-  lab_up $lab 2 || die "could not remake the lab"
-  run_job || die "the rerun failed"
+  rerun_job
   same_as_ref "$work/out"
   [[ $(grep -c '"status":"done"' "$work/out/journal.jsonl") == "$items" ]] || die "not exactly one done record per item"
   echo "rerun: $items PNGs identical, one done record per item" ;;
