@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "farm/core/error.h"
+#include "farm/text/text_fix.h"
 
 namespace farm::text {
 namespace {
@@ -90,6 +91,10 @@ std::string to_utf8(const std::u32string& text, size_t begin, size_t end) {
   return out;
 }
 
+// Python's str.lower: full mappings (İ -> i + U+0307) and final sigma, no
+// locale rules.
+icu::UnicodeString python_lower(icu::UnicodeString text) { return text.toLower(icu::Locale::getRoot()); }
+
 // clean_text + CJK spacing + NFC + whitespace split/join + lowercase.
 icu::UnicodeString basic_tokenize(std::string_view chunk) {
   if (chunk.size() > static_cast<size_t>(INT32_MAX) / 4)
@@ -130,10 +135,36 @@ icu::UnicodeString basic_tokenize(std::string_view chunk) {
     joined.append(u);
   }
   if (!joined.isEmpty() && joined.charAt(joined.length() - 1) == ' ') joined.truncate(joined.length() - 1);
-  // Python's str.lower: full mappings (İ -> i + U+0307) and final sigma, no
-  // locale rules; lowering per piece equals lowering the joined text since
-  // case context never crosses a space.
-  return joined.toLower(icu::Locale::getRoot());
+  // Lowering per piece equals lowering the joined text since case context
+  // never crosses a space.
+  return python_lower(joined);
+}
+
+// Python's str.isspace: category Zs or bidi class WS, B or S.
+bool is_python_space(char32_t cp) {
+  const auto c = static_cast<UChar32>(cp);
+  if (u_charType(c) == U_SPACE_SEPARATOR) return true;
+  const UCharDirection d = u_charDirection(c);
+  return d == U_WHITE_SPACE_NEUTRAL || d == U_BLOCK_SEPARATOR || d == U_SEGMENT_SEPARATOR;
+}
+
+// whitespace_clean(ftfy.fix_text(chunk)).lower().
+icu::UnicodeString ftfy_clean(std::string_view chunk) {
+  const std::string fixed = fix_text(chunk);
+  const icu::UnicodeString text = icu::UnicodeString::fromUTF8(fixed);
+  icu::UnicodeString cleaned;
+  bool in_space = false;
+  for (int32_t i = 0; i < text.length(); i = text.moveIndex32(i, 1)) {
+    const UChar32 c = text.char32At(i);
+    if (is_python_space(static_cast<char32_t>(c))) {
+      in_space = true;
+      continue;
+    }
+    if (in_space && !cleaned.isEmpty()) cleaned.append(static_cast<UChar>(' '));
+    in_space = false;
+    cleaned.append(c);
+  }
+  return python_lower(cleaned);
 }
 
 }  // namespace
@@ -178,14 +209,36 @@ ClipCharClass clip_char_class(char32_t cp) {
   }
 }
 
-std::vector<std::string> clip_pretokenize(std::string_view chunk) {
-  const icu::UnicodeString lowered = basic_tokenize(chunk);
+ClipCharClass clip_regex_char_class(char32_t cp) {
+  if (cp >= 0xD800 && cp <= 0xDFFF) return ClipCharClass::kSurrogate;
+  if (cp > 0x10FFFF) return ClipCharClass::kOther;
+  if (is_python_space(cp)) return ClipCharClass::kSpace;
+  if (cp == 0x0345) return ClipCharClass::kNone;  // see clip_char_class
+  switch (u_charType(static_cast<UChar32>(cp))) {
+    case U_UPPERCASE_LETTER:
+    case U_LOWERCASE_LETTER:
+    case U_TITLECASE_LETTER:
+    case U_MODIFIER_LETTER:
+    case U_OTHER_LETTER:
+      return ClipCharClass::kLetter;
+    case U_DECIMAL_DIGIT_NUMBER:
+    case U_LETTER_NUMBER:
+    case U_OTHER_NUMBER:
+      return ClipCharClass::kNumber;
+    default:
+      return ClipCharClass::kOther;
+  }
+}
+
+std::vector<std::string> clip_pretokenize(std::string_view chunk, bool fix_text) {
+  const icu::UnicodeString lowered = fix_text ? ftfy_clean(chunk) : basic_tokenize(chunk);
   std::u32string text;
   text.reserve(static_cast<size_t>(lowered.length()));
   for (int32_t i = 0; i < lowered.length(); i = lowered.moveIndex32(i, 1))
     text.push_back(static_cast<char32_t>(lowered.char32At(i)));
   std::vector<ClipCharClass> cls(text.size());
-  for (size_t k = 0; k < text.size(); ++k) cls[k] = clip_char_class(text[k]);
+  for (size_t k = 0; k < text.size(); ++k)
+    cls[k] = fix_text ? clip_regex_char_class(text[k]) : clip_char_class(text[k]);
 
   std::vector<std::string> words;
   for (size_t at = 0; at < text.size();) {

@@ -1,5 +1,11 @@
-// Text -> words, as transformers' slow CLIPTokenizer does it when ftfy is not
-// installed (transformers 4.x, tokenization_clip.py):
+// Text -> words, as transformers' slow CLIPTokenizer (transformers 4.x,
+// tokenization_clip.py) does it, in its two modes.
+//
+// With ftfy importable (fix_text = true; also the original CLIP tokenizer):
+//   whitespace_clean(ftfy.fix_text(text)).lower(), whitespace_clean being
+//   re.sub(r"\s+", " ", text).strip() (text_fix.h), then the regex below.
+//
+// Without ftfy (fix_text = false, the fallback):
 //   BasicTokenizer(strip_accents=False, do_split_on_punc=False).tokenize:
 //     clean_text (drop NUL, U+FFFD, control/format/unassigned; whitespace -> ' '),
 //     spaces around CJK ideographs, NFC, split on whitespace, lowercase each piece;
@@ -19,6 +25,8 @@ namespace farm::text {
 
 // What the slow tokenizer does with one code point; the letters are those of
 // tests/data/tokenizer/char_classes.json.
+// In the ftfy mode nothing is dropped and CJK ideographs are letters: only
+// kSpace, kLetter, kNumber, kOther and kNone occur (clip_regex_char_class).
 enum class ClipCharClass : char {
   kDropped = 'D',    // removed by clean_text (Python's category C*, NUL, U+FFFD)
   kSpace = 'S',      // becomes a word break
@@ -30,10 +38,15 @@ enum class ClipCharClass : char {
   kSurrogate = 'U',  // not a scalar value; never seen in decoded text
 };
 
-ClipCharClass clip_char_class(char32_t cp);
+ClipCharClass clip_char_class(char32_t cp);  // fallback mode
+
+// What the ftfy mode does with one code point after whitespace_clean: the
+// regex's class (kSpace: Python's str.isspace, which whitespace_clean turns
+// into ' ').
+ClipCharClass clip_regex_char_class(char32_t cp);
 
 // The regex matches, each as UTF-8, in order. Ill-formed UTF-8 in `chunk`
-// reads as U+FFFD, which clean_text drops.
-std::vector<std::string> clip_pretokenize(std::string_view chunk);
+// reads as U+FFFD, which the fallback's clean_text drops and ftfy keeps.
+std::vector<std::string> clip_pretokenize(std::string_view chunk, bool fix_text);
 
 }  // namespace farm::text

@@ -75,11 +75,11 @@ ClipTokenizer::ClipTokenizer(const std::string& vocab_path, const std::string& m
             [](const AddedToken& a, const AddedToken& b) { return a.text.size() > b.text.size(); });
 }
 
-ClipTokenizer ClipTokenizer::from_folder(const std::string& dir) {
+ClipTokenizer ClipTokenizer::from_folder(const std::string& dir, ClipTokenizerOptions defaults) {
   const std::filesystem::path root(dir);
   if (!std::filesystem::is_directory(root))
     fail("tokenizer folder ", dir, ": not a directory (expected vocab.json, merges.txt, ...)");
-  ClipTokenizerOptions options;
+  ClipTokenizerOptions options = std::move(defaults);
   // transformers applies tokenizer_config.json, then special_tokens_map.json over it.
   read_special_tokens(root / "tokenizer_config.json", options);
   read_special_tokens(root / "special_tokens_map.json", options);
@@ -90,7 +90,7 @@ std::vector<int64_t> ClipTokenizer::token_ids(std::string_view utf8) const {
   std::vector<int64_t> ids;
   auto encode_chunk = [&](std::string_view chunk) {
     if (chunk.empty()) return;
-    for (const std::string& word : clip_pretokenize(chunk)) bpe_->encode_word(word, ids);
+    for (const std::string& word : clip_pretokenize(chunk, options_.fix_text)) bpe_->encode_word(word, ids);
   };
   // Added tokens are cut out of the raw text first (leftmost, then longest),
   // and the text between them is tokenized piece by piece.

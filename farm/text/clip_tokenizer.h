@@ -1,7 +1,9 @@
 // The CLIP tokenizer of Stable Diffusion 1.x/2.x: prompt -> 77 token ids,
 // identical to what diffusers' StableDiffusionPipeline gets from transformers'
-// slow CLIPTokenizer (transformers 4.x, ftfy not installed) with
-// padding="max_length", max_length=77, truncation=True.
+// slow CLIPTokenizer (transformers 4.x) with padding="max_length",
+// max_length=77, truncation=True: by default as with ftfy installed (the
+// original CLIP tokenizer's text fixing, what A1111 gets), or, with
+// fix_text = false, as without ftfy (BasicTokenizer; CJK split apart).
 //
 // Pipeline: split off added tokens typed literally (bos/eos/unk/pad strings,
 // matched case-sensitively), pre-tokenize the rest (clip_pretokenizer.h), BPE
@@ -29,6 +31,9 @@ struct ClipTokenizerOptions {
   std::string unk_token = "<|endoftext|>";
   std::string pad_token = "<|endoftext|>";  // SD 2.x: "!"
   int max_length = 77;
+  // true: ftfy.fix_text + whitespace_clean (transformers with ftfy, original
+  // CLIP). false: transformers' fallback without ftfy. See clip_pretokenizer.h.
+  bool fix_text = true;
 };
 
 class ClipTokenizer {
@@ -38,8 +43,9 @@ class ClipTokenizer {
 
   // A diffusers `tokenizer/` folder: vocab.json, merges.txt, and the special
   // tokens and model_max_length from special_tokens_map.json (preferred, as in
-  // transformers) or tokenizer_config.json, where present.
-  static ClipTokenizer from_folder(const std::string& dir);
+  // transformers) or tokenizer_config.json, where present, over `defaults`
+  // (which alone give fix_text).
+  static ClipTokenizer from_folder(const std::string& dir, ClipTokenizerOptions defaults = {});
 
   // Exactly max_length ids: BOS, up to max_length-2 prompt ids, EOS, padding.
   std::vector<int64_t> encode(std::string_view utf8) const;

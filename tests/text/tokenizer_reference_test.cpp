@@ -1,6 +1,8 @@
-// ClipTokenizer against transformers' slow CLIPTokenizer: every prompt of
+// ClipTokenizer's fallback mode (fix_text = false) against transformers' slow
+// CLIPTokenizer without ftfy: every prompt of
 // tests/data/tokenizer/clip_ids.json, padded the SD 1.x and SD 2.x way, and
 // the per-code-point behaviour of its clean-up and regex (char_classes.json).
+// The default ftfy mode: text_fix_test.cpp.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -27,7 +29,9 @@ class ClipReference : public ::testing::Test {
     for (const char* variant : {"sd1", "sd2"}) {
       ScratchDir dir(std::string("tok_") + variant);
       make_tokenizer_folder(dir, variant);
-      auto tok = std::make_unique<ClipTokenizer>(ClipTokenizer::from_folder(dir.path().string()));
+      ClipTokenizerOptions fallback;
+      fallback.fix_text = false;
+      auto tok = std::make_unique<ClipTokenizer>(ClipTokenizer::from_folder(dir.path().string(), fallback));
       (std::string(variant) == "sd1" ? sd1_ : sd2_) = tok.release();
     }
   }
@@ -85,8 +89,10 @@ TEST_F(ClipReference, Sd2IdsMatchTransformers) {
 TEST_F(ClipReference, ExplicitOptionsMatchFolder) {
   const std::string vocab = data_path("clip-vocab/vocab.json");
   const std::string merges = data_path("clip-vocab/merges.txt");
-  expect_all(ClipTokenizer(vocab, merges), "ids_sd1");
-  ClipTokenizerOptions sd2;
+  ClipTokenizerOptions sd1;
+  sd1.fix_text = false;
+  expect_all(ClipTokenizer(vocab, merges, sd1), "ids_sd1");
+  ClipTokenizerOptions sd2 = sd1;
   sd2.pad_token = "!";
   expect_all(ClipTokenizer(vocab, merges, sd2), "ids_sd2");
 }

@@ -3,11 +3,20 @@
 
 Writes into tests/data/tokenizer/:
   clip_ids.json     prompts and the ids transformers' *slow* CLIPTokenizer
-                    gives for them, padded to 77 the SD 1.x way
-                    (<|endoftext|>) and the SD 2.x way ("!"), plus what the
-                    fast tokenizers say where they disagree.
-  char_classes.json per code point, what the slow tokenizer's text clean-up
-                    and regex do with it, as runs [first_code_point, class].
+                    gives for them *without* ftfy (its fallback), padded to
+                    77 the SD 1.x way (<|endoftext|>) and the SD 2.x way
+                    ("!"), plus what the fast tokenizers say where they
+                    disagree.
+  char_classes.json per code point, what the fallback's text clean-up and
+                    regex do with it, as runs [first_code_point, class].
+  clip_ids_ftfy.json  PROMPTS + FTFY_PROMPTS (CJK, emoji, fullwidth,
+                    ligatures, quotes, HTML entities, mojibake, accents,
+                    control characters): ids of the slow CLIPTokenizer *with*
+                    ftfy (ids_sd1/ids_sd2; the original CLIP behaviour, what
+                    A1111 gets), of the same tokenizer without ftfy
+                    (nofix_sd1/nofix_sd2), and ftfy.fix_text(text) itself.
+  regex_classes.json  per code point, what the ftfy path's whitespace_clean
+                    and regex do with it (runs, as char_classes.json).
   sd1/, sd2/        tokenizer_config.json and special_tokens_map.json as the
                     runwayml/stable-diffusion-v1-5 and
                     stabilityai/stable-diffusion-2-1 `tokenizer/` folders
@@ -15,24 +24,46 @@ Writes into tests/data/tokenizer/:
 
 The slow tokenizer only exists in transformers < 5 (5.x's CLIPTokenizer is
 the Rust `tokenizers` one), so run this with a 4.x environment, e.g.
-  python3 -m venv /tmp/venv-tok4 && /tmp/venv-tok4/bin/pip install transformers==4.57.1
+  python3 -m venv /tmp/venv-tok4 && /tmp/venv-tok4/bin/pip install transformers==4.57.1 ftfy==6.3.1
   /tmp/venv-tok4/bin/python tools/reference/make_tokenizer_reference.py \
       --v5-python /work/venv/bin/python
-ftfy is blocked below (whether installed or not), so the slow tokenizer takes
-its documented fallback: BasicTokenizer(strip_accents=False,
-do_split_on_punc=False) instead of ftfy.fix_text. --v5-python (optional)
-runs this file again under transformers 5 to record its CLIPTokenizer too.
+The slow tokenizer picks its path when it is built: with `import ftfy`
+failing (blocked below while the fallback tokenizers are made) it takes the
+documented fallback BasicTokenizer(strip_accents=False,
+do_split_on_punc=False); with ftfy importable it uses ftfy.fix_text.
+--v5-python (optional) runs this file again under transformers 5 to record
+its CLIPTokenizer too. --ftfy-only writes only clip_ids_ftfy.json and
+regex_classes.json (leaves the fallback files as they are).
+
+clip_ids_ftfy.json was made with transformers 4.57.1, ftfy 6.3.1, regex
+2026.11.19, Python 3.11.7 (unicodedata 14.0.0):
+  nice /tmp/venv-tok4/bin/python tools/reference/make_tokenizer_reference.py --ftfy-only
 """
 import argparse
+import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import unicodedata
 
-sys.modules["ftfy"] = None  # make `import ftfy` fail: the BasicTokenizer path
+
+
+@contextlib.contextmanager
+def ftfy_blocked():
+    """`import ftfy` fails inside: CLIPTokenizer takes the BasicTokenizer path."""
+    saved = sys.modules.get("ftfy")
+    sys.modules["ftfy"] = None
+    try:
+        yield
+    finally:
+        if saved is None:
+            del sys.modules["ftfy"]
+        else:
+            sys.modules["ftfy"] = saved
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -144,6 +175,75 @@ PROMPTS = [
     "<|endoftext| <|startoftext|> |endoftext|> <<|endoftext|>>",
 ]
 
+# More prompts where ftfy changes the ids (clip_ids_ftfy.json only).
+FTFY_PROMPTS = [
+    # CJK: runs stay together with ftfy, ideographs split apart without it
+    "一只可爱的猫坐在窗台上，阳光明媚",
+    "中国山水画，水墨，高山流水",
+    "東京の夜景、ネオンが輝く街並み",
+    "かわいい猫のイラスト",
+    "アニメスタイルの少女、青い髪",
+    "ｶﾀｶﾅ halfwidth katakana ﾊﾞｲｸ ｢brackets｣ ･",
+    "서울의 밤거리, 네온사인",
+    "한국 전통 한옥 마을 풍경",
+    "masterpiece, 1girl, 猫耳, 着物, cherry blossoms 桜",
+    "中文English混合Prompt测试123",
+    "「引用」『二重』【括弧】〜",
+    # emoji: ZWJ sequences, skin tones, variation selectors, keycaps
+    "🔥🔥🔥 fire emoji",
+    "woman technologist 👩\u200d💻 and man firefighter 👨🏿\u200d🚒",
+    "heart on fire ❤️\u200d🔥 and keycaps 1️⃣ #️⃣",
+    "couple 👩🏻\u200d❤️\u200d💋\u200d👨🏼",
+    "pirate flag 🏴\u200d☠️ and rainbow 🌈",
+    "skin tones 👍🏻👍🏼👍🏽👍🏾👍🏿",
+    "text vs emoji style ☺︎ ☺️ ♥ ❤",
+    # fullwidth and other width forms
+    "ＭＡＳＴＥＲＰＩＥＣＥ，　ｂｅｓｔ　ｑｕａｌｉｔｙ",
+    "（ｍａｓｔｅｒｐｉｅｃｅ：１．２）",
+    "Ｈｅｌｌｏ！　Ｗｏｒｌｄ？",
+    "fullwidth won ￦ yen ￥ cent ￠ arrows ￩￫",
+    # ligatures and digraphs
+    "ﬁre ﬂower oﬃce waﬄe ﬀ ﬅ ﬆ",
+    "Ĳsselmeer ĳs ǆungla Ǳ ǈ ŉ",
+    # curly quotes
+    "‘single’ “double” ‚low‘ „low“ ‛reversed‟ modifierʼs",
+    "it’s a dog’s life, isn’t it? we’ll see",
+    # HTML entities ("auto": off from the first line holding a literal '<')
+    "cats &amp; dogs",
+    "&lt;tag&gt; &quot;quoted&quot; &#39;apos&#39;",
+    "caf&eacute; &ntilde; &NTILDE; &Eacute;COLE &copy; 2024",
+    "&#x41;&#66;&#x1F600; &#128512; &#0; &#x110000; &#59; &#x80;",
+    "&amp;lt;double&amp;gt; escaped",
+    "a < b &amp; c",
+    "&notanentity; &amp &hellip; &mdash; &nbsp;x &frac12;",
+    "line one &amp;\n<b>line two &amp;</b>\nline three &amp;",
+    # mojibake: UTF-8 read as Windows-1252 / Latin-1 (and others)
+    "cafÃ© crÃ¨me brÃ»lÃ©e",
+    "â€œsmart quotesâ€\x9d and itâ€™s",
+    "Ã la mode, voilÃ  le travail",
+    "MÃ¼nchen ZÃ¼rich GrÃ¶ÃŸe",
+    "Ð¿Ñ€Ð¸Ð²ÐµÑ‚ Ð¼Ð¸Ñ€",
+    "æ—¥æœ¬èªž",
+    "ðŸ˜€ emoji mojibake",
+    "mixed: café and cafÃ©",
+    "Â£100 Â© 2024",
+    "â€” dash and â€¦ ellipsis",
+    # accents, composed and decomposed
+    "résumé naïve Zoë Björk (composed)",
+    "re\u0301sume\u0301 nai\u0308ve Zoe\u0308 (decomposed)",
+    "\u212bngstr\u00f6m sign vs \u00c5ngstr\u00f6m",
+    "Vietnamese: Tiếng Việt, phở",
+    # control characters, tabs, newlines
+    "bell\x07 null\x00 esc\x1b[31mred\x1b[0m text",
+    "tabs\tbetween\twords\nand\r\nlines\rhere",
+    "c1 \x80 \x85 \x91quote\x92 \x9d",
+    "zero\u200bwidth soft\u00adhyphen bom\ufeff word\u2060joiner rtl\u200fmark",
+    "nbsp\u00a0and\u2003em\u3000ideographic",
+    "\u2028line sep\u2029para sep\x85nel",
+    "replacement \ufffd char, object\ufffcreplacement interlinear\ufff9x\ufffb",
+    "µ micro ℃ ㎏ ① ⅰ",
+]
+
 
 def char_classes():
     """Runs of (first code point, class) for what the slow tokenizer does to a
@@ -210,15 +310,90 @@ def with_vocab(dirs, tmp):
     return out
 
 
-def encode_all(cls, folders):
+def encode_all(cls, folders, prompts=PROMPTS, fix_text=None):
+    """fix_text: for the slow tokenizer, True/False asserts which path it took."""
     res = {}
     for name, d in folders.items():
         tok = cls.from_pretrained(d)
         assert tok.model_max_length == MAX_LENGTH and tok.pad_token == PADS[name]
+        if fix_text is not None:
+            assert (tok.fix_text is not None) == fix_text, "unexpected ftfy/BasicTokenizer path"
         # Exactly what diffusers' StableDiffusionPipeline.encode_prompt does.
         res[name] = [tok(p, padding="max_length", max_length=MAX_LENGTH, truncation=True).input_ids
-                     for p in PROMPTS]
+                     for p in prompts]
     return res
+
+
+def regex_classes():
+    """Runs of (first code point, class) for what the ftfy path does to a lone
+    code point after ftfy: S whitespace (re's \\s, which whitespace_clean
+    turns into ' '), then the CLIP regex's class: L letter run, N digit,
+    O other run, X matched by none, U surrogate."""
+    import regex
+    flags = regex.IGNORECASE
+    letter = regex.compile(r"[\p{L}]", flags)
+    number = regex.compile(r"[\p{N}]", flags)
+    other = regex.compile(r"[^\s\p{L}\p{N}]", flags)
+    space = re.compile(r"\s")
+    runs, prev = [], None
+    for cp in range(0x110000):
+        c = chr(cp)
+        if 0xD800 <= cp <= 0xDFFF:
+            k = "U"
+        elif space.fullmatch(c):
+            k = "S"
+        elif letter.fullmatch(c):
+            k = "L"
+        elif number.fullmatch(c):
+            k = "N"
+        elif other.fullmatch(c):
+            k = "O"
+        else:
+            k = "X"
+        if k != prev:
+            runs.append([cp, k])
+            prev = k
+    return runs
+
+
+def write_ftfy(folders):
+    """clip_ids_ftfy.json and regex_classes.json."""
+    import ftfy
+    import regex
+    import transformers
+    from transformers import CLIPTokenizer
+    prompts = PROMPTS + FTFY_PROMPTS
+    assert len(prompts) == len(set(prompts))
+    fixed = encode_all(CLIPTokenizer, folders, prompts, fix_text=True)
+    with ftfy_blocked():
+        plain = encode_all(CLIPTokenizer, folders, prompts, fix_text=False)
+    entries, same = [], 0
+    for i, p in enumerate(prompts):
+        e = {"text": p, "fix_text": ftfy.fix_text(p), "ids_sd1": fixed["sd1"][i], "ids_sd2": fixed["sd2"][i],
+             "nofix_sd1": plain["sd1"][i], "nofix_sd2": plain["sd2"][i]}
+        same += e["ids_sd1"] == e["nofix_sd1"]
+        entries.append(e)
+    meta = {
+        "made_by": "tools/reference/make_tokenizer_reference.py",
+        "reference": "transformers CLIPTokenizer (slow): ids_* with ftfy importable (ftfy.fix_text + "
+                     "whitespace_clean), nofix_* with ftfy blocked (BasicTokenizer path); fix_text = "
+                     "ftfy.fix_text(text) of the whole text",
+        "transformers": transformers.__version__, "ftfy": ftfy.__version__, "regex": regex.__version__,
+        "python": sys.version.split()[0], "unicodedata": unicodedata.unidata_version, "max_length": MAX_LENGTH,
+        "first_ftfy_only_prompt": len(PROMPTS),
+    }
+    with open(os.path.join(OUT_DIR, "clip_ids_ftfy.json"), "w", encoding="utf-8") as f:
+        f.write('{"meta": ' + json.dumps(meta, ensure_ascii=False) + ',\n "prompts": [\n')
+        f.write(",\n".join("  " + json.dumps(e, ensure_ascii=False) for e in entries))
+        f.write("\n]}\n")
+    runs = regex_classes()
+    with open(os.path.join(OUT_DIR, "regex_classes.json"), "w") as f:
+        json.dump({"unicodedata": unicodedata.unidata_version, "regex": regex.__version__,
+                   "classes": "S space, L letter, N number, O other, X none, U surrogate", "runs": runs},
+                  f, separators=(",", ":"))
+        f.write("\n")
+    print(f"ftfy: {len(entries)} prompts ({len(prompts) - same} with other sd1 ids than without ftfy), "
+          f"{len(runs)} code point runs")
 
 
 def emit_v5():
@@ -235,6 +410,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--v5-python", help="a python with transformers 5 (optional)")
     ap.add_argument("--emit-v5", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--ftfy-only", action="store_true", help="write only the ftfy-path files")
     args = ap.parse_args()
     if args.emit_v5:
         return emit_v5()
@@ -249,9 +425,11 @@ def main():
     dirs = make_folders(OUT_DIR)
     with tempfile.TemporaryDirectory() as tmp:
         folders = with_vocab(dirs, tmp)
-        slow_tok = CLIPTokenizer.from_pretrained(folders["sd1"])
-        assert slow_tok.fix_text is None, "ftfy path taken; expected BasicTokenizer"
-        slow = encode_all(CLIPTokenizer, folders)
+        write_ftfy(folders)
+        if args.ftfy_only:
+            return
+        with ftfy_blocked():
+            slow = encode_all(CLIPTokenizer, folders, fix_text=False)
         fast = encode_all(CLIPTokenizerFast, folders)
     v5 = None
     if args.v5_python:
