@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "farm/text/clip_pretokenizer.h"
@@ -108,6 +109,35 @@ TEST_F(FtfyReference, ModesDifferWhereTransformersDoes) {
   EXPECT_NE(fixed1_->token_ids(cat), plain1_->token_ids(cat));
   EXPECT_EQ(fixed1_->decode(fixed1_->token_ids(cat)), cat);  // one word
   EXPECT_EQ(plain1_->decode(plain1_->token_ids(cat)), "一 只 猫");
+}
+
+TEST_F(FtfyReference, ConcurrentEncodeMatches) {
+  std::vector<std::thread> threads;
+  std::vector<int> wrong(4, 0);
+  for (size_t t = 0; t < wrong.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (const auto& entry : prompts())
+        wrong[t] += fixed1_->encode(entry["text"].get<std::string>()) != entry["ids_sd1"].get<std::vector<int64_t>>();
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int w : wrong) EXPECT_EQ(w, 0);
+}
+
+TEST(TextFix, MojibakeMatchesFtfy) {
+  // UTF-8 read in each of ftfy's codecs, twice-encoded, A0 as space,
+  // embedded in clean text (fix_text_cases.json).
+  const auto cases = load_json(data_path("tokenizer/fix_text_cases.json"))["cases"];
+  ASSERT_GT(cases.size(), 500u);
+  int passed = 0;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const std::string text = cases[i][0].get<std::string>();
+    const std::string want = cases[i][1].get<std::string>();
+    const std::string got = fix_text(text);
+    EXPECT_EQ(got, want) << "case " << i << ": " << escaped(text) << " -> " << escaped(got);
+    passed += got == want;
+  }
+  std::printf("fix_text mojibake cases: %d/%zu identical\n", passed, cases.size());
 }
 
 TEST(TextFix, HandWorkedCases) {

@@ -15,6 +15,8 @@ Writes into tests/data/tokenizer/:
                     ftfy (ids_sd1/ids_sd2; the original CLIP behaviour, what
                     A1111 gets), of the same tokenizer without ftfy
                     (nofix_sd1/nofix_sd2), and ftfy.fix_text(text) itself.
+  fix_text_cases.json  mojibake made from MOJIBAKE_SOURCES in every codec
+                    ftfy knows, and ftfy.fix_text of each.
   regex_classes.json  per code point, what the ftfy path's whitespace_clean
                     and regex do with it (runs, as char_classes.json).
   sd1/, sd2/        tokenizer_config.json and special_tokens_map.json as the
@@ -32,10 +34,10 @@ failing (blocked below while the fallback tokenizers are made) it takes the
 documented fallback BasicTokenizer(strip_accents=False,
 do_split_on_punc=False); with ftfy importable it uses ftfy.fix_text.
 --v5-python (optional) runs this file again under transformers 5 to record
-its CLIPTokenizer too. --ftfy-only writes only clip_ids_ftfy.json and
-regex_classes.json (leaves the fallback files as they are).
+its CLIPTokenizer too. --ftfy-only writes only clip_ids_ftfy.json,
+fix_text_cases.json and regex_classes.json (leaves the fallback files as they are).
 
-clip_ids_ftfy.json was made with transformers 4.57.1, ftfy 6.3.1, regex
+The ftfy files were made with transformers 4.57.1, ftfy 6.3.1, regex
 2026.11.19, Python 3.11.7 (unicodedata 14.0.0):
   nice /tmp/venv-tok4/bin/python tools/reference/make_tokenizer_reference.py --ftfy-only
 """
@@ -356,6 +358,34 @@ def regex_classes():
     return runs
 
 
+MOJIBAKE_SOURCES = [
+    "café", "naïve", "Größe", "São Paulo", "Ærøskøbing", "Kraków", "İstanbul", "привет мир", "Ελληνικά",
+    "日本語", "中文", "한국어", "😀 emoji", "“quotes” — dash…", "½ price ©®™", "façade", "Ångström",
+    "smörgåsbord", "crème brûlée", "piñata", "Zürich", "Łódź", "Dvořák", "€100", "à la mode", "Şişli",
+    "¿qué?", "ﬁne", "× ÷ ±", "Ǆ ŉ", "ē ī ū", "ß", "ő ű", "\xa0nbsp\xa0",
+]
+MOJIBAKE_CODECS = ["latin-1", "sloppy-windows-1252", "sloppy-windows-1251", "sloppy-windows-1250",
+                   "sloppy-windows-1253", "sloppy-windows-1254", "sloppy-windows-1257", "iso-8859-2",
+                   "macroman", "cp437", "windows-1252"]
+
+
+def mojibake_cases():
+    """UTF-8 read in each codec ftfy knows (and strict windows-1252, whose
+    unmapped bytes become U+FFFD), twice-encoded, with A0 turned into a
+    space, embedded in clean text: [text, ftfy.fix_text(text)]."""
+    import ftfy
+    import ftfy.bad_codecs  # noqa: F401
+    cases = []
+    for src in MOJIBAKE_SOURCES:
+        for enc in MOJIBAKE_CODECS:
+            m = src.encode("utf-8").decode(enc, errors="replace")
+            cases += [m, "a photo of " + m + ", 4k", m.replace("\xa0", " "), "plain café and " + m]
+        twice = src.encode("utf-8").decode("sloppy-windows-1252").encode("utf-8").decode("sloppy-windows-1252")
+        cases.append(twice)
+    cases = list(dict.fromkeys(cases))
+    return [[c, ftfy.fix_text(c)] for c in cases]
+
+
 def write_ftfy(folders):
     """clip_ids_ftfy.json and regex_classes.json."""
     import ftfy
@@ -386,13 +416,20 @@ def write_ftfy(folders):
         f.write('{"meta": ' + json.dumps(meta, ensure_ascii=False) + ',\n "prompts": [\n')
         f.write(",\n".join("  " + json.dumps(e, ensure_ascii=False) for e in entries))
         f.write("\n]}\n")
+    cases = mojibake_cases()
+    with open(os.path.join(OUT_DIR, "fix_text_cases.json"), "w", encoding="utf-8") as f:
+        f.write('{"meta": ' + json.dumps({"made_by": meta["made_by"], "ftfy": ftfy.__version__,
+                                          "what": "[text, ftfy.fix_text(text)]"}) + ',\n "cases": [\n')
+        f.write(",\n".join("  " + json.dumps(c, ensure_ascii=False) for c in cases))
+        f.write("\n]}\n")
     runs = regex_classes()
     with open(os.path.join(OUT_DIR, "regex_classes.json"), "w") as f:
         json.dump({"unicodedata": unicodedata.unidata_version, "regex": regex.__version__,
                    "classes": "S space, L letter, N number, O other, X none, U surrogate", "runs": runs},
                   f, separators=(",", ":"))
         f.write("\n")
-    print(f"ftfy: {len(entries)} prompts ({len(prompts) - same} with other sd1 ids than without ftfy), "
+    print(f"ftfy: {len(cases)} fix_text cases ({sum(a != b for a, b in cases)} changed by ftfy), "
+          f"{len(entries)} prompts ({len(prompts) - same} with other sd1 ids than without ftfy), "
           f"{len(runs)} code point runs")
 
 
