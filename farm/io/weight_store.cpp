@@ -33,6 +33,14 @@ Shape WeightStore::shape_of(const std::string& key) const {
   return f->find(key)->shape;
 }
 
+std::vector<std::string> WeightStore::keys() const {
+  std::vector<std::string> r;
+  for (const auto& f : files_)
+    for (const auto& [k, e] : f->entries()) r.push_back(k);
+  std::sort(r.begin(), r.end());
+  return r;
+}
+
 const SafetensorsFile& WeightStore::checked(const std::string& key, const Shape& expected) const {
   const SafetensorsFile* f = file_of(key);
   if (!f) fail(files_.size() == 1 ? files_[0]->path() : dir_, ": missing weight '", key, "' (expected shape ",

@@ -30,6 +30,9 @@ class WeightStore {
   Tensor get(const std::string& key, const Shape& expected) const;
   // Shape as stored (error when missing).
   Shape shape_of(const std::string& key) const;
+  // Every key of the part's files, sorted; reads headers only (LoRA files
+  // are checked against the whole model on a rank that loads part of it).
+  std::vector<std::string> keys() const;
 
   const std::set<std::string>& loaded_keys() const { return loaded_; }
   size_t loaded_bytes() const { return loaded_bytes_; }

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "farm/core/error.h"
+#include "farm/model/lora.h"
 
 namespace farm::model {
 
@@ -40,6 +41,7 @@ void Linear::load(const WeightLoader& w, const std::string& prefix, int64_t in_,
   else
     weight = w.get(key, {out, in});
   if (has_bias) bias = w.get(prefix + ".bias", {out});
+  if (w.layer_index()) w.layer_index()->linear[prefix] = this;
 }
 
 Tensor Linear::forward(Backend& be, const Tensor& x, const Tensor* residual) const {
@@ -49,7 +51,38 @@ Tensor Linear::forward(Backend& be, const Tensor& x, const Tensor* residual) con
   if (residual) FARM_ASSERT(residual->shape == s, shape_str(residual->shape), " vs ", shape_str(s));
   Tensor y = be.empty(std::move(s));
   be.linear(x.dim(0), rows_per_sample(x), in, out, x, weight, bias.defined() ? &bias : nullptr, residual, y);
+  if (!lora.empty()) return add_lora(be, x, std::move(y));
   return y;
+}
+
+// y + up(down(x)) for each active LoRA that patches this layer, in the set's
+// order; with no active set the output is the base layer's, untouched.
+Tensor Linear::add_lora(Backend& be, const Tensor& x, Tensor y) const {
+  const ActiveLoras* active = active_loras();
+  if (!active) return y;
+  const int64_t B = x.dim(0), rows = rows_per_sample(x);
+  for (const ActiveLora& a : *active)
+    for (const LoraPatch& p : lora) {
+      if (p.adapter != a.adapter) continue;
+      Shape ds = x.shape;
+      ds.back() = p.rank;
+      Tensor d = be.empty(std::move(ds));  // [..., rank]
+      be.linear(B, rows, in, p.rank, x, p.down, nullptr, nullptr, d);
+      Tensor sum = be.empty(y.shape);
+      be.linear(B, rows, p.rank, out, d, (*a.ups)[p.slot], nullptr, &y, sum);
+      y = std::move(sum);
+    }
+  return y;
+}
+
+Tensor oihw_to_ohwi(const Tensor& oihw) {
+  FARM_ASSERT(oihw.shape.size() == 4 && oihw.dim(2) == oihw.dim(3), shape_str(oihw.shape));
+  const int64_t out = oihw.dim(0), in = oihw.dim(1), kk = oihw.dim(2) * oihw.dim(3);
+  Tensor ohwi({out, oihw.dim(2), oihw.dim(3), in});
+  for (int64_t o = 0; o < out; ++o)
+    for (int64_t i = 0; i < in; ++i)
+      for (int64_t k = 0; k < kk; ++k) ohwi.data[(o * kk + k) * in + i] = oihw.data[(o * in + i) * kk + k];
+  return ohwi;
 }
 
 void Conv2d::load(const WeightLoader& w, const std::string& prefix, int64_t in_, int64_t out_, int kernel_,
@@ -59,30 +92,49 @@ void Conv2d::load(const WeightLoader& w, const std::string& prefix, int64_t in_,
   kernel = kernel_;
   stride = stride_;
   pad = kernel / 2;
-  const Tensor oihw = w.host(prefix + ".weight", {out, in, kernel, kernel});
-  Tensor ohwi({out, kernel, kernel, in});
-  const int64_t kk = kernel * kernel;
-  for (int64_t o = 0; o < out; ++o)
-    for (int64_t i = 0; i < in; ++i)
-      for (int64_t k = 0; k < kk; ++k) ohwi.data[(o * kk + k) * in + i] = oihw.data[(o * in + i) * kk + k];
-  weight = w.place(std::move(ohwi));
+  weight = w.place(oihw_to_ohwi(w.host(prefix + ".weight", {out, in, kernel, kernel})));
   bias = w.get(prefix + ".bias", {out});
+  if (w.layer_index()) w.layer_index()->conv[prefix] = this;
 }
 
-Tensor Conv2d::forward(Backend& be, const Tensor& x, const Tensor* residual) const {
-  FARM_ASSERT(x.shape.size() == 4 && x.dim(3) == in, shape_str(x.shape), " into conv ", in, "->", out);
+kernels::Conv2dArgs Conv2d::args(const Tensor& x, int64_t out_channels) const {
   kernels::Conv2dArgs a;
   a.batch = x.dim(0);
   a.in_h = x.dim(1);
   a.in_w = x.dim(2);
   a.in_c = in;
-  a.out_c = out;
+  a.out_c = out_channels;
   a.kernel = kernel;
   a.stride = stride;
   a.pad = pad;
+  return a;
+}
+
+Tensor Conv2d::forward(Backend& be, const Tensor& x, const Tensor* residual) const {
+  FARM_ASSERT(x.shape.size() == 4 && x.dim(3) == in, shape_str(x.shape), " into conv ", in, "->", out);
+  const kernels::Conv2dArgs a = args(x, out);
   Tensor y = be.empty({a.batch, a.out_h(), a.out_w(), out});
   if (residual) FARM_ASSERT(residual->shape == y.shape, shape_str(residual->shape), " vs ", shape_str(y.shape));
   be.conv2d(a, x, weight, &bias, residual, y);
+  if (!lora.empty()) return add_lora(be, x, std::move(y));
+  return y;
+}
+
+// As Linear's: down is a conv with this layer's kernel, stride and padding
+// (LoCon), up a linear over channels (a 1x1 conv).
+Tensor Conv2d::add_lora(Backend& be, const Tensor& x, Tensor y) const {
+  const ActiveLoras* active = active_loras();
+  if (!active) return y;
+  for (const ActiveLora& act : *active)
+    for (const LoraPatch& p : lora) {
+      if (p.adapter != act.adapter) continue;
+      const kernels::Conv2dArgs a = args(x, p.rank);
+      Tensor d = be.empty({a.batch, a.out_h(), a.out_w(), p.rank});
+      be.conv2d(a, x, p.down, nullptr, nullptr, d);
+      Tensor sum = be.empty(y.shape);
+      be.linear(a.batch, a.out_h() * a.out_w(), p.rank, out, d, (*act.ups)[p.slot], nullptr, &y, sum);
+      y = std::move(sum);
+    }
   return y;
 }
 

@@ -5,8 +5,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "farm/core/tensor.h"
 #include "farm/io/weight_store.h"
@@ -15,6 +17,27 @@
 namespace farm::model {
 
 using kernels::Backend;
+
+struct Linear;
+struct Conv2d;
+class LoraAdapter;
+
+// The layers a loader filled that a LoRA can patch, by checkpoint prefix
+// (farm/model/lora.h). Layers do not move once loaded, so pointers hold.
+struct LayerIndex {
+  std::map<std::string, Linear*> linear;
+  std::map<std::string, Conv2d*> conv;
+};
+
+// One LoRA's low-rank update on one layer: y += up(down(x)). The up weight is
+// not here: it is scaled by the set's weight, so the active set carries it
+// (LoraAdapter::scaled_ups, indexed by `slot`).
+struct LoraPatch {
+  const LoraAdapter* adapter = nullptr;
+  size_t slot = 0;
+  Tensor down;  // Linear: [rank, in]; Conv2d: [rank, k, k, in], the base conv's kernel/stride/pad
+  int64_t rank = 0;
+};
 
 // Reads weights from a model part's files and places each on the backend once
 // (converted there to the backend's dtype). `host` reads without placing, for
@@ -38,6 +61,9 @@ class WeightLoader {
   Tensor get(const std::string& key, const Shape& expected) const { return place(host(key, expected)); }
   // Every key read (random weights: drawn), and their parameters.
   const std::set<std::string>& keys() const { return store_ ? store_->loaded_keys() : drawn_; }
+  // Where Linear/Conv2d::load record themselves (null: nowhere).
+  void index_layers(LayerIndex* index) { index_ = index; }
+  LayerIndex* layer_index() const { return index_; }
 
  private:
   WeightLoader(std::string dir, uint64_t seed, Backend& backend) : dir_(std::move(dir)), seed_(seed), backend_(backend) {}
@@ -46,16 +72,24 @@ class WeightLoader {
   uint64_t seed_ = 0;
   Backend& backend_;
   mutable std::set<std::string> drawn_;
+  LayerIndex* index_ = nullptr;
 };
+
+// [out, in, k, k] (checkpoint) -> [out, k, k, in] (NHWC conv weights).
+Tensor oihw_to_ohwi(const Tensor& oihw);
 
 // y[..., out] = x[..., in] · W^T + b. Also accepts 1×1 conv weights
 // [out, in, 1, 1] (a 1×1 conv over NHWC is a linear layer over channels).
 struct Linear {
   Tensor weight, bias;  // [out, in], [out] (empty when no bias)
   int64_t in = 0, out = 0;
+  std::vector<LoraPatch> lora;  // applied when their LoRA is active on this thread
 
   void load(const WeightLoader& w, const std::string& prefix, int64_t in, int64_t out, bool has_bias = true);
   Tensor forward(Backend& be, const Tensor& x, const Tensor* residual = nullptr) const;
+
+ private:
+  Tensor add_lora(Backend& be, const Tensor& x, Tensor y) const;
 };
 
 // NHWC convolution; the checkpoint's [out, in, k, k] is stored as [out, k, k, in].
@@ -63,9 +97,14 @@ struct Conv2d {
   Tensor weight, bias;
   int64_t in = 0, out = 0;
   int kernel = 3, stride = 1, pad = 1;
+  std::vector<LoraPatch> lora;  // as Linear's; down is a conv like this one, up a 1x1
 
   void load(const WeightLoader& w, const std::string& prefix, int64_t in, int64_t out, int kernel, int stride = 1);
   Tensor forward(Backend& be, const Tensor& x, const Tensor* residual = nullptr) const;  // x [B,H,W,in]
+
+ private:
+  kernels::Conv2dArgs args(const Tensor& x, int64_t out_channels) const;
+  Tensor add_lora(Backend& be, const Tensor& x, Tensor y) const;
 };
 
 struct GroupNorm {

@@ -53,13 +53,15 @@ void SdModel::load_weights(kernels::Backend& be, const LoadParts& parts) {
   auto load_part = [&](const char* part, const auto& load) {
     const std::string sub = (fs::path(dir) / part).string();
     if (parts.random_weights) {
-      const auto loader = model::WeightLoader::random(sub, parts.seed, be);
+      auto loader = model::WeightLoader::random(sub, parts.seed, be);
+      if (std::string(part) != "vae") loader.index_layers(&layers[part]);
       load(loader);
       for (const auto& k : loader.keys()) loaded_keys.insert(cat(part, "/", k));
       return;
     }
     const WeightStore w(sub, parts.share);
-    const model::WeightLoader loader(w, be);
+    model::WeightLoader loader(w, be);
+    if (std::string(part) != "vae") loader.index_layers(&layers[part]);
     load(loader);
     weight_bytes += w.loaded_bytes();
     weight_bytes_read += w.bytes_read();
@@ -78,5 +80,60 @@ SdModel SdModel::load(const std::string& dir, kernels::Backend& be) {
   m.load_weights(be);
   return m;
 }
+
+void SdModel::load_loras(const std::vector<std::pair<std::string, std::string>>& name_paths) {
+  if (!backend) fail(dir, ": LoRAs are loaded after the model's weights (load_weights)");
+  // The whole model's layers, from the files' headers: a key that patches no
+  // layer is an error on every rank alike. A config-only folder (random
+  // weights) has no headers; there the layers this rank drew stand in.
+  model::LoraTargets targets("model " + dir);
+  for (const char* part : {"unet", "text_encoder"}) {
+    const std::string sub = (fs::path(dir) / part).string();
+    std::vector<std::pair<std::string, Shape>> weights;
+    bool has_files = false;
+    for (const auto& e : fs::directory_iterator(sub)) has_files |= e.path().extension() == ".safetensors";
+    if (has_files) {
+      const WeightStore w(sub);
+      for (const auto& k : w.keys()) weights.emplace_back(k, w.shape_of(k));
+    } else {
+      for (const auto& [prefix, l] : layers[part].linear)
+        weights.emplace_back(prefix + ".weight", Shape{l->out, l->in});
+      for (const auto& [prefix, c] : layers[part].conv)
+        weights.emplace_back(prefix + ".weight", Shape{c->out, c->in, c->kernel, c->kernel});
+    }
+    targets.add_part(part, weights);
+  }
+  const auto loaded_here = [&](const model::LoraTarget& t) {
+    return loaded_keys.count(cat(t.part, "/", t.prefix, ".weight")) > 0;
+  };
+  for (const auto& [name, path] : name_paths) {
+    if (name.empty()) fail(path, ": a LoRA needs a name");
+    if (loras.count(name)) fail(path, ": a LoRA named '", name, "' is already loaded (", loras[name]->file().path, ")");
+    model::LoraFile file = model::read_lora_file(path, targets, loaded_here);
+    loras[name] = std::make_unique<model::LoraAdapter>(name, std::move(file), layers, *backend);
+  }
+}
+
+namespace {
+
+model::ActiveLoras active_set(const SdModel& m, const model::LoraSet& set) {
+  model::ActiveLoras r;
+  for (const auto& ref : set) {
+    const auto it = m.loras.find(ref.name);
+    if (it == m.loras.end()) {
+      std::string known;
+      for (const auto& [n, l] : m.loras) known += cat(known.empty() ? "" : ", ", n);
+      fail("LoRA '", ref.name, "' is not loaded for model ", m.name,
+           known.empty() ? std::string(" (none is)") : cat(" (loaded: ", known, ")"));
+    }
+    if (ref.weight == 0) continue;  // no update: the base layer's output as is
+    r.push_back({it->second.get(), it->second->scaled_ups(ref.weight)});
+  }
+  return r;
+}
+
+}  // namespace
+
+LoraScope::LoraScope(const SdModel& m, const model::LoraSet& set) : scope_(active_set(m, set)) {}
 
 }  // namespace farm::pipeline

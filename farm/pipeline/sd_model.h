@@ -4,12 +4,16 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "farm/io/weight_share.h"
 #include "farm/model/clip_text.h"
+#include "farm/model/lora.h"
 #include "farm/model/unet.h"
 #include "farm/model/vae_decoder.h"
 #include "farm/sched/scheduler_config.h"
@@ -45,6 +49,10 @@ struct SdModel {
   std::set<std::string> loaded_keys;
   // Where the weights live and the model runs; set by load_weights.
   kernels::Backend* backend = nullptr;
+  // The linear and conv layers this rank loaded, by part ("unet", "text_encoder"): what LoRAs patch.
+  std::map<std::string, model::LayerIndex> layers;
+  // LoRAs by the name load_loras gave them (farm/model/lora.h).
+  std::map<std::string, std::unique_ptr<model::LoraAdapter>> loras;
 
   // Checks the folder layout, every config and the tokenizer; no weights yet.
   static SdModel open(const std::string& dir);
@@ -52,9 +60,26 @@ struct SdModel {
   void load_weights(kernels::Backend& be, const LoadParts& parts = {});
   // open + load_weights: the whole model.
   static SdModel load(const std::string& dir, kernels::Backend& be);
+  // Reads each (name, path) LoRA file once, after load_weights: every key is
+  // checked against the whole model's layers (also those of blocks this rank
+  // did not load) before anything is read; only the tensors of layers this
+  // rank loaded are read and patched on. Not concurrent with forwards.
+  void load_loras(const std::vector<std::pair<std::string, std::string>>& name_paths);
 
   // The default width and height (SD 1.5: 512; SD 2.1-768: 768).
   int64_t native_size() const { return unet->config().native_image_size(vae->config().scale_factor()); }
+};
+
+// Makes a LoRA set (names given to SdModel::load_loras, with weights) active
+// for the forwards the calling thread runs while it lives; restores the set
+// before it when destroyed. With no scope alive forwards are the base model's,
+// bit for bit. Error naming the LoRA when a name was not loaded.
+class LoraScope {
+ public:
+  LoraScope(const SdModel& m, const model::LoraSet& set);
+
+ private:
+  model::ActiveLoraScope scope_;
 };
 
 }  // namespace farm::pipeline
