@@ -211,31 +211,39 @@ LoraFile read_lora_file(const std::string& path, const LoraTargets& targets,
 
 LoraAdapter::LoraAdapter(std::string name, LoraFile file, std::map<std::string, LayerIndex>& layers, Backend& be)
     : name_(std::move(name)), file_(std::move(file)), backend_(be) {
+  // Every layer first, then the patches: a failure leaves no layer patched
+  // (a stale patch could match a later adapter at the same address).
+  std::vector<std::pair<Linear*, Conv2d*>> layer_of(file_.modules.size(), {nullptr, nullptr});
+  for (size_t i = 0; i < file_.modules.size(); ++i) {
+    const LoraModule& m = file_.modules[i];
+    if (!m.down.defined()) continue;  // a layer of another stage
+    LayerIndex& index = layers[m.target.part];
+    const auto lin = index.linear.find(m.target.prefix);
+    const auto conv = index.conv.find(m.target.prefix);
+    if (lin != index.linear.end()) layer_of[i].first = lin->second;
+    else if (conv != index.conv.end()) layer_of[i].second = conv->second;
+    else
+      fail(file_.path, ": LoRA module '", m.down_key, "' patches '", m.target.part, "/", m.target.prefix,
+           "', which is not a linear or conv layer of this model");
+  }
   for (size_t i = 0; i < file_.modules.size(); ++i) {
     LoraModule& m = file_.modules[i];
-    if (!m.down.defined()) continue;  // a layer of another stage
-    const LoraTarget& t = m.target;
-    LayerIndex& index = layers[t.part];
-    const auto lin = index.linear.find(t.prefix);
-    const auto conv = index.conv.find(t.prefix);
-    if (lin == index.linear.end() && conv == index.conv.end())
-      fail(file_.path, ": LoRA module '", m.down_key, "' patches '", t.part, "/", t.prefix,
-           "', which is not a linear or conv layer of this model");
+    const auto [lin, conv] = layer_of[i];
+    if (!lin && !conv) continue;
+    const Shape& base = m.target.shape;
     LoraPatch p;
     p.adapter = this;
     p.slot = slot_module_.size();
     p.rank = m.rank;
-    m.up = std::move(m.up).reshaped({t.shape[0], m.rank});  // [out, rank]: a linear over channels
-    if (lin != index.linear.end()) {
-      Linear& l = *lin->second;
-      FARM_ASSERT(l.in == t.shape[1] && l.out == t.shape[0], t.prefix);
-      p.down = be.weight(Tensor(m.down).reshaped({m.rank, l.in}));
-      l.lora.push_back(std::move(p));
+    m.up = std::move(m.up).reshaped({base[0], m.rank});  // [out, rank]: a linear over channels
+    if (lin) {
+      FARM_ASSERT(lin->in == base[1] && lin->out == base[0], m.target.prefix);
+      p.down = be.weight(Tensor(m.down).reshaped({m.rank, lin->in}));
+      lin->lora.push_back(std::move(p));
     } else {
-      Conv2d& c = *conv->second;
-      FARM_ASSERT(c.in == t.shape[1] && c.out == t.shape[0], t.prefix);
-      p.down = be.weight(oihw_to_ohwi(Tensor(m.down).reshaped({m.rank, c.in, c.kernel, c.kernel})));
-      c.lora.push_back(std::move(p));
+      FARM_ASSERT(conv->in == base[1] && conv->out == base[0], m.target.prefix);
+      p.down = be.weight(oihw_to_ohwi(Tensor(m.down).reshaped({m.rank, conv->in, conv->kernel, conv->kernel})));
+      conv->lora.push_back(std::move(p));
     }
     slot_module_.push_back(i);
   }
