@@ -44,6 +44,8 @@ struct RenderFlags {
   std::string plan, device, stats, trace, shard;
   std::string transport = "auto";
   std::string weights = "auto";
+  std::string prompt_syntax, text_fix, lora_dir;
+  int count = 0;
 };
 
 // Control always goes over MPI (or loopback); --transport says where stage
@@ -104,6 +106,14 @@ RankJob prepare_rank_job(const RenderFlags& f, CLI::App* cmd, int ranks) {
     if (given("--height")) d.height = f.height;
     if (given("--sampler")) d.sampler = f.sampler;
     if (given("--clip-skip")) d.clip_skip = f.clip_skip;
+    if (given("--count")) d.count = f.count;
+    if (given("--prompt-syntax") && !text::parse_syntax(f.prompt_syntax, d.reading.syntax))
+      fail("--prompt-syntax '", f.prompt_syntax, "': expected a1111 (weights, BREAK, LoRA tags, any length) or plain");
+    if (given("--text-fix")) {
+      if (f.text_fix != "ftfy" && f.text_fix != "none")
+        fail("--text-fix '", f.text_fix, "': expected ftfy (as CLIP was trained, the default) or none");
+      d.reading.fix_text = f.text_fix == "ftfy";
+    }
   };
   req.overwrite = f.overwrite;
   req.rerender_changed = f.rerender_changed;
@@ -111,6 +121,7 @@ RankJob prepare_rank_job(const RenderFlags& f, CLI::App* cmd, int ranks) {
   req.batch = f.batch;
   req.job_seed = f.job_seed;
   req.name_template = f.name_template;
+  req.lora_dir = f.lora_dir;
   if (!f.shard.empty()) {
     const auto slash = f.shard.find('/');
     size_t used_k = 0, used_n = 0;
@@ -169,6 +180,7 @@ RankJob prepare_rank_job(const RenderFlags& f, CLI::App* cmd, int ranks) {
                prepared->items.size(), todo, prepared->micro_batches.size(),
                prepared->already_done ? cat(" (", prepared->already_done, " already done in ", f.out, ")").c_str() : "",
                static_cast<long long>(prepared->run), static_cast<unsigned long long>(prepared->job_seed));
+  job.loras.assign(prepared->lora_files.begin(), prepared->lora_files.end());
   job.prepared = std::move(prepared);
   return job;
 }
@@ -198,7 +210,8 @@ int run_render(const RenderFlags& f, CLI::App* cmd) {
   if (t->rank() == 0)
     setup = comm::WireWriter(nlohmann::json{{"error", error},
                                             {"stall_timeout_s", job.stall_timeout_s},
-                                            {"layout", error.empty() ? layout_json(job.layout) : nlohmann::json{}}})
+                                            {"layout", error.empty() ? layout_json(job.layout) : nlohmann::json{}},
+                                            {"loras", job.loras}})
                 .take();
   setup = t->broadcast(std::move(setup), 0);
   comm::WireReader r(setup, "job set-up");
@@ -223,6 +236,7 @@ int run_render(const RenderFlags& f, CLI::App* cmd) {
     job.layout.window_fixed = l.at("window_fixed").get<bool>();
     job.layout.ranges = l.at("ranges").get<std::vector<std::pair<size_t, size_t>>>();
     job.layout.stage_memory_bytes = l.at("stage_memory_bytes").get<std::vector<double>>();
+    job.loras = r.header().at("loras").get<std::vector<std::pair<std::string, std::string>>>();
   }
   job.tensors = f.transport;
   job.weights = f.weights;
@@ -245,8 +259,18 @@ std::function<int()> add_render_command(CLI::App& app) {
   cmd->add_option("--width", f->width, "default width (a multiple of 8; default: the model's native size, e.g. 512 for SD 1.5)");
   cmd->add_option("--height", f->height, "default height (a multiple of 8; default: the model's native size)");
   cmd->add_option("--sampler", f->sampler,
-                  "default sampler: ddim, euler, euler_karras, euler_a, euler_a_karras, dpmpp_2m, dpmpp_2m_karras");
+                  "default sampler: ddim, euler, euler_karras, euler_a, euler_a_karras, dpmpp_2m, dpmpp_2m_karras, or "
+                  "as A1111 names them (\"Euler a\", \"DPM++ 2M Karras\", ...)");
   cmd->add_option("--clip-skip", f->clip_skip, "default clip skip (1: last layer, 2: penultimate)");
+  cmd->add_option("--count", f->count, "default images per prompt line, seeds seed, seed+1, ... (A1111's batch count)");
+  cmd->add_option("--prompt-syntax", f->prompt_syntax,
+                  "a1111 (default): (word:1.2) weights, [word], BREAK, <lora:name:w>, prompts of any length; plain: "
+                  "literal text cut at 75 tokens, as diffusers");
+  cmd->add_option("--text-fix", f->text_fix,
+                  "ftfy (default): fix text as CLIP's tokenizer does (ftfy), keeping CJK words whole; none: "
+                  "transformers without ftfy");
+  cmd->add_option("--lora-dir", f->lora_dir, "folder of LoRA files: <lora:NAME:w> or {\"loras\": [{\"name\": NAME}]} "
+                  "reads NAME.safetensors there or below (kohya or diffusers/PEFT format)");
   cmd->add_option("--batch", f->batch, "micro-batch size (images do not depend on it)");
   cmd->add_option("--backend", f->backend,
                   "cpu (default), ref (plain loops, slow), cuda (one GPU per rank, weights and activations on "

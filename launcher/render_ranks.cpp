@@ -260,6 +260,7 @@ int run_rank(comm::Transport& t, const RankJob& job) {
                         .unet_end = l.ranges[stage].second, .random_weights = job.random_weights,
                         .seed = 0, .share = share.get()});
     if (share) share->finish();
+    if (!job.loras.empty()) model.load_loras(job.loras);  // this rank's layers' tensors only
   } catch (const Error& e) {
     error = e.what();
     // Takes the reader's remaining broadcasts (or, on the reader, ends them):

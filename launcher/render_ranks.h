@@ -29,6 +29,7 @@ struct RankJob {
   // span hosts.
   std::string weights = "auto";
   pipeline::RingLayout layout;
+  std::vector<std::pair<std::string, std::string>> loras;  // (name, file) of every LoRA the job uses
   double stall_timeout_s = 600;  // every rank: its watchdog, and its heartbeat's pace
   // Rank 0 only: the prepared job and how the coordinator runs it.
   std::shared_ptr<PreparedJob> prepared;

@@ -1,12 +1,19 @@
 #include "farm/coord/batcher.h"
 
+#include <algorithm>
+
 #include "farm/core/error.h"
 
 namespace farm {
 
 bool compatible(const JobItem& a, const JobItem& b) {
+  const auto same_loras = [](const std::vector<ItemLora>& x, const std::vector<ItemLora>& y) {
+    return std::equal(x.begin(), x.end(), y.begin(), y.end(),
+                      [](const ItemLora& p, const ItemLora& q) { return p.name == q.name && p.weight == q.weight; });
+  };
   return a.width == b.width && a.height == b.height && a.steps == b.steps && a.sampler == b.sampler &&
-         a.clip_skip == b.clip_skip;
+         a.clip_skip == b.clip_skip && a.reading == b.reading && a.text_chunks == b.text_chunks &&
+         same_loras(a.loras, b.loras);
 }
 
 std::vector<std::vector<JobItem>> make_micro_batches(const std::vector<JobItem>& items, int max_items) {

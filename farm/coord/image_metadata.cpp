@@ -1,10 +1,12 @@
 #include "farm/coord/image_metadata.h"
 
+#include <algorithm>
 #include <charconv>
 #include <iomanip>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "farm/coord/job_loras.h"
 #include "farm/core/error.h"
 
 namespace farm {
@@ -26,12 +28,29 @@ std::string python_float(float value) {
 }
 
 std::string a1111_parameters(const JobItem& item, const std::string& model_name, const std::string& sampler_display) {
+  // LoRAs of the `loras` field go into the prompt as tags, where A1111 and
+  // Civitai look for them (tags already in the prompt stay as written).
+  std::vector<ItemLora> in_prompt;
+  if (item.reading.syntax == text::PromptSyntax::a1111) prompt_loras(item.prompt, in_prompt);
+  std::vector<ItemLora> extra;
+  for (const auto& l : item.loras)
+    if (std::none_of(in_prompt.begin(), in_prompt.end(), [&](const ItemLora& p) { return p.name == l.name; }))
+      extra.push_back(l);
   std::string text = item.prompt;
+  if (!extra.empty()) {
+    if (!text.empty()) text += ' ';
+    text += lora_tags(extra);
+  }
   if (!item.negative_prompt.empty()) text += "\nNegative prompt: " + item.negative_prompt;
   text += cat("\nSteps: ", item.steps, ", Sampler: ", sampler_display, ", CFG scale: ", python_float(item.guidance),
               ", Seed: ", item.seed, ", Size: ", item.width, "x", item.height);
   if (!model_name.empty()) text += ", Model: " + model_name;
   if (item.clip_skip > 1) text += cat(", Clip skip: ", item.clip_skip);
+  if (!item.loras.empty()) {
+    std::string hashes;
+    for (const auto& l : item.loras) hashes += cat(hashes.empty() ? "" : ", ", l.name, ": ", l.sha256.substr(0, 12));
+    text += ", Lora hashes: \"" + hashes + "\"";
+  }
   return text;
 }
 
@@ -43,6 +62,12 @@ double shortest_double(float value) {
   const std::string text = python_float(value);
   double out = value;
   std::from_chars(text.data(), text.data() + text.size(), out);
+  return out;
+}
+
+nlohmann::json loras_json(const std::vector<ItemLora>& loras) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& l : loras) out.push_back({{"name", l.name}, {"weight", l.weight}, {"sha256", l.sha256}});
   return out;
 }
 
@@ -61,6 +86,12 @@ nlohmann::json item_object(const JobItem& item) {
       {"height", item.height},
       {"sampler", item.sampler},
       {"clip_skip", item.clip_skip},
+      {"prompt_syntax", text::syntax_name(item.reading.syntax)},
+      {"text_fix", item.reading.fix_text ? "ftfy" : "none"},
+      {"loras", loras_json(item.loras)},
+      {"count", item.count},
+      {"copy", item.copy},
+      {"text_chunks", item.text_chunks},
   };
 }
 

@@ -8,7 +8,18 @@
 #include <string>
 #include <vector>
 
+#include "farm/text/prompt_chunks.h"
+
 namespace farm {
+
+// A LoRA an item asks for: <lora:name:weight> in its prompt (A1111 syntax)
+// or an entry of its `loras` field.
+struct ItemLora {
+  std::string name;
+  double weight = 1.0;
+  std::string sha256;  // of the file's tensor data (A1111's LoRA hash); set by prepare_job
+  bool operator==(const ItemLora&) const = default;
+};
 
 struct JobDefaults {
   std::string negative_prompt;
@@ -18,6 +29,8 @@ struct JobDefaults {
   int width = 512, height = 512;
   std::string sampler = "euler_a";
   int clip_skip = 1;
+  text::PromptReading reading;  // prompt_syntax, text_fix
+  int count = 1;                // images per item (A1111's batch count): seeds seed, seed+1, ...
 };
 
 struct JobItem {
@@ -32,6 +45,11 @@ struct JobItem {
   int width = 0, height = 0;
   std::string sampler;
   int clip_skip = 1;
+  text::PromptReading reading;
+  std::vector<ItemLora> loras;  // prompt tags first, then the `loras` field
+  int count = 1;                // images of its line (`count`, --count)
+  int copy = 0;                 // this one is the line's copy-th (0-based): seed + copy
+  int text_chunks = 1;          // 77-token chunks of its rows (set by prepare_job; batches share it)
 };
 
 // Reads top-level keys named as JobDefaults' fields; keys not present keep

@@ -105,10 +105,19 @@ JobDefaults load_job_config(const std::string& toml_path, JobDefaults base) {
       base.sampler = r.string(node, key);
     } else if (key == "clip_skip") {
       base.clip_skip = r.small_integer(node, key, job_fields::check_clip_skip);
+    } else if (key == "count") {
+      base.count = r.small_integer(node, key, job_fields::check_count);
+    } else if (key == "prompt_syntax") {
+      if (!text::parse_syntax(r.string(node, key), base.reading.syntax))
+        r.fail_at(node, key, "expected \"a1111\" (weights, BREAK, LoRA tags) or \"plain\" (literal text)");
+    } else if (key == "text_fix") {
+      const std::string v = r.string(node, key);
+      if (v != "ftfy" && v != "none") r.fail_at(node, key, "expected \"ftfy\" (as CLIP was trained) or \"none\"");
+      base.reading.fix_text = v == "ftfy";
     } else {
       r.fail_at(node, key,
                 "unknown key (expected one of negative_prompt, seed, steps, guidance, width, height, "
-                "sampler, clip_skip)");
+                "sampler, clip_skip, count, prompt_syntax, text_fix)");
     }
   }
   return base;

@@ -48,4 +48,9 @@ std::string check_prompt(const std::string& text, bool may_be_empty) {
   return "";
 }
 
+std::string check_count(std::int64_t count) {
+  if (count < 1 || count > kMaxCount) return cat("count ", count, " is out of range (1 to ", kMaxCount, ")");
+  return "";
+}
+
 }  // namespace farm::job_fields

@@ -40,6 +40,15 @@ JobItem job_item_from_json(const std::string& s) {
   it.height = static_cast<int>(json_integer(j, "height", INT_MIN, INT_MAX));
   it.sampler = j.at("sampler").get<std::string>();
   it.clip_skip = static_cast<int>(json_integer(j, "clip_skip", INT_MIN, INT_MAX));
+  // Later fields: a journal written before them reads as their defaults.
+  if (j.contains("prompt_syntax") && !text::parse_syntax(j["prompt_syntax"].get<std::string>(), it.reading.syntax))
+    throw std::runtime_error(cat("'prompt_syntax' is ", j["prompt_syntax"].dump()));
+  it.reading.fix_text = j.value("text_fix", std::string("ftfy")) == "ftfy";
+  for (const auto& l : j.value("loras", nlohmann::json::array()))
+    it.loras.push_back({l.at("name").get<std::string>(), l.at("weight").get<double>(), l.value("sha256", "")});
+  it.count = static_cast<int>(j.value("count", 1));
+  it.copy = static_cast<int>(j.value("copy", 0));
+  it.text_chunks = static_cast<int>(j.value("text_chunks", 1));
   return it;
 }
 
@@ -54,17 +63,29 @@ pipeline::Txt2ImgRequest to_request(const JobItem& it) {
   r.height = it.height;
   r.sampler = it.sampler;
   r.clip_skip = it.clip_skip;
+  r.reading = it.reading;
+  for (const auto& l : it.loras) r.loras.push_back({l.name, l.weight});
   return r;
 }
 
 std::string item_key(const JobItem& it, std::string_view model_fingerprint) {
   // Sorted keys (nlohmann's object order) and the float's shortest spelling:
   // the same item hashes the same on every machine and build.
-  const nlohmann::json key = {{"model", model_fingerprint}, {"prompt", it.prompt},
+  nlohmann::json key = {{"model", model_fingerprint}, {"prompt", it.prompt},
                               {"negative_prompt", it.negative_prompt}, {"seed", it.seed},
                               {"steps", it.steps}, {"guidance", python_float(it.guidance)},
                               {"width", it.width}, {"height", it.height},
                               {"sampler", it.sampler}, {"clip_skip", it.clip_skip}};
+  // Later fields only where they are not their defaults, so the keys of
+  // items without them (and journals written before them) stay the same.
+  if (!(it.reading == text::PromptReading{})) {
+    key["prompt_syntax"] = text::syntax_name(it.reading.syntax);
+    key["text_fix"] = it.reading.fix_text ? "ftfy" : "none";
+  }
+  if (!it.loras.empty()) {
+    auto& l = key["loras"] = nlohmann::json::array();
+    for (const auto& x : it.loras) l.push_back({{"name", x.name}, {"weight", x.weight}, {"sha256", x.sha256}});
+  }
   return sha256_hex(key.dump());
 }
 

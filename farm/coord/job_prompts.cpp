@@ -13,8 +13,10 @@
 #include "farm/coord/csv_records.h"
 #include "farm/coord/job.h"
 #include "farm/coord/job_fields.h"
+#include "farm/coord/job_loras.h"
 #include "farm/coord/utf8.h"
 #include "farm/core/error.h"
+#include "farm/sched/sampler.h"
 
 namespace farm {
 namespace {
@@ -91,6 +93,8 @@ JobItem item_from_defaults(const JobDefaults& d, const std::string& source, int 
   item.height = d.height;
   item.sampler = d.sampler;
   item.clip_skip = d.clip_skip;
+  item.reading = d.reading;
+  item.count = d.count;
   return item;
 }
 
@@ -99,7 +103,7 @@ void check_item(const JobItem& item, const SamplerKnown& sampler_known, ErrorLis
   const auto check = [&](std::string_view field, const std::string& why) {
     if (!why.empty()) errors.add(item.line, field, why);
   };
-  check("prompt", job_fields::check_prompt(item.prompt, false));
+  check("prompt", job_fields::check_prompt(item.prompt, true));  // "": an unconditional image, as diffusers
   check("negative_prompt", job_fields::check_prompt(item.negative_prompt, true));
   check("seed", job_fields::check_seed(item.seed));
   check("steps", job_fields::check_steps(item.steps));
@@ -107,7 +111,43 @@ void check_item(const JobItem& item, const SamplerKnown& sampler_known, ErrorLis
   check("width", job_fields::check_side(item.width));
   check("height", job_fields::check_side(item.height));
   check("clip_skip", job_fields::check_clip_skip(item.clip_skip));
-  if (!sampler_known(item.sampler)) check("sampler", cat("unknown sampler '", item.sampler, "'"));
+  if (!sampler_known(item.sampler))
+    check("sampler", cat("unknown sampler '", item.sampler, "' (expected one of ", sched::sampler_names_list(), ")"));
+  check("count", job_fields::check_count(item.count));
+  check("loras", check_loras(item.loras));
+  if (item.reading.syntax == text::PromptSyntax::a1111) {
+    std::vector<ItemLora> in_negative;
+    check("negative_prompt", prompt_loras(item.negative_prompt, in_negative));
+    if (!in_negative.empty())
+      check("negative_prompt", cat("<lora:", in_negative[0].name, ":...>: LoRAs apply to the whole image; put the tag ",
+                                   "in the prompt"));
+  }
+}
+
+// The prompt's <lora:...> tags (A1111 syntax) ahead of the `loras` field's.
+void take_prompt_loras(JobItem& item, ErrorList& errors) {
+  if (item.reading.syntax != text::PromptSyntax::a1111) return;
+  std::vector<ItemLora> tags;
+  if (std::string why = prompt_loras(item.prompt, tags); !why.empty()) errors.add(item.line, "prompt", why);
+  item.loras.insert(item.loras.begin(), tags.begin(), tags.end());
+}
+
+// A line with count N is N items (copy 0..N-1): seeds seed, seed+1, ... (a
+// random seed: the first copy's derived seed + copy, see job_seeds.h).
+void add_copies(JobItem item, std::vector<JobItem>& items, ErrorList& errors) {
+  for (int k = 0; k < item.count; ++k) {
+    JobItem c = item;
+    c.copy = k;
+    if (item.seed != -1) {
+      c.seed = item.seed + k;
+      if (std::string why = job_fields::check_seed(c.seed); !why.empty()) {
+        errors.add(item.line, "seed", cat("seed + ", k, " (count ", item.count, "): ", why));
+        return;
+      }
+    }
+    c.index = static_cast<std::int64_t>(items.size());
+    items.push_back(std::move(c));
+  }
 }
 
 // JSON readers: on a type or range error they record it and leave `out` alone.
@@ -150,7 +190,26 @@ struct FieldReader {
 };
 
 constexpr std::string_view kJsonFields =
-    "prompt, negative_prompt, seed, steps, guidance, width, height, sampler, clip_skip";
+    "prompt, negative_prompt, seed, steps, guidance, width, height, sampler, clip_skip, count, loras";
+
+// "loras": [{"name": "x", "weight": 0.8}, ...] (weight 1 when left out).
+void read_loras(const json& v, int line, ErrorList& errors, std::vector<ItemLora>& out) {
+  const char* shape = "expected a list of {\"name\": string, \"weight\": number}";
+  if (!v.is_array()) return errors.add(line, "loras", cat(shape, ", got ", v.type_name()));
+  for (const auto& e : v) {
+    ItemLora l;
+    if (!e.is_object() || !e.contains("name") || !e["name"].is_string())
+      return errors.add(line, "loras", cat(shape, "; an entry is ", e.dump()));
+    for (const auto& [k, x] : e.items())
+      if (k != "name" && k != "weight") return errors.add(line, "loras", cat("entry key '", k, "': ", shape));
+    l.name = e["name"].get<std::string>();
+    if (e.contains("weight")) {
+      if (!e["weight"].is_number()) return errors.add(line, "loras", cat("weight of '", l.name, "': ", shape));
+      l.weight = e["weight"].get<double>();
+    }
+    out.push_back(std::move(l));
+  }
+}
 
 // nlohmann's what() reads "[json.exception.parse_error.101] parse error at line 1,
 // column 15: syntax error ..."; a .jsonl line is always line 1 of its own parse,
@@ -259,6 +318,10 @@ bool fill_item(const json& object, int line_number, ErrorList& errors, JobItem& 
       r.string(v, key, item.sampler);
     } else if (key == "clip_skip") {
       r.small_integer(v, key, job_fields::check_clip_skip, item.clip_skip);
+    } else if (key == "count") {
+      r.small_integer(v, key, job_fields::check_count, item.count);
+    } else if (key == "loras") {
+      read_loras(v, line.number, errors, item.loras);
     } else {
       errors.add(line.number, key, cat("unknown field (expected one of ", kJsonFields, ")"));
     }
@@ -282,7 +345,9 @@ void check_defaults(const JobDefaults& d, const SamplerKnown& sampler_known) {
   check("width", job_fields::check_side(d.width));
   check("height", job_fields::check_side(d.height));
   check("clip_skip", job_fields::check_clip_skip(d.clip_skip));
-  if (!sampler_known(d.sampler)) check("sampler", cat("unknown sampler '", d.sampler, "'"));
+  check("count", job_fields::check_count(d.count));
+  if (!sampler_known(d.sampler))
+    check("sampler", cat("unknown sampler '", d.sampler, "' (expected one of ", sched::sampler_names_list(), ")"));
 }
 
 }  // namespace
@@ -307,7 +372,8 @@ std::vector<JobItem> load_prompts(const std::string& path, const JobDefaults& de
     for (const std::string& cell : records.front().fields) {
       const std::string name(trim(cell));
       static const std::set<std::string> known = {"prompt", "negative_prompt", "seed",    "steps",    "guidance",
-                                                   "width",  "height",          "sampler", "clip_skip"};
+                                                   "width",  "height",          "sampler", "clip_skip",
+                                                   "count"};
       if (!known.count(name))
         errors.add(records.front().line, name, cat("unknown column (expected among ", kJsonFields, ")"));
       else if (!seen.insert(name).second) errors.add(records.front().line, name, "column given more than once");
@@ -318,9 +384,9 @@ std::vector<JobItem> load_prompts(const std::string& path, const JobDefaults& de
     for (size_t k = 1; k < records.size(); ++k) {
       JobItem item = item_from_defaults(defaults, path, records[k].line);
       if (!parse_csv_row(records[k], header, errors, item)) continue;
+      take_prompt_loras(item, errors);
       check_item(item, sampler_known, errors);
-      item.index = static_cast<std::int64_t>(items.size());
-      items.push_back(std::move(item));
+      add_copies(std::move(item), items, errors);
     }
   }
   for (const Line& line : is_csv ? std::vector<Line>{} : split_lines(content)) {
@@ -337,9 +403,9 @@ std::vector<JobItem> load_prompts(const std::string& path, const JobDefaults& de
     } else if (!parse_json_line(line, errors, item)) {
       continue;
     }
+    take_prompt_loras(item, errors);
     check_item(item, sampler_known, errors);
-    item.index = static_cast<std::int64_t>(items.size());
-    items.push_back(std::move(item));
+    add_copies(std::move(item), items, errors);
   }
   errors.throw_if_any();
   if (items.empty()) fail("prompt file ", path, ": no prompts (the job is empty)");

@@ -19,7 +19,8 @@ uint64_t draw_job_seed() {
 void assign_random_seeds(std::vector<JobItem>& items, uint64_t job_seed) {
   for (JobItem& item : items) {
     if (item.seed != -1) continue;
-    item.seed = derived_seed(job_seed, item.index);
+    // A line's copies: the first copy's seed + copy, as A1111's batch count.
+    item.seed = derived_seed(job_seed, item.index - item.copy) + item.copy;
     item.seed_was_random = true;
   }
 }

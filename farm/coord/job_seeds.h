@@ -25,7 +25,8 @@ int64_t derived_seed(uint64_t job_seed, int64_t index);
 // A fresh job seed from the OS's entropy, for a job's first run.
 uint64_t draw_job_seed();
 
-// Items with seed -1 get derived_seed(job_seed, index) and seed_was_random.
+// Items with seed -1 get derived_seed(job_seed, index) and seed_was_random;
+// the copies of a line with count > 1 get its first copy's seed + copy.
 void assign_random_seeds(std::vector<JobItem>& items, uint64_t job_seed);
 
 }  // namespace farm

@@ -17,11 +17,13 @@
 #include "farm/coord/atomic_file.h"
 #include "farm/coord/batcher.h"
 #include "farm/coord/job_item_json.h"
+#include "farm/coord/job_loras.h"
 #include "farm/coord/job_seeds.h"
 #include "farm/coord/model_defaults.h"
 #include "farm/coord/name_template.h"
 #include "farm/coord/sha256.h"
 #include "farm/core/error.h"
+#include "farm/pipeline/conditioning.h"
 #include "farm/sched/sampler.h"
 
 namespace farm {
@@ -33,19 +35,24 @@ namespace {
 JobDefaults layered_defaults(const JobRequest& r, const pipeline::SdModel& model) {
   JobDefaults d;
   d.width = d.height = static_cast<int>(model.native_size());
+  d.reading.fix_text = model.tokenizer->options().fix_text;
   d = model_job_defaults(r.model_dir, d);
   if (!r.config.empty()) d = load_job_config(r.config, d);
   if (r.flags) r.flags(d);
   const std::string who = r.config.empty() ? r.flags_name : cat(r.flags_name, " over ", r.config);
+  if (const std::string s = sched::canonical_sampler(d.sampler); !s.empty()) d.sampler = s;
   if (d.steps < 1) fail("job defaults (", who, "): steps ", d.steps, ": must be at least 1");
   if (d.width <= 0 || d.height <= 0 || d.width % 8 || d.height % 8)
     fail("job defaults (", who, "): size ", d.width, "x", d.height, ": must be positive multiples of 8");
-  if (!sched::is_known_sampler(d.sampler)) fail("job defaults (", who, "): sampler '", d.sampler, "' is unknown");
+  if (!sched::is_known_sampler(d.sampler))
+    fail("job defaults (", who, "): sampler '", d.sampler, "' is unknown (expected one of ", sched::sampler_names_list(),
+         ")");
   // The defaults against the model before the lines: a bad flag is the
   // flag's error, not every line's that inherits it.
-  const pipeline::Txt2ImgRequest req{.prompt = "-", .negative_prompt = d.negative_prompt, .seed = 0,
-                                     .steps = d.steps, .guidance = d.guidance, .width = d.width,
-                                     .height = d.height, .sampler = d.sampler, .clip_skip = d.clip_skip};
+  pipeline::Txt2ImgRequest req;
+  req.negative_prompt = d.negative_prompt;
+  req.steps = d.steps, req.guidance = d.guidance, req.width = d.width, req.height = d.height;
+  req.sampler = d.sampler, req.clip_skip = d.clip_skip, req.reading = d.reading;
   try {
     pipeline::check_request(model, req);
   } catch (const Error& e) {
@@ -88,6 +95,15 @@ void check_free_space(const std::string& dir, const std::vector<std::vector<JobI
          " GB are free; free some space, or pass --no-space-check to start anyway");
 }
 
+
+// The 77-token chunks of an item's rows (conditioning.h). A prompt of at
+// most 64 bytes without BREAK has at most 64 tokens (a token is at least a
+// byte of the fixed text): one chunk, without tokenizing 100k prompts.
+int text_chunks(const pipeline::SdModel& model, const JobItem& it) {
+  const auto short_text = [](const std::string& s) { return s.size() <= 64 && s.find("BREAK") == std::string::npos; };
+  if (short_text(it.prompt) && (it.guidance <= 1.0f || short_text(it.negative_prompt))) return 1;
+  return pipeline::item_chunks(*model.tokenizer, it.prompt, it.negative_prompt, it.guidance > 1.0f, it.reading);
+}
 
 }  // namespace
 
@@ -151,7 +167,18 @@ PreparedJob prepare_job(const JobRequest& r, const pipeline::SdModel& model) {
   const JobDefaults d = layered_defaults(r, model);
   if (r.batch < 1) fail("--batch ", r.batch, ": must be at least 1");
   PreparedJob job;
-  job.items = load_prompts(r.prompts, d, sched::is_known_sampler);
+  job.items = load_prompts(r.prompts, d, [](const std::string& s) { return !sched::canonical_sampler(s).empty(); });
+  size_t cut = 0;
+  for (auto& it : job.items) {
+    it.sampler = sched::canonical_sampler(it.sampler);
+    it.text_chunks = text_chunks(model, it);
+    if (it.reading.syntax == text::PromptSyntax::plain && it.copy == 0)
+      cut += text::prompt_chunks(*model.tokenizer, it.prompt, it.reading).prompt_tokens > model.tokenizer->max_length() - 2;
+  }
+  if (cut)
+    std::fprintf(stderr, "farm: %zu prompts are longer than %d tokens and are cut there (--prompt-syntax plain; "
+                 "a1111 takes prompts of any length)\n", cut, model.tokenizer->max_length() - 2);
+  job.lora_files = resolve_loras(r.lora_dir, job.items);
   for (const auto& it : job.items) {
     auto req = to_request(it);
     req.seed = 0;  // random seeds are drawn below

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -38,6 +39,7 @@ struct JobRequest {
   // Items keep their index in the whole file, so names and derived seeds
   // are those of the unsliced job (with the same --job-seed).
   int shard = 0, shards = 1;
+  std::string lora_dir;  // --lora-dir: where <lora:NAME:w> finds NAME.safetensors
 };
 
 // An exclusive advisory lock (flock) on the output folder itself, held while
@@ -72,6 +74,7 @@ struct PreparedJob {
   JournalRun run_record;     // that first line
   std::string first_started; // when the job's first run started (this one's, for a new job)
   std::shared_ptr<FolderLock> lock;
+  std::map<std::string, std::string> lora_files;  // LoRA name -> file, every one the items use
   std::set<int64_t> rerender;  // items the journal has as done that are rendered again (--overwrite, changed, file gone)
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "farm/core/error.h"
+#include "farm/pipeline/conditioning.h"
 
 namespace farm::pipeline {
 
@@ -16,15 +17,26 @@ void randn_nhwc(rng::TorchGenerator& g, int64_t c, int64_t h, int64_t w, float* 
     for (int64_t i = 0; i < h * w; ++i) out[i * c + ch] = nchw[ch * h * w + i];
 }
 
+bool same_loras(const model::LoraSet& a, const model::LoraSet& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                    [](const model::LoraRef& x, const model::LoraRef& y) { return x.name == y.name && x.weight == y.weight; });
+}
+
 }  // namespace
 
 DenoiseLoop::DenoiseLoop(const SdModel& m, std::vector<Txt2ImgRequest> batch) : batch_(std::move(batch)) {
   FARM_ASSERT(!batch_.empty(), "empty micro-batch");
   const auto& r0 = batch_[0];
+  const auto chunks = [&](const Txt2ImgRequest& r) {
+    return item_chunks(*m.tokenizer, r.prompt, r.negative_prompt, r.guidance > 1.0f, r.reading);
+  };
+  const int chunks0 = batch_.size() > 1 ? chunks(r0) : 0;
   for (const auto& r : batch_) {
     check_request(m, r);
+    // Same text length too: shorter rows would be padded for their batch-mates (conditioning.h).
     FARM_ASSERT(r.width == r0.width && r.height == r0.height && r.steps == r0.steps && r.sampler == r0.sampler &&
-                    r.clip_skip == r0.clip_skip,
+                    r.clip_skip == r0.clip_skip && r.reading == r0.reading && same_loras(r.loras, r0.loras) &&
+                    (&r == &r0 || chunks(r) == chunks0),
                 "incompatible requests in one micro-batch");
   }
   const int64_t f = m.vae->config().scale_factor();

@@ -30,6 +30,8 @@ class DenoiseLoop {
   int64_t items() const { return static_cast<int64_t>(batch_.size()); }
   int64_t rows() const { return rows_; }  // UNet batch rows
   int clip_skip() const { return batch_[0].clip_skip; }
+  text::PromptReading reading() const { return batch_[0].reading; }
+  const model::LoraSet& loras() const { return batch_[0].loras; }  // the micro-batch's: every item's
   // The prompt of each UNet row: the text encoder's input.
   std::vector<std::string> row_prompts() const;
 

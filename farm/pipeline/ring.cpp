@@ -7,6 +7,7 @@
 #include "farm/comm/clock_sync.h"
 #include "farm/comm/wire.h"
 #include "farm/core/error.h"
+#include "farm/pipeline/conditioning.h"
 
 namespace farm::pipeline {
 
@@ -136,6 +137,7 @@ void RingStage::try_ready(int64_t id, int step) {
   s.id = id;
   s.step = step;
   s.steps = g.hidden.steps;
+  s.loras = std::move(g.hidden.loras);
   for (auto& [name, t] : g.hidden.tensors) {
     if (name == "h") s.unet.h = std::move(t);
     else if (name == "timesteps") s.unet.timesteps = std::move(t);
@@ -231,9 +233,11 @@ void RingStage::admit(Admission a) {
   s.step = 0;
   s.steps = loop->steps();
   s.items = std::move(a.items);
+  s.loras = loop->loras();
   {
     Timed t(stats.text_s);
-    s.unet.context = encode_prompts(model_, loop->row_prompts(), loop->clip_skip());
+    const LoraScope loras(model_, s.loras);
+    s.unet.context = encode_conditioning(model_, loop->row_prompts(), loop->clip_skip(), loop->reading());
   }
   loop->model_input(0, s.unet.h, s.unet.timesteps);
   // Once per micro-batch: the context to the stages that read it, the items
@@ -260,6 +264,7 @@ void RingStage::run_blocks(RingState s) {
   const kernels::DeviceCounters before = be_.counters();
   {
     Timed t(stats.unet_s);
+    const LoraScope loras(model_, s.loras);
     model_.unet->run(be_, s.unet, begin_, end_);
     // The sampler (on the host) needs the last stage's output; other stages
     // send theirs on, GPU to GPU over a link or through the host without one.
@@ -284,6 +289,7 @@ void RingStage::run_blocks(RingState s) {
     }
     for (auto& [to, p] : by_stage) send(to, std::move(p));
     StatePart h = part(PartKind::hidden, s.id, s.step, s.steps);
+    h.loras = s.loras;
     h.tensors.emplace_back("h", std::move(s.unet.h));
     h.tensors.emplace_back("timesteps", std::move(s.unet.timesteps));
     if (s.unet.temb.defined()) h.tensors.emplace_back("temb", std::move(s.unet.temb));
@@ -327,6 +333,7 @@ void RingStage::finish_step(RingState s) {
     next.id = s.id;
     next.step = s.step + 1;
     next.steps = s.steps;
+    next.loras = s.loras;
     loop.model_input(next.step, next.unet.h, next.unet.timesteps);
     if (first()) {  // S = 1: the ring is this rank
       next.items = std::move(s.items);
@@ -335,6 +342,7 @@ void RingStage::finish_step(RingState s) {
       return;
     }
     StatePart h = part(PartKind::hidden, next.id, next.step, next.steps);
+    h.loras = next.loras;
     h.tensors.emplace_back("h", std::move(next.unet.h));  // host: from the sampler, inline
     h.tensors.emplace_back("timesteps", std::move(next.unet.timesteps));
     send(0, std::move(h));

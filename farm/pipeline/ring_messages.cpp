@@ -25,7 +25,21 @@ nlohmann::json to_json(const RingItem& it) {
           {"seed", r.seed},         {"steps", r.steps},
           {"guidance", r.guidance}, {"width", r.width},
           {"height", r.height},     {"sampler", r.sampler},
-          {"clip_skip", r.clip_skip}, {"index", it.index}, {"meta", it.meta}};
+          {"clip_skip", r.clip_skip}, {"index", it.index}, {"meta", it.meta},
+          {"prompt_syntax", text::syntax_name(r.reading.syntax)}, {"fix_text", r.reading.fix_text},
+          {"loras", loras_to_json(r.loras)}};
+}
+
+nlohmann::json loras_to_json(const model::LoraSet& set) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& l : set) out.push_back({l.name, l.weight});
+  return out;
+}
+
+model::LoraSet loras_from_json(const nlohmann::json& j) {
+  model::LoraSet set;
+  for (const auto& l : j) set.push_back({l.at(0).get<std::string>(), l.at(1).get<double>()});
+  return set;
 }
 
 RingItem ring_item_from_json(const nlohmann::json& j) {
@@ -40,6 +54,10 @@ RingItem ring_item_from_json(const nlohmann::json& j) {
   r.height = j.at("height").get<int>();
   r.sampler = j.at("sampler").get<std::string>();
   r.clip_skip = j.at("clip_skip").get<int>();
+  if (!text::parse_syntax(j.at("prompt_syntax").get<std::string>(), r.reading.syntax))
+    fail("ring item: prompt_syntax ", j.at("prompt_syntax").dump());
+  r.reading.fix_text = j.at("fix_text").get<bool>();
+  r.loras = loras_from_json(j.at("loras"));
   it.index = j.at("index").get<int64_t>();
   it.meta = j.at("meta");
   return it;
@@ -92,7 +110,7 @@ int64_t send_part(comm::Transport& t, kernels::TensorLink* link, kernels::Backen
   }
   comm::WireWriter w(nlohmann::json{{"part", kind_name(p.kind)}, {"id", p.id},     {"step", p.step},
                                     {"steps", p.steps},          {"items", items}, {"skips", p.skip_ids},
-                                    {"tensors", specs}});
+                                    {"tensors", specs},          {"loras", loras_to_json(p.loras)}});
   for (const Tensor& h : inline_tensors) w.tensor(h);
   // The device tensors first: the receiver posts its receive when the header
   // arrives, and the emulated NCCL's receive waits for bytes already sent.
@@ -113,6 +131,7 @@ StatePart receive_part(const comm::Message& m, kernels::TensorLink* link) {
     p.steps = h.at("steps").get<int>();
     for (const auto& j : h.at("items")) p.items.push_back(ring_item_from_json(j));
     p.skip_ids = h.at("skips").get<std::vector<int>>();
+    p.loras = loras_from_json(h.at("loras"));
     std::vector<kernels::TensorSpec> specs;
     std::vector<size_t> linked;
     for (const auto& s : h.at("tensors")) {

@@ -63,12 +63,16 @@ struct RingItem {
 
 nlohmann::json to_json(const RingItem& it);
 RingItem ring_item_from_json(const nlohmann::json& j);
+// A LoRA set on the wire: [[name, weight], ...].
+nlohmann::json loras_to_json(const model::LoraSet& set);
+model::LoraSet loras_from_json(const nlohmann::json& j);
 
 // A micro-batch between stages.
 struct RingState {
   int64_t id = 0;
   int step = 0, steps = 0;
   std::vector<RingItem> items;  // where the stage needs them (stage 0, the last stage)
+  model::LoraSet loras;         // active while every stage runs its blocks (hidden parts carry it)
   model::UNetState unet;
 };
 
@@ -87,6 +91,7 @@ struct StatePart {
   int step = 0, steps = 0;
   std::vector<RingItem> items;
   std::vector<int> skip_ids;
+  model::LoraSet loras;  // hidden parts: the micro-batch's LoRA set
   std::vector<std::pair<std::string, Tensor>> tensors;  // named: h, timesteps, temb, context, skip
   const Tensor* find(const std::string& name) const;
 };

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "farm/core/error.h"
+#include "farm/pipeline/conditioning.h"
 #include "farm/pipeline/denoise_loop.h"
 
 namespace farm::pipeline {
@@ -21,16 +22,6 @@ void check_request(const SdModel& m, const Txt2ImgRequest& r) {
     fail("clip_skip ", r.clip_skip, ": must be between 1 and ", m.text_encoder->config().layers);
 }
 
-Tensor encode_prompts(const SdModel& m, const std::vector<std::string>& prompts,
-                      int clip_skip) {
-  std::vector<int64_t> ids;
-  for (const auto& p : prompts) {
-    const auto one = m.tokenizer->encode(p);
-    ids.insert(ids.end(), one.begin(), one.end());
-  }
-  return m.text_encoder->forward(*m.backend, ids, static_cast<int64_t>(prompts.size()), clip_skip);
-}
-
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -43,8 +34,9 @@ Tensor denoise(const SdModel& m, const std::vector<Txt2ImgRequest>& batch,
   StageTimes local;
   StageTimes& t = times ? *times : local;
   DenoiseLoop loop(m, batch);
+  const LoraScope loras(m, loop.loras());
   auto t0 = Clock::now();
-  const Tensor text = encode_prompts(m, loop.row_prompts(), loop.clip_skip());  // [rows, 77, D]
+  const Tensor text = encode_conditioning(m, loop.row_prompts(), loop.clip_skip(), loop.reading());  // [rows, 77·C, D]
   t.text_encode += seconds_since(t0);
   for (int step = 0; step < loop.steps(); ++step) {
     Tensor in, timesteps;

@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "farm/model/lora.h"
 #include "farm/pipeline/sd_model.h"
+#include "farm/text/prompt_chunks.h"
 #include "kernels/backend.h"
 
 namespace farm::pipeline {
@@ -23,6 +25,8 @@ struct Txt2ImgRequest {
   int width = 512, height = 512;
   std::string sampler = "euler_a";
   int clip_skip = 1;
+  text::PromptReading reading;  // --prompt-syntax, --text-fix
+  model::LoraSet loras;         // names SdModel::load_loras loaded, with weights
 };
 
 struct RgbImage {
@@ -44,10 +48,6 @@ struct StageTimes {
 void check_request(const SdModel& m, const Txt2ImgRequest& r);
 
 // Everything below runs on the model's backend (m.backend).
-
-// Text embeddings [B, 77, D] of prompts (clip_skip per A1111), on the backend.
-Tensor encode_prompts(const SdModel& m, const std::vector<std::string>& prompts,
-                      int clip_skip);
 
 // The final latents [B, h, w, C] (before the VAE), for tests that stop there.
 Tensor denoise(const SdModel& m, const std::vector<Txt2ImgRequest>& batch,

@@ -1,5 +1,6 @@
 #include "farm/sched/sampler.h"
 
+#include <cctype>
 #include <utility>
 
 #include "farm/core/error.h"
@@ -47,6 +48,26 @@ std::string sampler_display_name(const std::string& name) {
   return {};
 }
 
+std::string canonical_sampler(const std::string& name) {
+  const auto lower = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  const std::string n = lower(name);
+  for (const auto& [key, display] : names())
+    if (n == key || n == lower(display)) return key;
+  return {};
+}
+
+std::string sampler_names_list() {
+  std::string keys, shown;
+  for (const auto& [key, display] : names()) {
+    keys += (keys.empty() ? "" : ", ") + key;
+    shown += (shown.empty() ? "" : ", ") + display;
+  }
+  return cat(keys, " (or as A1111 writes them: ", shown, ")");
+}
+
 void Sampler::scale_model_input(int i, const float* x, float* out, int64_t n) const {
   const float d = input_divisor_.at(i);
   for (int64_t k = 0; k < n; ++k) out[k] = x[k] / d;
@@ -61,11 +82,7 @@ void check_schedule(const std::vector<float>& timesteps, const SchedulerConfig& 
 }
 
 std::unique_ptr<Sampler> make_sampler(const std::string& name, const SchedulerConfig& cfg, int steps) {
-  if (!is_known_sampler(name)) {
-    std::string list;
-    for (const auto& k : known_samplers()) list += (list.empty() ? "" : ", ") + k;
-    fail("unknown sampler '", name, "': expected one of ", list);
-  }
+  if (!is_known_sampler(name)) fail("unknown sampler '", name, "': expected one of ", sampler_names_list());
   if (steps < 1 || steps > cfg.num_train_timesteps) {
     fail("sampler ", name, ": steps must be in [1, ", cfg.num_train_timesteps, "] (num_train_timesteps of ", cfg.source,
          "), got ", steps);

@@ -18,6 +18,11 @@ bool is_known_sampler(const std::string& name);
 const std::vector<std::string>& known_samplers();
 // A1111 names: "DDIM", "Euler", "Euler a", "DPM++ 2M", "DPM++ 2M Karras", ...
 std::string sampler_display_name(const std::string& name);
+// farm's name of a sampler given by farm's name or as A1111 writes it
+// ("Euler a", "DPM++ 2M Karras"; any case), "" when unknown.
+std::string canonical_sampler(const std::string& name);
+// For errors: "ddim, euler, ... (or as A1111 writes them: DDIM, Euler, ...)".
+std::string sampler_names_list();
 
 // Fills n standard-normal values (the item's generator).
 using NoiseFn = std::function<void(float* out, int64_t n)>;

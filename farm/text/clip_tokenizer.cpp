@@ -86,11 +86,11 @@ ClipTokenizer ClipTokenizer::from_folder(const std::string& dir, ClipTokenizerOp
   return ClipTokenizer((root / "vocab.json").string(), (root / "merges.txt").string(), std::move(options));
 }
 
-std::vector<int64_t> ClipTokenizer::token_ids(std::string_view utf8) const {
+std::vector<int64_t> ClipTokenizer::token_ids(std::string_view utf8, bool fix_text) const {
   std::vector<int64_t> ids;
   auto encode_chunk = [&](std::string_view chunk) {
     if (chunk.empty()) return;
-    for (const std::string& word : clip_pretokenize(chunk, options_.fix_text)) bpe_->encode_word(word, ids);
+    for (const std::string& word : clip_pretokenize(chunk, fix_text)) bpe_->encode_word(word, ids);
   };
   // Added tokens are cut out of the raw text first (leftmost, then longest),
   // and the text between them is tokenized piece by piece.
@@ -116,8 +116,8 @@ std::vector<int64_t> ClipTokenizer::token_ids(std::string_view utf8) const {
   return ids;
 }
 
-std::vector<int64_t> ClipTokenizer::encode(std::string_view utf8) const {
-  std::vector<int64_t> ids = token_ids(utf8);
+std::vector<int64_t> ClipTokenizer::encode(std::string_view utf8, bool fix_text) const {
+  std::vector<int64_t> ids = token_ids(utf8, fix_text);
   const auto keep = static_cast<size_t>(options_.max_length - 2);
   if (ids.size() > keep) ids.resize(keep);
   std::vector<int64_t> out;

@@ -48,11 +48,14 @@ class ClipTokenizer {
   static ClipTokenizer from_folder(const std::string& dir, ClipTokenizerOptions defaults = {});
 
   // Exactly max_length ids: BOS, up to max_length-2 prompt ids, EOS, padding.
-  std::vector<int64_t> encode(std::string_view utf8) const;
+  std::vector<int64_t> encode(std::string_view utf8) const { return encode(utf8, options_.fix_text); }
+  std::vector<int64_t> encode(std::string_view utf8, bool fix_text) const;
 
   // The prompt's ids with no BOS/EOS, no truncation, no padding (for
   // long-prompt chunking).
-  std::vector<int64_t> token_ids(std::string_view utf8) const;
+  std::vector<int64_t> token_ids(std::string_view utf8) const { return token_ids(utf8, options_.fix_text); }
+  // With ftfy's text fixing or without, whatever the options say (a job's choice).
+  std::vector<int64_t> token_ids(std::string_view utf8, bool fix_text) const;
 
   // Bytes of the ids without special tokens; '</w>' ends a word with a space,
   // the result is trimmed (transformers' convert_tokens_to_string, without its

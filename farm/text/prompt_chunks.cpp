@@ -35,7 +35,8 @@ bool PromptChunks::weighted() const {
   return std::any_of(weights.begin(), weights.end(), [](float w) { return w != 1.0f; });
 }
 
-PromptChunks chunk_prompt(const ClipTokenizer& tok, const std::vector<PromptPiece>& pieces, int comma_backtrack) {
+PromptChunks chunk_prompt(const ClipTokenizer& tok, const std::vector<PromptPiece>& pieces, int comma_backtrack,
+                          bool fix_text) {
   const size_t L = static_cast<size_t>(tok.max_length() - 2);
   const std::vector<int64_t> comma_ids = tok.token_ids(",");
   const int64_t comma = comma_ids.size() == 1 ? comma_ids[0] : -1;
@@ -54,7 +55,7 @@ PromptChunks chunk_prompt(const ClipTokenizer& tok, const std::vector<PromptPiec
       continue;
     }
     const float w = static_cast<float>(p.weight);  // torch.asarray of the Python floats: float32
-    for (const int64_t t : tok.token_ids(p.text)) {
+    for (const int64_t t : tok.token_ids(p.text, fix_text)) {
       ++c.prompt_tokens;
       if (t == comma) {
         last_comma = static_cast<int64_t>(ids.size());
@@ -77,17 +78,31 @@ PromptChunks chunk_prompt(const ClipTokenizer& tok, const std::vector<PromptPiec
   return c;
 }
 
-PromptChunks plain_prompt(const ClipTokenizer& tok, std::string_view prompt) {
+PromptChunks plain_prompt(const ClipTokenizer& tok, std::string_view prompt, bool fix_text) {
   PromptChunks c;
   c.count = 1;
-  c.ids = tok.encode(prompt);
+  c.ids = tok.encode(prompt, fix_text);
   c.weights.assign(c.ids.size(), 1.0f);
-  c.prompt_tokens = static_cast<int64_t>(tok.token_ids(prompt).size());
+  c.prompt_tokens = static_cast<int64_t>(tok.token_ids(prompt, fix_text).size());
   return c;
 }
 
 void pad_chunks(PromptChunks& c, int count, const ClipTokenizer& tok) {
   while (c.count < count) append_chunk(c, tok, {}, {});
+}
+
+const char* syntax_name(PromptSyntax s) { return s == PromptSyntax::a1111 ? "a1111" : "plain"; }
+
+bool parse_syntax(std::string_view name, PromptSyntax& out) {
+  if (name == "a1111") out = PromptSyntax::a1111;
+  else if (name == "plain") out = PromptSyntax::plain;
+  else return false;
+  return true;
+}
+
+PromptChunks prompt_chunks(const ClipTokenizer& tok, std::string_view prompt, PromptReading reading) {
+  if (reading.syntax == PromptSyntax::plain) return plain_prompt(tok, prompt, reading.fix_text);
+  return chunk_prompt(tok, parse_prompt_attention(strip_extra_networks(prompt, nullptr)), 20, reading.fix_text);
 }
 
 }  // namespace farm::text

@@ -27,11 +27,30 @@ struct PromptChunks {
   bool weighted() const;        // some weight is not 1
 };
 
-PromptChunks chunk_prompt(const ClipTokenizer& tok, const std::vector<PromptPiece>& pieces, int comma_backtrack = 20);
+PromptChunks chunk_prompt(const ClipTokenizer& tok, const std::vector<PromptPiece>& pieces, int comma_backtrack = 20,
+                          bool fix_text = true);
 
 // The prompt as plain text, as diffusers encodes it: one chunk, cut at 75
 // tokens (prompt_tokens says how many there were).
-PromptChunks plain_prompt(const ClipTokenizer& tok, std::string_view prompt);
+PromptChunks plain_prompt(const ClipTokenizer& tok, std::string_view prompt, bool fix_text = true);
+
+// How a prompt's text is read: A1111's syntax (weights, BREAK, long prompts
+// in chunks; <lora:...> tags taken out), or plain text as diffusers reads it
+// (brackets are characters, cut at 75 tokens).
+enum class PromptSyntax : uint8_t { a1111, plain };
+const char* syntax_name(PromptSyntax s);
+bool parse_syntax(std::string_view name, PromptSyntax& out);  // "a1111" | "plain"
+
+// How a job reads its prompts: the syntax, and whether text is fixed as
+// ftfy does before tokenizing (clip_tokenizer.h; --text-fix).
+struct PromptReading {
+  PromptSyntax syntax = PromptSyntax::a1111;
+  bool fix_text = true;
+  bool operator==(const PromptReading&) const = default;
+};
+
+// A prompt as the model's text encoder gets it.
+PromptChunks prompt_chunks(const ClipTokenizer& tok, std::string_view prompt, PromptReading reading);
 
 // Appends empty chunks (the encoding of "": BOS, EOS, padding) up to `count`,
 // as A1111 does to the shorter of a prompt and its negative prompt.
