@@ -1,12 +1,15 @@
 // The CLIP tokenizer (farm/text) on arbitrary bytes: valid and ill-formed
 // UTF-8, control characters, added tokens typed literally, very long words.
 // Both shipped special-token sets run: SD 1.x pads with <|endoftext|>, SD 2.x
-// with "!", which is then an added token that splits words.
+// with "!", which is then an added token that splits words. Then the same
+// bytes as an A1111-syntax prompt: parsed and cut into 77-id chunks.
 #include <cstdint>
 #include <memory>
 #include <string_view>
 
+#include "farm/core/error.h"
 #include "farm/text/clip_tokenizer.h"
+#include "farm/text/prompt_chunks.h"
 #include "fuzz/fuzz_support.h"
 
 namespace {
@@ -20,6 +23,18 @@ void check_ids(const farm::text::ClipTokenizer& tok, std::string_view text) {
   check(raw.size() + 2 > ids.size() || ids[raw.size() + 1] == tok.eos_id(), "EOS follows a short prompt");
   for (int64_t id : raw) check(id >= 0 && id < 49408, "every id is in the CLIP vocabulary");
   tok.decode(ids);
+  // A1111 syntax: a weight that is not a number is the only error (farm::Error).
+  std::vector<farm::text::PromptPiece> pieces;
+  try {
+    pieces = farm::text::parse_prompt_attention(farm::text::strip_extra_networks(text, nullptr));
+  } catch (const farm::Error&) {
+    return;
+  }
+  const auto c = farm::text::chunk_prompt(tok, pieces);
+  const auto L = static_cast<size_t>(tok.max_length());
+  check(c.count >= 1 && c.ids.size() == L * static_cast<size_t>(c.count) && c.weights.size() == c.ids.size(),
+        "chunks of max_length ids and weights");
+  for (int k = 0; k < c.count; ++k) check(c.ids[L * static_cast<size_t>(k)] == tok.bos_id(), "each chunk starts with BOS");
 }
 
 }  // namespace
