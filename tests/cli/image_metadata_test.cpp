@@ -46,6 +46,20 @@ TEST(A1111Parameters, NoNegativeLineWhenEmptyAndClipSkipAboveOne) {
             "Model: sd21, Clip skip: 2");
 }
 
+// A1111 keeps <lora:...> in the prompt and lists "Lora hashes" (the first 12
+// hex digits of each file's hash); LoRAs from the `loras` field are added as
+// tags so that A1111 and Civitai see them too.
+TEST(A1111Parameters, LorasAsTagsAndHashes) {
+  JobItem item = sample_item();
+  item.prompt = "a lighthouse <lora:film:0.6>";
+  item.negative_prompt = "";
+  item.loras = {{"film", 0.6, "0123456789abcdef0123"}, {"neon", 1.0, "fedcba9876543210fedc"}};
+  EXPECT_EQ(a1111_parameters(item, "sd15", "Euler a"),
+            "a lighthouse <lora:film:0.6> <lora:neon:1>\n"
+            "Steps: 20, Sampler: Euler a, CFG scale: 7.5, Seed: 42, Size: 512x768, Model: sd15, "
+            "Lora hashes: \"film: 0123456789ab, neon: fedcba987654\"");
+}
+
 TEST(A1111Parameters, NoModelWhenNameEmpty) {
   EXPECT_EQ(a1111_parameters(sample_item(), "", "Euler a"),
             "a lighthouse, (storm:1.2)\nNegative prompt: blurry, lowres\n"
@@ -81,7 +95,7 @@ TEST(ItemJson, WholeItemWithShortestGuidance) {
   item.guidance = 7.3f;
   item.prompt = "\xE7\x8C\xAB \"quoted\"";
   const nlohmann::json j = nlohmann::json::parse(item_json(item));
-  EXPECT_EQ(j.size(), 13u);
+  EXPECT_EQ(j.size(), 19u);
   EXPECT_EQ(j["index"], 3);
   EXPECT_EQ(j["source"], "jobs/night.jsonl");
   EXPECT_EQ(j["line"], 9);
@@ -95,13 +109,19 @@ TEST(ItemJson, WholeItemWithShortestGuidance) {
   EXPECT_EQ(j["height"], 768);
   EXPECT_EQ(j["sampler"], "euler_a");
   EXPECT_EQ(j["clip_skip"], 1);
+  EXPECT_EQ(j["prompt_syntax"], "a1111");
+  EXPECT_EQ(j["text_fix"], "ftfy");
+  EXPECT_EQ(j["loras"], nlohmann::json::array());
+  EXPECT_EQ(j["count"], 1);
+  EXPECT_EQ(j["copy"], 0);
+  EXPECT_EQ(j["text_chunks"], 1);
   EXPECT_NE(item_json(item).find("\"guidance\":7.3,"), std::string::npos) << item_json(item);
 }
 
 TEST(ItemJson, ExtraFieldsAreMergedIn) {
   const nlohmann::json extra = {{"model", "sd15"}, {"render_seconds", 1.5}};
   const nlohmann::json j = nlohmann::json::parse(item_json(sample_item(), extra));
-  EXPECT_EQ(j.size(), 15u);
+  EXPECT_EQ(j.size(), 21u);
   EXPECT_EQ(j["model"], "sd15");
   EXPECT_EQ(j["render_seconds"], 1.5);
   EXPECT_EQ(j["prompt"], "a lighthouse, (storm:1.2)");

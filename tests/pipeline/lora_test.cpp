@@ -68,12 +68,15 @@ TEST_P(LoraRender, MatchesDiffusers) {
   const SafetensorsFile ref(lora_path(model_name, "reference.safetensors"));
   const std::string tag = weight == 1.0 ? "w1" : "w0.5";
   const std::string label = cat(model_name, " ", format, " ", tag);
-  const auto req = reference_request(model_name);
+  auto req = reference_request(model_name);
+  req.loras = {{format, weight}};  // what a job item's <lora:...> becomes
 
-  const pipeline::LoraScope scope(m, {{format, weight}});
-  const auto ids = m.tokenizer->encode(req.prompt);
-  const Tensor text = m.backend->to_host(m.text_encoder->forward(*m.backend, ids, 1));
-  expect_close(label + " text embeddings", text, ref.load_f32(tag + ".text"), 5e-6);
+  {
+    const pipeline::LoraScope scope(m, req.loras);
+    const auto ids = m.tokenizer->encode(req.prompt);
+    const Tensor text = m.backend->to_host(m.text_encoder->forward(*m.backend, ids, 1));
+    expect_close(label + " text embeddings", text, ref.load_f32(tag + ".text"), 5e-6);
+  }
 
   const Tensor steps = ref.load_f32(tag + ".latents_steps");  // [S,1,C,h,w]
   const Shape one = {1, steps.dim(2), steps.dim(3), steps.dim(4)};
@@ -128,8 +131,9 @@ TEST(LoraFormats, KohyaAndPeftGiveTheSamePatches) {
   }
 }
 
-// No scope, an empty set, weight 0, and after a scope ends: the base model's
-// image bytes and latents, exactly.
+// No LoRA, an empty set, weight 0, and after a set was used: the base model's
+// image bytes and latents, exactly. A request's set is what its forwards
+// run with (it replaces a scope around the call).
 TEST(LoraScope, NoActiveSetIsTheBaseModelBitForBit) {
   const auto base = pipeline::SdModel::load(model_dir("tiny-sd1"), kernels::cpu_backend());
   const auto& m = with_loras("tiny-sd1");
@@ -140,17 +144,14 @@ TEST(LoraScope, NoActiveSetIsTheBaseModelBitForBit) {
   EXPECT_EQ(pipeline::denoise(m, {req}).data, want.data);
   EXPECT_EQ(pipeline::txt2img(m, {req})[0].rgb, want_rgb);
   {
-    const pipeline::LoraScope none(m, {});
+    const pipeline::LoraScope outer(m, {{"peft", 1.0}});
     EXPECT_EQ(pipeline::denoise(m, {req}).data, want.data);
   }
-  {
-    const pipeline::LoraScope zero(m, {{"peft", 0.0}});
-    EXPECT_EQ(pipeline::denoise(m, {req}).data, want.data);
-  }
-  {
-    const pipeline::LoraScope on(m, {{"peft", 1.0}});
-    EXPECT_NE(pipeline::denoise(m, {req}).data, want.data);
-  }
+  auto zero = req, on = req;
+  zero.loras = {{"peft", 0.0}};
+  on.loras = {{"peft", 1.0}};
+  EXPECT_EQ(pipeline::denoise(m, {zero}).data, want.data);
+  EXPECT_NE(pipeline::denoise(m, {on}).data, want.data);
   EXPECT_EQ(pipeline::denoise(m, {req}).data, want.data);
 }
 
