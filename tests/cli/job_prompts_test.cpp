@@ -198,8 +198,15 @@ INSTANTIATE_TEST_SUITE_P(
         BadLine{"clip_skip_zero", R"({"prompt": "p", "clip_skip": 0})", "clip_skip",
                 "expected an integer in 1..12 (1: last layer), got 0"},
         BadLine{"clip_skip_too_big", R"({"prompt": "p", "clip_skip": 13})", "clip_skip", "got 13"},
-        BadLine{"prompt_empty", R"({"prompt": ""})", "prompt", "expected a non-empty string"},
-        BadLine{"prompt_blank", R"({"prompt": " \t "})", "prompt", "expected a non-empty string"},
+        BadLine{"count_zero", R"({"prompt": "p", "count": 0})", "count", "count 0 is out of range (1 to 10000)"},
+        BadLine{"loras_not_list", R"({"prompt": "p", "loras": "x"})", "loras", "expected a list of"},
+        BadLine{"loras_no_name", R"({"prompt": "p", "loras": [{"weight": 1}]})", "loras", "an entry is"},
+        BadLine{"loras_twice", R"({"prompt": "p <lora:a:1>", "loras": [{"name": "a"}]})", "loras",
+                "LoRA 'a' is given more than once"},
+        BadLine{"lora_tag_weight", R"({"prompt": "p <lora:a:strong>"})", "prompt", "weight 'strong' is not a number"},
+        BadLine{"hypernet_tag", R"({"prompt": "p <hypernet:h:1>"})", "prompt", "farm has no 'hypernet' extra networks"},
+        BadLine{"lora_in_negative", R"({"prompt": "p", "negative_prompt": "<lora:a:1>"})", "negative_prompt",
+                "LoRAs apply to the whole image"},
         BadLine{"prompt_missing", R"({"seed": 1})", "prompt", "missing (it is required)"},
         BadLine{"prompt_not_string", R"({"prompt": 5})", "prompt", "expected a string, got number"},
         BadLine{"prompt_nul", R"({"prompt": "a\u0000b"})", "prompt", "contains a NUL character"},
@@ -215,6 +222,38 @@ INSTANTIATE_TEST_SUITE_P(
         BadLine{"invalid_utf8", "{\"prompt\": \"caf\xE9\"}", "", "invalid UTF-8 at byte 16 of the line"},
         BadLine{"overlong_utf8", "{\"prompt\": \"\xC0\xAF\"}", "", "invalid UTF-8 at byte 13 of the line"}),
     [](const ::testing::TestParamInfo<BadLine>& info) { return std::string(info.param.name); });
+
+// Empty prompts are unconditional images (diffusers and A1111 take them);
+// `count` makes N items with seeds seed, seed+1, ...; LoRA tags come first.
+TEST(LoadPrompts, EmptyPromptCountAndLoras) {
+  const auto dir = fresh_dir();
+  const std::string path = write_text(dir / "job.jsonl",
+                                      "{\"prompt\": \"\"}\n"
+                                      "{\"prompt\": \"a <lora:x:0.5> b\", \"seed\": 10, \"count\": 3, "
+                                      "\"loras\": [{\"name\": \"y\"}]}\n"
+                                      "{\"prompt\": \"c\", \"count\": 2}\n");
+  const std::vector<JobItem> items = load_prompts(path, JobDefaults{}, sampler_known);
+  ASSERT_EQ(items.size(), 6u);
+  EXPECT_EQ(items[0].prompt, "");
+  for (int k = 0; k < 3; ++k) {
+    const JobItem& it = items[1 + k];
+    EXPECT_EQ(it.index, 1 + k);
+    EXPECT_EQ(it.seed, 10 + k);
+    EXPECT_EQ(it.copy, k);
+    EXPECT_EQ(it.line, 2);
+    ASSERT_EQ(it.loras.size(), 2u);
+    EXPECT_EQ(it.loras[0].name, "x");
+    EXPECT_EQ(it.loras[0].weight, 0.5);
+    EXPECT_EQ(it.loras[1].name, "y");
+    EXPECT_EQ(it.loras[1].weight, 1.0);
+  }
+  EXPECT_EQ(items[4].seed, -1);  // random: derived at job set-up from the first copy's index
+  EXPECT_EQ(items[5].copy, 1);
+  std::vector<JobItem> seeded = items;
+  assign_random_seeds(seeded, 99);
+  EXPECT_EQ(seeded[4].seed, derived_seed(99, 4));
+  EXPECT_EQ(seeded[5].seed, derived_seed(99, 4) + 1);
+}
 
 TEST(LoadPrompts, ReportsEveryBadLineAtOnce) {
   const auto dir = fresh_dir();
