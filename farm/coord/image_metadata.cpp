@@ -42,8 +42,10 @@ std::string a1111_parameters(const JobItem& item, const std::string& model_name,
     text += lora_tags(extra);
   }
   if (!item.negative_prompt.empty()) text += "\nNegative prompt: " + item.negative_prompt;
-  text += cat("\nSteps: ", item.steps, ", Sampler: ", sampler_display, ", CFG scale: ", python_float(item.guidance),
-              ", Seed: ", item.seed, ", Size: ", item.width, "x", item.height);
+  // A1111 strips the whole text: an empty prompt's parameters start at "Steps:".
+  text += cat(text.empty() ? "" : "\n", "Steps: ", item.steps, ", Sampler: ", sampler_display,
+              ", CFG scale: ", python_float(item.guidance), ", Seed: ", item.seed, ", Size: ", item.width, "x",
+              item.height);
   if (!model_name.empty()) text += ", Model: " + model_name;
   if (item.clip_skip > 1) text += cat(", Clip skip: ", item.clip_skip);
   if (!item.loras.empty()) {

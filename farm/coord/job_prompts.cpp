@@ -17,6 +17,7 @@
 #include "farm/coord/utf8.h"
 #include "farm/core/error.h"
 #include "farm/sched/sampler.h"
+#include "farm/text/prompt_attention.h"
 
 namespace farm {
 namespace {
@@ -98,6 +99,16 @@ JobItem item_from_defaults(const JobDefaults& d, const std::string& source, int 
   return item;
 }
 
+// "" or why the prompt's (text:weight) brackets cannot be read.
+std::string attention_error(const std::string& prompt) {
+  try {
+    text::parse_prompt_attention(text::strip_extra_networks(prompt, nullptr));
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 // Every field of the item against the same rules the TOML defaults obey.
 void check_item(const JobItem& item, const SamplerKnown& sampler_known, ErrorList& errors) {
   const auto check = [&](std::string_view field, const std::string& why) {
@@ -116,6 +127,10 @@ void check_item(const JobItem& item, const SamplerKnown& sampler_known, ErrorLis
   check("count", job_fields::check_count(item.count));
   check("loras", check_loras(item.loras));
   if (item.reading.syntax == text::PromptSyntax::a1111) {
+    // Short prompts are first parsed when their micro-batch is encoded: a
+    // weight that is not a number must end the job here, naming its line.
+    check("prompt", attention_error(item.prompt));
+    check("negative_prompt", attention_error(item.negative_prompt));
     std::vector<ItemLora> in_negative;
     check("negative_prompt", prompt_loras(item.negative_prompt, in_negative));
     if (!in_negative.empty())
