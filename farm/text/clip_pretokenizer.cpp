@@ -167,6 +167,29 @@ icu::UnicodeString ftfy_clean(std::string_view chunk) {
   return python_lower(cleaned);
 }
 
+// What the CLIP regex makes of a code point that is not a space: a letter,
+// a number, other, or (U+0345) nothing.
+ClipCharClass regex_class(char32_t cp) {
+  // COMBINING GREEK YPOGEGRAMMENI is Mn, but case-folds to iota: under
+  // IGNORECASE the negated class [^\s\p{L}\p{N}] rejects it while [\p{L}]
+  // does not take it, so the regex skips it (and it splits a word).
+  if (cp == 0x0345) return ClipCharClass::kNone;
+  switch (u_charType(static_cast<UChar32>(cp))) {
+    case U_UPPERCASE_LETTER:
+    case U_LOWERCASE_LETTER:
+    case U_TITLECASE_LETTER:
+    case U_MODIFIER_LETTER:
+    case U_OTHER_LETTER:
+      return ClipCharClass::kLetter;
+    case U_DECIMAL_DIGIT_NUMBER:
+    case U_LETTER_NUMBER:
+    case U_OTHER_NUMBER:
+      return ClipCharClass::kNumber;
+    default:
+      return ClipCharClass::kOther;
+  }
+}
+
 }  // namespace
 
 ClipCharClass clip_char_class(char32_t cp) {
@@ -189,45 +212,14 @@ ClipCharClass clip_char_class(char32_t cp) {
       break;
   }
   if (is_cjk_ideograph(cp)) return ClipCharClass::kCjk;
-  // COMBINING GREEK YPOGEGRAMMENI is Mn, but case-folds to iota: under
-  // IGNORECASE the negated class [^\s\p{L}\p{N}] rejects it while [\p{L}]
-  // does not take it, so the regex skips it (and it splits a word).
-  if (cp == 0x0345) return ClipCharClass::kNone;
-  switch (u_charType(static_cast<UChar32>(cp))) {
-    case U_UPPERCASE_LETTER:
-    case U_LOWERCASE_LETTER:
-    case U_TITLECASE_LETTER:
-    case U_MODIFIER_LETTER:
-    case U_OTHER_LETTER:
-      return ClipCharClass::kLetter;
-    case U_DECIMAL_DIGIT_NUMBER:
-    case U_LETTER_NUMBER:
-    case U_OTHER_NUMBER:
-      return ClipCharClass::kNumber;
-    default:
-      return ClipCharClass::kOther;
-  }
+  return regex_class(cp);
 }
 
 ClipCharClass clip_regex_char_class(char32_t cp) {
   if (cp >= 0xD800 && cp <= 0xDFFF) return ClipCharClass::kSurrogate;
   if (cp > 0x10FFFF) return ClipCharClass::kOther;
   if (is_python_space(cp)) return ClipCharClass::kSpace;
-  if (cp == 0x0345) return ClipCharClass::kNone;  // see clip_char_class
-  switch (u_charType(static_cast<UChar32>(cp))) {
-    case U_UPPERCASE_LETTER:
-    case U_LOWERCASE_LETTER:
-    case U_TITLECASE_LETTER:
-    case U_MODIFIER_LETTER:
-    case U_OTHER_LETTER:
-      return ClipCharClass::kLetter;
-    case U_DECIMAL_DIGIT_NUMBER:
-    case U_LETTER_NUMBER:
-    case U_OTHER_NUMBER:
-      return ClipCharClass::kNumber;
-    default:
-      return ClipCharClass::kOther;
-  }
+  return regex_class(cp);
 }
 
 std::vector<std::string> clip_pretokenize(std::string_view chunk, bool fix_text) {
