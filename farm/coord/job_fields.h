@@ -18,7 +18,7 @@ std::string check_side(std::int64_t pixels);
 std::string check_guidance(double guidance);
 std::string check_clip_skip(std::int64_t clip_skip);
 std::string check_prompt(const std::string& text, bool may_be_empty);
-inline constexpr int kMaxCount = 10000;
+inline constexpr int kMaxCount = 1000;  // A1111's slider stops at 100
 std::string check_count(std::int64_t count);  // images per prompt line
 
 }  // namespace farm::job_fields

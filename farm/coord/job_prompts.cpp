@@ -150,6 +150,11 @@ void take_prompt_loras(JobItem& item, ErrorList& errors) {
 // A line with count N is N items (copy 0..N-1): seeds seed, seed+1, ... (a
 // random seed: the first copy's derived seed + copy, see job_seeds.h).
 void add_copies(JobItem item, std::vector<JobItem>& items, ErrorList& errors) {
+  constexpr size_t kMaxItems = 10'000'000;  // a job's journal and plan stay in memory
+  if (items.size() + static_cast<size_t>(item.count) > kMaxItems) {
+    errors.add(item.line, "count", cat("the job would have more than ", kMaxItems, " images; split the prompt file"));
+    return;
+  }
   for (int k = 0; k < item.count; ++k) {
     JobItem c = item;
     c.copy = k;

@@ -198,7 +198,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadLine{"clip_skip_zero", R"({"prompt": "p", "clip_skip": 0})", "clip_skip",
                 "expected an integer in 1..12 (1: last layer), got 0"},
         BadLine{"clip_skip_too_big", R"({"prompt": "p", "clip_skip": 13})", "clip_skip", "got 13"},
-        BadLine{"count_zero", R"({"prompt": "p", "count": 0})", "count", "count 0 is out of range (1 to 10000)"},
+        BadLine{"count_zero", R"({"prompt": "p", "count": 0})", "count", "count 0 is out of range (1 to 1000)"},
         BadLine{"loras_not_list", R"({"prompt": "p", "loras": "x"})", "loras", "expected a list of"},
         BadLine{"loras_no_name", R"({"prompt": "p", "loras": [{"weight": 1}]})", "loras", "an entry is"},
         BadLine{"loras_twice", R"({"prompt": "p <lora:a:1>", "loras": [{"name": "a"}]})", "loras",
