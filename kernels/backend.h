@@ -123,6 +123,10 @@ class Backend {
 
 // A host backend over an fp32 kernel table (ref_ops(), cpu_ops(), or a test's).
 std::unique_ptr<Backend> make_host_backend(const Ops& ops);
+// The cpu backend with bf16 weights and bf16 GEMM operands, fp32 sums
+// (kernels/host/cpu_bf16_backend.cpp): AMX where the CPU has it, a portable
+// (slow) kernel elsewhere — callers fall back to fp32 there (launcher/backend.h).
+std::unique_ptr<Backend> make_cpu_bf16_backend();
 // The process's host backends over ref_ops() and cpu_ops() (they hold no state).
 Backend& ref_backend();
 Backend& cpu_backend();

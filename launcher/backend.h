@@ -11,8 +11,14 @@ namespace farm::launcher {
 
 // Checks the names and that this build has the backend (no device touched):
 // cpu, ref, cuda (a GPU), cuda-emu (the CUDA path on the SIMT emulator, any
-// machine; slow, for checking); dtype f16 or bf16 (the CUDA backends).
+// machine; slow, for checking); dtype "" (the backend's own: f32 on the
+// host, f16 on CUDA), f32 or bf16 on cpu, f32 on ref, f16 or bf16 on CUDA.
 void check_backend(const std::string& name, const std::string& dtype);
+
+// Whether `--backend cpu --dtype bf16` gets bf16 compute on this machine (a
+// CPU with AMX; FARM_CPU_BF16=portable forces the slow portable kernel). If
+// not, make_backend gives the fp32 cpu backend and says so on stderr.
+bool cpu_bf16_available();
 
 // The backend for rank `local_rank` of the `local_ranks` ranks on this node:
 // on CUDA, GPU number local_rank — or GPU 0 when the launcher gave each task

@@ -8,6 +8,7 @@
 #include "farm/core/error.h"
 #include "kernels/cpu/runtime_env.h"
 #include "launcher/archive_command.h"
+#include "launcher/bench_command.h"
 #include "launcher/plan_command.h"
 #include "launcher/render_command.h"
 #include "launcher/selftest_command.h"
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
   auto render = farm::launcher::add_render_command(app);
   auto plan = farm::launcher::add_plan_command(app);
   auto archive = farm::launcher::add_archive_command(app);
+  auto bench = farm::launcher::add_bench_command(app);
   auto selftest = farm::launcher::add_selftest_command(app, &argc, &argv);
   try {
     app.parse(argc, argv);
@@ -53,6 +55,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("render")) return render();
     if (app.got_subcommand("plan")) return plan();
     if (app.got_subcommand("archive")) return archive();
+    if (app.got_subcommand("bench")) return bench();
     if (app.got_subcommand("selftest")) return selftest();
   } catch (const farm::Error& e) {
     std::fprintf(stderr, "farm: error: %s\n", e.what());

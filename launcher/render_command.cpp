@@ -31,7 +31,7 @@ namespace fs = std::filesystem;
 namespace {
 
 struct RenderFlags {
-  std::string model, prompts, out, config, backend = "cpu", dtype = "f16";
+  std::string model, prompts, out, config, backend = "cpu", dtype;
   std::string negative_prompt, sampler;
   int64_t seed = -1;
   int steps = 0, width = 0, height = 0, clip_skip = 0, batch = 1;
@@ -275,8 +275,10 @@ std::function<int()> add_render_command(CLI::App& app) {
   cmd->add_option("--backend", f->backend,
                   "cpu (default), ref (plain loops, slow), cuda (one GPU per rank, weights and activations on "
                   "the device), cuda-emu (the cuda path on the SIMT emulator: any machine, slow, for checking)");
-  cmd->add_option("--dtype", f->dtype, "weights and activations on the cuda backends: f16 (default) or bf16")
-      ->check(CLI::IsMember({"f16", "bf16"}));
+  cmd->add_option("--dtype", f->dtype,
+                  "cpu: f32 (default) or bf16 (bf16 weights and matrix products, fp32 sums and norms; on CPUs "
+                  "with AMX, else f32); cuda: f16 (default) or bf16, weights and activations")
+      ->check(CLI::IsMember({"f32", "f16", "bf16"}));
   cmd->add_flag("--overwrite", f->overwrite, "render every item again, even those the journal has as done");
   cmd->add_flag("--rerender-changed", f->rerender_changed,
                 "render again the items whose prompt or parameters changed since the journal recorded them "

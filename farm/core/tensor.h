@@ -1,5 +1,6 @@
 // Tensor: a shape, a dtype and a place. Host tensors hold fp32 in `data`
-// (the CPU engine computes in fp32; f16/bf16 files convert at load). Device
+// (the CPU engine computes in fp32; f16/bf16 files convert at load), except
+// the bf16 CPU backend's packed weights, host tensors in a `buffer`. Device
 // tensors hold their elements (f16/bf16 on the CUDA backend) in a
 // DeviceBuffer owned by an allocator: the last tensor to let go returns it.
 // Copying a host tensor copies its values; copying a device tensor shares its
@@ -68,7 +69,8 @@ struct Tensor {
 
   bool on_host() const { return device == Device::host; }
   bool defined() const { return !shape.empty() || !data.empty() || buffer; }
-  int64_t size() const { return on_host() ? static_cast<int64_t>(data.size()) : numel(shape); }
+  // Elements: of `data` for host fp32 tensors, of the shape for tensors in a buffer.
+  int64_t size() const { return on_host() && !buffer ? static_cast<int64_t>(data.size()) : numel(shape); }
   size_t bytes() const { return static_cast<size_t>(size()) * dtype_size(dtype); }
   int64_t dim(int i) const { return shape.at(i < 0 ? shape.size() + i : i); }
   // Host fp32 values; a bug (assert) on a device tensor.

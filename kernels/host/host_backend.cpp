@@ -2,11 +2,7 @@
 // The few ops the table does not have (nearest resize to any size, the
 // per-channel time-embedding add, the token-embedding gather) are plain loops
 // here, the same for ref and cpu, so the CPU path's bits do not change.
-#include <algorithm>
-#include <cmath>
-
-#include "farm/core/error.h"
-#include "kernels/backend.h"
+#include "kernels/host/host_backend.h"
 
 namespace farm::kernels {
 
@@ -14,115 +10,6 @@ DeviceCounters DeviceCounters::operator-(const DeviceCounters& o) const {
   return {h2d_bytes - o.h2d_bytes, d2h_bytes - o.d2h_bytes, allocations - o.allocations,
           syncs - o.syncs,         stream_syncs - o.stream_syncs, launches - o.launches};
 }
-
-namespace {
-
-const float* opt(const Tensor* t) { return t && t->defined() ? t->ptr() : nullptr; }
-
-class HostBackend final : public Backend {
- public:
-  explicit HostBackend(const Ops& ops) : ops_(ops) {}
-
-  std::string name() const override { return ops_.name; }
-  Device device() const override { return Device::host; }
-  DType dtype() const override { return DType::f32; }
-
-  Tensor empty(Shape s) override { return Tensor(std::move(s)); }
-  Tensor weight(Tensor host) override {
-    FARM_ASSERT(host.on_host(), "weight from a ", device_name(host.device), " tensor");
-    weight_bytes_ += static_cast<int64_t>(host.bytes());
-    ++weight_tensors_;
-    return host;
-  }
-  Tensor to_backend(const Tensor& t) override {
-    FARM_ASSERT(t.on_host(), "a ", device_name(t.device), " tensor given to the host backend");
-    return t;
-  }
-  Tensor to_host(const Tensor& t) override {
-    FARM_ASSERT(t.on_host(), "a ", device_name(t.device), " tensor given to the host backend");
-    return t;
-  }
-
-  std::vector<uint8_t> image_to_rgb8(const Tensor& image) override {
-    std::vector<uint8_t> rgb(static_cast<size_t>(image.size()));
-    // numpy's round: half to even, which nearbyint gives in the default mode.
-    for (size_t i = 0; i < rgb.size(); ++i)
-      rgb[i] = static_cast<uint8_t>(std::nearbyint(std::clamp(image.data[i] / 2.0f + 0.5f, 0.0f, 1.0f) * 255.0f));
-    return rgb;
-  }
-
-  void conv2d(const Conv2dArgs& a, const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor* residual,
-              Tensor& y) override {
-    ops_.conv2d(a, x.ptr(), w.ptr(), opt(bias), opt(residual), y.ptr());
-  }
-  void linear(int64_t batch, int64_t rows, int64_t in, int64_t out, const Tensor& x, const Tensor& w,
-              const Tensor* bias, const Tensor* residual, Tensor& y) override {
-    ops_.linear(batch, rows, in, out, x.ptr(), w.ptr(), opt(bias), opt(residual), y.ptr());
-  }
-  void attention(const AttentionArgs& a, const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out) override {
-    ops_.attention(a, q.ptr(), k.ptr(), v.ptr(), out.ptr());
-  }
-  void group_norm(int64_t batch, int64_t hw, int64_t channels, int64_t groups, float eps, const Tensor& x,
-                  const Tensor& gamma, const Tensor& beta, bool silu, Tensor& y) override {
-    ops_.group_norm(batch, hw, channels, groups, eps, x.ptr(), gamma.ptr(), beta.ptr(), silu, y.ptr());
-  }
-  void layer_norm(int64_t rows, int64_t channels, float eps, const Tensor& x, const Tensor& gamma,
-                  const Tensor& beta, Tensor& y) override {
-    ops_.layer_norm(rows, channels, eps, x.ptr(), gamma.ptr(), beta.ptr(), y.ptr());
-  }
-  void activation(Activation act, const Tensor& x, Tensor& y) override {
-    auto f = act == Activation::silu ? ops_.silu : act == Activation::gelu ? ops_.gelu : ops_.quick_gelu;
-    f(x.size(), x.ptr(), y.ptr());
-  }
-  void add(const Tensor& a, const Tensor& b, Tensor& y) override { ops_.add(a.size(), a.ptr(), b.ptr(), y.ptr()); }
-  void geglu(int64_t rows, int64_t inner, const Tensor& x, Tensor& y) override {
-    ops_.geglu(rows, inner, x.ptr(), y.ptr());
-  }
-  void upsample_nearest(const Tensor& x, Tensor& y) override {
-    const int64_t B = x.dim(0), H = x.dim(1), W = x.dim(2), C = x.dim(3), oh = y.dim(1), ow = y.dim(2);
-    if (oh == 2 * H && ow == 2 * W) return ops_.upsample_nearest2x(B, H, W, C, x.ptr(), y.ptr());
-    // torch's nearest: source index floor(i · in/out), in fp32 as torch computes it.
-    const float sh = static_cast<float>(H) / static_cast<float>(oh), sw = static_cast<float>(W) / static_cast<float>(ow);
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t i = 0; i < oh; ++i) {
-        const int64_t si = std::min(static_cast<int64_t>(std::floor(static_cast<float>(i) * sh)), H - 1);
-        for (int64_t j = 0; j < ow; ++j) {
-          const int64_t sj = std::min(static_cast<int64_t>(std::floor(static_cast<float>(j) * sw)), W - 1);
-          std::copy_n(x.ptr() + ((b * H + si) * W + sj) * C, C, y.ptr() + ((b * oh + i) * ow + j) * C);
-        }
-      }
-  }
-  void concat_channels(const Tensor& a, const Tensor& b, Tensor& y) override {
-    const int64_t B = a.dim(0), ca = a.dim(-1), cb = b.dim(-1);
-    ops_.concat_channels(B, a.size() / (B * ca), ca, a.ptr(), cb, b.ptr(), y.ptr());
-  }
-  void timestep_embedding(const Tensor& t, int64_t dim, bool flip_sin_to_cos, float downscale_freq_shift,
-                          float max_period, Tensor& y) override {
-    ops_.timestep_embedding(t.size(), t.ptr(), dim, flip_sin_to_cos, downscale_freq_shift, max_period, y.ptr());
-  }
-  void add_channel_bias(Tensor& h, const Tensor& v) override {
-    const int64_t B = h.dim(0), C = h.dim(-1), hw = h.size() / (B * C);
-    FARM_ASSERT(v.size() == B * C, shape_str(v.shape), " onto ", shape_str(h.shape));
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t i = 0; i < hw; ++i)
-        for (int64_t c = 0; c < C; ++c) h.data[(b * hw + i) * C + c] += v.data[b * C + c];
-  }
-  void embed_tokens(const std::vector<int64_t>& ids, int64_t batch, const Tensor& token_table,
-                    const Tensor& position_table, Tensor& y) override {
-    const int64_t D = token_table.dim(1), L = static_cast<int64_t>(ids.size()) / batch;
-    for (int64_t b = 0; b < batch; ++b)
-      for (int64_t t = 0; t < L; ++t) {
-        const int64_t id = ids[b * L + t];
-        for (int64_t d = 0; d < D; ++d)
-          y.data[(b * L + t) * D + d] = token_table.data[id * D + d] + position_table.data[t * D + d];
-      }
-  }
-
- private:
-  const Ops& ops_;
-};
-
-}  // namespace
 
 std::unique_ptr<Backend> make_host_backend(const Ops& ops) { return std::make_unique<HostBackend>(ops); }
 

@@ -180,6 +180,14 @@ TEST_F(BadInput, UnknownBackend) {
   expect_failure("render --model " + kModel + " --prompts " + prompts_ + " --backend metal", {"--backend", "metal"});
 }
 
+// Each backend names the dtypes it computes in.
+TEST_F(BadInput, DtypeTheBackendDoesNotHave) {
+  const std::string base = "render --model " + kModel + " --prompts " + prompts_;
+  expect_failure(base + " --dtype f16", {"--dtype f16", "cpu", "f32 or bf16"});
+  expect_failure(base + " --backend ref --dtype bf16", {"--dtype bf16", "ref"});
+  expect_failure(base + " --backend cuda --dtype f32", {"--dtype f32", "f16 or bf16"});
+}
+
 // Without a GPU (every development and CI machine) the CUDA backend must say
 // so before any work; on a GPU node the render simply runs.
 TEST_F(BadInput, CudaBackendWithoutDeviceSaysSo) {

@@ -43,10 +43,13 @@ nlohmann::json job_row(const nlohmann::json& r) {
   return j;
 }
 
-TEST(TinyShapes, HeldOutCaptionsAreDrawnRight) {
+// Each cpu dtype: f32, and bf16 (bf16 GEMMs; f32 where the CPU has no AMX).
+class TinyShapesDtype : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(TinyShapesDtype, HeldOutCaptionsAreDrawnRight) {
   const auto rows = read_jsonl(kData + "/heldout.jsonl");
   ASSERT_GE(rows.size(), 40u);
-  const fs::path dir = fs::temp_directory_path() / ("farm_shapes_" + std::to_string(::getpid()));
+  const fs::path dir = fs::temp_directory_path() / ("farm_shapes_" + GetParam() + "_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   {
@@ -54,7 +57,7 @@ TEST(TinyShapes, HeldOutCaptionsAreDrawnRight) {
     for (const auto& r : rows) job << job_row(r).dump() << "\n";
   }
   const std::string cmd = std::string(FARM_BIN) + " render --model " + kModel + " --prompts " +
-                          (dir / "heldout.jsonl").string() + " --out " + (dir / "out").string() + " --batch 4 2>&1";
+                          (dir / "heldout.jsonl").string() + " --out " + (dir / "out").string() + " --batch 4 --dtype " + GetParam() + " 2>&1";
   const int st = std::system(cmd.c_str());
   ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << cmd;
 
@@ -81,13 +84,16 @@ TEST(TinyShapes, HeldOutCaptionsAreDrawnRight) {
     if (!all) std::printf("[shapes] judged wrong: %s (%s)\n", caption.c_str(), name);
   }
   const double n = static_cast<double>(rows.size());
-  std::printf("[shapes] %zu held-out captions: all attributes right %.1f %% (diffusers' renders: %.1f %%)\n",
-              rows.size(), 100.0 * all_right / n, 100.0 * diffusers_all_right / n);
+  std::printf("[shapes] %s: %zu held-out captions: all attributes right %.1f %% (diffusers' renders: %.1f %%)\n",
+              GetParam().c_str(), rows.size(), 100.0 * all_right / n, 100.0 * diffusers_all_right / n);
   for (size_t k = 0; k < right.size(); ++k)
     std::printf("[shapes]   %-10s %.1f %%\n", shapes::kAttributes[k], 100.0 * right[k] / n);
   EXPECT_GE(all_right / n, 0.85);
   fs::remove_all(dir);
 }
+
+INSTANTIATE_TEST_SUITE_P(Cpu, TinyShapesDtype, ::testing::Values("f32", "bf16"),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
 // farm against diffusers on the same weights, seed and sampler. The latents
 // bound is relative to max |latent|: fp32 reordering noise through 20–25

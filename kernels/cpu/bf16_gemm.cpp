@@ -1,0 +1,188 @@
+// Packing, the portable kernel and the block-parallel driver of the bf16
+// GEMM (bf16_gemm.h). The AMX kernel is in bf16_gemm_amx.cpp, the one file
+// built with AMX instructions.
+#include "kernels/cpu/bf16_gemm.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+#include "kernels/cpu/gemm.h"
+#include "kernels/ref/check.h"
+
+namespace farm::kernels::cpu {
+
+// bf16_gemm_amx.cpp
+void gemm_bf16_rows_amx(const uint16_t* a, int64_t lda, int64_t m_pad, const PackedBf16& w, int64_t n0,
+                        int64_t n1, float* c, int64_t ldc);
+bool to_bf16_avx512(const float* x, int64_t n, uint16_t* out);
+
+namespace {
+
+// Row blocks of this many rows (a multiple of 32, the AMX kernel's height);
+// columns split only when there are fewer than kMinItems row blocks.
+constexpr int64_t kBlockRows = 128;
+constexpr int64_t kMinItems = 8;
+constexpr int64_t kMinBlockCols = 64;
+
+// Rounds to nearest even as VCVTNE2PS2BF16 does: denormal inputs become
+// signed zero (DAZ), NaN stays a quiet NaN.
+inline uint16_t round_bf16(float f) {
+  uint32_t u = std::bit_cast<uint32_t>(f);
+  if ((u & 0x7f800000u) == 0) return static_cast<uint16_t>((u >> 16) & 0x8000u);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return static_cast<uint16_t>(u >> 16);
+}
+
+inline float widen(uint16_t b) { return std::bit_cast<float>(static_cast<uint32_t>(b) << 16); }
+
+inline int64_t packed_index(int64_t k_pad, int64_t row, int64_t col) {
+  const int64_t tile = (row / 16) * (k_pad / 32) + col / 32;
+  return tile * 512 + (col % 32 / 2) * 32 + (row % 16) * 2 + col % 2;
+}
+
+// The portable kernel: the same exact products summed in fp32, in k order.
+// AMX sums them in an order (and internal precision) of its own, so the two
+// kernels differ in the last bits; each is invariant on its own.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void gemm_bf16_rows_portable(
+    const uint16_t* a, int64_t lda, int64_t m_pad, const PackedBf16& w, int64_t n0, int64_t n1, float* c,
+    int64_t ldc) {
+  const int64_t kt = w.k_pad / 32;
+  for (int64_t nb = n0 / 16; nb * 16 < n1; ++nb) {
+    const uint16_t* panel = w.data + nb * kt * 512;
+    for (int64_t m = 0; m < m_pad; ++m) {
+      const uint16_t* arow = a + m * lda;
+      float acc[16] = {};
+      for (int64_t t = 0; t < kt; ++t) {
+        for (int64_t p = 0; p < 16; ++p) {
+          const float a0 = widen(arow[t * 32 + 2 * p]), a1 = widen(arow[t * 32 + 2 * p + 1]);
+          const uint16_t* brow = panel + t * 512 + p * 32;
+          for (int j = 0; j < 16; ++j) acc[j] = acc[j] + a0 * widen(brow[2 * j]) + a1 * widen(brow[2 * j + 1]);
+        }
+      }
+      std::memcpy(c + m * ldc + (nb * 16 - n0), acc, sizeof acc);
+    }
+  }
+}
+
+uint16_t* bf16_scratch(int64_t n) {
+  thread_local std::vector<uint16_t> buf;
+  if (static_cast<int64_t>(buf.size()) < n) {
+    buf.clear();
+    buf.shrink_to_fit();
+    buf.resize(static_cast<size_t>(n));
+  }
+  return buf.data();
+}
+
+}  // namespace
+
+const char* bf16_isa_name(Bf16Isa isa) { return isa == Bf16Isa::amx ? "amx" : "portable"; }
+
+Bf16Isa bf16_isa() {
+  static const Bf16Isa isa = [] {
+    const char* env = std::getenv("FARM_CPU_BF16");
+    if (env && std::string_view(env) == "portable") return Bf16Isa::portable;
+    return amx_available() ? Bf16Isa::amx : Bf16Isa::portable;
+  }();
+  return isa;
+}
+
+void to_bf16(const float* x, int64_t n, uint16_t* out) {
+  if (bf16_isa() == Bf16Isa::amx && to_bf16_avx512(x, n, out)) return;
+  for (int64_t i = 0; i < n; ++i) out[i] = round_bf16(x[i]);
+}
+
+void pack_bf16(const float* w, int64_t n, int64_t k, int64_t row_stride, int64_t col_stride, uint16_t* out) {
+  const int64_t k_pad = pad_to(k, 32), kt = k_pad / 32;
+  std::memset(out, 0, sizeof(uint16_t) * static_cast<size_t>(packed_elements(n, k)));
+  if (col_stride == 1) {
+    // Row by row: round the row, then each k pair is one 32-bit word whose
+    // place in the tile is (pair % 16) · 16 + row % 16 words.
+    thread_local std::vector<uint16_t> row;
+    row.assign(static_cast<size_t>(k_pad), 0);
+    for (int64_t r = 0; r < n; ++r) {
+      to_bf16(w + r * row_stride, k, row.data());
+      uint32_t* panel = reinterpret_cast<uint32_t*>(out + (r / 16) * kt * 512) + r % 16;
+      for (int64_t p = 0; p < k_pad / 2; ++p) {
+        uint32_t pair;
+        std::memcpy(&pair, row.data() + 2 * p, sizeof pair);
+        panel[(p / 16) * 256 + (p % 16) * 16] = pair;
+      }
+    }
+    return;
+  }
+  // Transposed sources (attention's V: W[e, t] = V[t, e]): two source rows
+  // (k and k+1) interleave into one tile row.
+  for (int64_t c = 0; c < k; c += 2) {
+    const float* src0 = w + c * col_stride;
+    const float* src1 = c + 1 < k ? src0 + col_stride : nullptr;
+    uint16_t* tile_row = out + (c / 32) * 512 + (c % 32 / 2) * 32;
+    for (int64_t r = 0; r < n; ++r) {
+      uint16_t* dst = tile_row + (r / 16) * kt * 512 + (r % 16) * 2;
+      dst[0] = round_bf16(src0[r * row_stride]);
+      dst[1] = src1 ? round_bf16(src1[r * row_stride]) : uint16_t{0};
+    }
+  }
+}
+
+float packed_at(const PackedBf16& w, int64_t row, int64_t col) {
+  return widen(w.data[packed_index(w.k_pad, row, col)]);
+}
+
+void unpack_row(const PackedBf16& w, int64_t row, float* out) {
+  for (int64_t col = 0; col < w.k; ++col) out[col] = packed_at(w, row, col);
+}
+
+void gemm_bf16_rows(Bf16Isa isa, const uint16_t* a, int64_t lda, int64_t m_pad, const PackedBf16& w, int64_t n0,
+                    int64_t n1, float* c, int64_t ldc) {
+  FARM_KERNEL_CHECK(m_pad % 32 == 0 && n0 % 16 == 0 && n1 <= w.n_pad && lda >= w.k_pad, "bad bf16 GEMM block");
+  if (m_pad == 0 || n0 >= n1) return;
+  if (isa == Bf16Isa::amx) return gemm_bf16_rows_amx(a, lda, m_pad, w, n0, n1, c, ldc);
+  gemm_bf16_rows_portable(a, lda, m_pad, w, n0, n1, c, ldc);
+}
+
+void parallel_gemm_bf16(int64_t m, const Bf16RowSource& rows, const PackedBf16& w, const float* bias,
+                        const float* residual, float* y) {
+  const int64_t n = w.n;
+  if (m == 0 || n == 0) return;
+  const int64_t row_blocks = (m + kBlockRows - 1) / kBlockRows;
+  int64_t block_cols = w.n_pad;
+  if (row_blocks < kMinItems) {
+    const int64_t want = std::clamp((kMinItems + row_blocks - 1) / row_blocks, int64_t{1},
+                                    std::max(int64_t{1}, w.n_pad / kMinBlockCols));
+    block_cols = pad_to((w.n_pad + want - 1) / want, 32);
+  }
+  const int64_t col_blocks = (w.n_pad + block_cols - 1) / block_cols;
+  const int64_t items = row_blocks * col_blocks;
+  const Bf16Isa isa = bf16_isa();
+  const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(w.k);
+#pragma omp parallel for schedule(dynamic, 1) if (items > 1 && worth_parallel(flops))
+  for (int64_t item = 0; item < items; ++item) {
+    const int64_t m0 = (item / col_blocks) * kBlockRows, n0 = (item % col_blocks) * block_cols;
+    const int64_t mr = std::min(kBlockRows, m - m0), m_pad = pad_to(mr, 32);
+    const int64_t n1 = std::min(n0 + block_cols, w.n_pad), nc = std::min(n1, n) - n0;
+    uint16_t* a = bf16_scratch(m_pad * w.k_pad);
+    rows(m0, mr, a, w.k_pad);
+    std::memset(a + mr * w.k_pad, 0, sizeof(uint16_t) * static_cast<size_t>((m_pad - mr) * w.k_pad));
+    float* c = scratch(2, m_pad * (n1 - n0));
+    gemm_bf16_rows(isa, a, w.k_pad, m_pad, w, n0, n1, c, n1 - n0);
+    for (int64_t r = 0; r < mr; ++r) {
+      const float* cr = c + r * (n1 - n0);
+      float* yr = y + (m0 + r) * n + n0;
+      const float* rr = residual ? residual + (m0 + r) * n + n0 : nullptr;
+      for (int64_t j = 0; j < nc; ++j) {
+        float v = cr[j];
+        if (bias) v += bias[n0 + j];
+        if (rr) v += rr[j];
+        yr[j] = v;
+      }
+    }
+  }
+}
+
+}  // namespace farm::kernels::cpu

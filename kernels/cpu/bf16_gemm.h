@@ -1,0 +1,72 @@
+// The bf16 GEMM of the cpu backend's bf16 mode: weights rounded to bf16 once
+// and packed in the tile order Intel AMX reads, activations rounded to bf16
+// as they are gathered, products summed in fp32.
+//
+// Arithmetic: every product of two bf16 values is exact in fp32 and C sums
+// them in fp32, in an order fixed by the kernel and K alone (AMX's own inside
+// TDPBF16PS; k order in the portable loop). So an element's bits depend only
+// on its row of A, its row of W and the kernel — never on the blocking, the
+// thread count or the batch (invariant 1). The two kernels differ in the
+// last bits from each other.
+//
+// Packed layout of W[N, K]: tiles of 16 rows of W × 32 k, tile (nb, kb) at
+// ((nb · k_pad/32) + kb) · 512 elements; inside a tile, element (n, k) sits
+// at (k/2 % 16) · 32 + (n % 16) · 2 + k % 2 (AMX's "VNNI" B operand: each
+// 64-byte row holds 16 columns × a pair of k). N pads to 16, K to 32, zeros.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace farm::kernels::cpu {
+
+enum class Bf16Isa : uint8_t { amx, portable };
+const char* bf16_isa_name(Bf16Isa isa);
+
+// Whether this CPU and OS run AMX bf16 tiles (asks the kernel for the tile
+// state once). Thread-safe.
+bool amx_available();
+// The kernel the bf16 GEMMs use: AMX when available, unless the environment
+// says FARM_CPU_BF16=portable (tests, and a check on machines with AMX of
+// what a machine without it computes).
+Bf16Isa bf16_isa();
+
+struct PackedBf16 {
+  int64_t n = 0, k = 0;          // W's logical shape [n, k]
+  int64_t n_pad = 0, k_pad = 0;  // multiples of 16 and 32
+  const uint16_t* data = nullptr;
+};
+
+inline int64_t pad_to(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+inline int64_t packed_elements(int64_t n, int64_t k) { return pad_to(n, 16) * pad_to(k, 32); }
+// Rounds W[r, c] = w[r · row_stride + c · col_stride] (r < n, c < k) to
+// bf16, nearest even, into `out` (packed_elements(n, k) elements). A
+// column stride other than 1 packs a transposed matrix (attention's V).
+void pack_bf16(const float* w, int64_t n, int64_t k, int64_t row_stride, int64_t col_stride, uint16_t* out);
+// W[row, col] from its packed form (for gathers such as token embeddings).
+float packed_at(const PackedBf16& w, int64_t row, int64_t col);
+// One row of W into out[0, k).
+void unpack_row(const PackedBf16& w, int64_t row, float* out);
+
+// fp32 -> bf16 (nearest even; NaN stays NaN), n values.
+void to_bf16(const float* x, int64_t n, uint16_t* out);
+
+// C[m, n0 : n1) = A[m, :] · W[n0 : n1, :]^T for m in [0, m_pad), one thread.
+// A: bf16 rows of k_pad elements (row stride lda ≥ w.k_pad, k-padding zero);
+// m_pad a multiple of 32, n0 a multiple of 16 and n1 ≤ w.n_pad. C[m, col]
+// is written, in fp32, at c[m · ldc + col - n0] for all m_pad rows and
+// n0 ≤ col < n1 rounded up to 16. `isa` picks the kernel.
+void gemm_bf16_rows(Bf16Isa isa, const uint16_t* a, int64_t lda, int64_t m_pad, const PackedBf16& w,
+                    int64_t n0, int64_t n1, float* c, int64_t ldc);
+
+// Fills rows [m0, m0 + rows) of A as bf16, each k_pad long (zeros past K),
+// into dst with row stride ld.
+using Bf16RowSource = std::function<void(int64_t m0, int64_t rows, uint16_t* dst, int64_t ld)>;
+
+// y[m, :] = A[m, :] · W^T + bias (+ residual[m, :]) for m in [0, M), over the
+// OpenMP threads in blocks chosen from (M, N, K) alone. y and residual have
+// row stride N; residual may equal y; bias may be null.
+void parallel_gemm_bf16(int64_t m, const Bf16RowSource& rows, const PackedBf16& w, const float* bias,
+                        const float* residual, float* y);
+
+}  // namespace farm::kernels::cpu

@@ -1,0 +1,162 @@
+// bf16 conv2d, linear and attention over the bf16 GEMM (bf16_ops.h).
+#include "kernels/cpu/bf16_ops.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "kernels/cpu/fast_math.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/ref/check.h"
+
+namespace farm::kernels::cpu {
+namespace {
+
+// Query rows per attention work item: S for 64 rows × 4096 keys is 1 MB.
+constexpr int64_t kQueryTile = 64;
+
+std::vector<uint16_t>& caller_buffer(int slot) {
+  thread_local std::vector<uint16_t> buffers[2];
+  return buffers[slot];
+}
+
+uint16_t* grow(std::vector<uint16_t>& v, int64_t n) {
+  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
+  return v.data();
+}
+
+// Scaled softmax numerators of one row, fp32: s[j] = exp(scale·s[j] - max)
+// for j < visible, 0 after; returns their sum.
+__attribute__((target_clones("avx512f", "avx2", "default"))) float softmax_row(float* s, int64_t n,
+                                                                               int64_t visible, float scale) {
+  float row_max = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : row_max)
+  for (int64_t j = 0; j < visible; ++j) {
+    s[j] *= scale;
+    row_max = s[j] > row_max ? s[j] : row_max;
+  }
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t j = 0; j < visible; ++j) {
+    s[j] = fast_exp(s[j] - row_max);
+    sum += s[j];
+  }
+  for (int64_t j = visible; j < n; ++j) s[j] = 0.0f;
+  return sum;
+}
+
+}  // namespace
+
+void linear_bf16(int64_t batch, int64_t rows, const float* x, const PackedBf16& w, const float* bias,
+                 const float* residual, float* y) {
+  const int64_t in = w.k;
+  parallel_gemm_bf16(
+      batch * rows,
+      [&](int64_t m0, int64_t mr, uint16_t* dst, int64_t ld) {
+        for (int64_t r = 0; r < mr; ++r) {
+          to_bf16(x + (m0 + r) * in, in, dst + r * ld);
+          std::fill(dst + r * ld + in, dst + (r + 1) * ld, uint16_t{0});
+        }
+      },
+      w, bias, residual, y);
+}
+
+void conv2d_bf16(const Conv2dArgs& a, const float* x, const PackedBf16& w, const float* bias,
+                 const float* residual, float* y) {
+  FARM_KERNEL_CHECK(a.kernel > 0 && a.stride > 0 && a.pad >= 0, "bad conv geometry");
+  const int64_t k = a.kernel, ci = a.in_c, ow = a.out_w(), pixels = a.out_h() * ow;
+  FARM_KERNEL_CHECK(w.k == k * k * ci && w.n == a.out_c, "conv weight does not match its geometry");
+  // The input rounded to bf16 once; im2col then gathers 16-bit runs.
+  const int64_t in_size = a.in_h * a.in_w * ci;
+  uint16_t* xb = grow(caller_buffer(0), a.batch * in_size);
+  const int64_t total = a.batch * in_size;
+  const int64_t chunk = int64_t{1} << 16;
+#pragma omp parallel for schedule(static) if (total > 4 * chunk)
+  for (int64_t i = 0; i < total; i += chunk) to_bf16(x + i, std::min(chunk, total - i), xb + i);
+
+  parallel_gemm_bf16(
+      a.batch * pixels,
+      [&](int64_t m0, int64_t mr, uint16_t* dst, int64_t ld) {
+        for (int64_t r = 0; r < mr; ++r) {
+          const int64_t b = (m0 + r) / pixels, p = (m0 + r) % pixels, oy = p / ow, ox = p % ow;
+          const uint16_t* src = xb + b * in_size;
+          uint16_t* row = dst + r * ld;
+          for (int64_t ky = 0; ky < k; ++ky) {
+            const int64_t iy = oy * a.stride - a.pad + ky;
+            for (int64_t kx = 0; kx < k; ++kx, row += ci) {
+              const int64_t ix = ox * a.stride - a.pad + kx;
+              if (iy < 0 || iy >= a.in_h || ix < 0 || ix >= a.in_w)
+                std::fill(row, row + ci, uint16_t{0});
+              else
+                std::memcpy(row, src + (iy * a.in_w + ix) * ci, sizeof(uint16_t) * static_cast<size_t>(ci));
+            }
+          }
+          std::fill(row, dst + (r + 1) * ld, uint16_t{0});
+        }
+      },
+      w, bias, residual, y);
+}
+
+void attention_bf16(const AttentionArgs& a, const float* q, const float* k, const float* v, float* out) {
+  const int64_t d = a.head_dim, n = a.kv_len;
+  FARM_KERNEL_CHECK(a.q_stride >= a.heads * d && a.kv_stride >= a.heads * d && a.out_stride >= a.heads * d,
+                    "attention strides shorter than heads * head_dim");
+  const int64_t pairs = a.batch * a.heads;
+  // K and V of every (sample, head), packed once for all query tiles: K as
+  // W[n, d] (S = Q·K^T), V as W[d, n] (O = P·V).
+  const int64_t k_elems = packed_elements(n, d), v_elems = packed_elements(d, n);
+  uint16_t* packed = grow(caller_buffer(1), pairs * (k_elems + v_elems));
+  const double flops = 4.0 * static_cast<double>(pairs * a.q_len) * static_cast<double>(n * d);
+#pragma omp parallel for schedule(static) if (pairs > 1 && worth_parallel(flops))
+  for (int64_t pair = 0; pair < pairs; ++pair) {
+    const int64_t b = pair / a.heads, h = pair % a.heads;
+    const int64_t at = b * n * a.kv_stride + h * d;
+    pack_bf16(k + at, n, d, a.kv_stride, 1, packed + pair * (k_elems + v_elems));
+    pack_bf16(v + at, d, n, 1, a.kv_stride, packed + pair * (k_elems + v_elems) + k_elems);
+  }
+
+  const int64_t tiles = (a.q_len + kQueryTile - 1) / kQueryTile, items = pairs * tiles;
+  const Bf16Isa isa = bf16_isa();
+#pragma omp parallel for schedule(dynamic, 1) if (items > 1 && worth_parallel(flops))
+  for (int64_t item = 0; item < items; ++item) {
+    const int64_t pair = item / tiles, b = pair / a.heads, h = pair % a.heads;
+    const int64_t i0 = (item % tiles) * kQueryTile, rows = std::min(kQueryTile, a.q_len - i0);
+    const uint16_t* kp = packed + pair * (k_elems + v_elems);
+    const PackedBf16 kw{n, d, pad_to(n, 16), pad_to(d, 32), kp};
+    const PackedBf16 vw{d, n, pad_to(d, 16), pad_to(n, 32), kp + k_elems};
+    const int64_t m_pad = pad_to(rows, 32);
+    // Causal tiles skip the keys no row of the tile can see (query i sees keys 0..i).
+    const int64_t seen = a.causal ? std::min(n, i0 + rows) : n;
+
+    // S = Q · K^T over this tile's rows.
+    float* s = scratch(0, m_pad * std::max(kw.n_pad, vw.n_pad));
+    float* row_sum = scratch(3, m_pad);
+    {
+      // Q's rows, then P's, as bf16 A operands (fp32 scratch holds two each).
+      const int64_t a_elems = m_pad * std::max(kw.k_pad, vw.k_pad);
+      uint16_t* qa = reinterpret_cast<uint16_t*>(scratch(1, (a_elems + 1) / 2));
+      std::memset(qa, 0, sizeof(uint16_t) * static_cast<size_t>(m_pad * kw.k_pad));
+      const float* qh = q + (b * a.q_len + i0) * a.q_stride + h * d;
+      for (int64_t r = 0; r < rows; ++r) to_bf16(qh + r * a.q_stride, d, qa + r * kw.k_pad);
+      gemm_bf16_rows(isa, qa, kw.k_pad, m_pad, kw, 0, pad_to(seen, 16), s, kw.n_pad);
+      // P = exp(scale·S - max) rounded to bf16, in the A layout of the second GEMM.
+      uint16_t* pa = qa;
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t visible = a.causal ? std::min(i0 + r + 1, n) : n;
+        float* sr = s + r * kw.n_pad;
+        row_sum[r] = softmax_row(sr, seen, visible, a.scale);
+        to_bf16(sr, seen, pa + r * vw.k_pad);
+        std::fill(pa + r * vw.k_pad + seen, pa + (r + 1) * vw.k_pad, uint16_t{0});
+      }
+      std::memset(pa + rows * vw.k_pad, 0, sizeof(uint16_t) * static_cast<size_t>((m_pad - rows) * vw.k_pad));
+      // O = P · V into s (S is spent), then divided by the row sums.
+      gemm_bf16_rows(isa, pa, vw.k_pad, m_pad, vw, 0, vw.n_pad, s, vw.n_pad);
+    }
+    float* o = out + (b * a.q_len + i0) * a.out_stride + h * d;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t e = 0; e < d; ++e) o[r * a.out_stride + e] = s[r * vw.n_pad + e] / row_sum[r];
+  }
+}
+
+}  // namespace farm::kernels::cpu
