@@ -4,6 +4,7 @@
 // each sampler, with and without guidance and a negative prompt. Then the
 // batch invariant: an image does not depend on its micro-batch mates.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <nlohmann/json.hpp>
 #include <string>
@@ -99,25 +100,48 @@ INSTANTIATE_TEST_SUITE_P(Tiny, PipelineReference, ::testing::ValuesIn(all_cases(
   return n;
 });
 
-// An item's image is the same bytes alone or in a micro-batch with others of
-// other prompts, seeds and guidance (invariant 1).
-TEST(BatchInvariance, SameBitsAloneAndInABatch) {
-  const auto& m = cache().get("tiny-sd1");
+// Three items of other prompts, seeds and guidance (one without).
+std::vector<pipeline::Txt2ImgRequest> mixed_requests() {
   std::vector<pipeline::Txt2ImgRequest> reqs(3);
   const char* prompts[3] = {"a red circle", "a blue square on the left", "a photo of a cat"};
   for (int i = 0; i < 3; ++i) {
     reqs[i].prompt = prompts[i];
     reqs[i].seed = 100 + i;
     reqs[i].steps = 3;
-    reqs[i].guidance = i == 1 ? 1.0f : 4.0f + i;  // one without guidance
+    reqs[i].guidance = i == 1 ? 1.0f : 4.0f + i;
     reqs[i].width = reqs[i].height = 32;
     reqs[i].sampler = "euler_a";
   }
+  return reqs;
+}
+
+// An item's image is the same bytes alone or in a micro-batch with others of
+// other prompts, seeds and guidance (invariant 1).
+TEST(BatchInvariance, SameBitsAloneAndInABatch) {
+  const auto& m = cache().get("tiny-sd1");
+  const auto reqs = mixed_requests();
   const auto batch = pipeline::txt2img(m, reqs);
   for (int i = 0; i < 3; ++i) {
     const auto alone = pipeline::txt2img(m, {reqs[i]});
     EXPECT_EQ(alone[0].rgb, batch[i].rgb) << "item " << i;
   }
+}
+
+// The same on the bf16 cpu backend, and with one OpenMP thread as with all.
+TEST(BatchInvariance, SameBitsAloneInABatchAndOnOneThreadInBf16) {
+  const auto be = kernels::make_cpu_bf16_backend();
+  const auto m = pipeline::SdModel::load(std::string(FARM_TEST_DATA) + "/tiny-sd1", *be);
+  const auto reqs = mixed_requests();
+  const auto batch = pipeline::txt2img(m, reqs);
+  const auto fp32 = pipeline::txt2img(cache().get("tiny-sd1"), {reqs[0]});
+  EXPECT_NE(fp32[0].rgb, batch[0].rgb) << "the bf16 backend rendered fp32 bits";
+  const int threads = omp_get_max_threads();
+  for (int i = 0; i < 3; ++i) {
+    omp_set_num_threads(i == 2 ? 1 : threads);
+    const auto alone = pipeline::txt2img(m, {reqs[i]});
+    EXPECT_EQ(alone[0].rgb, batch[i].rgb) << "item " << i << (i == 2 ? " on one thread" : "");
+  }
+  omp_set_num_threads(threads);
 }
 
 }  // namespace
