@@ -16,8 +16,8 @@
 namespace farm::kernels::cpu {
 
 // bf16_gemm_amx.cpp
-void gemm_bf16_rows_amx(const uint16_t* a, int64_t lda, int64_t m_pad, const PackedBf16& w, int64_t n0,
-                        int64_t n1, float* c, int64_t ldc);
+void gemm_bf16_tiles_amx(const uint16_t* a, int64_t m_pad, const PackedBf16& w, int64_t n0, int64_t n1, float* c,
+                         int64_t ldc);
 bool to_bf16_avx512(const float* x, int64_t n, uint16_t* out);
 
 namespace {
@@ -48,18 +48,17 @@ inline int64_t packed_index(int64_t k_pad, int64_t row, int64_t col) {
 // The portable kernel: the same exact products summed in fp32, in k order.
 // AMX sums them in an order (and internal precision) of its own, so the two
 // kernels differ in the last bits; each is invariant on its own.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void gemm_bf16_rows_portable(
-    const uint16_t* a, int64_t lda, int64_t m_pad, const PackedBf16& w, int64_t n0, int64_t n1, float* c,
-    int64_t ldc) {
+__attribute__((target_clones("avx512f", "avx2", "default"))) void gemm_bf16_tiles_portable(
+    const uint16_t* a, int64_t m_pad, const PackedBf16& w, int64_t n0, int64_t n1, float* c, int64_t ldc) {
   const int64_t kt = w.k_pad / 32;
   for (int64_t nb = n0 / 16; nb * 16 < n1; ++nb) {
     const uint16_t* panel = w.data + nb * kt * 512;
     for (int64_t m = 0; m < m_pad; ++m) {
-      const uint16_t* arow = a + m * lda;
+      const uint16_t* arow = a + (m / 16) * kt * 512 + (m % 16) * 32;
       float acc[16] = {};
       for (int64_t t = 0; t < kt; ++t) {
         for (int64_t p = 0; p < 16; ++p) {
-          const float a0 = widen(arow[t * 32 + 2 * p]), a1 = widen(arow[t * 32 + 2 * p + 1]);
+          const float a0 = widen(arow[t * 512 + 2 * p]), a1 = widen(arow[t * 512 + 2 * p + 1]);
           const uint16_t* brow = panel + t * 512 + p * 32;
           for (int j = 0; j < 16; ++j) acc[j] = acc[j] + a0 * widen(brow[2 * j]) + a1 * widen(brow[2 * j + 1]);
         }
@@ -138,12 +137,29 @@ void unpack_row(const PackedBf16& w, int64_t row, float* out) {
   for (int64_t col = 0; col < w.k; ++col) out[col] = packed_at(w, row, col);
 }
 
+void tile_order(const uint16_t* a, int64_t lda, int64_t m_pad, int64_t k_pad, uint16_t* out) {
+  const int64_t kt = k_pad / 32;
+  for (int64_t r = 0; r < m_pad; ++r) {
+    uint16_t* dst = out + (r / 16) * kt * 512 + (r % 16) * 32;
+    for (int64_t t = 0; t < kt; ++t) std::memcpy(dst + t * 512, a + r * lda + t * 32, 64);
+  }
+}
+
+void gemm_bf16_tiles(Bf16Isa isa, const uint16_t* a, int64_t m_pad, const PackedBf16& w, int64_t n0, int64_t n1,
+                     float* c, int64_t ldc) {
+  FARM_KERNEL_CHECK(m_pad % 32 == 0 && n0 % 16 == 0 && n1 <= w.n_pad, "bad bf16 GEMM block");
+  if (m_pad == 0 || n0 >= n1) return;
+  if (isa == Bf16Isa::amx) return gemm_bf16_tiles_amx(a, m_pad, w, n0, n1, c, ldc);
+  gemm_bf16_tiles_portable(a, m_pad, w, n0, n1, c, ldc);
+}
+
 void gemm_bf16_rows(Bf16Isa isa, const uint16_t* a, int64_t lda, int64_t m_pad, const PackedBf16& w, int64_t n0,
                     int64_t n1, float* c, int64_t ldc) {
-  FARM_KERNEL_CHECK(m_pad % 32 == 0 && n0 % 16 == 0 && n1 <= w.n_pad && lda >= w.k_pad, "bad bf16 GEMM block");
-  if (m_pad == 0 || n0 >= n1) return;
-  if (isa == Bf16Isa::amx) return gemm_bf16_rows_amx(a, lda, m_pad, w, n0, n1, c, ldc);
-  gemm_bf16_rows_portable(a, lda, m_pad, w, n0, n1, c, ldc);
+  FARM_KERNEL_CHECK(lda >= w.k_pad, "bf16 GEMM rows shorter than K");
+  thread_local std::vector<uint16_t> tiles;
+  if (static_cast<int64_t>(tiles.size()) < m_pad * w.k_pad) tiles.resize(static_cast<size_t>(m_pad * w.k_pad));
+  tile_order(a, lda, m_pad, w.k_pad, tiles.data());
+  gemm_bf16_tiles(isa, tiles.data(), m_pad, w, n0, n1, c, ldc);
 }
 
 void parallel_gemm_bf16(int64_t m, const Bf16RowSource& rows, const PackedBf16& w, const float* bias,
@@ -166,11 +182,15 @@ void parallel_gemm_bf16(int64_t m, const Bf16RowSource& rows, const PackedBf16& 
     const int64_t m0 = (item / col_blocks) * kBlockRows, n0 = (item % col_blocks) * block_cols;
     const int64_t mr = std::min(kBlockRows, m - m0), m_pad = pad_to(mr, 32);
     const int64_t n1 = std::min(n0 + block_cols, w.n_pad), nc = std::min(n1, n) - n0;
-    uint16_t* a = bf16_scratch(m_pad * w.k_pad);
-    rows(m0, mr, a, w.k_pad);
-    std::memset(a + mr * w.k_pad, 0, sizeof(uint16_t) * static_cast<size_t>((m_pad - mr) * w.k_pad));
+    uint16_t* a = bf16_scratch(m_pad * w.k_pad + w.k_pad);
+    uint16_t* row = a + m_pad * w.k_pad;
+    for (int64_t r = 0; r < m_pad; ++r) {
+      if (r < mr) rows(m0 + r, row);
+      if (r == mr) std::fill(row, row + w.k_pad, uint16_t{0});
+      for (int64_t t = 0; t < w.k_pad / 32; ++t) std::memcpy(a + tile_index(w.k_pad, r, t * 32), row + t * 32, 64);
+    }
     float* c = scratch(2, m_pad * (n1 - n0));
-    gemm_bf16_rows(isa, a, w.k_pad, m_pad, w, n0, n1, c, n1 - n0);
+    gemm_bf16_tiles(isa, a, m_pad, w, n0, n1, c, n1 - n0);
     for (int64_t r = 0; r < mr; ++r) {
       const float* cr = c + r * (n1 - n0);
       float* yr = y + (m0 + r) * n + n0;

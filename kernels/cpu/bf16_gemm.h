@@ -51,6 +51,18 @@ void unpack_row(const PackedBf16& w, int64_t row, float* out);
 // fp32 -> bf16 (nearest even; NaN stays NaN), n values.
 void to_bf16(const float* x, int64_t n, uint16_t* out);
 
+// A in tile order: rows of m_pad (a multiple of 32) × k_pad in 16 × 32
+// tiles, tile (row block i, k block t) at (i · k_pad/32 + t) · 512 elements,
+// row-major inside — each tile AMX loads is one contiguous kilobyte.
+void tile_order(const uint16_t* a, int64_t lda, int64_t m_pad, int64_t k_pad, uint16_t* out);
+inline int64_t tile_index(int64_t k_pad, int64_t row, int64_t col) {
+  return ((row / 16) * (k_pad / 32) + col / 32) * 512 + (row % 16) * 32 + col % 32;
+}
+
+// As gemm_bf16_rows with A already in tile order (k_pad = w.k_pad).
+void gemm_bf16_tiles(Bf16Isa isa, const uint16_t* a, int64_t m_pad, const PackedBf16& w, int64_t n0, int64_t n1,
+                     float* c, int64_t ldc);
+
 // C[m, n0 : n1) = A[m, :] · W[n0 : n1, :]^T for m in [0, m_pad), one thread.
 // A: bf16 rows of k_pad elements (row stride lda ≥ w.k_pad, k-padding zero);
 // m_pad a multiple of 32, n0 a multiple of 16 and n1 ≤ w.n_pad. C[m, col]
@@ -59,9 +71,9 @@ void to_bf16(const float* x, int64_t n, uint16_t* out);
 void gemm_bf16_rows(Bf16Isa isa, const uint16_t* a, int64_t lda, int64_t m_pad, const PackedBf16& w,
                     int64_t n0, int64_t n1, float* c, int64_t ldc);
 
-// Fills rows [m0, m0 + rows) of A as bf16, each k_pad long (zeros past K),
-// into dst with row stride ld.
-using Bf16RowSource = std::function<void(int64_t m0, int64_t rows, uint16_t* dst, int64_t ld)>;
+// Writes row m of A as bf16 into row[0, k_pad) (zeros past K); the driver
+// scatters it into tile order while it is still in L1.
+using Bf16RowSource = std::function<void(int64_t m, uint16_t* row)>;
 
 // y[m, :] = A[m, :] · W^T + bias (+ residual[m, :]) for m in [0, M), over the
 // OpenMP threads in blocks chosen from (M, N, K) alone. y and residual have

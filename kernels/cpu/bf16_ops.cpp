@@ -13,8 +13,9 @@
 namespace farm::kernels::cpu {
 namespace {
 
-// Query rows per attention work item: S for 64 rows × 4096 keys is 1 MB.
-constexpr int64_t kQueryTile = 64;
+// Query rows per attention work item: S for 32 rows × 4096 keys is 512 KB,
+// and with P (256 KB) stays in a 2 MB L2.
+constexpr int64_t kQueryTile = 32;
 
 std::vector<uint16_t>& caller_buffer(int slot) {
   thread_local std::vector<uint16_t> buffers[2];
@@ -53,11 +54,9 @@ void linear_bf16(int64_t batch, int64_t rows, const float* x, const PackedBf16& 
   const int64_t in = w.k;
   parallel_gemm_bf16(
       batch * rows,
-      [&](int64_t m0, int64_t mr, uint16_t* dst, int64_t ld) {
-        for (int64_t r = 0; r < mr; ++r) {
-          to_bf16(x + (m0 + r) * in, in, dst + r * ld);
-          std::fill(dst + r * ld + in, dst + (r + 1) * ld, uint16_t{0});
-        }
+      [&](int64_t m, uint16_t* row) {
+        to_bf16(x + m * in, in, row);
+        std::fill(row + in, row + w.k_pad, uint16_t{0});
       },
       w, bias, residual, y);
 }
@@ -77,23 +76,21 @@ void conv2d_bf16(const Conv2dArgs& a, const float* x, const PackedBf16& w, const
 
   parallel_gemm_bf16(
       a.batch * pixels,
-      [&](int64_t m0, int64_t mr, uint16_t* dst, int64_t ld) {
-        for (int64_t r = 0; r < mr; ++r) {
-          const int64_t b = (m0 + r) / pixels, p = (m0 + r) % pixels, oy = p / ow, ox = p % ow;
-          const uint16_t* src = xb + b * in_size;
-          uint16_t* row = dst + r * ld;
-          for (int64_t ky = 0; ky < k; ++ky) {
-            const int64_t iy = oy * a.stride - a.pad + ky;
-            for (int64_t kx = 0; kx < k; ++kx, row += ci) {
-              const int64_t ix = ox * a.stride - a.pad + kx;
-              if (iy < 0 || iy >= a.in_h || ix < 0 || ix >= a.in_w)
-                std::fill(row, row + ci, uint16_t{0});
-              else
-                std::memcpy(row, src + (iy * a.in_w + ix) * ci, sizeof(uint16_t) * static_cast<size_t>(ci));
-            }
+      [&](int64_t m, uint16_t* row) {
+        const int64_t b = m / pixels, p = m % pixels, oy = p / ow, ox = p % ow;
+        const uint16_t* src = xb + b * in_size;
+        uint16_t* at = row;
+        for (int64_t ky = 0; ky < k; ++ky) {
+          const int64_t iy = oy * a.stride - a.pad + ky;
+          for (int64_t kx = 0; kx < k; ++kx, at += ci) {
+            const int64_t ix = ox * a.stride - a.pad + kx;
+            if (iy < 0 || iy >= a.in_h || ix < 0 || ix >= a.in_w)
+              std::fill(at, at + ci, uint16_t{0});
+            else
+              std::memcpy(at, src + (iy * a.in_w + ix) * ci, sizeof(uint16_t) * static_cast<size_t>(ci));
           }
-          std::fill(row, dst + (r + 1) * ld, uint16_t{0});
         }
+        std::fill(at, row + w.k_pad, uint16_t{0});
       },
       w, bias, residual, y);
 }
@@ -129,30 +126,36 @@ void attention_bf16(const AttentionArgs& a, const float* q, const float* k, cons
     // Causal tiles skip the keys no row of the tile can see (query i sees keys 0..i).
     const int64_t seen = a.causal ? std::min(n, i0 + rows) : n;
 
-    // S = Q · K^T over this tile's rows.
+    // S = Q · K^T over this tile's rows, Q and then P written straight in
+    // the GEMM's tile order (fp32 scratch holds two bf16 each).
     float* s = scratch(0, m_pad * std::max(kw.n_pad, vw.n_pad));
     float* row_sum = scratch(3, m_pad);
-    {
-      // Q's rows, then P's, as bf16 A operands (fp32 scratch holds two each).
-      const int64_t a_elems = m_pad * std::max(kw.k_pad, vw.k_pad);
-      uint16_t* qa = reinterpret_cast<uint16_t*>(scratch(1, (a_elems + 1) / 2));
-      std::memset(qa, 0, sizeof(uint16_t) * static_cast<size_t>(m_pad * kw.k_pad));
-      const float* qh = q + (b * a.q_len + i0) * a.q_stride + h * d;
-      for (int64_t r = 0; r < rows; ++r) to_bf16(qh + r * a.q_stride, d, qa + r * kw.k_pad);
-      gemm_bf16_rows(isa, qa, kw.k_pad, m_pad, kw, 0, pad_to(seen, 16), s, kw.n_pad);
-      // P = exp(scale·S - max) rounded to bf16, in the A layout of the second GEMM.
-      uint16_t* pa = qa;
-      for (int64_t r = 0; r < rows; ++r) {
-        const int64_t visible = a.causal ? std::min(i0 + r + 1, n) : n;
-        float* sr = s + r * kw.n_pad;
-        row_sum[r] = softmax_row(sr, seen, visible, a.scale);
-        to_bf16(sr, seen, pa + r * vw.k_pad);
-        std::fill(pa + r * vw.k_pad + seen, pa + (r + 1) * vw.k_pad, uint16_t{0});
-      }
-      std::memset(pa + rows * vw.k_pad, 0, sizeof(uint16_t) * static_cast<size_t>((m_pad - rows) * vw.k_pad));
-      // O = P · V into s (S is spent), then divided by the row sums.
-      gemm_bf16_rows(isa, pa, vw.k_pad, m_pad, vw, 0, vw.n_pad, s, vw.n_pad);
+    const int64_t a_elems = m_pad * std::max(kw.k_pad, vw.k_pad);
+    uint16_t* at = reinterpret_cast<uint16_t*>(scratch(1, (a_elems + 1) / 2 + std::max(kw.k_pad, vw.k_pad)));
+    uint16_t* row = at + a_elems;  // one row in row order, then scattered by 32-element runs
+    auto put_row = [&](int64_t r, int64_t k_pad) {
+      for (int64_t t = 0; t < k_pad / 32; ++t) std::memcpy(at + tile_index(k_pad, r, t * 32), row + t * 32, 64);
+    };
+    std::memset(at, 0, sizeof(uint16_t) * static_cast<size_t>(m_pad * kw.k_pad));
+    std::fill(row, row + kw.k_pad, uint16_t{0});
+    const float* qh = q + (b * a.q_len + i0) * a.q_stride + h * d;
+    for (int64_t r = 0; r < rows; ++r) {
+      to_bf16(qh + r * a.q_stride, d, row);
+      put_row(r, kw.k_pad);
     }
+    gemm_bf16_tiles(isa, at, m_pad, kw, 0, pad_to(seen, 16), s, kw.n_pad);
+    // P = exp(scale·S - max) rounded to bf16: the second GEMM's A.
+    std::memset(at, 0, sizeof(uint16_t) * static_cast<size_t>(m_pad * vw.k_pad));
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t visible = a.causal ? std::min(i0 + r + 1, n) : n;
+      float* sr = s + r * kw.n_pad;
+      row_sum[r] = softmax_row(sr, seen, visible, a.scale);
+      to_bf16(sr, seen, row);
+      std::fill(row + seen, row + vw.k_pad, uint16_t{0});
+      put_row(r, vw.k_pad);
+    }
+    // O = P · V into s (S is spent), then divided by the row sums.
+    gemm_bf16_tiles(isa, at, m_pad, vw, 0, vw.n_pad, s, vw.n_pad);
     float* o = out + (b * a.q_len + i0) * a.out_stride + h * d;
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t e = 0; e < d; ++e) o[r * a.out_stride + e] = s[r * vw.n_pad + e] / row_sum[r];

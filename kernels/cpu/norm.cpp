@@ -1,8 +1,8 @@
 // Group norm and layer norm with statistics accumulated in double.
 //
 // Group norm reads x in pixel order (no strided walk per group): each of a
-// fixed number of pixel chunks sums its groups, and the chunk partials are
-// combined in chunk order. The chunking depends on hw alone, so the result is
+// fixed number of pixel chunks sums per channel, and the chunk partials are
+// folded into groups in chunk order. The chunking depends on hw alone, so the result is
 // the same for any batch size and any OpenMP thread count.
 #include <algorithm>
 #include <cmath>
@@ -17,30 +17,41 @@ namespace {
 
 constexpr int64_t kStatChunks = 32;
 
+// Pixels [p0, p1) into per-channel sums acc[c] += (x - center[c])^power,
+// power 1 or 2: a loop over channels the compiler vectorises (a loop over a
+// group's few channels per pixel did not, and cost a VAE decode seconds).
+__attribute__((target_clones("avx512f", "avx2", "default"))) void channel_sums(
+    int64_t p0, int64_t p1, int64_t channels, const float* xb, const double* center, int power, double* acc) {
+  for (int64_t p = p0; p < p1; ++p) {
+    const float* xp = xb + p * channels;
+    if (power == 1) {
+      for (int64_t c = 0; c < channels; ++c) acc[c] += static_cast<double>(xp[c]) - center[c];
+    } else {
+      for (int64_t c = 0; c < channels; ++c) {
+        const double dev = static_cast<double>(xp[c]) - center[c];
+        acc[c] += dev * dev;
+      }
+    }
+  }
+}
+
 // Per group: sum over the sample of (x - center[g])^power, power 1 or 2.
+// Each pixel chunk sums per channel; the partials then fold into groups in
+// chunk order, then channel order.
 void group_sums(int64_t hw, int64_t channels, int64_t groups, const float* xb, const double* center,
                 int power, double* out) {
   const int64_t cg = channels / groups;
   const int64_t chunk = (hw + kStatChunks - 1) / kStatChunks;
-  std::vector<double> partial(static_cast<size_t>(kStatChunks * groups), 0.0);
+  std::vector<double> partial(static_cast<size_t>(kStatChunks * channels), 0.0), center_c(channels);
+  for (int64_t c = 0; c < channels; ++c) center_c[c] = center[c / cg];
 #pragma omp parallel for schedule(static) if (hw * channels > 32768)
-  for (int64_t ch = 0; ch < kStatChunks; ++ch) {
-    double* part = partial.data() + ch * groups;
-    for (int64_t p = ch * chunk; p < std::min(hw, (ch + 1) * chunk); ++p) {
-      const float* xp = xb + p * channels;
-      for (int64_t g = 0; g < groups; ++g) {
-        double s = 0.0;
-        for (int64_t c = g * cg; c < (g + 1) * cg; ++c) {
-          const double dev = static_cast<double>(xp[c]) - center[g];
-          s += power == 1 ? dev : dev * dev;
-        }
-        part[g] += s;
-      }
-    }
-  }
+  for (int64_t ch = 0; ch < kStatChunks; ++ch)
+    channel_sums(ch * chunk, std::min(hw, (ch + 1) * chunk), channels, xb, center_c.data(), power,
+                 partial.data() + ch * channels);
   for (int64_t g = 0; g < groups; ++g) {
     out[g] = 0.0;
-    for (int64_t ch = 0; ch < kStatChunks; ++ch) out[g] += partial[ch * groups + g];
+    for (int64_t ch = 0; ch < kStatChunks; ++ch)
+      for (int64_t c = g * cg; c < (g + 1) * cg; ++c) out[g] += partial[ch * channels + c];
   }
 }
 
