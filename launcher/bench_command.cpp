@@ -40,7 +40,7 @@ double rss_mb() {
 double peak_rss_mb() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_maxrss) / 1e3;
+  return static_cast<double>(u.ru_maxrss) * 1024 / 1e6;  // KiB
 }
 
 Tensor random_tensor(Shape s, std::mt19937& rng) {
@@ -93,6 +93,7 @@ std::vector<int64_t> parse_batches(const std::string& s) {
 
 nlohmann::json timing_json(const Timing& t, double flops) {
   return {{"min_ms", t.min() * 1e3},
+          {"peak_rss_mb", peak_rss_mb()},
           {"median_ms", t.median() * 1e3},
           {"runs_ms", [&] {
              std::vector<double> v;
@@ -102,9 +103,10 @@ nlohmann::json timing_json(const Timing& t, double flops) {
           {"gflops", flops / t.min() / 1e9}};
 }
 
+// Peak RSS is monotonic: printed after each part, it shows which part raised it.
 void print_row(const std::string& what, const Timing& t, double flops) {
-  std::printf("%-22s min %9.1f ms  median %9.1f ms  %7.1f GFLOP/s\n", what.c_str(), t.min() * 1e3, t.median() * 1e3,
-              flops / t.min() / 1e9);
+  std::printf("%-22s min %9.1f ms  median %9.1f ms  %7.1f GFLOP/s  peak RSS %.0f MB\n", what.c_str(), t.min() * 1e3,
+              t.median() * 1e3, flops / t.min() / 1e9, peak_rss_mb());
 }
 
 int run_bench(const BenchFlags& f) {

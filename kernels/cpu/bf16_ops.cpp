@@ -17,9 +17,10 @@ namespace {
 // and with P (256 KB) stays in a 2 MB L2.
 constexpr int64_t kQueryTile = 32;
 
-std::vector<uint16_t>& caller_buffer(int slot) {
-  thread_local std::vector<uint16_t> buffers[2];
-  return buffers[slot];
+// Attention's packed K and V, on the calling thread, reused across calls.
+std::vector<uint16_t>& packed_kv_buffer() {
+  thread_local std::vector<uint16_t> buffer;
+  return buffer;
 }
 
 uint16_t* grow(std::vector<uint16_t>& v, int64_t n) {
@@ -66,19 +67,15 @@ void conv2d_bf16(const Conv2dArgs& a, const float* x, const PackedBf16& w, const
   FARM_KERNEL_CHECK(a.kernel > 0 && a.stride > 0 && a.pad >= 0, "bad conv geometry");
   const int64_t k = a.kernel, ci = a.in_c, ow = a.out_w(), pixels = a.out_h() * ow;
   FARM_KERNEL_CHECK(w.k == k * k * ci && w.n == a.out_c, "conv weight does not match its geometry");
-  // The input rounded to bf16 once; im2col then gathers 16-bit runs.
+  // im2col rounds each tap's Cin run to bf16 as it gathers it: 9 roundings
+  // per input value for a 3×3, but no bf16 copy of the input (134 MB at a
+  // VAE decoder's 512² × 256) beside it at the decode's memory peak.
   const int64_t in_size = a.in_h * a.in_w * ci;
-  uint16_t* xb = grow(caller_buffer(0), a.batch * in_size);
-  const int64_t total = a.batch * in_size;
-  const int64_t chunk = int64_t{1} << 16;
-#pragma omp parallel for schedule(static) if (total > 4 * chunk)
-  for (int64_t i = 0; i < total; i += chunk) to_bf16(x + i, std::min(chunk, total - i), xb + i);
-
   parallel_gemm_bf16(
       a.batch * pixels,
       [&](int64_t m, uint16_t* row) {
         const int64_t b = m / pixels, p = m % pixels, oy = p / ow, ox = p % ow;
-        const uint16_t* src = xb + b * in_size;
+        const float* src = x + b * in_size;
         uint16_t* at = row;
         for (int64_t ky = 0; ky < k; ++ky) {
           const int64_t iy = oy * a.stride - a.pad + ky;
@@ -87,7 +84,7 @@ void conv2d_bf16(const Conv2dArgs& a, const float* x, const PackedBf16& w, const
             if (iy < 0 || iy >= a.in_h || ix < 0 || ix >= a.in_w)
               std::fill(at, at + ci, uint16_t{0});
             else
-              std::memcpy(at, src + (iy * a.in_w + ix) * ci, sizeof(uint16_t) * static_cast<size_t>(ci));
+              to_bf16(src + (iy * a.in_w + ix) * ci, ci, at);
           }
         }
         std::fill(at, row + w.k_pad, uint16_t{0});
@@ -103,7 +100,7 @@ void attention_bf16(const AttentionArgs& a, const float* q, const float* k, cons
   // K and V of every (sample, head), packed once for all query tiles: K as
   // W[n, d] (S = Q·K^T), V as W[d, n] (O = P·V).
   const int64_t k_elems = packed_elements(n, d), v_elems = packed_elements(d, n);
-  uint16_t* packed = grow(caller_buffer(1), pairs * (k_elems + v_elems));
+  uint16_t* packed = grow(packed_kv_buffer(), pairs * (k_elems + v_elems));
   const double flops = 4.0 * static_cast<double>(pairs * a.q_len) * static_cast<double>(n * d);
 #pragma omp parallel for schedule(static) if (pairs > 1 && worth_parallel(flops))
   for (int64_t pair = 0; pair < pairs; ++pair) {
