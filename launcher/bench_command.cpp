@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
@@ -109,6 +110,33 @@ void print_row(const std::string& what, const Timing& t, double flops) {
               t.median() * 1e3, flops / t.min() / 1e9, peak_rss_mb());
 }
 
+using OpTimes = std::map<std::string, std::pair<double, int64_t>>;
+
+// Each op's ms and calls per run of one part (FARM_PROFILE_OPS=1): the
+// profile's growth over the part's runs (warm-up included) / their count.
+nlohmann::json ops_per_run(const OpTimes& before, const OpTimes& after, int runs) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [name, t] : after) {
+    const auto it = before.find(name);
+    const double ms = t.first - (it == before.end() ? 0.0 : it->second.first);
+    const int64_t calls = t.second - (it == before.end() ? 0 : it->second.second);
+    if (calls > 0) j[name] = {{"ms", ms / runs}, {"calls", calls / runs}};
+  }
+  return j;
+}
+
+void print_ops(const std::string& part, const nlohmann::json& ops) {
+  if (ops.empty()) return;
+  std::vector<std::pair<double, std::string>> v;
+  double total = 0;
+  for (const auto& [name, t] : ops.items()) v.emplace_back(t.at("ms").get<double>(), name), total += v.back().first;
+  std::sort(v.rbegin(), v.rend());
+  std::printf("\nper op, %s, per run (FARM_PROFILE_OPS=1):\n", part.c_str());
+  for (const auto& [ms, name] : v)
+    std::printf("  %-22s %9.1f ms %5.1f %% %6lld calls\n", name.c_str(), ms, 100.0 * ms / total,
+                static_cast<long long>(ops.at(name).at("calls").get<int64_t>()));
+}
+
 int run_bench(const BenchFlags& f) {
   const auto batches = parse_batches(f.batches);
   if (f.repeats < 1) fail("--repeats ", f.repeats, ": must be at least 1");
@@ -147,9 +175,11 @@ int run_bench(const BenchFlags& f) {
     const auto& tc = m.text_encoder->config();
     std::vector<int64_t> ids(static_cast<size_t>(2 * tc.max_positions));
     for (auto& id : ids) id = static_cast<int64_t>(rng() % static_cast<uint32_t>(tc.vocab_size));
+    const OpTimes before = be->op_times();
     const Timing t = time_runs(f.repeats, [&] { (void)m.text_encoder->forward(ops, ids, 2); });
     print_row("text encoder (2 rows)", t, costs.text_flops);
     out["text_encoder"] = timing_json(t, costs.text_flops);
+    out["text_encoder"]["op_ms"] = ops_per_run(before, be->op_times(), f.repeats + 1);
   }
 
   // UNet steps: one full pass per run, timed block by block.
@@ -164,6 +194,7 @@ int run_bench(const BenchFlags& f) {
     s0.timesteps = Tensor({rows}, std::vector<float>(static_cast<size_t>(rows), 500.0f));
     s0.context = random_tensor({rows, 77, uc.context_dim()}, rng);
     std::vector<std::vector<double>> block_s(blocks.size());
+    const OpTimes before = be->op_times();
     const Timing t = time_runs(f.repeats, [&] {
       model::UNetState s = s0;
       for (size_t i = 0; i < blocks.size(); ++i) {
@@ -176,6 +207,7 @@ int run_bench(const BenchFlags& f) {
     print_row(cat("UNet step (batch ", rows, ")"), t, flops);
     nlohmann::json j = timing_json(t, flops);
     j["batch"] = rows;
+    j["op_ms"] = ops_per_run(before, be->op_times(), f.repeats + 1);
     for (size_t i = 0; i < blocks.size(); ++i) {
       Timing b;
       b.runs.assign(block_s[i].begin() + 1, block_s[i].end());  // without the warm-up
@@ -190,9 +222,11 @@ int run_bench(const BenchFlags& f) {
     w.items = 1;
     const auto costs = partition::estimate_costs(shape, w, partition::device_profile("cpu"));
     const Tensor latents = random_tensor({1, w.latent_h, w.latent_w, m.vae->config().latent_channels}, rng);
+    const OpTimes before = be->op_times();
     const Timing t = time_runs(f.repeats, [&] { (void)ops.to_host(m.vae->decode(ops, latents)); });
     print_row("VAE decode (1 image)", t, costs.vae_flops);
     out["vae_decode"] = timing_json(t, costs.vae_flops);
+    out["vae_decode"]["op_ms"] = ops_per_run(before, be->op_times(), f.repeats + 1);
   }
 
   if (!out["unet"].empty()) {
@@ -201,16 +235,9 @@ int run_bench(const BenchFlags& f) {
       std::printf("  %-40s %9.2f ms %7.1f GFLOP/s\n", b["name"].get<std::string>().c_str(), b["min_ms"].get<double>(),
                   b["gflops"].get<double>());
   }
-  const auto op_times = be->op_times();
-  if (!op_times.empty()) {
-    std::printf("\nper op, every run above (FARM_PROFILE_OPS=1):\n");
-    std::vector<std::pair<std::string, std::pair<double, int64_t>>> v(op_times.begin(), op_times.end());
-    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
-    for (const auto& [name, t] : v) {
-      std::printf("  %-22s %10.1f ms %7lld calls\n", name.c_str(), t.first, static_cast<long long>(t.second));
-      out["op_ms"][name] = {{"ms", t.first}, {"calls", t.second}};
-    }
-  }
+  print_ops("text encoder", out["text_encoder"]["op_ms"]);
+  for (const auto& u : out["unet"]) print_ops(cat("UNet step batch ", u["batch"].get<int64_t>()), u["op_ms"]);
+  print_ops("VAE decode", out["vae_decode"]["op_ms"]);
   out["peak_rss_mb"] = peak_rss_mb();
   std::printf("\n%-22s %.0f MB\n", "peak RSS", peak_rss_mb());
   if (!f.json.empty()) {

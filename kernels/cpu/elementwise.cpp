@@ -24,7 +24,11 @@ FARM_CPU_CLONES void gelu_run(int64_t n, const float* x, float* y) {
 }
 
 FARM_CPU_CLONES void quick_gelu_run(int64_t n, const float* x, float* y) {
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] / (1.0f + fast_exp(-1.702f * x[i]));
+  // x · sigmoid(1.702 x) from exp(-|1.702 x|), as fast_silu (fast_math.h) and for its reason.
+  for (int64_t i = 0; i < n; ++i) {
+    const float z = 1.702f * x[i], e = fast_exp(z < 0.0f ? z : -z);
+    y[i] = z < 0.0f ? x[i] * e / (1.0f + e) : x[i] / (1.0f + e);
+  }
 }
 
 FARM_CPU_CLONES void geglu_run(int64_t n, const float* hidden, const float* gate, float* y) {

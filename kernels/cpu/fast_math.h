@@ -61,6 +61,13 @@ inline float fast_erfc(float x) {
 // 0.5·x·(1 + erf(x/√2)) through erfc, which keeps its precision for x << 0.
 inline float fast_gelu(float x) { return 0.5f * x * fast_erfc(-x * 0.70710678118654752f); }
 
-inline float fast_silu(float x) { return x / (1.0f + fast_exp(-x)); }
+// x · sigmoid(x) from e = exp(-|x|) in (0, 1], never exp(+|x|): for
+// x / (1 + exp(-x)) GCC if-converted fast_exp's clamp into dividing every
+// lane by 1 + exp(88), and the denormal quotients took a microcode assist
+// each (5 ns per value instead of 1).
+inline float fast_silu(float x) {
+  const float e = fast_exp(x < 0.0f ? x : -x);
+  return x < 0.0f ? x * e / (1.0f + e) : x / (1.0f + e);
+}
 
 }  // namespace farm::kernels::cpu
