@@ -172,11 +172,16 @@ void UNet::run_block(Backend& be, size_t i, UNetState& s) const {
 void UNet::run(Backend& be, UNetState& s, size_t begin, size_t end) const {
   FARM_ASSERT(begin <= end && end <= descs_.size(), "block range ", begin, "..", end);
   // A state from the sampler or from another rank arrives on the host. Timesteps
-  // stay there: the embedding op reads them as fp32.
-  s.h = be.to_backend(s.h);
-  if (s.temb.defined()) s.temb = be.to_backend(s.temb);
-  if (s.context.defined()) s.context = be.to_backend(s.context);
-  for (auto& k : s.skips) k = be.to_backend(k);
+  // stay there: the embedding op reads them as fp32. Tensors already where the
+  // backend computes stay as they are (on a host backend to_backend would copy
+  // every skip tensor at each call).
+  auto place = [&](Tensor& t) {
+    if (t.defined() && t.device != be.device()) t = be.to_backend(t);
+  };
+  place(s.h);
+  place(s.temb);
+  place(s.context);
+  for (auto& k : s.skips) place(k);
   for (size_t i = begin; i < end; ++i) run_block(be, i, s);
 }
 
