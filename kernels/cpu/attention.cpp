@@ -8,10 +8,9 @@
 // 4096×4096 scores to 4 MB per thread. Items and their shapes depend only on
 // the per-sample problem, never the batch or the thread count.
 #include <algorithm>
-#include <limits>
 
 #include "kernels/cpu/cpu_ops.h"
-#include "kernels/cpu/fast_math.h"
+#include "kernels/cpu/softmax.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/ref/check.h"
 
@@ -19,24 +18,6 @@ namespace farm::kernels::cpu {
 namespace {
 
 constexpr int64_t kQueryTile = 256;
-
-// Row s[0, n) becomes exp(s - max) over its first `visible` entries and 0
-// after; returns the sum. Cloned per ISA (by feature: "arch=" clones test
-// the CPU model and missed Emerald Rapids): the exp is most of the softmax.
-__attribute__((target_clones("avx512f", "avx2", "default"))) float softmax_row(float* s, int64_t n,
-                                                                               int64_t visible) {
-  float row_max = -std::numeric_limits<float>::infinity();
-#pragma omp simd reduction(max : row_max)
-  for (int64_t j = 0; j < visible; ++j) row_max = s[j] > row_max ? s[j] : row_max;
-  float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-  for (int64_t j = 0; j < visible; ++j) {
-    s[j] = fast_exp(s[j] - row_max);
-    sum += s[j];
-  }
-  for (int64_t j = visible; j < n; ++j) s[j] = 0.0f;
-  return sum;
-}
 
 // Query rows i0 .. i0+rows of one (sample, head).
 void attention_tile(const AttentionArgs& a, const float* qh, const float* kh, const float* vh,
@@ -51,7 +32,7 @@ void attention_tile(const AttentionArgs& a, const float* qh, const float* kh, co
   float* row_sum = scratch(1, rows);
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t visible = a.causal ? std::min(i0 + r + 1, n) : n;
-    row_sum[r] = softmax_row(scores + r * n, n, visible);
+    row_sum[r] = softmax_row(scores + r * n, n, visible, 1.0f);  // scale is in the sgemm
   }
   sgemm_nn(rows, d, n, 1.0f, scores, n, vh, a.kv_stride, 0.0f, o, a.out_stride);
   for (int64_t r = 0; r < rows; ++r)

@@ -3,10 +3,9 @@
 
 #include <algorithm>
 #include <cstring>
-#include <limits>
 #include <vector>
 
-#include "kernels/cpu/fast_math.h"
+#include "kernels/cpu/softmax.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/ref/check.h"
 
@@ -26,26 +25,6 @@ std::vector<uint16_t>& packed_kv_buffer() {
 uint16_t* grow(std::vector<uint16_t>& v, int64_t n) {
   if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
   return v.data();
-}
-
-// Scaled softmax numerators of one row, fp32: s[j] = exp(scale·s[j] - max)
-// for j < visible, 0 after; returns their sum.
-__attribute__((target_clones("avx512f", "avx2", "default"))) float softmax_row(float* s, int64_t n,
-                                                                               int64_t visible, float scale) {
-  float row_max = -std::numeric_limits<float>::infinity();
-#pragma omp simd reduction(max : row_max)
-  for (int64_t j = 0; j < visible; ++j) {
-    s[j] *= scale;
-    row_max = s[j] > row_max ? s[j] : row_max;
-  }
-  float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-  for (int64_t j = 0; j < visible; ++j) {
-    s[j] = fast_exp(s[j] - row_max);
-    sum += s[j];
-  }
-  for (int64_t j = visible; j < n; ++j) s[j] = 0.0f;
-  return sum;
 }
 
 }  // namespace
