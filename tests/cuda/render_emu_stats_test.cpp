@@ -5,6 +5,7 @@
 // down, allocates nothing on the device and never synchronises the device.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -19,7 +20,8 @@ namespace fs = std::filesystem;
 
 // Runs farm with `args`; its exit status, and its output in `out` when given.
 int run(const std::string& args, std::string* out = nullptr, const std::string& env = "") {
-  const fs::path log = fs::path(FARM_TEST_TMP) / "render_emu_stats.log";
+  // One log per process: ctest -j runs these tests as separate processes at once.
+  const fs::path log = fs::path(FARM_TEST_TMP) / ("render_emu_stats_" + std::to_string(::getpid()) + ".log");
   const int st =
       std::system((env + " " + std::string(FARM_BIN) + " " + args + " > " + log.string() + " 2>&1").c_str());
   if (out) {
