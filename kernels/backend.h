@@ -66,7 +66,7 @@ class Backend {
                       const Tensor* bias, const Tensor* residual, Tensor& y) = 0;
   virtual void attention(const AttentionArgs& a, const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out) = 0;
   virtual void group_norm(int64_t batch, int64_t hw, int64_t channels, int64_t groups, float eps, const Tensor& x,
-                          const Tensor& gamma, const Tensor& beta, bool silu, Tensor& y) = 0;
+                          const Tensor& gamma, const Tensor& beta, bool silu, Tensor& y) = 0;  // y may be x
   virtual void layer_norm(int64_t rows, int64_t channels, float eps, const Tensor& x, const Tensor& gamma,
                           const Tensor& beta, Tensor& y) = 0;
   virtual void activation(Activation act, const Tensor& x, Tensor& y) = 0;  // y may be x
@@ -75,6 +75,16 @@ class Backend {
   // Nearest-neighbour resize x[B,H,W,C] -> y[B,Ho,Wo,C] as torch's
   // interpolate(mode="nearest") to an explicit size (2x is the common case).
   virtual void upsample_nearest(const Tensor& x, Tensor& y) = 0;
+  // conv2d of x[B,H,W,C] upsampled 2× (nearest): `a` describes the conv on
+  // the upsampled input (in_h = 2H, in_w = 2W). By default it upsamples and
+  // convolves; a backend may read x in place instead (the cpu bf16 one: the
+  // upsampled tensor is the largest of a VAE decode, 268 MB at 512²).
+  virtual void conv2d_upsampled2x(const Conv2dArgs& a, const Tensor& x, const Tensor& w, const Tensor* bias,
+                                  Tensor& y) {
+    Tensor up = empty({x.dim(0), a.in_h, a.in_w, x.dim(3)});
+    upsample_nearest(x, up);
+    conv2d(a, up, w, bias, nullptr, y);
+  }
   virtual void concat_channels(const Tensor& a, const Tensor& b, Tensor& y) = 0;
   // t: host fp32 [batch] (timesteps stay fp32: 999 is not exact in fp16).
   virtual void timestep_embedding(const Tensor& t, int64_t dim, bool flip_sin_to_cos, float downscale_freq_shift,

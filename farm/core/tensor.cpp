@@ -39,8 +39,17 @@ std::string shape_str(const Shape& s) {
   return r + "]";
 }
 
-Tensor::Tensor(Shape s, std::vector<float> d) : shape(std::move(s)), data(std::move(d)) {
+Tensor::Tensor(Shape s, HostValues d) : shape(std::move(s)), data(std::move(d)) {
   FARM_ASSERT(numel(shape) == static_cast<int64_t>(data.size()), shape_str(shape), " vs ", data.size());
+}
+
+Tensor::Tensor(Shape s, const std::vector<float>& d) : Tensor(std::move(s), HostValues(d.begin(), d.end())) {}
+
+Tensor Tensor::uninitialized(Shape s) {
+  Tensor t;
+  t.data.resize(static_cast<size_t>(numel(s)));
+  t.shape = std::move(s);
+  return t;
 }
 
 const char* device_name(Device d) { return d == Device::host ? "host" : "cuda"; }

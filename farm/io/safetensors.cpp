@@ -144,7 +144,7 @@ Tensor SafetensorsFile::load_f32(const std::string& name) const {
 }
 
 Tensor stored_to_f32(const SafetensorsFile::Entry& e, const uint8_t* p) {
-  Tensor t(e.shape);
+  Tensor t = Tensor::uninitialized(e.shape);  // every element is written below
   const size_t n = static_cast<size_t>(t.size());
   // A shape with a 0 has no bytes, and an empty vector's data() may be null,
   // which memcpy must never get, even for 0 bytes (found by fuzz_safetensors).

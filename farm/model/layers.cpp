@@ -120,6 +120,21 @@ Tensor Conv2d::forward(Backend& be, const Tensor& x, const Tensor* residual) con
   return y;
 }
 
+Tensor Conv2d::forward_upsampled2x(Backend& be, const Tensor& x) const {
+  FARM_ASSERT(x.shape.size() == 4 && x.dim(3) == in, shape_str(x.shape), " into conv ", in, "->", out);
+  if (!lora.empty()) {  // a LoRA's down conv reads the upsampled input too
+    Tensor up = be.empty({x.dim(0), 2 * x.dim(1), 2 * x.dim(2), x.dim(3)});
+    be.upsample_nearest(x, up);
+    return forward(be, up);
+  }
+  kernels::Conv2dArgs a = args(x, out);
+  a.in_h *= 2;
+  a.in_w *= 2;
+  Tensor y = be.empty({a.batch, a.out_h(), a.out_w(), out});
+  be.conv2d_upsampled2x(a, x, weight, &bias, y);
+  return y;
+}
+
 // As Linear's: down is a conv with this layer's kernel, stride and padding
 // (LoCon), up a linear over channels (a 1x1 conv).
 Tensor Conv2d::add_lora(Backend& be, const Tensor& x, Tensor y) const {
@@ -153,6 +168,11 @@ Tensor GroupNorm::forward(Backend& be, const Tensor& x, bool silu) const {
   Tensor y = be.empty(x.shape);
   be.group_norm(x.dim(0), rows_per_sample(x), channels, groups, eps, x, gamma, beta, silu, y);
   return y;
+}
+
+void GroupNorm::forward_in_place(Backend& be, Tensor& x, bool silu) const {
+  FARM_ASSERT(x.dim(-1) == channels, shape_str(x.shape));
+  be.group_norm(x.dim(0), rows_per_sample(x), channels, groups, eps, x, gamma, beta, silu, x);
 }
 
 void LayerNorm::load(const WeightLoader& w, const std::string& prefix, int64_t channels_, float eps_) {

@@ -101,6 +101,9 @@ struct Conv2d {
 
   void load(const WeightLoader& w, const std::string& prefix, int64_t in, int64_t out, int kernel, int stride = 1);
   Tensor forward(Backend& be, const Tensor& x, const Tensor* residual = nullptr) const;  // x [B,H,W,in]
+  // forward() of x upsampled 2× (nearest), without the upsampled tensor
+  // where the backend can (Backend::conv2d_upsampled2x).
+  Tensor forward_upsampled2x(Backend& be, const Tensor& x) const;
 
  private:
   kernels::Conv2dArgs args(const Tensor& x, int64_t out_channels) const;
@@ -114,6 +117,7 @@ struct GroupNorm {
 
   void load(const WeightLoader& w, const std::string& prefix, int64_t channels, int64_t groups, float eps);
   Tensor forward(Backend& be, const Tensor& x, bool silu) const;  // x [B, ..., C]
+  void forward_in_place(Backend& be, Tensor& x, bool silu) const;  // x = forward(x)
 };
 
 struct LayerNorm {

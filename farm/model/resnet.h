@@ -18,6 +18,14 @@ struct ResnetBlock {
             int64_t groups, float eps);
   // x [B,H,W,in], temb [B, temb_channels] or null -> [B,H,W,out]
   Tensor forward(Backend& be, const Tensor& x, const Tensor* temb) const;
+  // The same, consuming x: with a shortcut conv, x's storage takes the first
+  // norm in place and is freed after conv1, so two activations of x's size
+  // are live, not three (a VAE decoder's 256 -> 128 block at 512²: the
+  // decode's memory peak). The same bits.
+  Tensor forward(Backend& be, Tensor&& x, const Tensor* temb) const;
+
+ private:
+  void add_time(Backend& be, Tensor& h, const Tensor* temb) const;  // h += time_emb_proj(silu(temb))
 };
 
 }  // namespace farm::model

@@ -147,7 +147,7 @@ void UNet::run_block(Backend& be, size_t i, UNetState& s) const {
                     shape_str(s.h.shape));
         Tensor cat_h = be.empty({B, H, W, ca + cb});
         be.concat_channels(s.h, skip, cat_h);
-        s.h = wt.resnet.forward(be, cat_h, &s.temb);
+        s.h = wt.resnet.forward(be, std::move(cat_h), &s.temb);
       } else {
         s.h = wt.resnet.forward(be, s.h, &s.temb);
       }
@@ -159,6 +159,10 @@ void UNet::run_block(Backend& be, size_t i, UNetState& s) const {
       // forward_upsample_size), which is 2× unless the latent size is odd.
       FARM_ASSERT(!s.skips.empty(), d.name, ": skip stack is empty");
       const Tensor& next = s.skips.back();
+      if (next.dim(1) == 2 * s.h.dim(1) && next.dim(2) == 2 * s.h.dim(2)) {
+        s.h = wt.conv.forward_upsampled2x(be, s.h);
+        break;
+      }
       Tensor up = be.empty({s.h.dim(0), next.dim(1), next.dim(2), s.h.dim(3)});
       be.upsample_nearest(s.h, up);
       s.h = wt.conv.forward(be, up);

@@ -94,7 +94,7 @@ void VaeDecoder::run_part(Backend& be, int part, Tensor& h) const {
       if (config_.use_post_quant_conv) h = post_quant_conv_.forward(be, h);
       h = conv_in_.forward(be, h);  // [B,h,w,top]
       return;
-    case Part::mid_resnet0: h = mid_resnet0_.forward(be, h, nullptr); return;
+    case Part::mid_resnet0: h = mid_resnet0_.forward(be, std::move(h), nullptr); return;
     case Part::mid_attention: {
       const int64_t B = h.dim(0), H = h.dim(1), W = h.dim(2), C = h.dim(3);
       Tensor tokens = std::move(h).reshaped({B, H * W, C});
@@ -102,12 +102,12 @@ void VaeDecoder::run_part(Backend& be, int part, Tensor& h) const {
       h = std::move(mid_attn_.forward(be, normed, nullptr, &tokens)).reshaped({B, H, W, C});
       return;
     }
-    case Part::mid_resnet1: h = mid_resnet1_.forward(be, h, nullptr); return;
-    case Part::up_resnet: h = up_[static_cast<size_t>(p.block)].resnets[static_cast<size_t>(p.layer)].forward(be, h, nullptr); return;
+    case Part::mid_resnet1: h = mid_resnet1_.forward(be, std::move(h), nullptr); return;
+    case Part::up_resnet:
+      h = up_[static_cast<size_t>(p.block)].resnets[static_cast<size_t>(p.layer)].forward(be, std::move(h), nullptr);
+      return;
     case Part::upsample: {
-      Tensor up = be.empty({h.dim(0), 2 * h.dim(1), 2 * h.dim(2), h.dim(3)});
-      be.upsample_nearest(h, up);
-      h = up_[static_cast<size_t>(p.block)].upsample.forward(be, up);
+      h = up_[static_cast<size_t>(p.block)].upsample.forward_upsampled2x(be, h);
       return;
     }
     case Part::output: h = conv_out_.forward(be, norm_out_.forward(be, h, true)); return;  // [B,H,W,3]

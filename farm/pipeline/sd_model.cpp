@@ -1,5 +1,7 @@
 #include "farm/pipeline/sd_model.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <filesystem>
 
@@ -73,6 +75,9 @@ void SdModel::load_weights(kernels::Backend& be, const LoadParts& parts) {
     load_part("unet", [&](const model::WeightLoader& l) { unet->load(l, parts.unet_begin, end); });
   if (parts.text_encoder) load_part("text_encoder", [&](const model::WeightLoader& l) { text_encoder->load(l); });
   if (parts.vae) load_part("vae", [&](const model::WeightLoader& l) { vae->load(l); });
+  // Loading freed a file's worth of fp32 copies in pieces under glibc's trim
+  // threshold; hand the free heap back before the first render.
+  malloc_trim(0);
 }
 
 SdModel SdModel::load(const std::string& dir, kernels::Backend& be) {

@@ -29,8 +29,8 @@ std::string PrecisionCheck::describe() const {
   return buf;
 }
 
-PrecisionCheck check_precision(const std::vector<float>& got, const std::vector<float>& want,
-                               const std::vector<float>& baseline, cuda::DType dtype) {
+PrecisionCheck check_precision(std::span<const float> got, std::span<const float> want,
+                               std::span<const float> baseline, cuda::DType dtype) {
   PrecisionCheck r;
   double max_want = 0;
   for (size_t i = 0; i < want.size(); ++i) {

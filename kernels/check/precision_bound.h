@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <ostream>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -38,7 +39,7 @@ struct PrecisionCheck {
   std::string describe() const;
 };
 
-PrecisionCheck check_precision(const std::vector<float>& got, const std::vector<float>& want,
-                               const std::vector<float>& baseline, cuda::DType dtype);
+PrecisionCheck check_precision(std::span<const float> got, std::span<const float> want,
+                               std::span<const float> baseline, cuda::DType dtype);
 
 }  // namespace farm::kernels::testing

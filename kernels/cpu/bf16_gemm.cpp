@@ -7,18 +7,21 @@
 #include <bit>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <string_view>
 #include <vector>
 
+#include "kernels/cpu/fast_math.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/ref/check.h"
 
 namespace farm::kernels::cpu {
 
 // bf16_gemm_amx.cpp
-void gemm_bf16_tiles_amx(const uint16_t* a, int64_t m_pad, const PackedBf16& w, int64_t n0, int64_t n1, float* c,
-                         int64_t ldc);
+void gemm_bf16_strided_amx(const Bf16Rows& a, int64_t m_pad, const PackedBf16& w, int64_t n0, int64_t n1, float* c,
+                           int64_t ldc);
 bool to_bf16_avx512(const float* x, int64_t n, uint16_t* out);
+float softmax_bf16_tiles_avx512(const float* s, int64_t visible, int64_t k_pad, float scale, uint16_t* out);
 
 namespace {
 
@@ -48,17 +51,18 @@ inline int64_t packed_index(int64_t k_pad, int64_t row, int64_t col) {
 // The portable kernel: the same exact products summed in fp32, in k order.
 // AMX sums them in an order (and internal precision) of its own, so the two
 // kernels differ in the last bits; each is invariant on its own.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void gemm_bf16_tiles_portable(
-    const uint16_t* a, int64_t m_pad, const PackedBf16& w, int64_t n0, int64_t n1, float* c, int64_t ldc) {
-  const int64_t kt = w.k_pad / 32;
+__attribute__((target_clones("avx512f", "avx2", "default"))) void gemm_bf16_strided_portable(
+    const Bf16Rows& a, int64_t m_pad, const PackedBf16& w, int64_t n0, int64_t n1, float* c, int64_t ldc) {
+  const int64_t kt = w.k_pad / 32, row_elems = a.row_bytes / 2;
   for (int64_t nb = n0 / 16; nb * 16 < n1; ++nb) {
     const uint16_t* panel = w.data + nb * kt * 512;
     for (int64_t m = 0; m < m_pad; ++m) {
-      const uint16_t* arow = a + (m / 16) * kt * 512 + (m % 16) * 32;
+      const uint16_t* arow = a.groups[m / 16] + (m % 16) * row_elems;
       float acc[16] = {};
       for (int64_t t = 0; t < kt; ++t) {
+        const uint16_t* ak = arow + a.koff[t];
         for (int64_t p = 0; p < 16; ++p) {
-          const float a0 = widen(arow[t * 512 + 2 * p]), a1 = widen(arow[t * 512 + 2 * p + 1]);
+          const float a0 = widen(ak[2 * p]), a1 = widen(ak[2 * p + 1]);
           const uint16_t* brow = panel + t * 512 + p * 32;
           for (int j = 0; j < 16; ++j) acc[j] = acc[j] + a0 * widen(brow[2 * j]) + a1 * widen(brow[2 * j + 1]);
         }
@@ -145,12 +149,73 @@ void tile_order(const uint16_t* a, int64_t lda, int64_t m_pad, int64_t k_pad, ui
   }
 }
 
-void gemm_bf16_tiles(Bf16Isa isa, const uint16_t* a, int64_t m_pad, const PackedBf16& w, int64_t n0, int64_t n1,
-                     float* c, int64_t ldc) {
+float softmax_bf16_tiles(Bf16Isa isa, const float* s, int64_t visible, int64_t k_pad, float scale, uint16_t* out) {
+  if (isa == Bf16Isa::amx) return softmax_bf16_tiles_avx512(s, visible, k_pad, scale, out);
+  float row_max = -std::numeric_limits<float>::infinity();
+  for (int64_t j = 0; j < visible; ++j) row_max = std::max(row_max, s[j] * scale);
+  float sum = 0.0f;
+  for (int64_t j = 0; j < k_pad; ++j) {
+    const float e = j < visible ? fast_exp(s[j] * scale - row_max) : 0.0f;
+    sum += e;
+    out[(j / 32) * 512 + j % 32] = round_bf16(e);
+  }
+  return sum;
+}
+
+void gemm_bf16_strided(Bf16Isa isa, const Bf16Rows& a, int64_t m_pad, const PackedBf16& w, int64_t n0, int64_t n1,
+                       float* c, int64_t ldc) {
   FARM_KERNEL_CHECK(m_pad % 32 == 0 && n0 % 16 == 0 && n1 <= w.n_pad, "bad bf16 GEMM block");
   if (m_pad == 0 || n0 >= n1) return;
-  if (isa == Bf16Isa::amx) return gemm_bf16_tiles_amx(a, m_pad, w, n0, n1, c, ldc);
-  gemm_bf16_tiles_portable(a, m_pad, w, n0, n1, c, ldc);
+  if (isa == Bf16Isa::amx) return gemm_bf16_strided_amx(a, m_pad, w, n0, n1, c, ldc);
+  gemm_bf16_strided_portable(a, m_pad, w, n0, n1, c, ldc);
+}
+
+namespace {
+
+// The group pointers and k offsets of an A whose groups and k blocks are
+// evenly spaced (tile order, row-major).
+struct RowMajor {
+  std::vector<const uint16_t*> groups;
+  std::vector<int64_t> koff;
+  Bf16Rows rows(const uint16_t* a, int64_t m_pad, int64_t k_pad, int64_t group_stride, int64_t k_stride,
+                int64_t row_bytes) {
+    groups.resize(static_cast<size_t>(m_pad / 16));
+    koff.resize(static_cast<size_t>(k_pad / 32));
+    for (size_t g = 0; g < groups.size(); ++g) groups[g] = a + static_cast<int64_t>(g) * group_stride;
+    for (size_t t = 0; t < koff.size(); ++t) koff[t] = static_cast<int64_t>(t) * k_stride;
+    return {groups.data(), koff.data(), row_bytes};
+  }
+};
+
+}  // namespace
+
+void gemm_bf16_tiles(Bf16Isa isa, const uint16_t* a, int64_t m_pad, const PackedBf16& w, int64_t n0, int64_t n1,
+                     float* c, int64_t ldc) {
+  thread_local RowMajor layout;
+  const int64_t kt = w.k_pad / 32;
+  gemm_bf16_strided(isa, layout.rows(a, m_pad, w.k_pad, kt * 512, 512, 64), m_pad, w, n0, n1, c, ldc);
+}
+
+int64_t bf16_block_cols(int64_t row_blocks, const PackedBf16& w) {
+  if (row_blocks >= kMinItems) return w.n_pad;
+  const int64_t want = std::clamp((kMinItems + row_blocks - 1) / row_blocks, int64_t{1},
+                                  std::max(int64_t{1}, w.n_pad / kMinBlockCols));
+  return pad_to((w.n_pad + want - 1) / want, 32);
+}
+
+void bf16_epilogue(const float* c, int64_t ldc, int64_t rows, int64_t n0, int64_t nc, const float* bias,
+                   const float* residual, float* y, int64_t n) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* cr = c + r * ldc;
+    float* yr = y + r * n + n0;
+    const float* rr = residual ? residual + r * n + n0 : nullptr;
+    for (int64_t j = 0; j < nc; ++j) {
+      float v = cr[j];
+      if (bias) v += bias[n0 + j];
+      if (rr) v += rr[j];
+      yr[j] = v;
+    }
+  }
 }
 
 void gemm_bf16_rows(Bf16Isa isa, const uint16_t* a, int64_t lda, int64_t m_pad, const PackedBf16& w, int64_t n0,
@@ -167,12 +232,7 @@ void parallel_gemm_bf16(int64_t m, const Bf16RowSource& rows, const PackedBf16& 
   const int64_t n = w.n;
   if (m == 0 || n == 0) return;
   const int64_t row_blocks = (m + kBlockRows - 1) / kBlockRows;
-  int64_t block_cols = w.n_pad;
-  if (row_blocks < kMinItems) {
-    const int64_t want = std::clamp((kMinItems + row_blocks - 1) / row_blocks, int64_t{1},
-                                    std::max(int64_t{1}, w.n_pad / kMinBlockCols));
-    block_cols = pad_to((w.n_pad + want - 1) / want, 32);
-  }
+  const int64_t block_cols = bf16_block_cols(row_blocks, w);
   const int64_t col_blocks = (w.n_pad + block_cols - 1) / block_cols;
   const int64_t items = row_blocks * col_blocks;
   const Bf16Isa isa = bf16_isa();
@@ -182,26 +242,15 @@ void parallel_gemm_bf16(int64_t m, const Bf16RowSource& rows, const PackedBf16& 
     const int64_t m0 = (item / col_blocks) * kBlockRows, n0 = (item % col_blocks) * block_cols;
     const int64_t mr = std::min(kBlockRows, m - m0), m_pad = pad_to(mr, 32);
     const int64_t n1 = std::min(n0 + block_cols, w.n_pad), nc = std::min(n1, n) - n0;
-    uint16_t* a = bf16_scratch(m_pad * w.k_pad + w.k_pad);
-    uint16_t* row = a + m_pad * w.k_pad;
-    for (int64_t r = 0; r < m_pad; ++r) {
-      if (r < mr) rows(m0 + r, row);
-      if (r == mr) std::fill(row, row + w.k_pad, uint16_t{0});
-      for (int64_t t = 0; t < w.k_pad / 32; ++t) std::memcpy(a + tile_index(w.k_pad, r, t * 32), row + t * 32, 64);
-    }
+    // A row-major, rows written in place: the AMX tile loads take its stride.
+    uint16_t* a = bf16_scratch(m_pad * w.k_pad);
+    for (int64_t r = 0; r < mr; ++r) rows(m0 + r, a + r * w.k_pad);
+    if (mr < m_pad) std::fill(a + mr * w.k_pad, a + m_pad * w.k_pad, uint16_t{0});
+    thread_local RowMajor layout;
+    const Bf16Rows ar = layout.rows(a, m_pad, w.k_pad, 16 * w.k_pad, 32, 2 * w.k_pad);
     float* c = scratch(2, m_pad * (n1 - n0));
-    gemm_bf16_tiles(isa, a, m_pad, w, n0, n1, c, n1 - n0);
-    for (int64_t r = 0; r < mr; ++r) {
-      const float* cr = c + r * (n1 - n0);
-      float* yr = y + (m0 + r) * n + n0;
-      const float* rr = residual ? residual + (m0 + r) * n + n0 : nullptr;
-      for (int64_t j = 0; j < nc; ++j) {
-        float v = cr[j];
-        if (bias) v += bias[n0 + j];
-        if (rr) v += rr[j];
-        yr[j] = v;
-      }
-    }
+    gemm_bf16_strided(isa, ar, m_pad, w, n0, n1, c, n1 - n0);
+    bf16_epilogue(c, n1 - n0, mr, n0, nc, bias, residual ? residual + m0 * n : nullptr, y + m0 * n, n);
   }
 }
 

@@ -59,6 +59,34 @@ inline int64_t tile_index(int64_t k_pad, int64_t row, int64_t col) {
   return ((row / 16) * (k_pad / 32) + col / 32) * 512 + (row % 16) * 32 + col % 32;
 }
 
+// A read in place: rows in groups of 16, group g's k block t (32 k) at
+// groups[g] + koff[t] elements, its 16 rows row_bytes apart (AMX loads a
+// tile with a stride). Tile order is groups[g] = a + g·kt·512, koff[t] =
+// t·512, 64 bytes; a row-major matrix a + 16·g·lda, t·32, 2·lda; a
+// stride-1 convolution its (padded, bf16) input: 16 output pixels of a row
+// are 16 input pixels ci apart, and k block t is a tap's offset plus a run
+// of 32 channels — no im2col.
+struct Bf16Rows {
+  const uint16_t* const* groups = nullptr;  // m_pad / 16
+  const int64_t* koff = nullptr;            // k_pad / 32
+  int64_t row_bytes = 0;
+};
+
+// C[m, n0 : n1) = A[m, :] · W[n0 : n1, :]^T for m in [0, m_pad) (a multiple
+// of 32), one thread; C as gemm_bf16_rows writes it. The sums run over k
+// blocks in order whatever the layout, so the layouts give the same bits.
+void gemm_bf16_strided(Bf16Isa isa, const Bf16Rows& a, int64_t m_pad, const PackedBf16& w, int64_t n0, int64_t n1,
+                       float* c, int64_t ldc);
+
+// Columns per work item of a GEMM with `row_blocks` blocks of rows: all of
+// W, unless there are too few row blocks to keep the threads busy.
+int64_t bf16_block_cols(int64_t row_blocks, const PackedBf16& w);
+
+// y[m, n0 : n0 + nc) = c[m, :] (+ bias) (+ residual) for m in [0, rows):
+// the GEMM's fp32 block into the output, row stride n for y and residual.
+void bf16_epilogue(const float* c, int64_t ldc, int64_t rows, int64_t n0, int64_t nc, const float* bias,
+                   const float* residual, float* y, int64_t n);
+
 // As gemm_bf16_rows with A already in tile order (k_pad = w.k_pad).
 void gemm_bf16_tiles(Bf16Isa isa, const uint16_t* a, int64_t m_pad, const PackedBf16& w, int64_t n0, int64_t n1,
                      float* c, int64_t ldc);
@@ -71,8 +99,17 @@ void gemm_bf16_tiles(Bf16Isa isa, const uint16_t* a, int64_t m_pad, const Packed
 void gemm_bf16_rows(Bf16Isa isa, const uint16_t* a, int64_t lda, int64_t m_pad, const PackedBf16& w,
                     int64_t n0, int64_t n1, float* c, int64_t ldc);
 
-// Writes row m of A as bf16 into row[0, k_pad) (zeros past K); the driver
-// scatters it into tile order while it is still in L1.
+// One row of attention's P for the PV GEMM: p[j] = exp(scale·s[j] − max)
+// for j < visible (max over those j), 0 for visible ≤ j < k_pad, rounded to
+// bf16 and written in 32-element runs, run t at out + t · 512 (row r of a
+// tile-ordered A starts at tile_index(k_pad, r, 0)). Returns Σ p[j] in fp32,
+// before rounding. One pass over s for the max and one for the rest, with
+// the row in L1 (a softmax pass, a rounding pass and a scatter pass each
+// streamed the 32-row block of S through L2: 40 % of attention's time).
+float softmax_bf16_tiles(Bf16Isa isa, const float* s, int64_t visible, int64_t k_pad, float scale, uint16_t* out);
+
+// Writes row m of A as bf16 into row[0, k_pad) (zeros past K), in place in
+// the row-major block the AMX tiles load from.
 using Bf16RowSource = std::function<void(int64_t m, uint16_t* row)>;
 
 // y[m, :] = A[m, :] · W^T + bias (+ residual[m, :]) for m in [0, M), over the

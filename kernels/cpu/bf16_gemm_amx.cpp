@@ -3,7 +3,7 @@
 // amx_available() said so.
 //
 // Blocking: 32×32 blocks of C in four 16×16 tiles (tmm0-3), two A tiles
-// (tmm4-5, 16 rows × 32 k each, contiguous in A's tile order) and two B
+// (tmm4-5, 16 rows × 32 k each, rows a fixed stride apart) and two B
 // tiles (tmm6-7), over the whole of K: each C tile is stored once. Loads
 // and products interleave so a product starts as soon as its two tiles are
 // in (tile registers are not renamed: a load waits for the products reading
@@ -17,6 +17,11 @@
 #include <immintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+// GCC 12 warns that the intrinsics' own _mm512_undefined_* "may be used
+// uninitialized" once inlined (a known false positive of that release).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 namespace farm::kernels::cpu {
 namespace {
@@ -73,18 +78,68 @@ bool to_bf16_avx512(const float* x, int64_t n, uint16_t* out) {
   return true;
 }
 
-void gemm_bf16_tiles_amx(const uint16_t* a, int64_t m_pad, const PackedBf16& w, int64_t n0, int64_t n1, float* c,
-                         int64_t ldc) {
+namespace {
+
+// fast_exp (fast_math.h) on 16 lanes: the same constants and steps.
+inline __m512 exp16(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+  const __m512 shifter = _mm512_set1_ps(12582912.0f);
+  const __m512 shifted = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), shifter);
+  const __m512 n = _mm512_sub_ps(shifted, shifter);
+  const __m512i n_int = _mm512_sub_epi32(_mm512_castps_si512(shifted), _mm512_castps_si512(shifter));
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r), _mm512_set1_ps(1.0f));
+  const __m512 scale = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n_int, _mm512_set1_epi32(127)), 23));
+  return _mm512_mul_ps(p, scale);
+}
+
+inline __mmask16 first_lanes(int64_t count) {
+  return count >= 16 ? __mmask16{0xffff} : count <= 0 ? __mmask16{0} : static_cast<__mmask16>((1u << count) - 1);
+}
+
+}  // namespace
+
+float softmax_bf16_tiles_avx512(const float* s, int64_t visible, int64_t k_pad, float scale, uint16_t* out) {
+  const __m512 vscale = _mm512_set1_ps(scale), neg_inf = _mm512_set1_ps(-__builtin_inff());
+  __m512 vmax = neg_inf;
+  for (int64_t j = 0; j < visible; j += 16) {
+    const __mmask16 m = first_lanes(visible - j);
+    vmax = _mm512_max_ps(vmax, _mm512_mask_mul_ps(neg_inf, m, _mm512_maskz_loadu_ps(m, s + j), vscale));
+  }
+  const __m512 row_max = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+  // Lanes past `visible` are 0 (masked keys, padding); P rows go straight
+  // into the PV GEMM's tile order, 32 elements per 64-byte run.
+  __m512 sum = _mm512_setzero_ps();
+  for (int64_t j = 0; j < k_pad; j += 32) {
+    const __mmask16 m0 = first_lanes(visible - j), m1 = first_lanes(visible - j - 16);
+    const __m512 x0 = _mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m0, s + j), vscale), row_max);
+    const __m512 x1 = _mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m1, s + j + 16), vscale), row_max);
+    const __m512 e0 = _mm512_maskz_mov_ps(m0, exp16(x0)), e1 = _mm512_maskz_mov_ps(m1, exp16(x1));
+    sum = _mm512_add_ps(_mm512_add_ps(sum, e0), e1);
+    _mm512_storeu_si512(out + (j / 32) * 512, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(e1, e0)));
+  }
+  return _mm512_reduce_add_ps(sum);
+}
+
+void gemm_bf16_strided_amx(const Bf16Rows& a, int64_t m_pad, const PackedBf16& w, int64_t n0, int64_t n1, float* c,
+                           int64_t ldc) {
   configure_tiles();
   const int64_t kt = w.k_pad / 32;
-  const long c_stride = static_cast<long>(ldc * 4);
+  const long c_stride = static_cast<long>(ldc * 4), a_stride = static_cast<long>(a.row_bytes);
   for (int64_t n = n0; n < n1; n += 32) {
     const uint16_t* b0 = w.data + (n / 16) * kt * 512;
     const uint16_t* b1 = b0 + kt * 512;
     const bool pair = n + 16 < n1;  // else a last panel of 16 columns
     for (int64_t m = 0; m < m_pad; m += 32) {
-      const uint16_t* a0 = a + (m / 16) * kt * 512;
-      const uint16_t* a1 = a0 + kt * 512;
+      const uint16_t* a0 = a.groups[m / 16];
+      const uint16_t* a1 = a.groups[m / 16 + 1];
       float* c0 = c + m * ldc + (n - n0);
       float* c1 = c0 + 16 * ldc;
       _tile_zero(0);
@@ -93,12 +148,12 @@ void gemm_bf16_tiles_amx(const uint16_t* a, int64_t m_pad, const PackedBf16& w, 
         _tile_zero(2);
         _tile_zero(3);
         for (int64_t t = 0; t < kt; ++t) {
-          _tile_loadd(4, a0 + t * 512, 64);
+          _tile_loadd(4, a0 + a.koff[t], a_stride);
           _tile_loadd(6, b0 + t * 512, 64);
           _tile_dpbf16ps(0, 4, 6);
           _tile_loadd(7, b1 + t * 512, 64);
           _tile_dpbf16ps(2, 4, 7);
-          _tile_loadd(5, a1 + t * 512, 64);
+          _tile_loadd(5, a1 + a.koff[t], a_stride);
           _tile_dpbf16ps(1, 5, 6);
           _tile_dpbf16ps(3, 5, 7);
         }
@@ -106,8 +161,8 @@ void gemm_bf16_tiles_amx(const uint16_t* a, int64_t m_pad, const PackedBf16& w, 
         _tile_stored(3, c1 + 16, c_stride);
       } else {
         for (int64_t t = 0; t < kt; ++t) {
-          _tile_loadd(4, a0 + t * 512, 64);
-          _tile_loadd(5, a1 + t * 512, 64);
+          _tile_loadd(4, a0 + a.koff[t], a_stride);
+          _tile_loadd(5, a1 + a.koff[t], a_stride);
           _tile_loadd(6, b0 + t * 512, 64);
           _tile_dpbf16ps(0, 4, 6);
           _tile_dpbf16ps(1, 5, 6);
@@ -129,7 +184,11 @@ namespace farm::kernels::cpu {
 
 bool amx_available() { return false; }
 bool to_bf16_avx512(const float*, int64_t, uint16_t*) { return false; }
-void gemm_bf16_tiles_amx(const uint16_t*, int64_t, const PackedBf16&, int64_t, int64_t, float*, int64_t) {
+float softmax_bf16_tiles_avx512(const float*, int64_t, int64_t, float, uint16_t*) {
+  FARM_KERNEL_CHECK(false, "the AVX-512 softmax is not built for this CPU");
+  return 0.0f;
+}
+void gemm_bf16_strided_amx(const Bf16Rows&, int64_t, const PackedBf16&, int64_t, int64_t, float*, int64_t) {
   FARM_KERNEL_CHECK(false, "the AMX kernel is not built for this CPU");
 }
 

@@ -22,6 +22,9 @@ std::vector<uint16_t>& packed_kv_buffer() {
   return buffer;
 }
 
+void conv2d_bf16_im2col(const Conv2dArgs& a, int upsample, const float* x, const PackedBf16& w, const float* bias,
+                        const float* residual, float* y);
+
 uint16_t* grow(std::vector<uint16_t>& v, int64_t n) {
   if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
   return v.data();
@@ -43,13 +46,28 @@ void linear_bf16(int64_t batch, int64_t rows, const float* x, const PackedBf16& 
 
 void conv2d_bf16(const Conv2dArgs& a, const float* x, const PackedBf16& w, const float* bias,
                  const float* residual, float* y) {
+  conv2d_bf16_im2col(a, 1, x, w, bias, residual, y);
+}
+
+void conv2d_upsampled_bf16(const Conv2dArgs& a, int upsample, const float* x, const PackedBf16& w,
+                           const float* bias, float* y) {
+  FARM_KERNEL_CHECK(upsample >= 1 && a.in_h % upsample == 0 && a.in_w % upsample == 0,
+                    "upsampled conv input not a multiple of the factor");
+  conv2d_bf16_im2col(a, upsample, x, w, bias, nullptr, y);
+}
+
+namespace {
+
+void conv2d_bf16_im2col(const Conv2dArgs& a, int upsample, const float* x, const PackedBf16& w, const float* bias,
+                        const float* residual, float* y) {
   FARM_KERNEL_CHECK(a.kernel > 0 && a.stride > 0 && a.pad >= 0, "bad conv geometry");
   const int64_t k = a.kernel, ci = a.in_c, ow = a.out_w(), pixels = a.out_h() * ow;
   FARM_KERNEL_CHECK(w.k == k * k * ci && w.n == a.out_c, "conv weight does not match its geometry");
   // im2col rounds each tap's Cin run to bf16 as it gathers it: 9 roundings
   // per input value for a 3×3, but no bf16 copy of the input (134 MB at a
   // VAE decoder's 512² × 256) beside it at the decode's memory peak.
-  const int64_t in_size = a.in_h * a.in_w * ci;
+  // Upsampled input: pixel (iy, ix) of the upsampled image is x's (iy / f, ix / f).
+  const int64_t src_w = a.in_w / upsample, in_size = (a.in_h / upsample) * src_w * ci;
   parallel_gemm_bf16(
       a.batch * pixels,
       [&](int64_t m, uint16_t* row) {
@@ -63,13 +81,15 @@ void conv2d_bf16(const Conv2dArgs& a, const float* x, const PackedBf16& w, const
             if (iy < 0 || iy >= a.in_h || ix < 0 || ix >= a.in_w)
               std::fill(at, at + ci, uint16_t{0});
             else
-              to_bf16(src + (iy * a.in_w + ix) * ci, ci, at);
+              to_bf16(src + ((iy / upsample) * src_w + ix / upsample) * ci, ci, at);
           }
         }
         std::fill(at, row + w.k_pad, uint16_t{0});
       },
       w, bias, residual, y);
 }
+
+}  // namespace
 
 void attention_bf16(const AttentionArgs& a, const float* q, const float* k, const float* v, float* out) {
   const int64_t d = a.head_dim, n = a.kv_len;
@@ -120,15 +140,14 @@ void attention_bf16(const AttentionArgs& a, const float* q, const float* k, cons
       put_row(r, kw.k_pad);
     }
     gemm_bf16_tiles(isa, at, m_pad, kw, 0, pad_to(seen, 16), s, kw.n_pad);
-    // P = exp(scale·S - max) rounded to bf16: the second GEMM's A.
-    std::memset(at, 0, sizeof(uint16_t) * static_cast<size_t>(m_pad * vw.k_pad));
+    // P = exp(scale·S - max) rounded to bf16: the second GEMM's A, written
+    // in its tile order row by row; padding rows are zero.
+    if (rows < m_pad)
+      std::memset(at + tile_index(vw.k_pad, rows - rows % 16, 0), 0,
+                  sizeof(uint16_t) * static_cast<size_t>((m_pad - rows + rows % 16) * vw.k_pad));
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t visible = a.causal ? std::min(i0 + r + 1, n) : n;
-      float* sr = s + r * kw.n_pad;
-      row_sum[r] = softmax_row(sr, seen, visible, a.scale);
-      to_bf16(sr, seen, row);
-      std::fill(row + seen, row + vw.k_pad, uint16_t{0});
-      put_row(r, vw.k_pad);
+      row_sum[r] = softmax_bf16_tiles(isa, s + r * kw.n_pad, visible, vw.k_pad, a.scale, at + tile_index(vw.k_pad, r, 0));
     }
     // O = P · V into s (S is spent), then divided by the row sums.
     gemm_bf16_tiles(isa, at, m_pad, vw, 0, vw.n_pad, s, vw.n_pad);

@@ -16,6 +16,11 @@ namespace farm::kernels::cpu {
 // As Ops::conv2d; w packed from [Cout, k·k·Cin] ([Cout, k, k, Cin] flattened).
 void conv2d_bf16(const Conv2dArgs& a, const float* x, const PackedBf16& w, const float* bias,
                  const float* residual, float* y);
+// As conv2d_bf16 on x upsampled `upsample`× (nearest), read in place: `a`
+// describes the upsampled input, x holds (in_h / upsample) × (in_w / upsample).
+// The same bits as upsampling first.
+void conv2d_upsampled_bf16(const Conv2dArgs& a, int upsample, const float* x, const PackedBf16& w,
+                           const float* bias, float* y);
 // As Ops::linear; w packed from [out, in].
 void linear_bf16(int64_t batch, int64_t rows, const float* x, const PackedBf16& w, const float* bias,
                  const float* residual, float* y);

@@ -25,7 +25,8 @@ class HostBackend : public Backend {
   Device device() const override { return Device::host; }
   DType dtype() const override { return DType::f32; }
 
-  Tensor empty(Shape s) override { return Tensor(std::move(s)); }
+  // Uninitialised: every op writes its whole output.
+  Tensor empty(Shape s) override { return Tensor::uninitialized(std::move(s)); }
   Tensor weight(Tensor host) override {
     FARM_ASSERT(host.on_host(), "weight from a ", device_name(host.device), " tensor");
     weight_bytes_ += static_cast<int64_t>(host.bytes());

@@ -124,7 +124,10 @@ std::vector<RankResult> run_group(const std::vector<std::string>& folders,
       WeightShare share(std::make_unique<ThreadLink>(hub, r));
       try {
         const WeightStore store(folders[static_cast<size_t>(r)], &share);
-        for (const auto& k : keys[static_cast<size_t>(r)]) res.weights.push_back(store.get(k, shape).data);
+        for (const auto& k : keys[static_cast<size_t>(r)]) {
+          const farm::Tensor t = store.get(k, shape);
+          res.weights.emplace_back(t.data.begin(), t.data.end());
+        }
         res.read = store.bytes_read();
         res.received = store.bytes_received();
         share.finish();

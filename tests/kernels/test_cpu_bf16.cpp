@@ -154,7 +154,7 @@ std::vector<float> run_on_backend(Backend& be, const testing::KernelCase& c, int
     be.attention(a, host(in[0], {static_cast<int64_t>(in[0].size())}), host(in[1], {static_cast<int64_t>(in[1].size())}),
                  host(in[2], {static_cast<int64_t>(in[2].size())}), y);
   }
-  return y.data;
+  return {y.data.begin(), y.data.end()};
 }
 
 bool gemm_op(const testing::KernelCase& c) {
@@ -219,6 +219,28 @@ TEST(CpuBf16, OpsAreBatchAndThreadCountInvariant) {
     omp_set_num_threads(threads);
     EXPECT_EQ(std::memcmp(single.data(), batched.data(), sizeof(float) * batched.size()), 0)
         << c.name << ": one thread differs from " << threads;
+  }
+}
+
+// The upsampler's fused conv (Backend::conv2d_upsampled2x) reads x in place
+// and gives the bits of upsampling first, on odd sizes and channel counts.
+TEST(CpuBf16, UpsampledConvIsTheConvOfTheUpsampledInput) {
+  const auto be = make_cpu_bf16_backend();
+  struct Shape4 {
+    int64_t batch, h, w, ci, co;
+  };
+  for (const Shape4 s : {Shape4{2, 5, 7, 24, 20}, Shape4{1, 8, 8, 64, 48}, Shape4{3, 3, 1, 40, 16}}) {
+    const Tensor x({s.batch, s.h, s.w, s.ci}, random_values(s.batch * s.h * s.w * s.ci, 5, false));
+    const Tensor w = be->weight(Tensor({s.co, 3, 3, s.ci}, random_values(s.co * 9 * s.ci, 6, false)));
+    const Tensor b = be->weight(Tensor({s.co}, random_values(s.co, 7, false)));
+    Conv2dArgs a;
+    a.batch = s.batch, a.in_h = 2 * s.h, a.in_w = 2 * s.w, a.in_c = s.ci, a.out_c = s.co;
+    Tensor up = be->empty({s.batch, 2 * s.h, 2 * s.w, s.ci});
+    be->upsample_nearest(x, up);
+    Tensor want = be->empty({s.batch, a.out_h(), a.out_w(), s.co}), got = be->empty(want.shape);
+    be->conv2d(a, up, w, &b, nullptr, want);
+    be->conv2d_upsampled2x(a, x, w, &b, got);
+    EXPECT_EQ(std::memcmp(got.ptr(), want.ptr(), want.bytes()), 0) << shape_str(x.shape);
   }
 }
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <span>
 #include <cstdio>
 #include <string>
 
@@ -19,7 +20,7 @@ struct ErrorStats {
   double rel() const { return ref_max > 0 ? max_abs / ref_max : max_abs; }
 };
 
-inline ErrorStats compare(const std::vector<float>& got, const std::vector<float>& ref) {
+inline ErrorStats compare(std::span<const float> got, std::span<const float> ref) {
   ErrorStats s;
   if (got.size() != ref.size()) {
     s.max_abs = INFINITY;
