@@ -214,7 +214,7 @@ std::vector<KernelCase> make_cases() {
       golden(timestep("timestep_odd_dim", 3, 31, true, 1.0f)),
 
       // cpu path: im2col tiling and strides, plain-GEMM 1×1, gemv-shaped
-      // linear, query tiles with a ragged last tile, strided outputs.
+      // linear, query tiles with a ragged last tile, key blocks, strided outputs.
       conv("cpu_conv_k3_s2_c64", 2, 20, 18, 64, 48, 3, 2, 1),
       conv("cpu_conv_k1_gemm_residual", 2, 12, 10, 96, 80, 1, 1, 0, true, true),
       conv("cpu_conv_k3_im2col_tiles", 1, 64, 64, 128, 16, 3, 1, 1, true, true),
@@ -224,6 +224,10 @@ std::vector<KernelCase> make_cases() {
       attn("cpu_attn_causal_strided_out", 1, 3, 100, 100, 64, 3 * 3 * 64, 3 * 3 * 64, true,
            3 * 64 + 5),
       attn("cpu_attn_clip_causal_h12", 1, 12, 77, 77, 64, 0, 0, true),
+      // more keys than one block of the bf16 flash loop (512): two full blocks
+      // and a ragged one; causal rows that see none of a later block.
+      attn("cpu_attn_key_blocks_d40", 1, 2, 150, 1100, 40),
+      attn("cpu_attn_key_blocks_causal_d64", 1, 2, 700, 700, 64, 0, 0, true),
       group_norm("cpu_group_norm_silu_32x32x320", 2, 32 * 32, 320, 32, 1e-6f, true),
       layer_norm("cpu_layer_norm_300x320", 2, 300, 320, 1e-5f),
       pointwise("cpu_silu_odd", OpKind::silu, 2, 100003),

@@ -21,7 +21,8 @@ namespace farm::kernels::cpu {
 void gemm_bf16_strided_amx(const Bf16Rows& a, int64_t m_pad, const PackedBf16& w, int64_t n0, int64_t n1, float* c,
                            int64_t ldc);
 bool to_bf16_avx512(const float* x, int64_t n, uint16_t* out);
-float softmax_bf16_tiles_avx512(const float* s, int64_t visible, int64_t k_pad, float scale, uint16_t* out);
+float softmax_bf16_tiles_avx512(const float* s, int64_t visible, int64_t k_pad, float scale, float* row_max,
+                                uint16_t* out);
 
 namespace {
 
@@ -149,13 +150,14 @@ void tile_order(const uint16_t* a, int64_t lda, int64_t m_pad, int64_t k_pad, ui
   }
 }
 
-float softmax_bf16_tiles(Bf16Isa isa, const float* s, int64_t visible, int64_t k_pad, float scale, uint16_t* out) {
-  if (isa == Bf16Isa::amx) return softmax_bf16_tiles_avx512(s, visible, k_pad, scale, out);
-  float row_max = -std::numeric_limits<float>::infinity();
-  for (int64_t j = 0; j < visible; ++j) row_max = std::max(row_max, s[j] * scale);
+float softmax_bf16_tiles(Bf16Isa isa, const float* s, int64_t visible, int64_t k_pad, float scale, float* row_max,
+                         uint16_t* out) {
+  if (isa == Bf16Isa::amx) return softmax_bf16_tiles_avx512(s, visible, k_pad, scale, row_max, out);
+  for (int64_t j = 0; j < visible; ++j) *row_max = std::max(*row_max, s[j] * scale);
+  const float m = *row_max;
   float sum = 0.0f;
   for (int64_t j = 0; j < k_pad; ++j) {
-    const float e = j < visible ? fast_exp(s[j] * scale - row_max) : 0.0f;
+    const float e = j < visible ? fast_exp(s[j] * scale - m) : 0.0f;
     sum += e;
     out[(j / 32) * 512 + j % 32] = round_bf16(e);
   }

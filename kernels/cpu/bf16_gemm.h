@@ -99,14 +99,16 @@ void gemm_bf16_tiles(Bf16Isa isa, const uint16_t* a, int64_t m_pad, const Packed
 void gemm_bf16_rows(Bf16Isa isa, const uint16_t* a, int64_t lda, int64_t m_pad, const PackedBf16& w,
                     int64_t n0, int64_t n1, float* c, int64_t ldc);
 
-// One row of attention's P for the PV GEMM: p[j] = exp(scale·s[j] − max)
-// for j < visible (max over those j), 0 for visible ≤ j < k_pad, rounded to
-// bf16 and written in 32-element runs, run t at out + t · 512 (row r of a
-// tile-ordered A starts at tile_index(k_pad, r, 0)). Returns Σ p[j] in fp32,
-// before rounding. One pass over s for the max and one for the rest, with
-// the row in L1 (a softmax pass, a rounding pass and a scatter pass each
-// streamed the 32-row block of S through L2: 40 % of attention's time).
-float softmax_bf16_tiles(Bf16Isa isa, const float* s, int64_t visible, int64_t k_pad, float scale, uint16_t* out);
+// One row of attention's P for the PV GEMM, over one block of keys:
+// *row_max becomes max(*row_max, scale·s[j] for j < visible), then p[j] =
+// exp(scale·s[j] − *row_max) for j < visible, 0 for visible ≤ j < k_pad,
+// rounded to bf16 and written in 32-element runs, run t at out + t · 512
+// (row r of a tile-ordered A starts at tile_index(k_pad, r, 0)). Returns
+// Σ p[j] in fp32, before rounding. One pass over s for the max and one for
+// the rest, with the row in L1 (a softmax pass, a rounding pass and a
+// scatter pass each streamed S through L2: 40 % of attention's time).
+float softmax_bf16_tiles(Bf16Isa isa, const float* s, int64_t visible, int64_t k_pad, float scale, float* row_max,
+                         uint16_t* out);
 
 // Writes row m of A as bf16 into row[0, k_pad) (zeros past K), in place in
 // the row-major block the AMX tiles load from.

@@ -80,24 +80,21 @@ bool to_bf16_avx512(const float* x, int64_t n, uint16_t* out) {
 
 namespace {
 
-// fast_exp (fast_math.h) on 16 lanes: the same constants and steps.
-inline __m512 exp16(__m512 x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
-  const __m512 shifter = _mm512_set1_ps(12582912.0f);
-  const __m512 shifted = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), shifter);
-  const __m512 n = _mm512_sub_ps(shifted, shifter);
-  const __m512i n_int = _mm512_sub_epi32(_mm512_castps_si512(shifted), _mm512_castps_si512(shifter));
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r), _mm512_set1_ps(1.0f));
-  const __m512 scale = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n_int, _mm512_set1_epi32(127)), 23));
-  return _mm512_mul_ps(p, scale);
+// 2^t on 16 lanes: n = round(t), f = t - n in [-1/2, 1/2], 2^f by a
+// degree-4 minimax polynomial (relative error 2.8e-6, fitted for this use:
+// P is rounded to bf16, 2^-9, right after), times 2^n by VSCALEFPS, which
+// goes to 0 for very negative t instead of wrapping the exponent. Half the
+// instructions of fast_exp's Cephes polynomial, clamps and bit building:
+// the softmax's exp was as costly as attention's two products.
+inline __m512 exp2_16(__m512 t) {
+  const __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 f = _mm512_sub_ps(t, n);
+  __m512 p = _mm512_set1_ps(0.009571123868227005f);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.05592089891433716f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.240247443318367f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.6931213736534119f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.9999992251396179f));
+  return _mm512_scalef_ps(p, n);
 }
 
 inline __mmask16 first_lanes(int64_t count) {
@@ -106,22 +103,26 @@ inline __mmask16 first_lanes(int64_t count) {
 
 }  // namespace
 
-float softmax_bf16_tiles_avx512(const float* s, int64_t visible, int64_t k_pad, float scale, uint16_t* out) {
+float softmax_bf16_tiles_avx512(const float* s, int64_t visible, int64_t k_pad, float scale, float* max_inout,
+                                uint16_t* out) {
   const __m512 vscale = _mm512_set1_ps(scale), neg_inf = _mm512_set1_ps(-__builtin_inff());
-  __m512 vmax = neg_inf;
+  __m512 vmax = _mm512_set1_ps(*max_inout);
   for (int64_t j = 0; j < visible; j += 16) {
     const __mmask16 m = first_lanes(visible - j);
     vmax = _mm512_max_ps(vmax, _mm512_mask_mul_ps(neg_inf, m, _mm512_maskz_loadu_ps(m, s + j), vscale));
   }
-  const __m512 row_max = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+  *max_inout = _mm512_reduce_max_ps(vmax);
+  // exp(scale·s − max) = 2^(s·scale·log2 e − max·log2 e): one FMA.
+  constexpr float kLog2e = 1.44269504088896341f;
+  const __m512 mul = _mm512_set1_ps(scale * kLog2e), sub = _mm512_set1_ps(*max_inout * kLog2e);
   // Lanes past `visible` are 0 (masked keys, padding); P rows go straight
   // into the PV GEMM's tile order, 32 elements per 64-byte run.
   __m512 sum = _mm512_setzero_ps();
   for (int64_t j = 0; j < k_pad; j += 32) {
     const __mmask16 m0 = first_lanes(visible - j), m1 = first_lanes(visible - j - 16);
-    const __m512 x0 = _mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m0, s + j), vscale), row_max);
-    const __m512 x1 = _mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m1, s + j + 16), vscale), row_max);
-    const __m512 e0 = _mm512_maskz_mov_ps(m0, exp16(x0)), e1 = _mm512_maskz_mov_ps(m1, exp16(x1));
+    const __m512 t0 = _mm512_fmsub_ps(_mm512_maskz_loadu_ps(m0, s + j), mul, sub);
+    const __m512 t1 = _mm512_fmsub_ps(_mm512_maskz_loadu_ps(m1, s + j + 16), mul, sub);
+    const __m512 e0 = _mm512_maskz_mov_ps(m0, exp2_16(t0)), e1 = _mm512_maskz_mov_ps(m1, exp2_16(t1));
     sum = _mm512_add_ps(_mm512_add_ps(sum, e0), e1);
     _mm512_storeu_si512(out + (j / 32) * 512, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(e1, e0)));
   }
@@ -184,7 +185,7 @@ namespace farm::kernels::cpu {
 
 bool amx_available() { return false; }
 bool to_bf16_avx512(const float*, int64_t, uint16_t*) { return false; }
-float softmax_bf16_tiles_avx512(const float*, int64_t, int64_t, float, uint16_t*) {
+float softmax_bf16_tiles_avx512(const float*, int64_t, int64_t, float, float*, uint16_t*) {
   FARM_KERNEL_CHECK(false, "the AVX-512 softmax is not built for this CPU");
   return 0.0f;
 }

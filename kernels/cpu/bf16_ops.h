@@ -21,6 +21,10 @@ void conv2d_bf16(const Conv2dArgs& a, const float* x, const PackedBf16& w, const
 // The same bits as upsampling first.
 void conv2d_upsampled_bf16(const Conv2dArgs& a, int upsample, const float* x, const PackedBf16& w,
                            const float* bias, float* y);
+// conv2d_bf16 by im2col whatever the geometry (bf16_conv.cpp): the general
+// path, and what tests hold the direct one to.
+void conv2d_bf16_im2col(const Conv2dArgs& a, int upsample, const float* x, const PackedBf16& w, const float* bias,
+                        const float* residual, float* y);
 // As Ops::linear; w packed from [out, in].
 void linear_bf16(int64_t batch, int64_t rows, const float* x, const PackedBf16& w, const float* bias,
                  const float* residual, float* y);

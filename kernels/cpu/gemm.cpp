@@ -85,7 +85,7 @@ void add_bias_residual(int64_t rows, int64_t cols, int64_t ld, const float* c, c
 }
 
 float* scratch(int slot, int64_t n) {
-  constexpr int kSlots = 4;
+  constexpr int kSlots = 6;
   FARM_KERNEL_CHECK(slot >= 0 && slot < kSlots && n >= 0, "bad scratch request");
   thread_local std::vector<float> buffers[kSlots];
   auto& buf = buffers[slot];

@@ -222,6 +222,34 @@ TEST(CpuBf16, OpsAreBatchAndThreadCountInvariant) {
   }
 }
 
+// The direct conv (stride 1, Cin % 32, width % 16: bands of rows read in
+// place) against im2col: the same bf16 values in the same k order, so the
+// same bits, with bias and residual, 1×1 and 3×3, padded and not, bands
+// that split the image unevenly.
+TEST(CpuBf16, DirectConvGivesTheBitsOfIm2col) {
+  struct Geometry {
+    int64_t batch, h, w, ci, co;
+    int kernel, pad;
+    bool residual;
+  };
+  for (const Geometry g : {Geometry{2, 7, 16, 32, 40, 3, 1, false}, Geometry{1, 5, 48, 64, 16, 3, 1, true},
+                           Geometry{2, 4, 32, 32, 24, 1, 0, true}, Geometry{1, 11, 18, 32, 20, 3, 0, false},
+                           Geometry{3, 3, 16, 96, 33, 3, 1, true}}) {
+    Conv2dArgs a;
+    a.batch = g.batch, a.in_h = g.h, a.in_w = g.w, a.in_c = g.ci, a.out_c = g.co, a.kernel = g.kernel, a.pad = g.pad;
+    const int64_t out_n = a.batch * a.out_h() * a.out_w() * g.co;
+    const auto x = random_values(a.batch * g.h * g.w * g.ci, 21, true);
+    const Packed w(random_values(g.co * g.kernel * g.kernel * g.ci, 22, false), g.co, g.kernel * g.kernel * g.ci);
+    const auto bias = random_values(g.co, 23, false), residual = random_values(out_n, 24, false);
+    std::vector<float> direct(static_cast<size_t>(out_n)), im2col(static_cast<size_t>(out_n));
+    const float* r = g.residual ? residual.data() : nullptr;
+    cpu::conv2d_bf16(a, x.data(), w.w, bias.data(), r, direct.data());
+    cpu::conv2d_bf16_im2col(a, 1, x.data(), w.w, bias.data(), r, im2col.data());
+    EXPECT_EQ(std::memcmp(direct.data(), im2col.data(), sizeof(float) * direct.size()), 0)
+        << g.h << "x" << g.w << " ci " << g.ci << " k " << g.kernel;
+  }
+}
+
 // The upsampler's fused conv (Backend::conv2d_upsampled2x) reads x in place
 // and gives the bits of upsampling first, on odd sizes and channel counts.
 TEST(CpuBf16, UpsampledConvIsTheConvOfTheUpsampledInput) {
