@@ -81,6 +81,12 @@ struct Ops {
   // t[batch] -> y[batch, dim].
   void (*timestep_embedding)(int64_t batch, const float* t, int64_t dim, bool flip_sin_to_cos,
                              float downscale_freq_shift, float max_period, float* y);
+
+  // Optional (null: upsample, then conv2d). conv2d of x upsampled 2×
+  // (nearest), x read in place: `a` describes the upsampled input, x holds
+  // (in_h / 2) × (in_w / 2). The bits of upsampling first.
+  void (*conv2d_upsampled2x)(const Conv2dArgs& a, const float* x, const float* w, const float* bias,
+                             float* y) = nullptr;
 };
 
 const Ops& ref_ops();  // kernels/ref: plain loops, the oracle

@@ -18,9 +18,10 @@ namespace {
 // depends only on the per-sample shape, keeping the op batch invariant.
 constexpr int64_t kIm2colTileFloats = int64_t{1} << 22;
 
-// col[r, (ky·k + kx)·Cin + ci] for output pixels p0 .. p0+rows of one sample.
-void im2col(const Conv2dArgs& a, const float* xb, int64_t p0, int64_t rows, float* col) {
-  const int64_t ow = a.out_w(), k = a.kernel, ci = a.in_c, kdim = k * k * ci;
+// col[r, (ky·k + kx)·Cin + ci] for output pixels p0 .. p0+rows of one sample;
+// xb holds the input downsampled by `up` (pixel (iy, ix) is xb's (iy/up, ix/up)).
+void im2col(const Conv2dArgs& a, int up, const float* xb, int64_t p0, int64_t rows, float* col) {
+  const int64_t ow = a.out_w(), k = a.kernel, ci = a.in_c, kdim = k * k * ci, src_w = a.in_w / up;
 #pragma omp parallel for schedule(static) if (rows * kdim > (1 << 16))
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t oy = (p0 + r) / ow, ox = (p0 + r) % ow;
@@ -32,22 +33,21 @@ void im2col(const Conv2dArgs& a, const float* xb, int64_t p0, int64_t rows, floa
         if (iy < 0 || iy >= a.in_h || ix < 0 || ix >= a.in_w) {
           std::memset(dst, 0, sizeof(float) * ci);  // zero padding
         } else {
-          std::memcpy(dst, xb + (iy * a.in_w + ix) * ci, sizeof(float) * ci);
+          std::memcpy(dst, xb + ((iy / up) * src_w + ix / up) * ci, sizeof(float) * ci);
         }
       }
     }
   }
 }
 
-}  // namespace
-
-void conv2d(const Conv2dArgs& a, const float* x, const float* w, const float* bias,
-            const float* residual, float* y) {
+void conv2d_im2col(const Conv2dArgs& a, int up, const float* x, const float* w, const float* bias,
+                   const float* residual, float* y) {
   FARM_KERNEL_CHECK(a.kernel > 0 && a.stride > 0 && a.pad >= 0, "bad conv geometry");
+  FARM_KERNEL_CHECK(up >= 1 && a.in_h % up == 0 && a.in_w % up == 0, "upsampled conv input not a multiple of 2");
   const int64_t pixels = a.out_h() * a.out_w();
   const int64_t kdim = int64_t{a.kernel} * a.kernel * a.in_c;
-  const int64_t in_size = a.in_h * a.in_w * a.in_c, out_size = pixels * a.out_c;
-  const bool direct = a.kernel == 1 && a.stride == 1 && a.pad == 0;
+  const int64_t in_size = (a.in_h / up) * (a.in_w / up) * a.in_c, out_size = pixels * a.out_c;
+  const bool direct = up == 1 && a.kernel == 1 && a.stride == 1 && a.pad == 0;
   const int64_t tile = direct ? pixels : std::clamp(kIm2colTileFloats / kdim, int64_t{1}, pixels);
   // y = conv(x) + residual with residual == y (an in-place skip add) needs the
   // GEMM result staged before the epilogue reads the residual.
@@ -63,7 +63,7 @@ void conv2d(const Conv2dArgs& a, const float* x, const float* w, const float* bi
       const int64_t rows = std::min(tile, pixels - p0);
       const float* lhs = xb + p0 * a.in_c;
       if (!direct) {
-        im2col(a, xb, p0, rows, col);
+        im2col(a, up, xb, p0, rows, col);
         lhs = col;
       }
       float* yt = yb + p0 * a.out_c;
@@ -77,6 +77,17 @@ void conv2d(const Conv2dArgs& a, const float* x, const float* w, const float* bi
                         });
     }
   }
+}
+
+}  // namespace
+
+void conv2d(const Conv2dArgs& a, const float* x, const float* w, const float* bias, const float* residual,
+            float* y) {
+  conv2d_im2col(a, 1, x, w, bias, residual, y);
+}
+
+void conv2d_upsampled2x(const Conv2dArgs& a, const float* x, const float* w, const float* bias, float* y) {
+  conv2d_im2col(a, 2, x, w, bias, nullptr, y);
 }
 
 }  // namespace farm::kernels::cpu

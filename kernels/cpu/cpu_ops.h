@@ -9,6 +9,7 @@ namespace farm::kernels::cpu {
 
 void conv2d(const Conv2dArgs& a, const float* x, const float* w, const float* bias,
             const float* residual, float* y);
+void conv2d_upsampled2x(const Conv2dArgs& a, const float* x, const float* w, const float* bias, float* y);
 void linear(int64_t batch, int64_t rows, int64_t in, int64_t out, const float* x, const float* w,
             const float* bias, const float* residual, float* y);
 void attention(const AttentionArgs& a, const float* q, const float* k, const float* v, float* out);

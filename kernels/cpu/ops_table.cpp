@@ -20,6 +20,7 @@ const Ops& cpu_ops() {
       .concat_channels = cpu::concat_channels,
       // A few hundred sin/cos per sample: ref's loop is already fast enough.
       .timestep_embedding = ref::timestep_embedding,
+      .conv2d_upsampled2x = cpu::conv2d_upsampled2x,
   };
   return ops;
 }

@@ -1,4 +1,5 @@
-// The softmax row both attention ops (fp32: attention.cpp, bf16: bf16_ops.cpp) share.
+// The fp32 attention's softmax row (attention.cpp); the bf16 attention fuses its own
+// with the rounding to bf16 (softmax_bf16_tiles in bf16_gemm.h).
 #pragma once
 
 #include <cstdint>

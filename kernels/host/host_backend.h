@@ -55,6 +55,14 @@ class HostBackend : public Backend {
     const auto timer = time_op("conv2d");
     ops_.conv2d(a, x.ptr(), w.ptr(), opt(bias), opt(residual), y.ptr());
   }
+  void conv2d_upsampled2x(const Conv2dArgs& a, const Tensor& x, const Tensor& w, const Tensor* bias,
+                          Tensor& y) override {
+    if (!ops_.conv2d_upsampled2x) return Backend::conv2d_upsampled2x(a, x, w, bias, y);
+    const auto timer = time_op("conv2d");
+    FARM_ASSERT(x.dim(1) * 2 == a.in_h && x.dim(2) * 2 == a.in_w, shape_str(x.shape), " upsampled to ", a.in_h, "x",
+                a.in_w);
+    ops_.conv2d_upsampled2x(a, x.ptr(), w.ptr(), opt(bias), y.ptr());
+  }
   void linear(int64_t batch, int64_t rows, int64_t in, int64_t out, const Tensor& x, const Tensor& w,
               const Tensor* bias, const Tensor* residual, Tensor& y) override {
     const auto timer = time_op("linear");

@@ -251,13 +251,17 @@ TEST(CpuBf16, DirectConvGivesTheBitsOfIm2col) {
 }
 
 // The upsampler's fused conv (Backend::conv2d_upsampled2x) reads x in place
-// and gives the bits of upsampling first, on odd sizes and channel counts.
+// and gives the bits of upsampling first, on odd sizes and channel counts,
+// in bf16 and on the fp32 cpu backend.
 TEST(CpuBf16, UpsampledConvIsTheConvOfTheUpsampledInput) {
-  const auto be = make_cpu_bf16_backend();
   struct Shape4 {
     int64_t batch, h, w, ci, co;
   };
-  for (const Shape4 s : {Shape4{2, 5, 7, 24, 20}, Shape4{1, 8, 8, 64, 48}, Shape4{3, 3, 1, 40, 16}}) {
+  std::vector<std::unique_ptr<Backend>> backends;
+  backends.push_back(make_cpu_bf16_backend());
+  backends.push_back(make_host_backend(cpu_ops()));
+  for (const auto& be : backends)
+    for (const Shape4 s : {Shape4{2, 5, 7, 24, 20}, Shape4{1, 8, 8, 64, 48}, Shape4{3, 3, 1, 40, 16}}) {
     const Tensor x({s.batch, s.h, s.w, s.ci}, random_values(s.batch * s.h * s.w * s.ci, 5, false));
     const Tensor w = be->weight(Tensor({s.co, 3, 3, s.ci}, random_values(s.co * 9 * s.ci, 6, false)));
     const Tensor b = be->weight(Tensor({s.co}, random_values(s.co, 7, false)));
@@ -268,7 +272,7 @@ TEST(CpuBf16, UpsampledConvIsTheConvOfTheUpsampledInput) {
     Tensor want = be->empty({s.batch, a.out_h(), a.out_w(), s.co}), got = be->empty(want.shape);
     be->conv2d(a, up, w, &b, nullptr, want);
     be->conv2d_upsampled2x(a, x, w, &b, got);
-    EXPECT_EQ(std::memcmp(got.ptr(), want.ptr(), want.bytes()), 0) << shape_str(x.shape);
+    EXPECT_EQ(std::memcmp(got.ptr(), want.ptr(), want.bytes()), 0) << be->name() << " " << shape_str(x.shape);
   }
 }
 
