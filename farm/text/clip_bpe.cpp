@@ -73,12 +73,67 @@ ClipBpe::ClipBpe(const std::string& vocab_path, const std::string& merges_path) 
   } catch (const nlohmann::json::exception& e) {  // also out_of_range: a number too large to hold
     fail("vocab file ", vocab_path, ": not valid JSON (", e.what(), ")");
   }
-  if (!vocab.is_object() || vocab.empty())
-    fail("vocab file ", vocab_path, ": expected a JSON object {token: id, ...}");
+  set_vocab(&vocab, "vocab file " + vocab_path);
+
+  std::ifstream merges_in = open_or_fail(merges_path, "merges file");
+  std::string line;
+  if (!std::getline(merges_in, line) || line.rfind("#version", 0) != 0)
+    fail("merges file ", merges_path, ":1: expected the header '#version: 0.2'");
+  // Python reads the stripped text's lines 1..48894: a blank line takes a rank
+  // of its own but merges nothing.
+  for (int rank = 0, line_no = 2; rank < kMaxMerges && std::getline(merges_in, line); ++rank, ++line_no) {
+    const auto fields = split_ascii_space(line);
+    if (fields.empty()) continue;
+    const std::string where = cat("merges file ", merges_path, ":", line_no, ": '", line, "'");
+    if (fields.size() != 2) fail(where, ": expected two symbols 'left right'");
+    add_merge(fields[0], fields[1], rank, where, "vocab file " + vocab_path);
+  }
+  if (merges_in.bad()) fail("merges file ", merges_path, ": read error");
+}
+
+std::unique_ptr<ClipBpe> ClipBpe::from_tokenizer_json(const std::string& path) {
+  std::ifstream in = open_or_fail(path, "tokenizer file");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    fail("tokenizer file ", path, ": not valid JSON (", e.what(), ")");
+  }
+  if (!j.is_object() || !j.contains("model") || !j["model"].is_object())
+    fail("tokenizer file ", path, ": expected a JSON object with a 'model' object (a tokenizers file)");
+  const auto& model = j["model"];
+  const std::string type = model.value("type", std::string());
+  const auto suffix = model.find("end_of_word_suffix");
+  if (type != "BPE" || suffix == model.end() || !suffix->is_string() || suffix->get<std::string>() != kEndOfWord)
+    fail("tokenizer file ", path, ": model is '", type, "' with end_of_word_suffix ",
+         suffix == model.end() ? std::string("absent") : suffix->dump(),
+         "; expected a CLIP byte-level BPE ('BPE', \"</w>\")");
+  if (!model.contains("vocab") || !model.contains("merges") || !model["merges"].is_array())
+    fail("tokenizer file ", path, ": model lacks 'vocab' or a 'merges' list");
+  std::unique_ptr<ClipBpe> bpe(new ClipBpe);
+  bpe->set_vocab(&model["vocab"], "tokenizer file " + path + " (model.vocab)");
+  int32_t rank = 0;
+  for (const auto& m : model["merges"]) {
+    std::string left, right;
+    if (m.is_string()) {
+      const auto fields = split_ascii_space(m.get<std::string>());
+      if (fields.size() == 2) left = fields[0], right = fields[1];
+    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
+      left = m[0].get<std::string>(), right = m[1].get<std::string>();
+    }
+    const std::string where = cat("tokenizer file ", path, ": model.merges[", rank, "] ", m.dump());
+    if (left.empty() || right.empty()) fail(where, ": expected \"left right\" or [\"left\", \"right\"]");
+    bpe->add_merge(left, right, rank++, where, "its model.vocab");
+  }
+  return bpe;
+}
+
+void ClipBpe::set_vocab(const void* vocab_json, const std::string& source) {
+  const auto& vocab = *static_cast<const nlohmann::json*>(vocab_json);
+  if (!vocab.is_object() || vocab.empty()) fail(source, ": expected a JSON object {token: id, ...}");
   for (const auto& [token, id] : vocab.items()) {
     if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= INT32_MAX)
-      fail("vocab file ", vocab_path, ": token '", token, "' has id ", id.dump(),
-           ", expected an integer in [0, 2^31)");
+      fail(source, ": token '", token, "' has id ", id.dump(), ", expected an integer in [0, 2^31)");
     const auto value = id.get<int64_t>();
     vocab_.emplace(token, value);
     if (tokens_.size() <= static_cast<size_t>(value)) tokens_.resize(static_cast<size_t>(value) + 1);
@@ -92,36 +147,23 @@ ClipBpe::ClipBpe(const std::string& vocab_path, const std::string& merges_path) 
     const int64_t plain = find(byte_char_[b]);
     const int64_t end = find(byte_char_[b] + std::string(kEndOfWord));
     if (plain < 0 || end < 0)
-      fail("vocab file ", vocab_path, ": lacks the byte token '", byte_char_[b], "' or '", byte_char_[b],
-           kEndOfWord, "' (byte ", b, "); expected a CLIP byte-level vocabulary");
+      fail(source, ": lacks the byte token '", byte_char_[b], "' or '", byte_char_[b], kEndOfWord, "' (byte ", b,
+           "); expected a CLIP byte-level vocabulary");
     byte_id_[b] = static_cast<int32_t>(plain);
     byte_end_id_[b] = static_cast<int32_t>(end);
   }
   for (const char* special : {"<|startoftext|>", "<|endoftext|>"})
-    if (find(special) < 0) fail("vocab file ", vocab_path, ": lacks '", special, "'");
+    if (find(special) < 0) fail(source, ": lacks '", special, "'");
+}
 
-  std::ifstream merges_in = open_or_fail(merges_path, "merges file");
-  std::string line;
-  if (!std::getline(merges_in, line) || line.rfind("#version", 0) != 0)
-    fail("merges file ", merges_path, ":1: expected the header '#version: 0.2'");
-  // Python reads the stripped text's lines 1..48894: a blank line takes a rank
-  // of its own but merges nothing.
-  for (int rank = 0, line_no = 2; rank < kMaxMerges && std::getline(merges_in, line); ++rank, ++line_no) {
-    const auto fields = split_ascii_space(line);
-    if (fields.empty()) continue;
-    if (fields.size() != 2)
-      fail("merges file ", merges_path, ":", line_no, ": '", line, "': expected two symbols 'left right'");
-    const int64_t left = find(fields[0]);
-    const int64_t right = find(fields[1]);
-    const int64_t merged = find(fields[0] + fields[1]);
-    if (left < 0 || right < 0 || merged < 0)
-      fail("merges file ", merges_path, ":", line_no, ": '", line, "': '",
-           left < 0 ? fields[0] : right < 0 ? fields[1] : fields[0] + fields[1], "' is not in vocab file ",
-           vocab_path);
-    // A repeated pair keeps its last rank, as dict(zip(merges, ranks)) does.
-    merges_[pair_key(left, right)] = Merge{rank, static_cast<int32_t>(merged)};
-  }
-  if (merges_in.bad()) fail("merges file ", merges_path, ": read error");
+void ClipBpe::add_merge(const std::string& left_text, const std::string& right_text, int32_t rank,
+                        const std::string& where, const std::string& vocab_source) {
+  const int64_t left = find(left_text), right = find(right_text), merged = find(left_text + right_text);
+  if (left < 0 || right < 0 || merged < 0)
+    fail(where, ": '", left < 0 ? left_text : right < 0 ? right_text : left_text + right_text, "' is not in ",
+         vocab_source);
+  // A repeated pair keeps its last rank, as dict(zip(merges, ranks)) does.
+  merges_[pair_key(left, right)] = Merge{rank, static_cast<int32_t>(merged)};
 }
 
 int64_t ClipBpe::find(std::string_view token) const {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -19,6 +20,10 @@ class ClipBpe {
   // Throws farm::Error naming the file (and line) when a file is missing or
   // malformed, or a merge uses a symbol vocab.json lacks.
   ClipBpe(const std::string& vocab_path, const std::string& merges_path);
+  // From the "model" of a tokenizers file (tokenizer.json, as transformers 5
+  // saves a CLIP tokenizer: a BPE with end_of_word_suffix '</w>'); all of its
+  // merges, "a b" strings or ["a", "b"] pairs. Errors name the file.
+  static std::unique_ptr<ClipBpe> from_tokenizer_json(const std::string& path);
 
   // Appends the ids of `word` (one pre-tokenizer match, UTF-8). Thread-safe;
   // results are cached per word.
@@ -38,12 +43,18 @@ class ClipBpe {
     int32_t merged;
   };
   std::vector<int64_t> bpe(std::string_view word) const;
+  ClipBpe() = default;
+  // The vocabulary ({token: id} as parsed JSON, opaque here) and the byte tokens.
+  void set_vocab(const void* vocab_json, const std::string& source);
+  // One merge of rank `rank`; `where` names the file (and line) for errors.
+  void add_merge(const std::string& left, const std::string& right, int32_t rank, const std::string& where,
+                 const std::string& vocab_source);
 
   std::unordered_map<std::string, int64_t> vocab_;
   std::vector<std::string> tokens_;              // id -> token
   std::unordered_map<uint64_t, Merge> merges_;   // (left id << 32 | right id) -> merge
-  int32_t byte_id_[256];                         // byte character
-  int32_t byte_end_id_[256];                     // byte character + '</w>'
+  int32_t byte_id_[256] = {};                    // byte character
+  int32_t byte_end_id_[256] = {};                // byte character + '</w>'
   std::string byte_char_[256];                   // UTF-8 of GPT-2's character for a byte
   std::unordered_map<std::string, uint8_t> char_byte_;  // inverse of byte_char_
 

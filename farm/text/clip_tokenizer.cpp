@@ -55,7 +55,15 @@ void read_special_tokens(const std::filesystem::path& path, ClipTokenizerOptions
 
 ClipTokenizer::ClipTokenizer(const std::string& vocab_path, const std::string& merges_path,
                              ClipTokenizerOptions options)
-    : bpe_(std::make_unique<ClipBpe>(vocab_path, merges_path)), options_(std::move(options)) {
+    : ClipTokenizer(std::make_unique<ClipBpe>(vocab_path, merges_path), "vocab file " + vocab_path,
+                    std::move(options)) {}
+
+ClipTokenizer ClipTokenizer::from_tokenizer_json(const std::string& path, ClipTokenizerOptions options) {
+  return ClipTokenizer(ClipBpe::from_tokenizer_json(path), "tokenizer file " + path, std::move(options));
+}
+
+ClipTokenizer::ClipTokenizer(std::unique_ptr<ClipBpe> bpe, const std::string& source, ClipTokenizerOptions options)
+    : bpe_(std::move(bpe)), options_(std::move(options)) {
   if (options_.max_length < 2 || options_.max_length > kMaxSupportedLength)
     fail("CLIP tokenizer max_length ", options_.max_length, ": expected 2..", kMaxSupportedLength);
   const std::pair<const std::string*, int64_t*> specials[] = {{&options_.bos_token, &bos_id_},
@@ -65,7 +73,7 @@ ClipTokenizer::ClipTokenizer(const std::string& vocab_path, const std::string& m
   for (const auto& [text, id] : specials) {
     *id = bpe_->find(*text);
     if (text->empty() || *id < 0)
-      fail("vocab file ", vocab_path, ": special token '", *text, "' is not in it");
+      fail(source, ": special token '", *text, "' is not in it");
     // An init-capture: clang 14 (the fuzz build) cannot capture a structured binding.
     const bool seen =
         std::any_of(added_.begin(), added_.end(), [text = text](const AddedToken& a) { return a.text == *text; });
@@ -78,11 +86,14 @@ ClipTokenizer::ClipTokenizer(const std::string& vocab_path, const std::string& m
 ClipTokenizer ClipTokenizer::from_folder(const std::string& dir, ClipTokenizerOptions defaults) {
   const std::filesystem::path root(dir);
   if (!std::filesystem::is_directory(root))
-    fail("tokenizer folder ", dir, ": not a directory (expected vocab.json, merges.txt, ...)");
+    fail("tokenizer folder ", dir, ": not a directory (expected vocab.json and merges.txt, or tokenizer.json)");
   ClipTokenizerOptions options = std::move(defaults);
   // transformers applies tokenizer_config.json, then special_tokens_map.json over it.
   read_special_tokens(root / "tokenizer_config.json", options);
   read_special_tokens(root / "special_tokens_map.json", options);
+  // transformers 5 saves tokenizer.json alone; older folders have both.
+  if (!std::filesystem::exists(root / "vocab.json") && std::filesystem::exists(root / "tokenizer.json"))
+    return from_tokenizer_json((root / "tokenizer.json").string(), std::move(options));
   return ClipTokenizer((root / "vocab.json").string(), (root / "merges.txt").string(), std::move(options));
 }
 

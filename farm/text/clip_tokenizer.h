@@ -40,8 +40,11 @@ class ClipTokenizer {
  public:
   ClipTokenizer(const std::string& vocab_path, const std::string& merges_path,
                 ClipTokenizerOptions options = {});
+  // A tokenizers file (tokenizer.json) for the vocabulary and merges.
+  static ClipTokenizer from_tokenizer_json(const std::string& path, ClipTokenizerOptions options = {});
 
-  // A diffusers `tokenizer/` folder: vocab.json, merges.txt, and the special
+  // A diffusers `tokenizer/` folder: vocab.json and merges.txt, or only
+  // tokenizer.json (as transformers 5 saves a tokenizer), and the special
   // tokens and model_max_length from special_tokens_map.json (preferred, as in
   // transformers) or tokenizer_config.json, where present, over `defaults`
   // (which alone give fix_text).
@@ -69,6 +72,7 @@ class ClipTokenizer {
   const ClipTokenizerOptions& options() const { return options_; }
 
  private:
+  ClipTokenizer(std::unique_ptr<ClipBpe> bpe, const std::string& source, ClipTokenizerOptions options);
   struct AddedToken {
     std::string text;
     int64_t id;
