@@ -55,6 +55,21 @@ Tensor Linear::forward(Backend& be, const Tensor& x, const Tensor* residual) con
   return y;
 }
 
+Tensor geglu_forward(Backend& be, const Linear& proj, const Tensor& x) {
+  FARM_ASSERT(x.dim(-1) == proj.in && proj.out % 2 == 0, shape_str(x.shape), " into GEGLU ", proj.in, "->", proj.out);
+  Shape s = x.shape;
+  s.back() = proj.out / 2;
+  Tensor y = be.empty(s);
+  if (!proj.lora.empty()) {  // the LoRA's update joins the projection before the gate
+    const Tensor p = proj.forward(be, x);
+    be.geglu(p.size() / p.dim(-1), s.back(), p, y);
+    return y;
+  }
+  be.linear_geglu(x.dim(0), rows_per_sample(x), proj.in, s.back(), x, proj.weight,
+                  proj.bias.defined() ? &proj.bias : nullptr, y);
+  return y;
+}
+
 // y + up(down(x)) for each active LoRA that patches this layer, in the set's
 // order; with no active set the output is the base layer's, untouched.
 Tensor Linear::add_lora(Backend& be, const Tensor& x, Tensor y) const {

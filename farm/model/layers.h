@@ -93,6 +93,10 @@ struct Linear {
 };
 
 // NHWC convolution; the checkpoint's [out, in, k, k] is stored as [out, k, k, in].
+// GEGLU's projection and gate: geglu(proj(x)) (diffusers' GEGLU), one
+// backend op where no LoRA patches the projection.
+Tensor geglu_forward(Backend& be, const Linear& proj, const Tensor& x);
+
 struct Conv2d {
   Tensor weight, bias;
   int64_t in = 0, out = 0;

@@ -20,11 +20,7 @@ void BasicTransformerBlock::load(const WeightLoader& w, const std::string& prefi
 Tensor BasicTransformerBlock::forward(Backend& be, const Tensor& x, const Tensor& context) const {
   Tensor h = attn1.forward(be, norm1.forward(be, x), nullptr, &x);  // [B, L, dim]
   h = attn2.forward(be, norm2.forward(be, h), &context, &h);
-  const Tensor proj = ff_in.forward(be, norm3.forward(be, h));  // [B, L, 8·dim]
-  Shape gs = proj.shape;
-  gs.back() /= 2;
-  Tensor gated = be.empty(gs);
-  be.geglu(proj.size() / proj.dim(-1), gs.back(), proj, gated);
+  const Tensor gated = geglu_forward(be, ff_in, norm3.forward(be, h));  // [B, L, 4·dim]
   return ff_out.forward(be, gated, &h);
 }
 

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/fast_math.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/ref/check.h"
@@ -253,6 +254,39 @@ void parallel_gemm_bf16(int64_t m, const Bf16RowSource& rows, const PackedBf16& 
     float* c = scratch(2, m_pad * (n1 - n0));
     gemm_bf16_strided(isa, ar, m_pad, w, n0, n1, c, n1 - n0);
     bf16_epilogue(c, n1 - n0, mr, n0, nc, bias, residual ? residual + m0 * n : nullptr, y + m0 * n, n);
+  }
+}
+
+void parallel_gemm_geglu_bf16(int64_t m, const Bf16RowSource& rows, const PackedBf16& w, const float* bias,
+                              float* y) {
+  const int64_t inner = w.n / 2;
+  FARM_KERNEL_CHECK(w.n % 2 == 0 && inner % 16 == 0, "GEGLU projection rows not 2 * a multiple of 16");
+  if (m == 0 || inner == 0) return;
+  constexpr int64_t kGegluCols = 256;  // columns of each half per item
+  const int64_t row_blocks = (m + kBlockRows - 1) / kBlockRows, col_blocks = (inner + kGegluCols - 1) / kGegluCols;
+  const int64_t items = row_blocks * col_blocks;
+  const Bf16Isa isa = bf16_isa();
+  const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(w.n) * static_cast<double>(w.k);
+#pragma omp parallel for schedule(dynamic, 1) if (items > 1 && worth_parallel(flops))
+  for (int64_t item = 0; item < items; ++item) {
+    const int64_t m0 = (item / col_blocks) * kBlockRows, c0 = (item % col_blocks) * kGegluCols;
+    const int64_t mr = std::min(kBlockRows, m - m0), m_pad = pad_to(mr, 32), nc = std::min(kGegluCols, inner - c0);
+    uint16_t* a = bf16_scratch(m_pad * w.k_pad);
+    for (int64_t r = 0; r < mr; ++r) rows(m0 + r, a + r * w.k_pad);
+    if (mr < m_pad) std::fill(a + mr * w.k_pad, a + m_pad * w.k_pad, uint16_t{0});
+    thread_local RowMajor layout;
+    const Bf16Rows ar = layout.rows(a, m_pad, w.k_pad, 16 * w.k_pad, 32, 2 * w.k_pad);
+    // [hidden block | gate block] side by side, 2·nc columns per row.
+    const int64_t ldc = 2 * nc;
+    float* c = scratch(2, m_pad * ldc);
+    gemm_bf16_strided(isa, ar, m_pad, w, c0, c0 + nc, c, ldc);
+    gemm_bf16_strided(isa, ar, m_pad, w, inner + c0, inner + c0 + nc, c + nc, ldc);
+    for (int64_t r = 0; r < mr; ++r) {
+      float* cr = c + r * ldc;
+      if (bias)
+        for (int64_t j = 0; j < nc; ++j) cr[j] += bias[c0 + j], cr[nc + j] += bias[inner + c0 + j];
+      geglu_span(nc, cr, cr + nc, y + (m0 + r) * inner + c0);
+    }
   }
 }
 

@@ -120,4 +120,12 @@ using Bf16RowSource = std::function<void(int64_t m, uint16_t* row)>;
 void parallel_gemm_bf16(int64_t m, const Bf16RowSource& rows, const PackedBf16& w, const float* bias,
                         const float* residual, float* y);
 
+// GEGLU's projection without its [m, 2·inner] output: W is [2·inner, K]
+// (hidden rows, then gate rows), and y[m, j] = h · gelu(g) with
+// h = A[m]·W[j] + bias[j], g = A[m]·W[inner + j] + bias[inner + j], for
+// j < inner. Each work item computes a block of columns of both halves. The
+// bits of parallel_gemm_bf16 into [m, 2·inner] followed by the geglu op.
+// inner must be a multiple of 16.
+void parallel_gemm_geglu_bf16(int64_t m, const Bf16RowSource& rows, const PackedBf16& w, const float* bias, float* y);
+
 }  // namespace farm::kernels::cpu

@@ -18,4 +18,16 @@ void linear_bf16(int64_t batch, int64_t rows, const float* x, const PackedBf16& 
       w, bias, residual, y);
 }
 
+void linear_geglu_bf16(int64_t batch, int64_t rows, const float* x, const PackedBf16& w, const float* bias,
+                       float* y) {
+  const int64_t in = w.k;
+  parallel_gemm_geglu_bf16(
+      batch * rows,
+      [&](int64_t m, uint16_t* row) {
+        to_bf16(x + m * in, in, row);
+        std::fill(row + in, row + w.k_pad, uint16_t{0});
+      },
+      w, bias, y);
+}
+
 }  // namespace farm::kernels::cpu

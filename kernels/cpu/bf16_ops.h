@@ -28,6 +28,9 @@ void conv2d_bf16_im2col(const Conv2dArgs& a, int upsample, const float* x, const
 // As Ops::linear; w packed from [out, in].
 void linear_bf16(int64_t batch, int64_t rows, const float* x, const PackedBf16& w, const float* bias,
                  const float* residual, float* y);
+// linear (w [2·inner, in]) and then geglu, without the linear's output
+// (parallel_gemm_geglu_bf16); inner a multiple of 16.
+void linear_geglu_bf16(int64_t batch, int64_t rows, const float* x, const PackedBf16& w, const float* bias, float* y);
 // As Ops::attention: S = scale · bf16(Q) · bf16(K)^T, softmax in fp32,
 // O = bf16(P) · bf16(V) / rowsum(P).
 void attention_bf16(const AttentionArgs& a, const float* q, const float* k, const float* v, float* out);

@@ -18,6 +18,9 @@ void group_norm(int64_t batch, int64_t hw, int64_t channels, int64_t groups, flo
 void layer_norm(int64_t rows, int64_t channels, float eps, const float* x, const float* gamma,
                 const float* beta, float* y);
 void silu(int64_t n, const float* x, float* y);
+// y[i] = hidden[i] · gelu(gate[i]) for i < n, one thread: geglu's arithmetic
+// for ops that produce hidden and gate themselves.
+void geglu_span(int64_t n, const float* hidden, const float* gate, float* y);
 void gelu(int64_t n, const float* x, float* y);
 void quick_gelu(int64_t n, const float* x, float* y);
 void add(int64_t n, const float* a, const float* b, float* y);

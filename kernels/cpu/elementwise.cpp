@@ -59,6 +59,8 @@ void add(int64_t n, const float* a, const float* b, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
 }
 
+void geglu_span(int64_t n, const float* hidden, const float* gate, float* y) { geglu_run(n, hidden, gate, y); }
+
 // x[r] = [hidden(inner) | gate(inner)], as diffusers' GEGLU chunks proj(x).
 void geglu(int64_t rows, int64_t inner, const float* x, float* y) {
 #pragma omp parallel for schedule(static) if (rows * inner > kParallelMin)

@@ -76,6 +76,15 @@ class CpuBf16Backend final : public HostBackend {
     FARM_ASSERT(p.n == out && p.k == in, "linear ", in, " -> ", out, " with a weight ", shape_str(w.shape));
     cpu::linear_bf16(batch, rows, x.ptr(), p, opt(bias), opt(residual), y.ptr());
   }
+  void linear_geglu(int64_t batch, int64_t rows, int64_t in, int64_t inner, const Tensor& x, const Tensor& w,
+                    const Tensor* bias, Tensor& y) override {
+    if (inner % 16 != 0) return Backend::linear_geglu(batch, rows, in, inner, x, w, bias, y);
+    const auto timer = time_op("linear");
+    const cpu::PackedBf16 p = packed(w);
+    FARM_ASSERT(p.n == 2 * inner && p.k == in, "GEGLU projection ", in, " -> 2 x ", inner, " with a weight ",
+                shape_str(w.shape));
+    cpu::linear_geglu_bf16(batch, rows, x.ptr(), p, opt(bias), y.ptr());
+  }
   void attention(const AttentionArgs& a, const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out) override {
     const auto timer = time_op("attention");
     cpu::attention_bf16(a, q.ptr(), k.ptr(), v.ptr(), out.ptr());

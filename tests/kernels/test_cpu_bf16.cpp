@@ -250,6 +250,30 @@ TEST(CpuBf16, DirectConvGivesTheBitsOfIm2col) {
   }
 }
 
+// GEGLU's projection and gate in one op (Backend::linear_geglu): the bits of
+// linear into [rows, 2·inner] and then geglu, with and without bias, inner a
+// multiple of 16 (fused) and not (the two ops).
+TEST(CpuBf16, LinearGegluGivesTheBitsOfLinearThenGeglu) {
+  const auto be = make_cpu_bf16_backend();
+  struct Geometry {
+    int64_t batch, rows, in, inner;
+    bool bias;
+  };
+  for (const Geometry g : {Geometry{2, 300, 40, 48, true}, Geometry{1, 77, 320, 1280, true},
+                           Geometry{3, 33, 64, 272, false}, Geometry{2, 17, 24, 20, true}}) {
+    const Tensor x({g.batch, g.rows, g.in}, random_values(g.batch * g.rows * g.in, 31, false));
+    const Tensor w = be->weight(Tensor({2 * g.inner, g.in}, random_values(2 * g.inner * g.in, 32, false)));
+    const Tensor b = be->weight(Tensor({2 * g.inner}, random_values(2 * g.inner, 33, false)));
+    const Tensor* bias = g.bias ? &b : nullptr;
+    Tensor proj = be->empty({g.batch * g.rows, 2 * g.inner});
+    be->linear(g.batch, g.rows, g.in, 2 * g.inner, x, w, bias, nullptr, proj);
+    Tensor want = be->empty({g.batch * g.rows, g.inner}), got = be->empty(want.shape);
+    be->geglu(g.batch * g.rows, g.inner, proj, want);
+    be->linear_geglu(g.batch, g.rows, g.in, g.inner, x, w, bias, got);
+    EXPECT_EQ(std::memcmp(got.ptr(), want.ptr(), want.bytes()), 0) << g.rows << "x" << g.in << " inner " << g.inner;
+  }
+}
+
 // The upsampler's fused conv (Backend::conv2d_upsampled2x) reads x in place
 // and gives the bits of upsampling first, on odd sizes and channel counts,
 // in bf16 and on the fp32 cpu backend.
