@@ -14,6 +14,7 @@
 #include <omp.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -186,6 +187,8 @@ TEST(CpuBf16, OpsWithinTheBf16BoundOfTheFp32Reference) {
       peak = std::max(peak, static_cast<double>(std::abs(want[i])));
     }
     const double bound = 2 * baseline_err + std::ldexp(peak, -8);
+    std::printf("[bf16] %-36s error %.3e  bound %.3e  (rounded-reference error %.3e, |ref| max %.3g)\n",
+                c.name.c_str(), kernel_err, bound, baseline_err, peak);
     EXPECT_LE(kernel_err, bound) << c.name << ": baseline error " << baseline_err;
     EXPECT_GT(kernel_err, 0.0) << c.name << ": bf16 rounding should show";
     ++checked;
