@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/f32_gemm.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/ref/check.h"
 
@@ -79,14 +80,37 @@ void conv2d_im2col(const Conv2dArgs& a, int up, const float* x, const float* w, 
   }
 }
 
+// The AVX-512 implicit GEMM (f32_gemm.h): tap t of output pixel m reads
+// its input pixel's Cin run in place, or a run of zeros outside the image.
+void conv2d_direct(const Conv2dArgs& a, int up, const float* x, const float* w, const float* bias,
+                   const float* residual, float* y) {
+  FARM_KERNEL_CHECK(a.kernel > 0 && a.stride > 0 && a.pad >= 0, "bad conv geometry");
+  FARM_KERNEL_CHECK(up >= 1 && a.in_h % up == 0 && a.in_w % up == 0, "upsampled conv input not a multiple of 2");
+  const int64_t k = a.kernel, ci = a.in_c, ow = a.out_w(), pixels = a.out_h() * ow;
+  const int64_t src_w = a.in_w / up, in_size = (a.in_h / up) * src_w * ci;
+  const float* zeros = zero_run(ci);
+  const RowPointers rows = [&](int64_t m0, int count, int64_t tap, const float** p) {
+    const int64_t ky = tap / k, kx = tap % k;
+    for (int i = 0; i < count; ++i) {
+      const int64_t b = (m0 + i) / pixels, pix = (m0 + i) % pixels;
+      const int64_t iy = (pix / ow) * a.stride - a.pad + ky, ix = (pix % ow) * a.stride - a.pad + kx;
+      const bool inside = iy >= 0 && iy < a.in_h && ix >= 0 && ix < a.in_w;
+      p[i] = inside ? x + b * in_size + ((iy / up) * src_w + ix / up) * ci : zeros;
+    }
+  };
+  gemm_f32(a.batch * pixels, k * k, ci, rows, w, a.out_c, bias, residual, y);
+}
+
 }  // namespace
 
 void conv2d(const Conv2dArgs& a, const float* x, const float* w, const float* bias, const float* residual,
             float* y) {
+  if (f32_kernel_available()) return conv2d_direct(a, 1, x, w, bias, residual, y);
   conv2d_im2col(a, 1, x, w, bias, residual, y);
 }
 
 void conv2d_upsampled2x(const Conv2dArgs& a, const float* x, const float* w, const float* bias, float* y) {
+  if (f32_kernel_available()) return conv2d_direct(a, 2, x, w, bias, nullptr, y);
   conv2d_im2col(a, 2, x, w, bias, nullptr, y);
 }
 

@@ -1,0 +1,201 @@
+// The AVX-512 fp32 implicit GEMM (f32_gemm.h).
+//
+// A work item is a band of up to 512 rows and a block of 64-column panels.
+// For each panel it packs W's 64 rows transposed (k-major, 16×16 register
+// transposes), then walks k in chunks of 128 (32 KB of panel, in L1) and,
+// for each chunk, every 6-row tile of the band: 6 × 64 outputs in 24
+// registers, one broadcast of A per row and 4 loads of W per k. Partial
+// sums wait in a band × 64 buffer between chunks, and the epilogue adds
+// bias and residual when the band's sums are complete.
+#include "kernels/cpu/f32_gemm.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "kernels/cpu/gemm.h"
+#include "kernels/ref/check.h"
+
+// GCC 12 reports the unused merge source inside the AVX-512 intrinsics'
+// headers as uninitialised (a false positive).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+namespace farm::kernels::cpu {
+namespace {
+
+constexpr int64_t kBand = 512;    // rows per work item, at most
+constexpr int64_t kPanel = 64;    // columns per packed panel
+constexpr int64_t kChunk = 128;   // k per chunk: 128 × 64 floats = 32 KB
+constexpr int kTile = 6;          // rows per register tile
+constexpr int64_t kMinItems = 8;  // enough work items to balance up to 8 threads
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// c[i, 0 : 16V) (+)= Σ_{k < kc} a[i][off + k] · b[k, 0 : 16V) for i < R.
+template <int R, int V>
+__attribute__((target("avx512f"))) void tile_kernel(int64_t kc, const float* const* a, int64_t off, const float* b,
+                                                    float* c, bool first) {
+  __m512 acc[R][V];
+  const float* ap[R];
+  for (int i = 0; i < R; ++i) {
+    ap[i] = a[i] + off;
+    for (int v = 0; v < V; ++v) acc[i][v] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(c + i * kPanel + 16 * v);
+  }
+  for (int64_t k = 0; k < kc; ++k) {
+    __m512 bv[V];
+    for (int v = 0; v < V; ++v) bv[v] = _mm512_loadu_ps(b + k * 16 * V + 16 * v);
+    for (int i = 0; i < R; ++i) {
+      const __m512 av = _mm512_set1_ps(ap[i][k]);
+      for (int v = 0; v < V; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+    }
+  }
+  for (int i = 0; i < R; ++i)
+    for (int v = 0; v < V; ++v) _mm512_storeu_ps(c + i * kPanel + 16 * v, acc[i][v]);
+}
+
+using TileKernel = void (*)(int64_t, const float* const*, int64_t, const float*, float*, bool);
+
+template <int R>
+TileKernel pick_v(int v) {
+  switch (v) {
+    case 1: return tile_kernel<R, 1>;
+    case 2: return tile_kernel<R, 2>;
+    case 3: return tile_kernel<R, 3>;
+    default: return tile_kernel<R, 4>;
+  }
+}
+
+TileKernel pick(int rows, int v) {
+  switch (rows) {
+    case 1: return pick_v<1>(v);
+    case 2: return pick_v<2>(v);
+    case 3: return pick_v<3>(v);
+    case 4: return pick_v<4>(v);
+    case 5: return pick_v<5>(v);
+    default: return pick_v<6>(v);
+  }
+}
+
+// out[k, j] = w[j · ldw + k] for k < kdim, j < 16; rows j ≥ width read as
+// zero. One 16×16 block of k at a time through registers.
+__attribute__((target("avx512f"))) void pack_16(const float* w, int64_t ldw, int64_t width, int64_t kdim,
+                                                float* out, int64_t ldo) {
+  int64_t k0 = 0;
+  for (; k0 + 16 <= kdim; k0 += 16) {
+    __m512 r[16], t[16], u[16];
+    for (int j = 0; j < 16; ++j) r[j] = j < width ? _mm512_loadu_ps(w + j * ldw + k0) : _mm512_setzero_ps();
+    for (int i = 0; i < 8; ++i) {
+      t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);      // per lane: a0 b0 a1 b1
+      t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);  // a2 b2 a3 b3
+    }
+    for (int i = 0; i < 4; ++i) {  // rows 4i .. 4i+3: u[4i + q] holds column 4L + q in lane L
+      u[4 * i + 0] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+      u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+      u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+      u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int q = 0; q < 4; ++q) {
+      const __m512 v0 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0x88), v1 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0xDD);
+      const __m512 w0 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0x88);
+      const __m512 w1 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0xDD);
+      _mm512_storeu_ps(out + (k0 + q) * ldo, _mm512_shuffle_f32x4(v0, w0, 0x88));
+      _mm512_storeu_ps(out + (k0 + 4 + q) * ldo, _mm512_shuffle_f32x4(v1, w1, 0x88));
+      _mm512_storeu_ps(out + (k0 + 8 + q) * ldo, _mm512_shuffle_f32x4(v0, w0, 0xDD));
+      _mm512_storeu_ps(out + (k0 + 12 + q) * ldo, _mm512_shuffle_f32x4(v1, w1, 0xDD));
+    }
+  }
+  for (; k0 < kdim; ++k0)
+    for (int64_t j = 0; j < 16; ++j) out[k0 * ldo + j] = j < width ? w[j * ldw + k0] : 0.0f;
+}
+
+// W's rows n0 .. n0 + width (≤ 64) as a k-major panel of 16·vecs columns.
+void pack_panel(const float* w, int64_t kdim, int64_t n0, int64_t width, int vecs, float* out) {
+  for (int v = 0; v < vecs; ++v)
+    pack_16(w + (n0 + 16 * v) * kdim, kdim, std::min<int64_t>(16, width - 16 * v), kdim, out + 16 * v, 16 * vecs);
+}
+
+const float** pointer_table(int64_t n) {
+  thread_local std::vector<const float*> table;
+  if (static_cast<int64_t>(table.size()) < n) table.resize(static_cast<size_t>(n));
+  return table.data();
+}
+
+}  // namespace
+
+bool f32_kernel_available() {
+  static const bool available = [] {
+    const char* env = std::getenv("FARM_CPU_F32");
+    if (env && std::strcmp(env, "blas") == 0) return false;
+#if defined(__x86_64__)
+    return __builtin_cpu_supports("avx512f") != 0;
+#else
+    return false;
+#endif
+  }();
+  return available;
+}
+
+const float* zero_run(int64_t n) {
+  // Sized once, generously (a conv's Cin is far below this); a longer
+  // request is a bug in the caller.
+  constexpr int64_t kZeros = int64_t{1} << 16;
+  static const std::vector<float> zeros(static_cast<size_t>(kZeros), 0.0f);
+  FARM_KERNEL_CHECK(n <= kZeros, "zero run longer than 65536");
+  return zeros.data();
+}
+
+void gemm_f32(int64_t m, int64_t segments, int64_t run, const RowPointers& rows, const float* w, int64_t n,
+              const float* bias, const float* residual, float* y) {
+  if (m == 0 || n == 0) return;
+  const int64_t kdim = segments * run;
+  const int64_t bands = ceil_div(m, kBand), band = ceil_div(m, bands);
+  const int64_t panels = ceil_div(n, kPanel);
+  const int64_t col_blocks = bands >= kMinItems ? 1 : std::min(panels, ceil_div(kMinItems, bands));
+  const int64_t block_panels = ceil_div(panels, col_blocks), items = bands * ceil_div(panels, block_panels);
+  const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(kdim);
+#pragma omp parallel for schedule(dynamic, 1) if (items > 1 && worth_parallel(flops))
+  for (int64_t item = 0; item < items; ++item) {
+    const int64_t m0 = (item / ceil_div(panels, block_panels)) * band, mb = std::min(band, m - m0);
+    const int64_t p0 = (item % ceil_div(panels, block_panels)) * block_panels;
+    const int64_t p1 = std::min(panels, p0 + block_panels);
+    const float** ptrs = pointer_table(segments * band);
+    for (int64_t t = 0; t < segments; ++t)
+      for (int64_t i = 0; i < mb; i += kTile)
+        rows(m0 + i, static_cast<int>(std::min<int64_t>(kTile, mb - i)), t, ptrs + t * band + i);
+    float* panel = scratch(3, kdim * kPanel);
+    float* c = scratch(4, band * kPanel);
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t n0 = p * kPanel, width = std::min(kPanel, n - n0);
+      const int vecs = static_cast<int>(ceil_div(width, 16));
+      pack_panel(w, kdim, n0, width, vecs, panel);
+      for (int64_t t = 0; t < segments; ++t)
+        for (int64_t c0 = 0; c0 < run; c0 += kChunk) {
+          const int64_t kc = std::min(kChunk, run - c0);
+          const float* b = panel + (t * run + c0) * 16 * vecs;
+          const bool first = t == 0 && c0 == 0;
+          for (int64_t i = 0; i < mb; i += kTile) {
+            const int r = static_cast<int>(std::min<int64_t>(kTile, mb - i));
+            pick(r, vecs)(kc, ptrs + t * band + i, c0, b, c + i * kPanel, first);
+          }
+        }
+      // y = sums + bias + residual, in ref's order.
+      for (int64_t i = 0; i < mb; ++i) {
+        const float* ci = c + i * kPanel;
+        float* yi = y + (m0 + i) * n + n0;
+        const float* ri = residual ? residual + (m0 + i) * n + n0 : nullptr;
+        for (int64_t j = 0; j < width; ++j) {
+          float v = ci[j];
+          if (bias) v += bias[n0 + j];
+          if (ri) v += ri[j];
+          yi[j] = v;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace farm::kernels::cpu

@@ -1,0 +1,45 @@
+// The fp32 GEMM of the cpu backend on CPUs with AVX-512: an implicit GEMM
+// whose A rows are found through pointers, so a convolution reads its NHWC
+// input in place (no im2col, no padded copy) and a linear its rows.
+//
+//   y[m, :] = Σ_k A(m, k) · W[:, k] + bias (+ residual[m, :])
+//
+// K is `segments` runs of `run` elements: run t of row m starts at the
+// pointer RowPointers gives for (m, t) (a conv's tap t: the input pixel the
+// tap reads, or a zero run for padding; a linear has one run, the row).
+//
+// Arithmetic: each element of y is one fp32 FMA chain over k in order
+// (segment, then element), started from zero, then + bias, then +
+// residual. The blocking (bands of rows, panels of 64 columns, chunks of
+// k) changes where partial sums are kept, never the order, so the bits of
+// an element depend on its row of A and its column of W alone: batch and
+// thread-count invariant by construction (invariant 1).
+//
+// Why not OpenBLAS (gemm.h, still the path without AVX-512): each 256-row
+// block repacked the whole weight and the im2col copy of a 3×3 conv's input
+// was written and packed again: 30 % of an SD UNet step's GEMM time.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace farm::kernels::cpu {
+
+// Whether this CPU runs the AVX-512 kernel (checked once); FARM_CPU_F32=blas
+// in the environment turns it off (tests, and comparing the two paths).
+bool f32_kernel_available();
+
+// Writes p[i] = the start of run `segment` of row m0 + i, i < count (≤ 6).
+using RowPointers = std::function<void(int64_t m0, int count, int64_t segment, const float** p)>;
+
+// w is [n, segments · run] row-major (a conv's [Cout, k, k, Cin]). bias and
+// residual may be null; residual may equal y (each row of y is written only
+// after its sums are complete). Spreads over the OpenMP threads; must not
+// be called from inside a parallel region.
+void gemm_f32(int64_t m, int64_t segments, int64_t run, const RowPointers& rows, const float* w, int64_t n,
+              const float* bias, const float* residual, float* y);
+
+// A run of at least n zeros, for padding taps (shared, never written).
+const float* zero_run(int64_t n);
+
+}  // namespace farm::kernels::cpu
