@@ -218,6 +218,12 @@ std::vector<KernelCase> make_cases() {
       conv("cpu_conv_k3_s2_c64", 2, 20, 18, 64, 48, 3, 2, 1),
       conv("cpu_conv_k1_gemm_residual", 2, 12, 10, 96, 80, 1, 1, 0, true, true),
       conv("cpu_conv_k3_im2col_tiles", 1, 64, 64, 128, 16, 3, 1, 1, true, true),
+      // the AVX-512 implicit GEMM (f32_gemm.h): a ragged last 64-column
+      // panel (70 = 64 + 6), Cin across a 128-k chunk, bands of 512 rows that
+      // cross samples (3 × 23² pixels), a 1×1 with 3 outputs.
+      conv("cpu_conv_k3_panels_chunks", 2, 9, 13, 200, 70, 3, 1, 1, true, true),
+      conv("cpu_conv_k3_bands_cross_samples", 3, 23, 23, 8, 130, 3, 1, 1),
+      conv("cpu_conv_k1_out3", 1, 30, 31, 64, 3, 1, 1, 0),
       linear("cpu_linear_rows1", 3, 1, 1280, 320, true, false),
       linear("cpu_linear_77x768", 2, 77, 768, 320, false, true),
       attn("cpu_attn_query_tiles_d40", 2, 2, 300, 300, 40),

@@ -1,12 +1,13 @@
 // The AVX-512 fp32 implicit GEMM (f32_gemm.h).
 //
-// A work item is a band of up to 512 rows and a block of 64-column panels.
-// For each panel it packs W's 64 rows transposed (k-major, 16×16 register
-// transposes), then walks k in chunks of 128 (32 KB of panel, in L1) and,
-// for each chunk, every 6-row tile of the band: 6 × 64 outputs in 24
-// registers, one broadcast of A per row and 4 loads of W per k. Partial
-// sums wait in a band × 64 buffer between chunks, and the epilogue adds
-// bias and residual when the band's sums are complete.
+// W is packed once per call: 64-row panels, transposed to k-major (16×16
+// register transposes). A work item is a band of rows (at most the
+// caller's max_band) and a block of panels. For each panel it walks k in
+// chunks of 128 (32 KB of panel, in L1) and, for each chunk, every 6-row
+// tile of the band: 6 × 64 outputs in 24 registers, one broadcast of A per
+// row and 4 loads of W per k. Partial sums wait in a band × 64 buffer
+// between chunks; the last chunk adds bias and residual and writes y from
+// the registers.
 #include "kernels/cpu/f32_gemm.h"
 
 #include <immintrin.h>
@@ -27,7 +28,6 @@
 namespace farm::kernels::cpu {
 namespace {
 
-constexpr int64_t kBand = 512;    // rows per work item, at most
 constexpr int64_t kPanel = 64;    // columns per packed panel
 constexpr int64_t kChunk = 128;   // k per chunk: 128 × 64 floats = 32 KB
 constexpr int kTile = 6;          // rows per register tile
@@ -35,10 +35,20 @@ constexpr int64_t kMinItems = 8;  // enough work items to balance up to 8 thread
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// c[i, 0 : 16V) (+)= Σ_{k < kc} a[i][off + k] · b[k, 0 : 16V) for i < R.
+// Where a tile's finished sums go: y[i, j] = sum + bias[j] (+ residual[i, j])
+// for j < width, rows `ld` apart (residual may equal y).
+struct TileOut {
+  float* y = nullptr;
+  const float* residual = nullptr;
+  const float* bias = nullptr;
+  int64_t ld = 0, width = 0;
+};
+
+// c[i, 0 : 16V) (+)= Σ_{k < kc} a[i][off + k] · b[k, 0 : 16V) for i < R;
+// with `out`, the sums go there instead of back to c.
 template <int R, int V>
 __attribute__((target("avx512f"))) void tile_kernel(int64_t kc, const float* const* a, int64_t off, const float* b,
-                                                    float* c, bool first) {
+                                                    float* c, bool first, const TileOut* out) {
   __m512 acc[R][V];
   const float* ap[R];
   for (int i = 0; i < R; ++i) {
@@ -53,11 +63,25 @@ __attribute__((target("avx512f"))) void tile_kernel(int64_t kc, const float* con
       for (int v = 0; v < V; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
     }
   }
-  for (int i = 0; i < R; ++i)
-    for (int v = 0; v < V; ++v) _mm512_storeu_ps(c + i * kPanel + 16 * v, acc[i][v]);
+  if (!out) {
+    for (int i = 0; i < R; ++i)
+      for (int v = 0; v < V; ++v) _mm512_storeu_ps(c + i * kPanel + 16 * v, acc[i][v]);
+    return;
+  }
+  for (int v = 0; v < V; ++v) {
+    const int64_t valid = std::min<int64_t>(16, out->width - 16 * v);
+    const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1u);
+    const __m512 bias = out->bias ? _mm512_maskz_loadu_ps(mask, out->bias + 16 * v) : _mm512_setzero_ps();
+    for (int i = 0; i < R; ++i) {
+      __m512 sum = acc[i][v];
+      if (out->bias) sum = _mm512_add_ps(sum, bias);
+      if (out->residual) sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(mask, out->residual + i * out->ld + 16 * v));
+      _mm512_mask_storeu_ps(out->y + i * out->ld + 16 * v, mask, sum);
+    }
+  }
 }
 
-using TileKernel = void (*)(int64_t, const float* const*, int64_t, const float*, float*, bool);
+using TileKernel = void (*)(int64_t, const float* const*, int64_t, const float*, float*, bool, const TileOut*);
 
 template <int R>
 TileKernel pick_v(int v) {
@@ -124,6 +148,18 @@ const float** pointer_table(int64_t n) {
   return table.data();
 }
 
+// The packed panels of one call's W, on the calling thread (the OpenMP
+// workers read them), reused across calls.
+float* packed_weights(int64_t n) {
+  thread_local std::vector<float> buffer;
+  if (static_cast<int64_t>(buffer.size()) < n) {
+    buffer.clear();
+    buffer.shrink_to_fit();
+    buffer.resize(static_cast<size_t>(n));
+  }
+  return buffer.data();
+}
+
 }  // namespace
 
 bool f32_kernel_available() {
@@ -148,16 +184,28 @@ const float* zero_run(int64_t n) {
   return zeros.data();
 }
 
+int64_t linear_band(int64_t k) { return std::clamp<int64_t>((int64_t{1} << 16) / std::max<int64_t>(k, 1), 48, 512); }
+
 void gemm_f32(int64_t m, int64_t segments, int64_t run, const RowPointers& rows, const float* w, int64_t n,
-              const float* bias, const float* residual, float* y) {
+              const float* bias, const float* residual, float* y, int64_t max_band) {
   if (m == 0 || n == 0) return;
+  FARM_KERNEL_CHECK(max_band >= 1, "gemm_f32 needs a band of at least one row");
   const int64_t kdim = segments * run;
-  const int64_t bands = ceil_div(m, kBand), band = ceil_div(m, bands);
+  const int64_t bands = ceil_div(m, max_band), band = ceil_div(m, bands);
   const int64_t panels = ceil_div(n, kPanel);
   const int64_t col_blocks = bands >= kMinItems ? 1 : std::min(panels, ceil_div(kMinItems, bands));
   const int64_t block_panels = ceil_div(panels, col_blocks), items = bands * ceil_div(panels, block_panels);
   const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(kdim);
-#pragma omp parallel for schedule(dynamic, 1) if (items > 1 && worth_parallel(flops))
+  const bool parallel = worth_parallel(flops);
+  // W packed once per call, every panel kdim × 64 floats apart: with the
+  // panels packed per work item, each band of rows repacked all of W.
+  float* packed = packed_weights(panels * kdim * kPanel);
+#pragma omp parallel for schedule(static) if (panels > 1 && parallel)
+  for (int64_t p = 0; p < panels; ++p) {
+    const int64_t width = std::min(kPanel, n - p * kPanel);
+    pack_panel(w, kdim, p * kPanel, width, static_cast<int>(ceil_div(width, 16)), packed + p * kdim * kPanel);
+  }
+#pragma omp parallel for schedule(dynamic, 1) if (items > 1 && parallel)
   for (int64_t item = 0; item < items; ++item) {
     const int64_t m0 = (item / ceil_div(panels, block_panels)) * band, mb = std::min(band, m - m0);
     const int64_t p0 = (item % ceil_div(panels, block_panels)) * block_panels;
@@ -166,34 +214,23 @@ void gemm_f32(int64_t m, int64_t segments, int64_t run, const RowPointers& rows,
     for (int64_t t = 0; t < segments; ++t)
       for (int64_t i = 0; i < mb; i += kTile)
         rows(m0 + i, static_cast<int>(std::min<int64_t>(kTile, mb - i)), t, ptrs + t * band + i);
-    float* panel = scratch(3, kdim * kPanel);
     float* c = scratch(4, band * kPanel);
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t n0 = p * kPanel, width = std::min(kPanel, n - n0);
       const int vecs = static_cast<int>(ceil_div(width, 16));
-      pack_panel(w, kdim, n0, width, vecs, panel);
+      const float* panel = packed + p * kdim * kPanel;
       for (int64_t t = 0; t < segments; ++t)
         for (int64_t c0 = 0; c0 < run; c0 += kChunk) {
           const int64_t kc = std::min(kChunk, run - c0);
           const float* b = panel + (t * run + c0) * 16 * vecs;
-          const bool first = t == 0 && c0 == 0;
+          const bool first = t == 0 && c0 == 0, last = t == segments - 1 && c0 + kc == run;
           for (int64_t i = 0; i < mb; i += kTile) {
             const int r = static_cast<int>(std::min<int64_t>(kTile, mb - i));
-            pick(r, vecs)(kc, ptrs + t * band + i, c0, b, c + i * kPanel, first);
+            const int64_t at = (m0 + i) * n + n0;
+            const TileOut out{y + at, residual ? residual + at : nullptr, bias ? bias + n0 : nullptr, n, width};
+            pick(r, vecs)(kc, ptrs + t * band + i, c0, b, c + i * kPanel, first, last ? &out : nullptr);
           }
         }
-      // y = sums + bias + residual, in ref's order.
-      for (int64_t i = 0; i < mb; ++i) {
-        const float* ci = c + i * kPanel;
-        float* yi = y + (m0 + i) * n + n0;
-        const float* ri = residual ? residual + (m0 + i) * n + n0 : nullptr;
-        for (int64_t j = 0; j < width; ++j) {
-          float v = ci[j];
-          if (bias) v += bias[n0 + j];
-          if (ri) v += ri[j];
-          yi[j] = v;
-        }
-      }
     }
   }
 }

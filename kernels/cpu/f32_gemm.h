@@ -34,10 +34,16 @@ using RowPointers = std::function<void(int64_t m0, int count, int64_t segment, c
 
 // w is [n, segments · run] row-major (a conv's [Cout, k, k, Cin]). bias and
 // residual may be null; residual may equal y (each row of y is written only
-// after its sums are complete). Spreads over the OpenMP threads; must not
-// be called from inside a parallel region.
+// after its sums are complete). A work item covers at most max_band rows:
+// what it reads of A should stay in L2 (a linear's band × K floats; a
+// conv's few input rows). Spreads over the OpenMP threads; must not be
+// called from inside a parallel region.
 void gemm_f32(int64_t m, int64_t segments, int64_t run, const RowPointers& rows, const float* w, int64_t n,
-              const float* bias, const float* residual, float* y);
+              const float* bias, const float* residual, float* y, int64_t max_band);
+
+// A linear's band: its rows of A within 512 KB (a quarter of this L2, beside
+// the panels streaming through), 48 to 512 rows.
+int64_t linear_band(int64_t k);
 
 // A run of at least n zeros, for padding taps (shared, never written).
 const float* zero_run(int64_t n);
