@@ -1,4 +1,6 @@
-// Convolution as GEMM: per sample, im2col gathers each output pixel's k·k·Cin
+// Convolution as GEMM. With AVX-512, the implicit GEMM of f32_gemm.h reads
+// each tap's Cin run of the NHWC input in place (an upsampled input too).
+// Without it: per sample, im2col gathers each output pixel's k·k·Cin
 // receptive field (NHWC makes each kernel tap one contiguous Cin run) into a
 // row, then y[pixels, Cout] = col[pixels, k·k·Cin] · w[Cout, k·k·Cin]^T.
 // A 1×1 stride-1 unpadded conv is that GEMM on x itself. The GEMM runs as

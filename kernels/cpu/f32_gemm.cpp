@@ -10,7 +10,12 @@
 // the registers.
 #include "kernels/cpu/f32_gemm.h"
 
+// Elsewhere than x86-64 the file builds without its kernels and
+// f32_kernel_available() says no.
+#if defined(__x86_64__) && !defined(FARM_NO_AVX512_KERNELS)
+#define FARM_F32_AVX512 1
 #include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cstdlib>
@@ -26,6 +31,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
 namespace farm::kernels::cpu {
+#if defined(FARM_F32_AVX512)
 namespace {
 
 constexpr int64_t kPanel = 64;    // columns per packed panel
@@ -161,12 +167,13 @@ float* packed_weights(int64_t n) {
 }
 
 }  // namespace
+#endif  // FARM_F32_AVX512
 
 bool f32_kernel_available() {
   static const bool available = [] {
     const char* env = std::getenv("FARM_CPU_F32");
     if (env && std::strcmp(env, "blas") == 0) return false;
-#if defined(__x86_64__)
+#if defined(FARM_F32_AVX512)
     return __builtin_cpu_supports("avx512f") != 0;
 #else
     return false;
@@ -188,6 +195,11 @@ int64_t linear_band(int64_t k) { return std::clamp<int64_t>((int64_t{1} << 16) /
 
 void gemm_f32(int64_t m, int64_t segments, int64_t run, const RowPointers& rows, const float* w, int64_t n,
               const float* bias, const float* residual, float* y, int64_t max_band) {
+#if !defined(FARM_F32_AVX512)
+  (void)m, (void)segments, (void)run, (void)rows, (void)w, (void)n, (void)bias, (void)residual, (void)y,
+      (void)max_band;
+  FARM_KERNEL_CHECK(false, "gemm_f32 needs x86-64 with AVX-512 (f32_kernel_available)");
+#else
   if (m == 0 || n == 0) return;
   FARM_KERNEL_CHECK(max_band >= 1, "gemm_f32 needs a band of at least one row");
   const int64_t kdim = segments * run;
@@ -233,6 +245,7 @@ void gemm_f32(int64_t m, int64_t segments, int64_t run, const RowPointers& rows,
         }
     }
   }
+#endif
 }
 
 }  // namespace farm::kernels::cpu

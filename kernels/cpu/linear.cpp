@@ -2,12 +2,27 @@
 // block-parallel GEMM per sample so each sample's shapes (and so its bits)
 // never depend on the batch.
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/f32_gemm.h"
 #include "kernels/cpu/gemm.h"
 
 namespace farm::kernels::cpu {
+namespace {
+constexpr int64_t kFewRows = 512;
+}  // namespace
 
 void linear(int64_t batch, int64_t rows, int64_t in, int64_t out, const float* x, const float* w,
             const float* bias, const float* residual, float* y) {
+  // Few rows per sample (a text encoder's 77 tokens, SD's 16² and 8² levels):
+  // OpenBLAS, called per sample, packs W for very few rows; the implicit
+  // GEMM packs it once for the whole batch and reads the rows in place
+  // (text encoder 184 → 136 ms). The choice depends on the per-sample shape
+  // alone, so a sample's bits never depend on the batch.
+  if (f32_kernel_available() && rows < kFewRows) {
+    const RowPointers row_ptrs = [&](int64_t m0, int count, int64_t, const float** p) {
+      for (int i = 0; i < count; ++i) p[i] = x + (m0 + i) * in;
+    };
+    return gemm_f32(batch * rows, 1, in, row_ptrs, w, out, bias, residual, y, linear_band(in));
+  }
   // An in-place residual (residual == y) is staged like conv2d's.
   const bool staged = residual != nullptr && residual == y;
   float* stage = staged ? scratch(1, rows * out) : nullptr;
