@@ -234,6 +234,10 @@ std::vector<KernelCase> make_cases() {
       // and a ragged one; causal rows that see none of a later block.
       attn("cpu_attn_key_blocks_d40", 1, 2, 150, 1100, 40),
       attn("cpu_attn_key_blocks_causal_d64", 1, 2, 700, 700, 64, 0, 0, true),
+      // the fp32 flash path: head dims past one 64-column panel, a ragged
+      // last key panel and query tile.
+      attn("cpu_attn_flash_d80", 2, 2, 130, 700, 80),
+      attn("cpu_attn_flash_d160_k577", 1, 1, 20, 577, 160),
       group_norm("cpu_group_norm_silu_32x32x320", 2, 32 * 32, 320, 32, 1e-6f, true),
       layer_norm("cpu_layer_norm_300x320", 2, 300, 320, 1e-5f),
       pointwise("cpu_silu_odd", OpKind::silu, 2, 100003),

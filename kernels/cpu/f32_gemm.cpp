@@ -54,12 +54,12 @@ struct TileOut {
 // with `out`, the sums go there instead of back to c.
 template <int R, int V>
 __attribute__((target("avx512f"))) void tile_kernel(int64_t kc, const float* const* a, int64_t off, const float* b,
-                                                    float* c, bool first, const TileOut* out) {
+                                                    float* c, int64_t ldc, bool first, const TileOut* out) {
   __m512 acc[R][V];
   const float* ap[R];
   for (int i = 0; i < R; ++i) {
     ap[i] = a[i] + off;
-    for (int v = 0; v < V; ++v) acc[i][v] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(c + i * kPanel + 16 * v);
+    for (int v = 0; v < V; ++v) acc[i][v] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(c + i * ldc + 16 * v);
   }
   for (int64_t k = 0; k < kc; ++k) {
     __m512 bv[V];
@@ -71,7 +71,7 @@ __attribute__((target("avx512f"))) void tile_kernel(int64_t kc, const float* con
   }
   if (!out) {
     for (int i = 0; i < R; ++i)
-      for (int v = 0; v < V; ++v) _mm512_storeu_ps(c + i * kPanel + 16 * v, acc[i][v]);
+      for (int v = 0; v < V; ++v) _mm512_storeu_ps(c + i * ldc + 16 * v, acc[i][v]);
     return;
   }
   for (int v = 0; v < V; ++v) {
@@ -87,7 +87,8 @@ __attribute__((target("avx512f"))) void tile_kernel(int64_t kc, const float* con
   }
 }
 
-using TileKernel = void (*)(int64_t, const float* const*, int64_t, const float*, float*, bool, const TileOut*);
+using TileKernel = void (*)(int64_t, const float* const*, int64_t, const float*, float*, int64_t, bool,
+                           const TileOut*);
 
 template <int R>
 TileKernel pick_v(int v) {
@@ -142,10 +143,11 @@ __attribute__((target("avx512f"))) void pack_16(const float* w, int64_t ldw, int
     for (int64_t j = 0; j < 16; ++j) out[k0 * ldo + j] = j < width ? w[j * ldw + k0] : 0.0f;
 }
 
-// W's rows n0 .. n0 + width (≤ 64) as a k-major panel of 16·vecs columns.
-void pack_panel(const float* w, int64_t kdim, int64_t n0, int64_t width, int vecs, float* out) {
+// W's rows n0 .. n0 + width (≤ 64), ldw apart, as a k-major panel of
+// 16·vecs columns.
+void pack_panel(const float* w, int64_t ldw, int64_t kdim, int64_t n0, int64_t width, int vecs, float* out) {
   for (int v = 0; v < vecs; ++v)
-    pack_16(w + (n0 + 16 * v) * kdim, kdim, std::min<int64_t>(16, width - 16 * v), kdim, out + 16 * v, 16 * vecs);
+    pack_16(w + (n0 + 16 * v) * ldw, ldw, std::min<int64_t>(16, width - 16 * v), kdim, out + 16 * v, 16 * vecs);
 }
 
 const float** pointer_table(int64_t n) {
@@ -168,6 +170,27 @@ float* packed_weights(int64_t n) {
 
 }  // namespace
 #endif  // FARM_F32_AVX512
+
+void f32_pack_panel(const float* w, int64_t ldw, int64_t kdim, int64_t width, float* out) {
+#if defined(FARM_F32_AVX512)
+  FARM_KERNEL_CHECK(width >= 1 && width <= kPanel, "a panel is 1 to 64 rows of W");
+  pack_panel(w, ldw, kdim, 0, width, static_cast<int>(ceil_div(width, 16)), out);
+#else
+  (void)w, (void)ldw, (void)kdim, (void)width, (void)out;
+  FARM_KERNEL_CHECK(false, "f32_pack_panel needs x86-64 with AVX-512 (f32_kernel_available)");
+#endif
+}
+
+void f32_tile(int rows, int vecs, int64_t kc, const float* const* a, int64_t off, const float* b, float* c,
+              int64_t ldc, bool first) {
+#if defined(FARM_F32_AVX512)
+  FARM_KERNEL_CHECK(rows >= 1 && rows <= kTile && vecs >= 1 && vecs <= 4, "a register tile is 1-6 rows × 1-4 vectors");
+  pick(rows, vecs)(kc, a, off, b, c, ldc, first, nullptr);
+#else
+  (void)rows, (void)vecs, (void)kc, (void)a, (void)off, (void)b, (void)c, (void)ldc, (void)first;
+  FARM_KERNEL_CHECK(false, "f32_tile needs x86-64 with AVX-512 (f32_kernel_available)");
+#endif
+}
 
 bool f32_kernel_available() {
   static const bool available = [] {
@@ -215,7 +238,7 @@ void gemm_f32(int64_t m, int64_t segments, int64_t run, const RowPointers& rows,
 #pragma omp parallel for schedule(static) if (panels > 1 && parallel)
   for (int64_t p = 0; p < panels; ++p) {
     const int64_t width = std::min(kPanel, n - p * kPanel);
-    pack_panel(w, kdim, p * kPanel, width, static_cast<int>(ceil_div(width, 16)), packed + p * kdim * kPanel);
+    pack_panel(w, kdim, kdim, p * kPanel, width, static_cast<int>(ceil_div(width, 16)), packed + p * kdim * kPanel);
   }
 #pragma omp parallel for schedule(dynamic, 1) if (items > 1 && parallel)
   for (int64_t item = 0; item < items; ++item) {
@@ -240,7 +263,7 @@ void gemm_f32(int64_t m, int64_t segments, int64_t run, const RowPointers& rows,
             const int r = static_cast<int>(std::min<int64_t>(kTile, mb - i));
             const int64_t at = (m0 + i) * n + n0;
             const TileOut out{y + at, residual ? residual + at : nullptr, bias ? bias + n0 : nullptr, n, width};
-            pick(r, vecs)(kc, ptrs + t * band + i, c0, b, c + i * kPanel, first, last ? &out : nullptr);
+            pick(r, vecs)(kc, ptrs + t * band + i, c0, b, c + i * kPanel, kPanel, first, last ? &out : nullptr);
           }
         }
     }

@@ -48,6 +48,18 @@ void gemm_f32(int64_t m, int64_t segments, int64_t run, const RowPointers& rows,
 // the panels streaming through), 48 to 512 rows.
 int64_t linear_band(int64_t k);
 
+// The pieces, for kernels that drive the tiles themselves (attention.cpp);
+// both need f32_kernel_available().
+//
+// W's first `width` (1 to 64) rows, ldw apart, packed k-major: out[k · 16v
+// + j] = W[j, k] for k < kdim, v = ceil(width / 16), zeros for j ≥ width.
+void f32_pack_panel(const float* w, int64_t ldw, int64_t kdim, int64_t width, float* out);
+// One register tile: c[i, 0 : 16·vecs) = (first ? 0 : c[i, ·]) + Σ_{k < kc}
+// a[i][off + k] · b[k · 16·vecs + ·], for i < rows (1 to 6), vecs 1 to 4; c's
+// rows are ldc floats apart. One FMA chain per element, in k order.
+void f32_tile(int rows, int vecs, int64_t kc, const float* const* a, int64_t off, const float* b, float* c,
+              int64_t ldc, bool first);
+
 // A run of at least n zeros, for padding taps (shared, never written).
 const float* zero_run(int64_t n);
 

@@ -11,4 +11,10 @@ namespace farm::kernels::cpu {
 // scale 1 leaves the scores' bits as they are.
 float softmax_row(float* s, int64_t n, int64_t visible, float scale);
 
+// One block of keys of an online softmax (the flash path of attention.cpp):
+// *row_max becomes max(*row_max, scale · s[j]), then s[j] = exp(scale · s[j]
+// − *row_max) for j < n; returns their sum. The caller rescales what it
+// summed before by exp(old max − new max).
+float softmax_block(float* s, int64_t n, float scale, float* row_max);
+
 }  // namespace farm::kernels::cpu
