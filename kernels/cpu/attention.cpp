@@ -9,7 +9,6 @@
 // the per-sample problem, never the batch or the thread count.
 #include <algorithm>
 #include <limits>
-#include <vector>
 
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/f32_gemm.h"
@@ -58,20 +57,13 @@ constexpr int kTile = 6;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-float* flash_buffer(int slot, int64_t n) {
-  thread_local std::vector<float> buffers[2];
-  auto& b = buffers[slot];
-  if (static_cast<int64_t>(b.size()) < n) b.resize(static_cast<size_t>(n));
-  return b.data();
-}
-
 void attention_flash_pair(const AttentionArgs& a, const float* qh, const float* kh, const float* vh, float* oh) {
   const int64_t d = a.head_dim, n = a.kv_len;
   const int64_t key_panels = ceil_div(n, kPanel), dim_panels = ceil_div(d, kPanel);
   const int64_t dvecs = ceil_div(d, 16);  // V's columns, padded to 16
   // K packed as W[keys, d] panels (k-major: d rows of 64 keys); V copied as
   // B[keys, 16·dvecs] per 64-dim panel, zero-padded.
-  float* kp = flash_buffer(0, key_panels * d * kPanel + n * dvecs * 16);
+  float* kp = scratch(2, key_panels * d * kPanel + n * dvecs * 16);
   float* vp = kp + key_panels * d * kPanel;
   for (int64_t p = 0; p < key_panels; ++p)
     f32_pack_panel(kh + p * kPanel * a.kv_stride, a.kv_stride, d, std::min(kPanel, n - p * kPanel),
@@ -85,7 +77,7 @@ void attention_flash_pair(const AttentionArgs& a, const float* qh, const float* 
     }
   }
   // S of one block as [row][kKeyBlock]; O as [dim panel][row][64].
-  float* s = flash_buffer(1, kKeyBlock * kFlashRows + dim_panels * kFlashRows * kPanel + 2 * kFlashRows);
+  float* s = scratch(3, kKeyBlock * kFlashRows + dim_panels * kFlashRows * kPanel + 2 * kFlashRows);
   float* o = s + kKeyBlock * kFlashRows;
   float* row_max = o + dim_panels * kFlashRows * kPanel;
   float* row_sum = row_max + kFlashRows;

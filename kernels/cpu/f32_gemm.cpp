@@ -156,18 +156,6 @@ const float** pointer_table(int64_t n) {
   return table.data();
 }
 
-// The packed panels of one call's W, on the calling thread (the OpenMP
-// workers read them), reused across calls.
-float* packed_weights(int64_t n) {
-  thread_local std::vector<float> buffer;
-  if (static_cast<int64_t>(buffer.size()) < n) {
-    buffer.clear();
-    buffer.shrink_to_fit();
-    buffer.resize(static_cast<size_t>(n));
-  }
-  return buffer.data();
-}
-
 }  // namespace
 #endif  // FARM_F32_AVX512
 
@@ -234,7 +222,9 @@ void gemm_f32(int64_t m, int64_t segments, int64_t run, const RowPointers& rows,
   const bool parallel = worth_parallel(flops);
   // W packed once per call, every panel kdim × 64 floats apart: with the
   // panels packed per work item, each band of rows repacked all of W.
-  float* packed = packed_weights(panels * kdim * kPanel);
+  // On the calling thread, which the OpenMP workers read; slot 5 is
+  // never a worker's (they use 4).
+  float* packed = scratch(5, panels * kdim * kPanel);
 #pragma omp parallel for schedule(static) if (panels > 1 && parallel)
   for (int64_t p = 0; p < panels; ++p) {
     const int64_t width = std::min(kPanel, n - p * kPanel);
