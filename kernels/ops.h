@@ -87,6 +87,10 @@ struct Ops {
   // (in_h / 2) × (in_w / 2). The bits of upsampling first.
   void (*conv2d_upsampled2x)(const Conv2dArgs& a, const float* x, const float* w, const float* bias,
                              float* y) = nullptr;
+  // Optional (null: linear into [batch·rows, 2·inner], then geglu).
+  // geglu(linear(x)) with w [2·inner, in], the projection never written.
+  void (*linear_geglu)(int64_t batch, int64_t rows, int64_t in, int64_t inner, const float* x, const float* w,
+                       const float* bias, float* y) = nullptr;
 };
 
 const Ops& ref_ops();  // kernels/ref: plain loops, the oracle

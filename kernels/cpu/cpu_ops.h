@@ -12,6 +12,10 @@ void conv2d(const Conv2dArgs& a, const float* x, const float* w, const float* bi
 void conv2d_upsampled2x(const Conv2dArgs& a, const float* x, const float* w, const float* bias, float* y);
 void linear(int64_t batch, int64_t rows, int64_t in, int64_t out, const float* x, const float* w,
             const float* bias, const float* residual, float* y);
+// geglu(linear(x)) with w [2·inner, in] (hidden rows, then gates) without
+// the projection's output; needs f32_kernel_available().
+void linear_geglu(int64_t batch, int64_t rows, int64_t in, int64_t inner, const float* x, const float* w,
+                  const float* bias, float* y);
 void attention(const AttentionArgs& a, const float* q, const float* k, const float* v, float* out);
 void group_norm(int64_t batch, int64_t hw, int64_t channels, int64_t groups, float eps,
                 const float* x, const float* gamma, const float* beta, bool silu, float* y);

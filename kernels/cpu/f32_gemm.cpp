@@ -22,6 +22,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/ref/check.h"
 
@@ -43,12 +44,19 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Where a tile's finished sums go: y[i, j] = sum + bias[j] (+ residual[i, j])
 // for j < width, rows `ld` apart (residual may equal y).
+// With `gate_bias` set (a GEGLU panel: vectors 0-1 the hidden columns,
+// 2-3 their gates), y[i, j] = geglu_span of (hidden + bias, gate +
+// gate_bias) for j < width ≤ 32: the unfused ops' arithmetic.
 struct TileOut {
   float* y = nullptr;
   const float* residual = nullptr;
   const float* bias = nullptr;
+  const float* gate_bias = nullptr;
+  bool geglu = false;
   int64_t ld = 0, width = 0;
 };
+
+__mmask16 first_lanes(int64_t n) { return n <= 0 ? 0 : n >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << n) - 1u); }
 
 // c[i, 0 : 16V) (+)= Σ_{k < kc} a[i][off + k] · b[k, 0 : 16V) for i < R;
 // with `out`, the sums go there instead of back to c.
@@ -74,9 +82,25 @@ __attribute__((target("avx512f"))) void tile_kernel(int64_t kc, const float* con
       for (int v = 0; v < V; ++v) _mm512_storeu_ps(c + i * ldc + 16 * v, acc[i][v]);
     return;
   }
+  if constexpr (V == 4) {
+    if (out->geglu) {
+      alignas(64) float sums[64];
+      __m512 bias[4];
+      for (int v = 0; v < 4; ++v) {
+        const float* b = v < 2 ? out->bias : out->gate_bias;
+        bias[v] = b ? _mm512_maskz_loadu_ps(first_lanes(out->width - 16 * (v % 2)), b + 16 * (v % 2))
+                    : _mm512_setzero_ps();
+      }
+      for (int i = 0; i < R; ++i) {
+        for (int v = 0; v < 4; ++v)
+          _mm512_store_ps(sums + 16 * v, out->bias ? _mm512_add_ps(acc[i][v], bias[v]) : acc[i][v]);
+        geglu_span(out->width, sums, sums + 32, out->y + i * out->ld);
+      }
+      return;
+    }
+  }
   for (int v = 0; v < V; ++v) {
-    const int64_t valid = std::min<int64_t>(16, out->width - 16 * v);
-    const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1u);
+    const __mmask16 mask = first_lanes(out->width - 16 * v);
     const __m512 bias = out->bias ? _mm512_maskz_loadu_ps(mask, out->bias + 16 * v) : _mm512_setzero_ps();
     for (int i = 0; i < R; ++i) {
       __m512 sum = acc[i][v];
@@ -204,21 +228,50 @@ const float* zero_run(int64_t n) {
 
 int64_t linear_band(int64_t k) { return std::clamp<int64_t>((int64_t{1} << 16) / std::max<int64_t>(k, 1), 48, 512); }
 
-void gemm_f32(int64_t m, int64_t segments, int64_t run, const RowPointers& rows, const float* w, int64_t n,
-              const float* bias, const float* residual, float* y, int64_t max_band) {
-#if !defined(FARM_F32_AVX512)
-  (void)m, (void)segments, (void)run, (void)rows, (void)w, (void)n, (void)bias, (void)residual, (void)y,
-      (void)max_band;
-  FARM_KERNEL_CHECK(false, "gemm_f32 needs x86-64 with AVX-512 (f32_kernel_available)");
-#else
-  if (m == 0 || n == 0) return;
+#if defined(FARM_F32_AVX512)
+namespace {
+
+// Which columns of W a panel holds and where its outputs go: plain (panel p
+// = W's rows 64p .. 64p + 63, y[m, n]) or GEGLU (panel p = hidden rows 32p
+// .. 32p + 31 and their gate rows inner + 32p .., y[m, inner]).
+struct Columns {
+  int64_t n = 0;      // rows of W
+  bool geglu = false;
+  int64_t inner() const { return n / 2; }
+  int64_t panels() const { return geglu ? ceil_div(inner(), 32) : ceil_div(n, kPanel); }
+  int64_t first(int64_t p) const { return geglu ? 32 * p : kPanel * p; }  // first output column
+  int64_t width(int64_t p) const { return geglu ? std::min<int64_t>(32, inner() - 32 * p) : std::min(kPanel, n - kPanel * p); }
+  int vecs(int64_t p) const { return geglu ? 4 : static_cast<int>(ceil_div(width(p), 16)); }
+  int64_t ldy() const { return geglu ? inner() : n; }
+
+  void pack(const float* w, int64_t kdim, int64_t p, float* out) const {
+    if (!geglu) return pack_panel(w, kdim, kdim, first(p), width(p), vecs(p), out);
+    const int64_t h = width(p), j = first(p);
+    for (int half = 0; half < 2; ++half) {
+      const float* rows = w + (half * inner() + j) * kdim;
+      pack_16(rows, kdim, std::min<int64_t>(16, h), kdim, out + 32 * half, kPanel);
+      pack_16(h > 16 ? rows + 16 * kdim : rows, kdim, h - 16, kdim, out + 32 * half + 16, kPanel);
+    }
+  }
+
+  TileOut out(int64_t p, int64_t row, float* y, const float* residual, const float* bias) const {
+    const int64_t at = row * ldy() + first(p);
+    TileOut o{y + at, residual ? residual + at : nullptr, bias ? bias + first(p) : nullptr, nullptr, geglu, ldy(), width(p)};
+    if (geglu && bias) o.gate_bias = bias + inner() + first(p);
+    return o;
+  }
+};
+
+void drive(int64_t m, int64_t segments, int64_t run, const RowPointers& rows, const float* w, const Columns& cols,
+           const float* bias, const float* residual, float* y, int64_t max_band) {
+  if (m == 0 || cols.n == 0) return;
   FARM_KERNEL_CHECK(max_band >= 1, "gemm_f32 needs a band of at least one row");
   const int64_t kdim = segments * run;
   const int64_t bands = ceil_div(m, max_band), band = ceil_div(m, bands);
-  const int64_t panels = ceil_div(n, kPanel);
+  const int64_t panels = cols.panels();
   const int64_t col_blocks = bands >= kMinItems ? 1 : std::min(panels, ceil_div(kMinItems, bands));
   const int64_t block_panels = ceil_div(panels, col_blocks), items = bands * ceil_div(panels, block_panels);
-  const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(kdim);
+  const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(cols.n) * static_cast<double>(kdim);
   const bool parallel = worth_parallel(flops);
   // W packed once per call, every panel kdim × 64 floats apart: with the
   // panels packed per work item, each band of rows repacked all of W.
@@ -226,10 +279,7 @@ void gemm_f32(int64_t m, int64_t segments, int64_t run, const RowPointers& rows,
   // never a worker's (they use 4).
   float* packed = scratch(5, panels * kdim * kPanel);
 #pragma omp parallel for schedule(static) if (panels > 1 && parallel)
-  for (int64_t p = 0; p < panels; ++p) {
-    const int64_t width = std::min(kPanel, n - p * kPanel);
-    pack_panel(w, kdim, kdim, p * kPanel, width, static_cast<int>(ceil_div(width, 16)), packed + p * kdim * kPanel);
-  }
+  for (int64_t p = 0; p < panels; ++p) cols.pack(w, kdim, p, packed + p * kdim * kPanel);
 #pragma omp parallel for schedule(dynamic, 1) if (items > 1 && parallel)
   for (int64_t item = 0; item < items; ++item) {
     const int64_t m0 = (item / ceil_div(panels, block_panels)) * band, mb = std::min(band, m - m0);
@@ -241,8 +291,7 @@ void gemm_f32(int64_t m, int64_t segments, int64_t run, const RowPointers& rows,
         rows(m0 + i, static_cast<int>(std::min<int64_t>(kTile, mb - i)), t, ptrs + t * band + i);
     float* c = scratch(4, band * kPanel);
     for (int64_t p = p0; p < p1; ++p) {
-      const int64_t n0 = p * kPanel, width = std::min(kPanel, n - n0);
-      const int vecs = static_cast<int>(ceil_div(width, 16));
+      const int vecs = cols.vecs(p);
       const float* panel = packed + p * kdim * kPanel;
       for (int64_t t = 0; t < segments; ++t)
         for (int64_t c0 = 0; c0 < run; c0 += kChunk) {
@@ -251,13 +300,35 @@ void gemm_f32(int64_t m, int64_t segments, int64_t run, const RowPointers& rows,
           const bool first = t == 0 && c0 == 0, last = t == segments - 1 && c0 + kc == run;
           for (int64_t i = 0; i < mb; i += kTile) {
             const int r = static_cast<int>(std::min<int64_t>(kTile, mb - i));
-            const int64_t at = (m0 + i) * n + n0;
-            const TileOut out{y + at, residual ? residual + at : nullptr, bias ? bias + n0 : nullptr, n, width};
+            const TileOut out = cols.out(p, m0 + i, y, residual, bias);
             pick(r, vecs)(kc, ptrs + t * band + i, c0, b, c + i * kPanel, kPanel, first, last ? &out : nullptr);
           }
         }
     }
   }
+}
+
+}  // namespace
+#endif  // FARM_F32_AVX512
+
+void gemm_f32(int64_t m, int64_t segments, int64_t run, const RowPointers& rows, const float* w, int64_t n,
+              const float* bias, const float* residual, float* y, int64_t max_band) {
+#if !defined(FARM_F32_AVX512)
+  (void)m, (void)segments, (void)run, (void)rows, (void)w, (void)n, (void)bias, (void)residual, (void)y,
+      (void)max_band;
+  FARM_KERNEL_CHECK(false, "gemm_f32 needs x86-64 with AVX-512 (f32_kernel_available)");
+#else
+  drive(m, segments, run, rows, w, Columns{n, false}, bias, residual, y, max_band);
+#endif
+}
+
+void gemm_geglu_f32(int64_t m, int64_t k, const RowPointers& rows, const float* w, int64_t inner, const float* bias,
+                    float* y, int64_t max_band) {
+#if !defined(FARM_F32_AVX512)
+  (void)m, (void)k, (void)rows, (void)w, (void)inner, (void)bias, (void)y, (void)max_band;
+  FARM_KERNEL_CHECK(false, "gemm_geglu_f32 needs x86-64 with AVX-512 (f32_kernel_available)");
+#else
+  drive(m, 1, k, rows, w, Columns{2 * inner, true}, bias, nullptr, y, max_band);
 #endif
 }
 

@@ -44,6 +44,13 @@ using RowPointers = std::function<void(int64_t m0, int count, int64_t segment, c
 void gemm_f32(int64_t m, int64_t segments, int64_t run, const RowPointers& rows, const float* w, int64_t n,
               const float* bias, const float* residual, float* y, int64_t max_band);
 
+// GEGLU fused into its projection (diffusers' GEGLU): w is [2·inner, k],
+// hidden rows first, then gates; y[m, j] = hidden · gelu(gate) for j <
+// inner, from the same sums as gemm_f32 into [m, 2·inner] followed by the
+// geglu op (same bits), without that product ever being written.
+void gemm_geglu_f32(int64_t m, int64_t k, const RowPointers& rows, const float* w, int64_t inner, const float* bias,
+                    float* y, int64_t max_band);
+
 // A linear's band: its rows of A within 512 KB (a quarter of this L2, beside
 // the panels streaming through), 48 to 512 rows.
 int64_t linear_band(int64_t k);

@@ -39,4 +39,16 @@ void linear(int64_t batch, int64_t rows, int64_t in, int64_t out, const float* x
   }
 }
 
+void linear_geglu(int64_t batch, int64_t rows, int64_t in, int64_t inner, const float* x, const float* w,
+                  const float* bias, float* y) {
+  // The implicit GEMM for every row count: OpenBLAS's products at 4096 rows
+  // were a few % faster, but the fused gate saves writing and reading back
+  // [rows, 2·inner] (84 MB per SD 1.5 transformer block at 512²) and the
+  // geglu op. One path for every shape: batch invariant.
+  const RowPointers row_ptrs = [&](int64_t m0, int count, int64_t, const float** p) {
+    for (int i = 0; i < count; ++i) p[i] = x + (m0 + i) * in;
+  };
+  gemm_geglu_f32(batch * rows, in, row_ptrs, w, inner, bias, y, linear_band(in));
+}
+
 }  // namespace farm::kernels::cpu

@@ -1,4 +1,5 @@
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/f32_gemm.h"
 #include "kernels/ref/ref_ops.h"
 
 namespace farm::kernels {
@@ -21,6 +22,7 @@ const Ops& cpu_ops() {
       // A few hundred sin/cos per sample: ref's loop is already fast enough.
       .timestep_embedding = ref::timestep_embedding,
       .conv2d_upsampled2x = cpu::conv2d_upsampled2x,
+      .linear_geglu = cpu::f32_kernel_available() ? cpu::linear_geglu : nullptr,
   };
   return ops;
 }

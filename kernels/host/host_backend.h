@@ -68,6 +68,14 @@ class HostBackend : public Backend {
     const auto timer = time_op("linear");
     ops_.linear(batch, rows, in, out, x.ptr(), w.ptr(), opt(bias), opt(residual), y.ptr());
   }
+  void linear_geglu(int64_t batch, int64_t rows, int64_t in, int64_t inner, const Tensor& x, const Tensor& w,
+                    const Tensor* bias, Tensor& y) override {
+    if (!ops_.linear_geglu) return Backend::linear_geglu(batch, rows, in, inner, x, w, bias, y);
+    const auto timer = time_op("linear");
+    FARM_ASSERT(w.dim(0) == 2 * inner && w.dim(1) == in, "GEGLU projection ", in, " -> 2 x ", inner, " with a weight ",
+                shape_str(w.shape));
+    ops_.linear_geglu(batch, rows, in, inner, x.ptr(), w.ptr(), opt(bias), y.ptr());
+  }
   void attention(const AttentionArgs& a, const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out) override {
     const auto timer = time_op("attention");
     ops_.attention(a, q.ptr(), k.ptr(), v.ptr(), out.ptr());
