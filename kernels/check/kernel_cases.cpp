@@ -226,6 +226,9 @@ std::vector<KernelCase> make_cases() {
       conv("cpu_conv_k1_out3", 1, 30, 31, 64, 3, 1, 1, 0),
       linear("cpu_linear_rows1", 3, 1, 1280, 320, true, false),
       linear("cpu_linear_77x768", 2, 77, 768, 320, false, true),
+      // long k (≥ 1024): bands of 128 rows walking k 256 at a time, a
+      // ragged last 128-k chunk (1100 = 8 · 128 + 76) and column panel.
+      linear("cpu_linear_long_k_bands", 2, 150, 1100, 70, true, true),
       attn("cpu_attn_query_tiles_d40", 2, 2, 300, 300, 40),
       attn("cpu_attn_causal_strided_out", 1, 3, 100, 100, 64, 3 * 3 * 64, 3 * 3 * 64, true,
            3 * 64 + 5),

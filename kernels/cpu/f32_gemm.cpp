@@ -263,7 +263,7 @@ struct Columns {
 };
 
 void drive(int64_t m, int64_t segments, int64_t run, const RowPointers& rows, const float* w, const Columns& cols,
-           const float* bias, const float* residual, float* y, int64_t max_band) {
+           const float* bias, const float* residual, float* y, int64_t max_band, int64_t k_block) {
   if (m == 0 || cols.n == 0) return;
   FARM_KERNEL_CHECK(max_band >= 1, "gemm_f32 needs a band of at least one row");
   const int64_t kdim = segments * run;
@@ -271,6 +271,11 @@ void drive(int64_t m, int64_t segments, int64_t run, const RowPointers& rows, co
   const int64_t panels = cols.panels();
   const int64_t col_blocks = bands >= kMinItems ? 1 : std::min(panels, ceil_div(kMinItems, bands));
   const int64_t block_panels = ceil_div(panels, col_blocks), items = bands * ceil_div(panels, block_panels);
+  // k in chunks of kChunk within each segment; `group` chunks (k_block of
+  // k) per pass over the item's panels.
+  const int64_t seg_chunks = ceil_div(run, kChunk), chunks = segments * seg_chunks;
+  const int64_t group = k_block > 0 ? std::max<int64_t>(1, k_block / kChunk) : chunks;
+  const bool grouped = group < chunks;
   const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(cols.n) * static_cast<double>(kdim);
   const bool parallel = worth_parallel(flops);
   // W packed once per call, every panel kdim × 64 floats apart: with the
@@ -289,22 +294,26 @@ void drive(int64_t m, int64_t segments, int64_t run, const RowPointers& rows, co
     for (int64_t t = 0; t < segments; ++t)
       for (int64_t i = 0; i < mb; i += kTile)
         rows(m0 + i, static_cast<int>(std::min<int64_t>(kTile, mb - i)), t, ptrs + t * band + i);
-    float* c = scratch(4, band * kPanel);
-    for (int64_t p = p0; p < p1; ++p) {
-      const int vecs = cols.vecs(p);
-      const float* panel = packed + p * kdim * kPanel;
-      for (int64_t t = 0; t < segments; ++t)
-        for (int64_t c0 = 0; c0 < run; c0 += kChunk) {
+    // Partial sums, band × 64 per panel; kept for every panel of the item
+    // when k is walked in groups (each panel's sums wait for the next).
+    float* sums = scratch(4, band * kPanel * (grouped ? p1 - p0 : 1));
+    for (int64_t g0 = 0; g0 < chunks; g0 += group)
+      for (int64_t p = p0; p < p1; ++p) {
+        const int vecs = cols.vecs(p);
+        const float* panel = packed + p * kdim * kPanel;
+        float* c = sums + (grouped ? (p - p0) * band * kPanel : 0);
+        for (int64_t q = g0; q < std::min(chunks, g0 + group); ++q) {
+          const int64_t t = q / seg_chunks, c0 = (q % seg_chunks) * kChunk;
           const int64_t kc = std::min(kChunk, run - c0);
           const float* b = panel + (t * run + c0) * 16 * vecs;
-          const bool first = t == 0 && c0 == 0, last = t == segments - 1 && c0 + kc == run;
+          const bool first = q == 0, last = q == chunks - 1;
           for (int64_t i = 0; i < mb; i += kTile) {
             const int r = static_cast<int>(std::min<int64_t>(kTile, mb - i));
             const TileOut out = cols.out(p, m0 + i, y, residual, bias);
             pick(r, vecs)(kc, ptrs + t * band + i, c0, b, c + i * kPanel, kPanel, first, last ? &out : nullptr);
           }
         }
-    }
+      }
   }
 }
 
@@ -312,23 +321,23 @@ void drive(int64_t m, int64_t segments, int64_t run, const RowPointers& rows, co
 #endif  // FARM_F32_AVX512
 
 void gemm_f32(int64_t m, int64_t segments, int64_t run, const RowPointers& rows, const float* w, int64_t n,
-              const float* bias, const float* residual, float* y, int64_t max_band) {
+              const float* bias, const float* residual, float* y, int64_t max_band, int64_t k_block) {
 #if !defined(FARM_F32_AVX512)
   (void)m, (void)segments, (void)run, (void)rows, (void)w, (void)n, (void)bias, (void)residual, (void)y,
-      (void)max_band;
+      (void)max_band, (void)k_block;
   FARM_KERNEL_CHECK(false, "gemm_f32 needs x86-64 with AVX-512 (f32_kernel_available)");
 #else
-  drive(m, segments, run, rows, w, Columns{n, false}, bias, residual, y, max_band);
+  drive(m, segments, run, rows, w, Columns{n, false}, bias, residual, y, max_band, k_block);
 #endif
 }
 
 void gemm_geglu_f32(int64_t m, int64_t k, const RowPointers& rows, const float* w, int64_t inner, const float* bias,
-                    float* y, int64_t max_band) {
+                    float* y, int64_t max_band, int64_t k_block) {
 #if !defined(FARM_F32_AVX512)
-  (void)m, (void)k, (void)rows, (void)w, (void)inner, (void)bias, (void)y, (void)max_band;
+  (void)m, (void)k, (void)rows, (void)w, (void)inner, (void)bias, (void)y, (void)max_band, (void)k_block;
   FARM_KERNEL_CHECK(false, "gemm_geglu_f32 needs x86-64 with AVX-512 (f32_kernel_available)");
 #else
-  drive(m, 1, k, rows, w, Columns{2 * inner, true}, bias, nullptr, y, max_band);
+  drive(m, 1, k, rows, w, Columns{2 * inner, true}, bias, nullptr, y, max_band, k_block);
 #endif
 }
 

@@ -39,17 +39,21 @@ using RowPointers = std::function<void(int64_t m0, int count, int64_t segment, c
 // residual may be null; residual may equal y (each row of y is written only
 // after its sums are complete). A work item covers at most max_band rows:
 // what it reads of A should stay in L2 (a linear's band × K floats; a
-// conv's few input rows). Spreads over the OpenMP threads; must not be
-// called from inside a parallel region.
+// conv's few input rows). With k_block > 0 an item walks k_block of k
+// (whole 128-k chunks) across all its panels before the next, keeping each
+// panel's partial sums meanwhile: then only band × k_block of A need stay
+// in L2, and a band can be wider (long k). Same order of sums either way.
+// Spreads over the OpenMP threads; must not be called from inside a
+// parallel region.
 void gemm_f32(int64_t m, int64_t segments, int64_t run, const RowPointers& rows, const float* w, int64_t n,
-              const float* bias, const float* residual, float* y, int64_t max_band);
+              const float* bias, const float* residual, float* y, int64_t max_band, int64_t k_block = 0);
 
 // GEGLU fused into its projection (diffusers' GEGLU): w is [2·inner, k],
 // hidden rows first, then gates; y[m, j] = hidden · gelu(gate) for j <
 // inner, from the same sums as gemm_f32 into [m, 2·inner] followed by the
 // geglu op (same bits), without that product ever being written.
 void gemm_geglu_f32(int64_t m, int64_t k, const RowPointers& rows, const float* w, int64_t inner, const float* bias,
-                    float* y, int64_t max_band);
+                    float* y, int64_t max_band, int64_t k_block = 0);
 
 // A linear's band: its rows of A within 512 KB (a quarter of this L2, beside
 // the panels streaming through), 48 to 512 rows.

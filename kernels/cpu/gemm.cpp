@@ -4,14 +4,13 @@
 
 #include <algorithm>
 #include <vector>
-#include <cstdlib>
 
 #include "kernels/ref/check.h"
 
 namespace farm::kernels::cpu {
 namespace {
 
-static const int64_t kBlockRows = getenv("XBR") ? atoll(getenv("XBR")) : 256;
+constexpr int64_t kBlockRows = 256;
 
 constexpr int64_t kMinBlocks = 8;  // enough work items to balance up to 8 threads
 constexpr int64_t kMinBlockCols = 64;

@@ -2,8 +2,8 @@
 // ref's linear followed by ref's geglu, and against the unfused cpu path
 // on the same implicit GEMM (same bits: the fusion moves no sum). Shapes
 // cover a ragged last 32-column half-panel (inner 40: 32 + 8), a half-panel
-// of exactly 16, a k past one 128-k chunk, bands that cross samples, and no
-// bias.
+// of exactly 16, a k past one 128-k chunk, bands that cross samples, no
+// bias, and a long k walked in blocks (1100: bands of 128 rows).
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -111,7 +111,8 @@ TEST_P(LinearGegluTest, SampleAloneEqualsSampleInBatchOnAnyThreadCount) {
 INSTANTIATE_TEST_SUITE_P(Shapes, LinearGegluTest,
                          ::testing::Values(Shape{2, 7, 33, 40, true}, Shape{3, 5, 200, 48, false},
                                            Shape{2, 77, 320, 1280, true}, Shape{3, 300, 96, 72, true},
-                                           Shape{1, 600, 130, 16, true}));
+                                           Shape{1, 600, 130, 16, true},
+                                           Shape{2, 150, 1100, 40, true}));
 
 }  // namespace
 }  // namespace farm::kernels
