@@ -6,8 +6,10 @@
 // chunks of 128 (32 KB of panel, in L1) and, for each chunk, every 6-row
 // tile of the band: 6 × 64 outputs in 24 registers, one broadcast of A per
 // row and 4 loads of W per k. Partial sums wait in a band × 64 buffer
-// between chunks; the last chunk adds bias and residual and writes y from
-// the registers.
+// between chunks; the last chunk adds bias and residual (or, for a GEGLU
+// panel, applies the gate) and writes y from the registers. With a
+// k_block, an item walks that much k across all its panels before the
+// next block, each panel's partial sums waiting in their own buffer.
 #include "kernels/cpu/f32_gemm.h"
 
 // Elsewhere than x86-64 the file builds without its kernels and
