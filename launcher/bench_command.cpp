@@ -176,7 +176,11 @@ int run_bench(const BenchFlags& f) {
     std::vector<int64_t> ids(static_cast<size_t>(2 * tc.max_positions));
     for (auto& id : ids) id = static_cast<int64_t>(rng() % static_cast<uint32_t>(tc.vocab_size));
     const OpTimes before = be->op_times();
-    const Timing t = time_runs(f.repeats, [&] { (void)m.text_encoder->forward(ops, ids, 2); });
+    const Timing t = time_runs(f.repeats, [&] {
+      if (!m.sdxl()) return (void)m.text_encoder->forward(ops, ids, 2);
+      (void)m.text_encoder->forward_sdxl(ops, ids, 2);
+      (void)m.text_encoder_2->forward_sdxl(ops, ids, 2);
+    });
     print_row("text encoder (2 rows)", t, costs.text_flops);
     out["text_encoder"] = timing_json(t, costs.text_flops);
     out["text_encoder"]["op_ms"] = ops_per_run(before, be->op_times(), f.repeats + 1);
@@ -193,6 +197,13 @@ int run_bench(const BenchFlags& f) {
     s0.h = random_tensor({rows, w.latent_h, w.latent_w, uc.in_channels}, rng);
     s0.timesteps = Tensor({rows}, std::vector<float>(static_cast<size_t>(rows), 500.0f));
     s0.context = random_tensor({rows, 77, uc.context_dim()}, rng);
+    if (uc.text_time()) {  // SDXL: pooled text and the time ids of a square image at this size
+      s0.text_embeds = random_tensor({rows, uc.text_embeds_dim()}, rng);
+      const float side = static_cast<float>(w.latent_h * m.vae->config().scale_factor());
+      s0.time_ids = Tensor({rows, 6});
+      for (int64_t r = 0; r < rows; ++r)
+        for (int i = 0; i < 6; ++i) s0.time_ids.data[r * 6 + i] = i == 2 || i == 3 ? 0.0f : side;
+    }
     std::vector<std::vector<double>> block_s(blocks.size());
     const OpTimes before = be->op_times();
     const Timing t = time_runs(f.repeats, [&] {

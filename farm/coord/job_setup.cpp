@@ -102,7 +102,7 @@ void check_free_space(const std::string& dir, const std::vector<std::vector<JobI
 int text_chunks(const pipeline::SdModel& model, const JobItem& it) {
   const auto short_text = [](const std::string& s) { return s.size() <= 64 && s.find("BREAK") == std::string::npos; };
   if (short_text(it.prompt) && (it.guidance <= 1.0f || short_text(it.negative_prompt))) return 1;
-  return pipeline::item_chunks(*model.tokenizer, it.prompt, it.negative_prompt, it.guidance > 1.0f, it.reading);
+  return pipeline::item_chunks(model, it.prompt, it.negative_prompt, it.guidance > 1.0f, it.reading);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "farm/model/clip_text.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "farm/core/error.h"
@@ -25,6 +26,13 @@ ClipTextConfig ClipTextConfig::load(const std::string& path) {
   if (t.layers <= 0) c.bad("num_hidden_layers", "must be positive");
   if (t.vocab_size <= 0) c.bad("vocab_size", "must be positive");
   if (t.max_positions < 1) c.bad("max_position_embeddings", "must be positive");
+  if (c.has("architectures"))
+    for (const auto& a : c.get_string_list("architectures")) t.with_projection |= a == "CLIPTextModelWithProjection";
+  if (t.with_projection) {
+    t.projection_dim = c.get_int("projection_dim");
+    if (t.projection_dim <= 0) c.bad("projection_dim", "must be positive");
+  }
+  t.eos_token_id = c.get_int("eos_token_id", 2);
   return t;
 }
 
@@ -50,27 +58,30 @@ void ClipTextEncoder::load(const WeightLoader& w) {
     L.fc2.load(w, l + "mlp.fc2", c.intermediate_size, c.hidden_size);
   }
   final_ln_.load(w, p + "final_layer_norm", c.hidden_size, c.layer_norm_eps);
+  if (c.with_projection) projection_.load(w, "text_projection", c.hidden_size, c.projection_dim, false);
 }
 
-Tensor ClipTextEncoder::forward(Backend& be, const std::vector<int64_t>& ids, int64_t batch, int clip_skip) const {
+Tensor ClipTextEncoder::embed(Backend& be, const std::vector<int64_t>& ids, int64_t batch) const {
   const auto& c = config_;
-  const int64_t D = c.hidden_size, L = static_cast<int64_t>(ids.size()) / batch;
+  const int64_t L = static_cast<int64_t>(ids.size()) / batch;
   FARM_ASSERT(L * batch == static_cast<int64_t>(ids.size()) && L <= c.max_positions, "ids ", ids.size());
-  if (clip_skip < 1 || clip_skip > c.layers)
-    fail("clip_skip ", clip_skip, " is out of range for a text encoder with ", c.layers, " layers (1..", c.layers, ")");
   for (const int64_t id : ids) FARM_ASSERT(id >= 0 && id < c.vocab_size, "token id ", id, " outside the vocabulary");
-  Tensor h = be.empty({batch, L, D});
+  Tensor h = be.empty({batch, L, c.hidden_size});
   be.embed_tokens(ids, batch, token_embedding_, position_embedding_, h);
+  return h;
+}
+
+void ClipTextEncoder::run_layers(Backend& be, Tensor& h, int64_t from, int64_t to) const {
+  const auto& c = config_;
   kernels::AttentionArgs a;
-  a.batch = batch;
+  a.batch = h.dim(0);
   a.heads = c.heads;
-  a.q_len = a.kv_len = L;
-  a.head_dim = D / c.heads;
-  a.q_stride = a.kv_stride = a.out_stride = D;
+  a.q_len = a.kv_len = h.dim(1);
+  a.head_dim = c.hidden_size / c.heads;
+  a.q_stride = a.kv_stride = a.out_stride = c.hidden_size;
   a.scale = 1.0f / std::sqrt(static_cast<float>(a.head_dim));
   a.causal = true;
-  const int64_t run_layers = c.layers - (clip_skip - 1);
-  for (int64_t i = 0; i < run_layers; ++i) {
+  for (int64_t i = from; i < to; ++i) {
     const Layer& ly = layers_[i];
     const Tensor x = ly.ln1.forward(be, h);
     const Tensor q = ly.q.forward(be, x), k = ly.k.forward(be, x), v = ly.v.forward(be, x);
@@ -81,7 +92,46 @@ Tensor ClipTextEncoder::forward(Backend& be, const std::vector<int64_t>& ids, in
     be.activation(c.quick_gelu ? kernels::Activation::quick_gelu : kernels::Activation::gelu, m, m);
     h = ly.fc2.forward(be, m, &h);
   }
+}
+
+Tensor ClipTextEncoder::forward(Backend& be, const std::vector<int64_t>& ids, int64_t batch, int clip_skip) const {
+  const auto& c = config_;
+  if (clip_skip < 1 || clip_skip > c.layers)
+    fail("clip_skip ", clip_skip, " is out of range for a text encoder with ", c.layers, " layers (1..", c.layers, ")");
+  Tensor h = embed(be, ids, batch);
+  run_layers(be, h, 0, c.layers - (clip_skip - 1));
   return final_ln_.forward(be, h);
+}
+
+ClipTextEncoder::SdxlOutput ClipTextEncoder::forward_sdxl(Backend& be, const std::vector<int64_t>& ids,
+                                                          int64_t batch, int clip_skip) const {
+  const auto& c = config_;
+  if (clip_skip < 1 || clip_skip >= c.layers)
+    fail("clip_skip ", clip_skip, " is out of range for an SDXL text encoder with ", c.layers, " layers (1..",
+         c.layers - 1, ")");
+  SdxlOutput r;
+  Tensor h = embed(be, ids, batch);
+  run_layers(be, h, 0, c.layers - clip_skip);
+  r.hidden = h;
+  if (!c.with_projection) return r;
+  run_layers(be, h, c.layers - clip_skip, c.layers);
+  // The pooled row of each sequence, through the host: [B, hidden] is a few KB.
+  const Tensor normed = be.to_host(final_ln_.forward(be, h));
+  const int64_t L = h.dim(1), D = c.hidden_size;
+  Tensor pooled({batch, D});
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t* row = ids.data() + b * L;
+    int64_t at = 0;
+    if (c.eos_token_id == 2) {
+      at = std::max_element(row, row + L) - row;  // the first largest id
+    } else {
+      const int64_t* e = std::find(row, row + L, c.eos_token_id);
+      at = e == row + L ? 0 : e - row;
+    }
+    std::copy_n(normed.ptr() + (b * L + at) * D, D, pooled.ptr() + b * D);
+  }
+  r.pooled = projection_.forward(be, be.to_backend(pooled));
+  return r;
 }
 
 }  // namespace farm::model

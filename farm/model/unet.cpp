@@ -24,6 +24,7 @@ struct UNet::Weights {
   Conv2d conv;
   GroupNorm norm;
   Linear linear_1, linear_2;
+  Linear add_1, add_2;  // add_embedding (text_time)
 };
 
 UNet::~UNet() = default;
@@ -102,6 +103,10 @@ void UNet::load(const WeightLoader& w, size_t begin, size_t end) {
       case UNetBlockKind::time_embedding:
         wt->linear_1.load(w, "time_embedding.linear_1", c.block_out_channels[0], c.time_embed_dim());
         wt->linear_2.load(w, "time_embedding.linear_2", c.time_embed_dim(), c.time_embed_dim());
+        if (c.text_time()) {
+          wt->add_1.load(w, "add_embedding.linear_1", c.projection_class_embeddings_input_dim, c.time_embed_dim());
+          wt->add_2.load(w, "add_embedding.linear_2", c.time_embed_dim(), c.time_embed_dim());
+        }
         break;
       case UNetBlockKind::conv_in: wt->conv.load(w, "conv_in", d.in_channels, d.out_channels, 3); break;
       case UNetBlockKind::resnet:
@@ -134,6 +139,23 @@ void UNet::run_block(Backend& be, size_t i, UNetState& s) const {
       Tensor h = wt.linear_1.forward(be, t_emb);
       be.activation(kernels::Activation::silu, h, h);
       s.temb = wt.linear_2.forward(be, h);  // [B, 4·C0]
+      if (!c.text_time()) return;
+      // diffusers' text_time: add_embedding([text_embeds, sinusoids(time_ids)]) added to the time embedding.
+      const int64_t A = c.addition_time_embed_dim, P = c.text_embeds_dim(), N = UNetConfig::kTimeIds;
+      FARM_ASSERT(s.text_embeds.defined() && s.time_ids.defined(), "time_embedding: the UNet takes added "
+                  "conditioning (text_embeds, time_ids) and was given none");
+      FARM_ASSERT(s.text_embeds.shape == Shape({B, P}) && s.time_ids.shape == Shape({B, N}), "time_embedding: ",
+                  "text_embeds ", shape_str(s.text_embeds.shape), ", time_ids ", shape_str(s.time_ids.shape),
+                  " for batch ", B, " (expected [", B, ", ", P, "], [", B, ", ", N, "])");
+      Tensor ids = s.time_ids;
+      Tensor id_emb = be.empty({B * N, A});
+      be.timestep_embedding(std::move(ids).reshaped({B * N}), A, c.flip_sin_to_cos, c.freq_shift, 10000.0f, id_emb);
+      Tensor text = s.text_embeds;
+      Tensor add = be.empty({B, 1, 1, P + N * A});
+      be.concat_channels(std::move(text).reshaped({B, 1, 1, P}), std::move(id_emb).reshaped({B, 1, 1, N * A}), add);
+      Tensor a = wt.add_1.forward(be, std::move(add).reshaped({B, P + N * A}));
+      be.activation(kernels::Activation::silu, a, a);
+      s.temb = wt.add_2.forward(be, a, &s.temb);
       return;
     }
     case UNetBlockKind::conv_in: s.h = wt.conv.forward(be, s.h); break;
@@ -185,15 +207,19 @@ void UNet::run(Backend& be, UNetState& s, size_t begin, size_t end) const {
   place(s.h);
   place(s.temb);
   place(s.context);
+  place(s.text_embeds);
   for (auto& k : s.skips) place(k);
   for (size_t i = begin; i < end; ++i) run_block(be, i, s);
 }
 
-Tensor UNet::forward(Backend& be, Tensor sample, Tensor timesteps, Tensor context) const {
+Tensor UNet::forward(Backend& be, Tensor sample, Tensor timesteps, Tensor context, Tensor text_embeds,
+                    Tensor time_ids) const {
   UNetState s;
   s.h = std::move(sample);
   s.timesteps = std::move(timesteps);
   s.context = std::move(context);
+  s.text_embeds = std::move(text_embeds);
+  s.time_ids = std::move(time_ids);
   run(be, s, 0, descs_.size());
   return be.to_host(s.h);
 }

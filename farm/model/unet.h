@@ -37,6 +37,9 @@ struct UNetState {
   Tensor timesteps;           // [B]
   Tensor temb;                // [B, time_embed_dim], set by the time_embedding block
   Tensor context;             // [B, L, context_dim] text embeddings
+  // SDXL's added conditioning (UNetConfig::text_time), read by the time_embedding block only:
+  Tensor text_embeds;  // [B, text_embeds_dim] pooled text embeddings
+  Tensor time_ids;     // [B, 6] (host): original h, w, crop top, left, target h, w
 };
 
 class UNet {
@@ -55,8 +58,10 @@ class UNet {
   // on the backend; the results stay there.
   void run(Backend& be, UNetState& s, size_t begin, size_t end) const;
 
-  // The whole network: sample [B,H,W,in], timesteps [B] (host), context [B,L,D] -> host [B,H,W,out].
-  Tensor forward(Backend& be, Tensor sample, Tensor timesteps, Tensor context) const;
+  // The whole network: sample [B,H,W,in], timesteps [B] (host), context [B,L,D] -> host [B,H,W,out];
+  // with added conditioning (SDXL), text_embeds [B,P] and time_ids [B,6] (host) too.
+  Tensor forward(Backend& be, Tensor sample, Tensor timesteps, Tensor context, Tensor text_embeds = {},
+                 Tensor time_ids = {}) const;
 
  private:
   struct Weights;

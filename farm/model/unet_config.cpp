@@ -67,7 +67,18 @@ UNetConfig UNetConfig::load(const std::string& path) {
   c.require_one_of("act_fn", {"silu"});
   c.require_one_of("time_embedding_type", {"positional"});
   c.require_one_of("class_embed_type", {nullptr});
-  c.require_one_of("addition_embed_type", {nullptr});
+  c.require_one_of("addition_embed_type", {nullptr, "text_time"});
+  if (c.has("addition_embed_type") && c.get_string("addition_embed_type", "") == "text_time") {
+    u.addition_time_embed_dim = c.get_int("addition_time_embed_dim");
+    u.projection_class_embeddings_input_dim = c.get_int("projection_class_embeddings_input_dim");
+    if (u.addition_time_embed_dim <= 0 || u.addition_time_embed_dim > kMaxChannels)
+      c.bad("addition_time_embed_dim", cat("expected 1..", kMaxChannels));
+    if (u.projection_class_embeddings_input_dim <= UNetConfig::kTimeIds * u.addition_time_embed_dim ||
+        u.projection_class_embeddings_input_dim > kMaxChannels)
+      c.bad("projection_class_embeddings_input_dim",
+            cat("expected the pooled text width plus ", UNetConfig::kTimeIds, " x addition_time_embed_dim (",
+                UNetConfig::kTimeIds * u.addition_time_embed_dim, "), at most ", kMaxChannels));
+  }
   c.require_one_of("encoder_hid_dim", {nullptr});
   c.require_one_of("time_cond_proj_dim", {nullptr});
   c.require_one_of("resnet_time_scale_shift", {"default"});
@@ -89,8 +100,10 @@ UNetConfig UNetConfig::load(const std::string& path) {
   c.require_one_of("mid_block_only_cross_attention", {nullptr, false});
   c.require_one_of("num_class_embeds", {nullptr});
   c.require_one_of("class_embeddings_concat", {false});
-  c.require_one_of("projection_class_embeddings_input_dim", {nullptr});
-  c.require_one_of("addition_time_embed_dim", {nullptr});
+  if (!u.text_time()) {
+    c.require_one_of("projection_class_embeddings_input_dim", {nullptr});
+    c.require_one_of("addition_time_embed_dim", {nullptr});
+  }
   return u;
 }
 

@@ -24,13 +24,22 @@
 
 namespace farm::pipeline {
 
-// [rows, 77·C, D] on the model's backend, C the most chunks of any prompt.
-Tensor encode_conditioning(const SdModel& m, const std::vector<std::string>& prompts, int clip_skip,
-                           text::PromptReading reading);
+// SDXL (m.sdxl()): each chunk goes through both text encoders, each weighted
+// on its own (as A1111 weights each embedder), the two states side by side
+// along the channels: [rows, 77·C, D1 + D2]. The pooled embedding is the
+// second encoder's of the first chunk (diffusers truncates to one chunk; A1111
+// pools the first). Rows in `zeroed` condition on zeros, pooled included:
+// diffusers' force_zeros_for_empty_prompt for an empty negative prompt.
+struct Conditioning {
+  Tensor context;  // [rows, 77·C, D] on the model's backend, C the most chunks of any prompt
+  Tensor pooled;   // SDXL: [rows, projection_dim] on the backend; else undefined
+};
+Conditioning encode_conditioning(const SdModel& m, const std::vector<std::string>& prompts, int clip_skip,
+                                 text::PromptReading reading, const std::vector<bool>& zeroed = {});
 
 // The chunks an item's rows get: the more of its prompt's and (with
-// guidance) its negative prompt's.
-int item_chunks(const text::ClipTokenizer& tok, const std::string& prompt, const std::string& negative_prompt,
-                bool guided, text::PromptReading reading);
+// guidance) its negative prompt's, by each of the model's tokenizers.
+int item_chunks(const SdModel& m, const std::string& prompt, const std::string& negative_prompt, bool guided,
+                text::PromptReading reading);
 
 }  // namespace farm::pipeline

@@ -28,7 +28,7 @@ DenoiseLoop::DenoiseLoop(const SdModel& m, std::vector<Txt2ImgRequest> batch) : 
   FARM_ASSERT(!batch_.empty(), "empty micro-batch");
   const auto& r0 = batch_[0];
   const auto chunks = [&](const Txt2ImgRequest& r) {
-    return item_chunks(*m.tokenizer, r.prompt, r.negative_prompt, r.guidance > 1.0f, r.reading);
+    return item_chunks(m, r.prompt, r.negative_prompt, r.guidance > 1.0f, r.reading);
   };
   const int chunks0 = batch_.size() > 1 ? chunks(r0) : 0;
   for (const auto& r : batch_) {
@@ -39,6 +39,8 @@ DenoiseLoop::DenoiseLoop(const SdModel& m, std::vector<Txt2ImgRequest> batch) : 
                     (&r == &r0 || chunks(r) == chunks0),
                 "incompatible requests in one micro-batch");
   }
+  zero_empty_negative_ = m.force_zeros_for_empty_prompt;
+  added_conditioning_ = m.unet->config().text_time();
   const int64_t f = m.vae->config().scale_factor();
   c_ = m.unet->config().in_channels;
   h_ = r0.height / f;
@@ -72,6 +74,28 @@ std::vector<std::string> DenoiseLoop::row_prompts() const {
     p.push_back(row < items() ? r.prompt : r.negative_prompt);
   }
   return p;
+}
+
+std::vector<bool> DenoiseLoop::zeroed_rows() const {
+  if (!zero_empty_negative_) return {};
+  std::vector<bool> z(static_cast<size_t>(rows_), false);
+  for (int64_t row = items(); row < rows_; ++row) z[row] = batch_[row_item(row)].negative_prompt.empty();
+  return z;
+}
+
+Tensor DenoiseLoop::time_ids() const {
+  if (!added_conditioning_) return {};
+  Tensor ids({rows_, 6});
+  for (int64_t row = 0; row < rows_; ++row) {
+    const auto& r = batch_[row_item(row)];
+    const auto or_image = [&](const std::array<int, 2>& s) {
+      return s[0] == 0 ? std::array<int, 2>{r.height, r.width} : s;
+    };
+    const auto o = or_image(r.original_size), t = or_image(r.target_size);
+    const int v[6] = {o[0], o[1], r.crops_coords_top_left[0], r.crops_coords_top_left[1], t[0], t[1]};
+    for (int i = 0; i < 6; ++i) ids.data[row * 6 + i] = static_cast<float>(v[i]);
+  }
+  return ids;
 }
 
 void DenoiseLoop::model_input(int step, Tensor& sample, Tensor& timesteps) const {

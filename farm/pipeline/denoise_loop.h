@@ -34,6 +34,11 @@ class DenoiseLoop {
   const model::LoraSet& loras() const { return batch_[0].loras; }  // the micro-batch's: every item's
   // The prompt of each UNet row: the text encoder's input.
   std::vector<std::string> row_prompts() const;
+  // The rows that condition on zeros: an empty negative prompt on a model with
+  // force_zeros_for_empty_prompt (SDXL), as diffusers' negative_prompt=None.
+  std::vector<bool> zeroed_rows() const;
+  // SDXL's time ids [rows, 6] (host) for UNetState::time_ids; undefined for other models.
+  Tensor time_ids() const;
 
   // The UNet input [rows, h, w, C] and timesteps [rows] for `step`.
   void model_input(int step, Tensor& sample, Tensor& timesteps) const;
@@ -47,6 +52,7 @@ class DenoiseLoop {
   std::vector<Txt2ImgRequest> batch_;
   int64_t h_ = 0, w_ = 0, c_ = 0, n_ = 0, rows_ = 0;
   int steps_ = 0;
+  bool zero_empty_negative_ = false, added_conditioning_ = false;
   std::vector<int> uncond_row_;  // per item, -1 without guidance
   std::vector<std::unique_ptr<rng::TorchGenerator>> gens_;
   std::vector<std::unique_ptr<sched::Sampler>> samplers_;

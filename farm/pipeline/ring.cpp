@@ -154,6 +154,8 @@ void RingStage::try_ready(int64_t id, int step) {
   gathering_.erase(it);
   if (b != batches_.end()) {
     s.unet.context = b->second.context;
+    s.unet.text_embeds = b->second.text_embeds;
+    s.unet.time_ids = b->second.time_ids;
     s.items = b->second.items;
     if (step == s.steps - 1) batches_.erase(b);  // its last step here: no longer needed
   }
@@ -237,7 +239,11 @@ void RingStage::admit(Admission a) {
   {
     Timed t(stats.text_s);
     const LoraScope loras(model_, s.loras);
-    s.unet.context = encode_conditioning(model_, loop->row_prompts(), loop->clip_skip(), loop->reading());
+    Conditioning c = encode_conditioning(model_, loop->row_prompts(), loop->clip_skip(), loop->reading(),
+                                         loop->zeroed_rows());
+    s.unet.context = std::move(c.context);
+    s.unet.text_embeds = std::move(c.pooled);
+    s.unet.time_ids = loop->time_ids();
   }
   loop->model_input(0, s.unet.h, s.unet.timesteps);
   // Once per micro-batch: the context to the stages that read it, the items
@@ -250,7 +256,8 @@ void RingStage::admit(Admission a) {
     send(st, std::move(b));
   }
   // Its later steps come back to this stage from the last one.
-  if (s.steps > 1 && layout_.stages > 1) batches_[s.id] = Batch{s.steps, s.items, s.unet.context};
+  if (s.steps > 1 && layout_.stages > 1)
+    batches_[s.id] = Batch{s.steps, s.items, s.unet.context, s.unet.text_embeds, s.unet.time_ids};
   if (last()) loops_[s.id] = std::move(loop);
   ++in_flight_;
   ++stats.admitted;
@@ -338,6 +345,8 @@ void RingStage::finish_step(RingState s) {
     if (first()) {  // S = 1: the ring is this rank
       next.items = std::move(s.items);
       next.unet.context = std::move(s.unet.context);
+      next.unet.text_embeds = std::move(s.unet.text_embeds);
+      next.unet.time_ids = std::move(s.unet.time_ids);
       inbox_.push_back(std::move(next));
       return;
     }

@@ -137,11 +137,12 @@ class RingStage {
   void finish_step(RingState s);
   void count_pass(const kernels::DeviceCounters& d);
   // What a stage keeps of a micro-batch between its steps: the context
-  // (stages that read it) and the items (stage 0, the last stage).
+  // (stages that read it), the items (stage 0, the last stage) and SDXL's
+  // added conditioning (stage 0: its time_embedding block reads it).
   struct Batch {
     int steps = 0;
     std::vector<RingItem> items;
-    Tensor context;
+    Tensor context, text_embeds, time_ids;
   };
   // A step's state, gathered from the messages of several stages.
   struct Gathering {

@@ -16,9 +16,13 @@ SdModel SdModel::open(const std::string& dir) {
   if (!fs::is_directory(dir)) fail(dir, ": model folder is missing (expected a diffusers folder with model_index.json)");
   const JsonConfig index = JsonConfig::load((fs::path(dir) / "model_index.json").string());
   const std::string cls = index.get_string("_class_name", "StableDiffusionPipeline");
-  if (cls != "StableDiffusionPipeline")
-    index.bad("_class_name", "'" + cls + "' is not supported (StableDiffusionPipeline: SD 1.x/2.x)");
-  for (const char* part : {"unet", "text_encoder", "vae", "tokenizer", "scheduler"}) {
+  if (cls != "StableDiffusionPipeline" && cls != "StableDiffusionXLPipeline")
+    index.bad("_class_name", "'" + cls + "' is not supported (StableDiffusionPipeline: SD 1.x/2.x; "
+              "StableDiffusionXLPipeline: SDXL base)");
+  const bool xl = cls == "StableDiffusionXLPipeline";
+  std::vector<const char*> parts = {"unet", "text_encoder", "vae", "tokenizer", "scheduler"};
+  if (xl) parts.insert(parts.end(), {"text_encoder_2", "tokenizer_2"});
+  for (const char* part : parts) {
     if (!index.has(part)) index.bad(part, "missing: the pipeline needs this component");
     if (!fs::is_directory(fs::path(dir) / part)) fail((fs::path(dir) / part).string(), ": component folder is missing");
   }
@@ -33,10 +37,33 @@ SdModel SdModel::open(const std::string& dir) {
   auto text_cfg = model::ClipTextConfig::load(sub("text_encoder", "config.json"));
   auto vae_cfg = model::VaeConfig::load(sub("vae", "config.json"));
   m.scheduler = sched::SchedulerConfig::from_json_file(sub("scheduler", "scheduler_config.json"));
-  if (unet_cfg.context_dim() != text_cfg.hidden_size)
-    fail(sub("unet", "config.json"), ": field 'cross_attention_dim': ", unet_cfg.context_dim(),
-         " does not match the text encoder's hidden_size ", text_cfg.hidden_size, " (", sub("text_encoder", "config.json"),
-         ")");
+  if (xl) {
+    auto text2_cfg = model::ClipTextConfig::load(sub("text_encoder_2", "config.json"));
+    if (!text2_cfg.with_projection)
+      fail(sub("text_encoder_2", "config.json"), ": field 'architectures': expected CLIPTextModelWithProjection "
+           "(SDXL pools its second text encoder through text_projection)");
+    if (unet_cfg.context_dim() != text_cfg.hidden_size + text2_cfg.hidden_size)
+      fail(sub("unet", "config.json"), ": field 'cross_attention_dim': ", unet_cfg.context_dim(),
+           " does not match the text encoders' hidden sizes ", text_cfg.hidden_size, " + ", text2_cfg.hidden_size);
+    if (!unet_cfg.text_time())
+      fail(sub("unet", "config.json"), ": field 'addition_embed_type': an SDXL UNet takes \"text_time\"");
+    if (unet_cfg.text_embeds_dim() != text2_cfg.projection_dim)
+      fail(sub("unet", "config.json"), ": field 'projection_class_embeddings_input_dim': ",
+           unet_cfg.projection_class_embeddings_input_dim, " is not the pooled width ", text2_cfg.projection_dim,
+           " (text_encoder_2's projection_dim) + ", model::UNetConfig::kTimeIds, " x addition_time_embed_dim ",
+           unet_cfg.addition_time_embed_dim);
+    m.text_encoder_2 = std::make_unique<model::ClipTextEncoder>(std::move(text2_cfg));
+    m.tokenizer_2 = std::make_unique<text::ClipTokenizer>(text::ClipTokenizer::from_folder(sub("tokenizer_2", "")));
+    m.force_zeros_for_empty_prompt = index.get_bool("force_zeros_for_empty_prompt", true);
+  } else {
+    if (unet_cfg.context_dim() != text_cfg.hidden_size)
+      fail(sub("unet", "config.json"), ": field 'cross_attention_dim': ", unet_cfg.context_dim(),
+           " does not match the text encoder's hidden_size ", text_cfg.hidden_size, " (",
+           sub("text_encoder", "config.json"), ")");
+    if (unet_cfg.text_time())
+      fail(sub("unet", "config.json"), ": field 'addition_embed_type': \"text_time\" is SDXL's; this folder's "
+           "model_index.json names ", cls);
+  }
   if (unet_cfg.in_channels != vae_cfg.latent_channels || unet_cfg.out_channels != vae_cfg.latent_channels)
     fail(sub("unet", "config.json"), ": in/out_channels ", unet_cfg.in_channels, "/", unet_cfg.out_channels,
          " do not match the VAE's latent_channels ", vae_cfg.latent_channels);
@@ -74,6 +101,8 @@ void SdModel::load_weights(kernels::Backend& be, const LoadParts& parts) {
   if (parts.unet_begin < end)
     load_part("unet", [&](const model::WeightLoader& l) { unet->load(l, parts.unet_begin, end); });
   if (parts.text_encoder) load_part("text_encoder", [&](const model::WeightLoader& l) { text_encoder->load(l); });
+  if (parts.text_encoder && text_encoder_2)
+    load_part("text_encoder_2", [&](const model::WeightLoader& l) { text_encoder_2->load(l); });
   if (parts.vae) load_part("vae", [&](const model::WeightLoader& l) { vae->load(l); });
   // Loading freed a file's worth of fp32 copies in pieces under glibc's trim
   // threshold; hand the free heap back before the first render.

@@ -1,6 +1,7 @@
-// A Stable Diffusion 1.x/2.x model loaded from a diffusers folder:
-// model_index.json, unet/, text_encoder/, vae/, tokenizer/, scheduler/.
-// Loaded once, used for any number of prompts.
+// A Stable Diffusion 1.x/2.x or SDXL base model loaded from a diffusers folder:
+// model_index.json, unet/, text_encoder/, vae/, tokenizer/, scheduler/, and
+// for SDXL text_encoder_2/ and tokenizer_2/. Loaded once, used for any number
+// of prompts.
 #pragma once
 
 #include <cstddef>
@@ -41,6 +42,11 @@ struct SdModel {
   std::unique_ptr<model::ClipTextEncoder> text_encoder;
   std::unique_ptr<model::UNet> unet;
   std::unique_ptr<model::VaeDecoder> vae;
+  // SDXL: the second tokenizer and text encoder (with the pooled projection).
+  std::unique_ptr<text::ClipTokenizer> tokenizer_2;
+  std::unique_ptr<model::ClipTextEncoder> text_encoder_2;
+  // SDXL (model_index.json): an empty negative prompt conditions on zeros, not on the encoding of "".
+  bool force_zeros_for_empty_prompt = false;
   sched::SchedulerConfig scheduler;
   size_t weight_bytes = 0;  // bytes of weights loaded (as stored; 0 with random weights)
   // Of weight_bytes: read from this rank's files, or received from its stage group's reader.
@@ -66,6 +72,7 @@ struct SdModel {
   // rank loaded are read and patched on. Not concurrent with forwards.
   void load_loras(const std::vector<std::pair<std::string, std::string>>& name_paths);
 
+  bool sdxl() const { return text_encoder_2 != nullptr; }
   // The default width and height (SD 1.5: 512; SD 2.1-768: 768).
   int64_t native_size() const { return unet->config().native_image_size(vae->config().scale_factor()); }
 };

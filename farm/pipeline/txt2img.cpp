@@ -18,8 +18,23 @@ void check_request(const SdModel& m, const Txt2ImgRequest& r) {
          f, ")");
   if (r.steps <= 0) fail("steps ", r.steps, ": must be at least 1");
   if (!sched::is_known_sampler(r.sampler)) fail("sampler '", r.sampler, "' is unknown");
+  if (m.sdxl()) {  // SDXL reads each encoder one layer earlier (ClipTextEncoder::forward_sdxl)
+    const int64_t most = std::min(m.text_encoder->config().layers, m.text_encoder_2->config().layers) - 1;
+    if (r.clip_skip < 1 || r.clip_skip > most) fail("clip_skip ", r.clip_skip, ": must be between 1 and ", most);
+    for (const auto& [name, v] : {std::pair{"original_size", r.original_size}, {"target_size", r.target_size}})
+      if (v[0] < 0 || v[1] < 0 || (v[0] == 0) != (v[1] == 0))
+        fail(name, " [", v[0], ", ", v[1], "]: expected [height, width], both positive (or both 0: the image's size)");
+    if (r.crops_coords_top_left[0] < 0 || r.crops_coords_top_left[1] < 0)
+      fail("crops_coords_top_left [", r.crops_coords_top_left[0], ", ", r.crops_coords_top_left[1],
+           "]: expected [top, left], both 0 or more");
+    return;
+  }
   if (r.clip_skip < 1 || r.clip_skip > m.text_encoder->config().layers)
     fail("clip_skip ", r.clip_skip, ": must be between 1 and ", m.text_encoder->config().layers);
+  const std::array<int, 2> none{0, 0};
+  if (r.original_size != none || r.crops_coords_top_left != none || r.target_size != none)
+    fail("original_size, crops_coords_top_left and target_size are SDXL's size conditioning; model ", m.name,
+         " has none");
 }
 
 namespace {
@@ -36,13 +51,16 @@ Tensor denoise(const SdModel& m, const std::vector<Txt2ImgRequest>& batch,
   DenoiseLoop loop(m, batch);
   const LoraScope loras(m, loop.loras());
   auto t0 = Clock::now();
-  const Tensor text = encode_conditioning(m, loop.row_prompts(), loop.clip_skip(), loop.reading());  // [rows, 77·C, D]
+  const Conditioning text = encode_conditioning(m, loop.row_prompts(), loop.clip_skip(), loop.reading(),
+                                                loop.zeroed_rows());  // [rows, 77·C, D]
+  const Tensor time_ids = loop.time_ids();
   t.text_encode += seconds_since(t0);
   for (int step = 0; step < loop.steps(); ++step) {
     Tensor in, timesteps;
     loop.model_input(step, in, timesteps);
     t0 = Clock::now();
-    const Tensor out = m.unet->forward(*m.backend, std::move(in), std::move(timesteps), text);
+    const Tensor out = m.unet->forward(*m.backend, std::move(in), std::move(timesteps), text.context, text.pooled,
+                                       time_ids);
     t.unet += seconds_since(t0);
     ++t.unet_steps;
     loop.advance(step, out);

@@ -5,6 +5,7 @@
 // Every op runs per sample, so an image does not depend on its batch-mates.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -27,6 +28,9 @@ struct Txt2ImgRequest {
   int clip_skip = 1;
   text::PromptReading reading;  // --prompt-syntax, --text-fix
   model::LoraSet loras;         // names SdModel::load_loras loaded, with weights
+  // SDXL's size conditioning, as diffusers' original_size and target_size
+  // (height, width; 0: the image's own) and crops_coords_top_left (top, left).
+  std::array<int, 2> original_size{0, 0}, crops_coords_top_left{0, 0}, target_size{0, 0};
 };
 
 struct RgbImage {

@@ -64,7 +64,7 @@ TEST_P(Conditioning, MatchesA1111RuleOnTransformers) {
                                     want_ids.begin() + static_cast<std::ptrdiff_t>((r + 1) * per_row));
     EXPECT_EQ(chunks.ids, want) << c.name << " row " << r;
   }
-  const Tensor z = m.backend->to_host(encode_conditioning(m, c.prompts, c.clip_skip, {}));
+  const Tensor z = m.backend->to_host(encode_conditioning(m, c.prompts, c.clip_skip, {}).context);
   // Unweighted: the text encoder's own bound (model_reference_test). Weighted:
   // the rescale by mean(z) / mean(w·z) divides by a mean a few hundredths of
   // the values' scale, so the encoder's rounding differences come out a few
@@ -80,10 +80,10 @@ TEST_P(Conditioning, EachRowAsIfAlone) {
   const Case& c = GetParam();
   if (c.prompts.size() < 2) GTEST_SKIP() << "one row";
   const auto& m = model(c.model);
-  const Tensor both = m.backend->to_host(encode_conditioning(m, c.prompts, c.clip_skip, {}));
+  const Tensor both = m.backend->to_host(encode_conditioning(m, c.prompts, c.clip_skip, {}).context);
   const int64_t per = both.size() / both.dim(0);
   for (size_t r = 0; r < c.prompts.size(); ++r) {
-    const Tensor alone = m.backend->to_host(encode_conditioning(m, {c.prompts[r]}, c.clip_skip, {}));
+    const Tensor alone = m.backend->to_host(encode_conditioning(m, {c.prompts[r]}, c.clip_skip, {}).context);
     const std::vector<float> row(both.data.begin() + static_cast<int64_t>(r) * per,
                                  both.data.begin() + static_cast<int64_t>(r) * per + alone.size());
     EXPECT_EQ(row, alone.data) << c.name << " row " << r << ": its first chunks differ when encoded alone";

@@ -46,6 +46,9 @@ pipeline::Txt2ImgRequest request_of(const nlohmann::json& c) {
   r.width = c.at("width").get<int>();
   r.height = c.at("height").get<int>();
   r.sampler = c.at("sampler").get<std::string>();
+  for (const auto& [key, v] : {std::pair{"original_size", &r.original_size},
+                               {"crops_coords_top_left", &r.crops_coords_top_left}, {"target_size", &r.target_size}})
+    if (c.contains(key)) *v = {c.at(key).at(0).get<int>(), c.at(key).at(1).get<int>()};
   return r;
 }
 
@@ -56,7 +59,7 @@ struct PipeCase {
 
 std::vector<PipeCase> all_cases() {
   std::vector<PipeCase> r;
-  for (const char* m : {"tiny-sd1", "tiny-sd2"}) {
+  for (const char* m : {"tiny-sd1", "tiny-sd2", "tiny-sdxl"}) {
     const auto info = farm::testing::read_reference_json(std::string(FARM_TEST_DATA) + "/" + m + "/reference.json");
     for (const auto& c : info.at("pipeline").at("cases")) r.push_back({m, c});
   }
@@ -125,6 +128,25 @@ TEST(BatchInvariance, SameBitsAloneAndInABatch) {
     const auto alone = pipeline::txt2img(m, {reqs[i]});
     EXPECT_EQ(alone[0].rgb, batch[i].rgb) << "item " << i;
   }
+}
+
+// SDXL too, with per-item size conditioning and an empty negative prompt
+// (zeros) beside a given one in the same micro-batch.
+TEST(BatchInvariance, SdxlSameBitsAloneAndInABatch) {
+  const auto& m = cache().get("tiny-sdxl");
+  auto reqs = mixed_requests();
+  reqs[0].negative_prompt = "blurry";
+  reqs[2].original_size = {64, 48};
+  reqs[2].crops_coords_top_left = {4, 0};
+  const auto batch = pipeline::txt2img(m, reqs);
+  for (int i = 0; i < 3; ++i) {
+    const auto alone = pipeline::txt2img(m, {reqs[i]});
+    EXPECT_EQ(alone[0].rgb, batch[i].rgb) << "item " << i;
+  }
+  // The size conditioning reaches the image.
+  auto moved = reqs[2];
+  moved.original_size = {32, 32};
+  EXPECT_NE(pipeline::txt2img(m, {moved})[0].rgb, batch[2].rgb);
 }
 
 // The same on the bf16 cpu backend, and with one OpenMP thread as with all.

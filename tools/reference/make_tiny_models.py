@@ -4,6 +4,8 @@
     tests/data/tiny-sd1   SD-1.x-shaped (PNDM/epsilon, conv attention projections, quick_gelu CLIP)
     tests/data/tiny-sd2   SD-2.x-shaped (DDIM/v_prediction, linear projections, per-level heads,
                           gelu CLIP, pad token '!')
+    tests/data/tiny-sdxl  SDXL-base-shaped (two text encoders, pooled projection, "text_time"
+                          added conditioning, transformer depth per level, Euler)
 
 Both use the real CLIP vocabulary (49408 tokens), so farm's tokenizer can be checked
 against them, and the standard diffusers layout (save_pretrained, safetensors).
@@ -169,7 +171,53 @@ def sd2_spec():
     )
 
 
-SPECS = {"tiny-sd1": sd1_spec, "tiny-sd2": sd2_spec}
+def sdxl_spec():
+    # SDXL base-shaped: no attention at the top level, transformer depth per level (the mid
+    # block takes the deepest level's), two text encoders of different widths (quick_gelu CLIP-L
+    # style and gelu OpenCLIP-bigG style with a text projection), their penultimate states
+    # concatenated (16 + 24 = 40 = cross_attention_dim), and the "text_time" added conditioning:
+    # 6 time ids x addition_time_embed_dim 8 + projection_dim 20 = 68 inputs.
+    return dict(
+        seed=3,
+        unet=dict(
+            sample_size=16, in_channels=4, out_channels=4,
+            block_out_channels=(16, 32, 32), layers_per_block=(1, 2, 1),
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+            transformer_layers_per_block=(1, 2, 3), attention_head_dim=(2, 4, 4),
+            cross_attention_dim=40, use_linear_projection=True, upcast_attention=False,
+            addition_embed_type="text_time", addition_time_embed_dim=8,
+            projection_class_embeddings_input_dim=68, norm_num_groups=8, norm_eps=1e-5,
+            act_fn="silu", flip_sin_to_cos=True, freq_shift=0, downsample_padding=1,
+            mid_block_scale_factor=1, center_input_sample=False),
+        text=dict(
+            vocab_size=VOCAB_SIZE, hidden_size=16, intermediate_size=37, num_hidden_layers=3,
+            num_attention_heads=2, max_position_embeddings=77, hidden_act="quick_gelu",
+            layer_norm_eps=1e-5, projection_dim=16, bos_token_id=0, eos_token_id=2, pad_token_id=1),
+        text_2=dict(
+            vocab_size=VOCAB_SIZE, hidden_size=24, intermediate_size=48, num_hidden_layers=4,
+            num_attention_heads=3, max_position_embeddings=77, hidden_act="gelu",
+            layer_norm_eps=1e-5, projection_dim=20, bos_token_id=0, eos_token_id=2, pad_token_id=1),
+        vae=dict(
+            in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(16, 32),
+            down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+            layers_per_block=1, norm_num_groups=8, act_fn="silu", sample_size=32,
+            scaling_factor=0.13025, force_upcast=True),
+        # SDXL base 1.0's scheduler_config.json.
+        scheduler=dict(
+            _class_name="EulerDiscreteScheduler", beta_start=0.00085, beta_end=0.012,
+            beta_schedule="scaled_linear", num_train_timesteps=1000, set_alpha_to_one=False,
+            skip_prk_steps=True, steps_offset=1, trained_betas=None, clip_sample=False,
+            interpolation_type="linear", use_karras_sigmas=False, sample_max_value=1.0,
+            prediction_type="epsilon", timestep_spacing="leading"),
+        pad_token="<|endoftext|>",
+        pad_token_2="!",
+        dtypes=dict(unet=torch.float16, text_encoder=torch.float16, text_encoder_2=torch.bfloat16,
+                    vae=torch.float32),
+    )
+
+
+SPECS = {"tiny-sd1": sd1_spec, "tiny-sd2": sd2_spec, "tiny-sdxl": sdxl_spec}
 
 # ---------------------------------------------------------------------------------------------
 
@@ -238,7 +286,8 @@ def make_tokenizer(vocab_dir, pad_token, out_dir):
 
 
 def build(name, out_root, vocab_dir):
-    return build_folder(SPECS[name](), os.path.join(out_root, name), vocab_dir)
+    spec, out = SPECS[name](), os.path.join(out_root, name)
+    return build_sdxl_folder(spec, out, vocab_dir) if "text_2" in spec else build_folder(spec, out, vocab_dir)
 
 
 def build_folder(spec, out, vocab_dir):
@@ -288,6 +337,69 @@ def build_folder(spec, out, vocab_dir):
     prefix_text_encoder_keys(os.path.join(out, "text_encoder", "model.safetensors"))
     check_reload(out, text_encoder, tokenizer)
     for root, _, files in os.walk(out):  # safetensors writes 0600
+        for fn in files:
+            os.chmod(os.path.join(root, fn), 0o644)
+    return out
+
+
+def build_sdxl_folder(spec, out, vocab_dir):
+    """Random-weight SDXL base folder: text_encoder (CLIPTextModel) + text_encoder_2
+    (CLIPTextModelWithProjection), tokenizer + tokenizer_2 (pad '!', as SDXL's), both in the
+    vocab.json + merges.txt layout (1.4 MB against tokenizer.json's 3.6 MB)."""
+    from diffusers import AutoencoderKL, StableDiffusionXLPipeline, UNet2DConditionModel
+    import diffusers
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+
+    gen = torch.Generator().manual_seed(1000 + spec["seed"])
+    torch.manual_seed(spec["seed"])
+    unet = UNet2DConditionModel(**spec["unet"]).eval()
+    perturb_constant_params(unet, gen)
+    torch.manual_seed(spec["seed"] + 10)
+    te1 = CLIPTextModel(CLIPTextConfig(**spec["text"])).eval()
+    perturb_constant_params(te1, gen)
+    torch.manual_seed(spec["seed"] + 15)
+    te2 = CLIPTextModelWithProjection(CLIPTextConfig(**spec["text_2"])).eval()
+    perturb_constant_params(te2, gen)
+    torch.manual_seed(spec["seed"] + 20)
+    vae = AutoencoderKL(**spec["vae"]).eval()
+    perturb_constant_params(vae, gen)
+
+    sched_cfg = dict(spec["scheduler"])
+    scheduler = getattr(diffusers, sched_cfg.pop("_class_name")).from_config(sched_cfg)
+    tok1 = make_tokenizer(vocab_dir, spec["pad_token"], out)
+    tok2 = make_tokenizer(vocab_dir, spec["pad_token_2"], out)
+
+    dt = spec["dtypes"]
+    pipe = StableDiffusionXLPipeline(
+        vae=vae.to(dt["vae"]), text_encoder=te1.to(dt["text_encoder"]),
+        text_encoder_2=te2.to(dt["text_encoder_2"]), tokenizer=tok1, tokenizer_2=tok2,
+        unet=unet.to(dt["unet"]), scheduler=scheduler, force_zeros_for_empty_prompt=True)
+    if os.path.exists(out):
+        shutil.rmtree(out)
+    pipe.save_pretrained(out, safe_serialization=True)
+
+    path = os.path.join(out, "scheduler", "scheduler_config.json")
+    with open(path) as f:
+        saved = json.load(f)
+    saved.update(spec["scheduler"])
+    with open(path, "w") as f:
+        json.dump(dict(sorted(saved.items(), key=lambda kv: (not kv[0].startswith("_"), kv[0]))),
+                  f, indent=2)
+        f.write("\n")
+
+    fix_tokenizer_folder(os.path.join(out, "tokenizer"), vocab_dir, spec["pad_token"])
+    fix_tokenizer_folder(os.path.join(out, "tokenizer_2"), vocab_dir, spec["pad_token_2"])
+    prefix_text_encoder_keys(os.path.join(out, "text_encoder", "model.safetensors"))
+    check_reload(out, te1, tok1)
+    te2b = CLIPTextModelWithProjection.from_pretrained(os.path.join(out, "text_encoder_2"))
+    want, got = te2.state_dict(), te2b.state_dict()
+    assert want.keys() == got.keys() and all(torch.equal(want[k], got[k]) for k in want)
+    tok2b = CLIPTokenizer.from_pretrained(os.path.join(out, "tokenizer_2"))
+    probe = ["a photo of a cat", "", "A Red Circle, on the LEFT!!", "naïve café — 3.5"]
+    kw = dict(padding="max_length", max_length=77, truncation=True)
+    assert tok2b(probe, **kw).input_ids == tok2(probe, **kw).input_ids
+    assert tok2b.pad_token == "!"
+    for root, _, files in os.walk(out):
         for fn in files:
             os.chmod(os.path.join(root, fn), 0o644)
     return out
