@@ -56,6 +56,18 @@ std::string a1111_parameters(const JobItem& item, const std::string& model_name,
   return text;
 }
 
+std::array<std::pair<const char*, std::array<int, 2>*>, 3> size_conditions(JobItem& item) {
+  return {{{"original_size", &item.original_size},
+           {"crops_coords_top_left", &item.crops_coords_top_left},
+           {"target_size", &item.target_size}}};
+}
+
+std::array<std::pair<const char*, const std::array<int, 2>*>, 3> size_conditions(const JobItem& item) {
+  return {{{"original_size", &item.original_size},
+           {"crops_coords_top_left", &item.crops_coords_top_left},
+           {"target_size", &item.target_size}}};
+}
+
 namespace {
 
 // The float's shortest spelling read as a double, so the JSON says 7.3 and not
@@ -74,7 +86,7 @@ nlohmann::json loras_json(const std::vector<ItemLora>& loras) {
 }
 
 nlohmann::json item_object(const JobItem& item) {
-  return {
+  nlohmann::json o = {
       {"index", item.index},
       {"source", item.source},
       {"line", item.line},
@@ -95,6 +107,9 @@ nlohmann::json item_object(const JobItem& item) {
       {"copy", item.copy},
       {"text_chunks", item.text_chunks},
   };
+  for (const auto& [name, v] : size_conditions(item))
+    if (*v != std::array<int, 2>{0, 0}) o[name] = {(*v)[0], (*v)[1]};
+  return o;
 }
 
 }  // namespace

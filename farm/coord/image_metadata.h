@@ -3,7 +3,9 @@
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
+#include <array>
 #include <string>
+#include <utility>
 
 #include "farm/coord/job.h"
 
@@ -23,6 +25,9 @@ std::string a1111_parameters(const JobItem& item, const std::string& model_name,
 // spelling); `extra` must be an object whose keys are merged in and must not
 // collide with the item's.
 std::string item_json(const JobItem& item);
+// SDXL's size fields of an item by name (job.h), for the record and the key; written only when set.
+std::array<std::pair<const char*, std::array<int, 2>*>, 3> size_conditions(JobItem& item);
+std::array<std::pair<const char*, const std::array<int, 2>*>, 3> size_conditions(const JobItem& item);
 std::string item_json(const JobItem& item, const nlohmann::json& extra);
 
 // Shortest decimal that reads back as the same float, with ".0" when integral:

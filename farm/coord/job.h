@@ -3,6 +3,7 @@
 // before any item is returned, since the caller spends no compute before this.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -50,6 +51,9 @@ struct JobItem {
   int count = 1;                // images of its line (`count`, --count)
   int copy = 0;                 // this one is the line's copy-th (0-based): seed + copy
   int text_chunks = 1;          // 77-token chunks of its rows (set by prepare_job; batches share it)
+  // SDXL's size conditioning (diffusers' names; [height, width] and [top, left]);
+  // [0, 0] sizes: the image's own, as diffusers defaults them.
+  std::array<int, 2> original_size{0, 0}, crops_coords_top_left{0, 0}, target_size{0, 0};
 };
 
 // Reads top-level keys named as JobDefaults' fields; keys not present keep

@@ -53,4 +53,12 @@ std::string check_count(std::int64_t count) {
   return "";
 }
 
+std::string check_size_condition(std::int64_t a, std::int64_t b, bool crop) {
+  const std::int64_t lo = crop ? 0 : 1, hi = 8 * kMaxSide;
+  if (a < lo || a > hi || b < lo || b > hi)
+    return cat("expected [", crop ? "top, left" : "height, width", "], integers in ", lo, "..", hi, ", got [", a, ", ",
+               b, "]");
+  return "";
+}
+
 }  // namespace farm::job_fields

@@ -20,5 +20,8 @@ std::string check_clip_skip(std::int64_t clip_skip);
 std::string check_prompt(const std::string& text, bool may_be_empty);
 inline constexpr int kMaxCount = 1000;  // A1111's slider stops at 100
 std::string check_count(std::int64_t count);  // images per prompt line
+// SDXL's original_size / target_size ([height, width], pixels in 1..8·kMaxSide)
+// and crops_coords_top_left ([top, left] in 0..8·kMaxSide): "" or why not.
+std::string check_size_condition(std::int64_t a, std::int64_t b, bool crop);
 
 }  // namespace farm::job_fields

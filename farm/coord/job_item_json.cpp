@@ -49,6 +49,8 @@ JobItem job_item_from_json(const std::string& s) {
   it.count = static_cast<int>(j.value("count", 1));
   it.copy = static_cast<int>(j.value("copy", 0));
   it.text_chunks = static_cast<int>(j.value("text_chunks", 1));
+  for (const auto& [key, v] : size_conditions(it))
+    if (j.contains(key)) *v = {static_cast<int>(j[key].at(0).get<int64_t>()), static_cast<int>(j[key].at(1).get<int64_t>())};
   return it;
 }
 
@@ -65,6 +67,9 @@ pipeline::Txt2ImgRequest to_request(const JobItem& it) {
   r.clip_skip = it.clip_skip;
   r.reading = it.reading;
   for (const auto& l : it.loras) r.loras.push_back({l.name, l.weight});
+  r.original_size = it.original_size;
+  r.crops_coords_top_left = it.crops_coords_top_left;
+  r.target_size = it.target_size;
   return r;
 }
 
@@ -86,6 +91,8 @@ std::string item_key(const JobItem& it, std::string_view model_fingerprint) {
     auto& l = key["loras"] = nlohmann::json::array();
     for (const auto& x : it.loras) l.push_back({{"name", x.name}, {"weight", x.weight}, {"sha256", x.sha256}});
   }
+  for (const auto& [name, v] : size_conditions(it))
+    if (*v != std::array<int, 2>{0, 0}) key[name] = {(*v)[0], (*v)[1]};
   return sha256_hex(key.dump());
 }
 

@@ -210,7 +210,20 @@ struct FieldReader {
 };
 
 constexpr std::string_view kJsonFields =
-    "prompt, negative_prompt, seed, steps, guidance, width, height, sampler, clip_skip, count, loras";
+    "prompt, negative_prompt, seed, steps, guidance, width, height, sampler, clip_skip, count, loras, "
+    "original_size, crops_coords_top_left, target_size";
+
+// SDXL's size conditioning: [height, width] or [top, left], two integers.
+void read_size_condition(const json& v, std::string_view field, int line, ErrorList& errors,
+                         std::array<int, 2>& out) {
+  const bool crop = field == "crops_coords_top_left";
+  const char* shape = crop ? "[top, left]" : "[height, width]";
+  if (!v.is_array() || v.size() != 2 || !v[0].is_number_integer() || !v[1].is_number_integer())
+    return errors.add(line, field, cat("expected ", shape, " (two integers), got ", v.dump()));
+  const std::int64_t a = v[0].get<std::int64_t>(), b = v[1].get<std::int64_t>();
+  if (std::string why = job_fields::check_size_condition(a, b, crop); !why.empty()) return errors.add(line, field, why);
+  out = {static_cast<int>(a), static_cast<int>(b)};
+}
 
 // "loras": [{"name": "x", "weight": 0.8}, ...] (weight 1 when left out).
 void read_loras(const json& v, int line, ErrorList& errors, std::vector<ItemLora>& out) {
@@ -342,6 +355,12 @@ bool fill_item(const json& object, int line_number, ErrorList& errors, JobItem& 
       r.small_integer(v, key, job_fields::check_count, item.count);
     } else if (key == "loras") {
       read_loras(v, line.number, errors, item.loras);
+    } else if (key == "original_size") {
+      read_size_condition(v, key, line.number, errors, item.original_size);
+    } else if (key == "crops_coords_top_left") {
+      read_size_condition(v, key, line.number, errors, item.crops_coords_top_left);
+    } else if (key == "target_size") {
+      read_size_condition(v, key, line.number, errors, item.target_size);
     } else {
       errors.add(line.number, key, cat("unknown field (expected one of ", kJsonFields, ")"));
     }

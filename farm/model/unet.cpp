@@ -158,7 +158,10 @@ void UNet::run_block(Backend& be, size_t i, UNetState& s) const {
       s.temb = wt.add_2.forward(be, a, &s.temb);
       return;
     }
-    case UNetBlockKind::conv_in: s.h = wt.conv.forward(be, s.h); break;
+    case UNetBlockKind::conv_in:
+      s.latent_h = s.h.dim(1), s.latent_w = s.h.dim(2);
+      s.h = wt.conv.forward(be, s.h);
+      break;
     case UNetBlockKind::resnet:
       if (d.pops_skip) {
         FARM_ASSERT(!s.skips.empty(), d.name, ": skip stack is empty");
@@ -178,14 +181,18 @@ void UNet::run_block(Backend& be, size_t i, UNetState& s) const {
     case UNetBlockKind::downsample: s.h = wt.conv.forward(be, s.h); break;
     case UNetBlockKind::upsample: {
       // Upsample to the size of the skip the next resnet pops (diffusers'
-      // forward_upsample_size), which is 2× unless the latent size is odd.
-      FARM_ASSERT(!s.skips.empty(), d.name, ": skip stack is empty");
-      const Tensor& next = s.skips.back();
-      if (next.dim(1) == 2 * s.h.dim(1) && next.dim(2) == 2 * s.h.dim(2)) {
+      // forward_upsample_size), which is 2× unless the latent size is odd:
+      // the size of level d.level - 1, each level ceil(half) the one above
+      // (3×3 stride-2 convs, pad 1). From the latent size, not from the skip
+      // stack: that skip may live on a later stage, another one on top here.
+      FARM_ASSERT(s.latent_h > 0 && s.latent_w > 0, d.name, ": the latent size is unknown (conv_in sets it)");
+      int64_t th = s.latent_h, tw = s.latent_w;
+      for (int l = 0; l < d.level - 1; ++l) th = (th + 1) / 2, tw = (tw + 1) / 2;
+      if (th == 2 * s.h.dim(1) && tw == 2 * s.h.dim(2)) {
         s.h = wt.conv.forward_upsampled2x(be, s.h);
         break;
       }
-      Tensor up = be.empty({s.h.dim(0), next.dim(1), next.dim(2), s.h.dim(3)});
+      Tensor up = be.empty({s.h.dim(0), th, tw, s.h.dim(3)});
       be.upsample_nearest(s.h, up);
       s.h = wt.conv.forward(be, up);
       break;

@@ -40,6 +40,9 @@ struct UNetState {
   // SDXL's added conditioning (UNetConfig::text_time), read by the time_embedding block only:
   Tensor text_embeds;  // [B, text_embeds_dim] pooled text embeddings
   Tensor time_ids;     // [B, 6] (host): original h, w, crop top, left, target h, w
+  // The sample's height and width, set by conv_in: each upsampler's output
+  // size follows from it (the skip the next resnet pops may be on a later stage).
+  int64_t latent_h = 0, latent_w = 0;
 };
 
 class UNet {

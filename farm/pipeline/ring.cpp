@@ -142,6 +142,7 @@ void RingStage::try_ready(int64_t id, int step) {
     if (name == "h") s.unet.h = std::move(t);
     else if (name == "timesteps") s.unet.timesteps = std::move(t);
     else if (name == "temb") s.unet.temb = std::move(t);
+    else if (name == "latent_hw") s.unet.latent_h = std::lround(t.data.at(0)), s.unet.latent_w = std::lround(t.data.at(1));
     else fail("hidden state of micro-batch ", id, " has an unexpected tensor '", name, "'");
   }
   for (int k : want) {  // push order: the bottom of this stage's skip stack first
@@ -300,6 +301,9 @@ void RingStage::run_blocks(RingState s) {
     h.tensors.emplace_back("h", std::move(s.unet.h));
     h.tensors.emplace_back("timesteps", std::move(s.unet.timesteps));
     if (s.unet.temb.defined()) h.tensors.emplace_back("temb", std::move(s.unet.temb));
+    if (s.unet.latent_h > 0)
+      h.tensors.emplace_back("latent_hw", Tensor(Shape{2}, std::vector<float>{static_cast<float>(s.unet.latent_h),
+                                                                               static_cast<float>(s.unet.latent_w)}));
     send(stage_ + 1, std::move(h));
     return;
   }

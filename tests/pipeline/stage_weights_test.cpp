@@ -38,6 +38,7 @@ std::set<std::string> file_keys(const std::string& dir) {
 bool in_block(const std::string& key, const model::UNetBlockDesc& d) {
   auto starts = [&](const std::string& p) { return key.rfind(p, 0) == 0; };
   if (d.kind == model::UNetBlockKind::conv_out) return starts("conv_out.") || starts("conv_norm_out.");
+  if (d.kind == model::UNetBlockKind::time_embedding) return starts("time_embedding.") || starts("add_embedding.");
   return starts(d.name + ".");
 }
 
@@ -88,58 +89,101 @@ TEST_P(StageWeights, EachStageLoadsOnlyItsBlocks) {
   }
 }
 
-TEST_P(StageWeights, StagesInTurnGiveTheWholeUNetBitForBit) {
-  const std::string dir = GetParam();
+// The whole UNet on `x`, then stage by stage over `layout`: each stage gets
+// only what the ring's routes send it, the hidden state from the stage before
+// and the skip tensors it pops straight from the stages that pushed them
+// (through the wire's fp32 encoding, as over MPI). Expects the same bits.
+void expect_stages_give_the_whole(const std::string& dir, const Tensor& x, const pipeline::RingLayout& layout,
+                                  const std::string& what) {
   auto whole = pipeline::SdModel::load(dir, kernels::cpu_backend());
   const auto& cfg = whole.unet->config();
-  const int64_t rows = 3, h = 8, w = 6, L = 7;
+  const int64_t rows = x.dim(0), L = 7;
   std::mt19937 rng(5);
   std::normal_distribution<float> nd;
-  Tensor x({rows, h, w, cfg.in_channels}), ts({rows}), ctx({rows, L, cfg.context_dim()});
-  for (float& v : x.data) v = nd(rng);
+  Tensor ts({rows}), ctx({rows, L, cfg.context_dim()}), pooled, ids;
   for (float& v : ctx.data) v = nd(rng);
-  ts.data = {981.0f, 500.0f, 1.0f};
-  const Tensor want = whole.unet->forward(kernels::cpu_backend(), x, ts, ctx);
+  for (int64_t r = 0; r < rows; ++r) ts.data[r] = r == 0 ? 981.0f : r == 1 ? 500.0f : 1.0f;
+  if (cfg.text_time()) {  // SDXL's added conditioning: read on stage 0 only
+    pooled = Tensor({rows, cfg.text_embeds_dim()});
+    for (float& v : pooled.data) v = nd(rng);
+    ids = Tensor({rows, 6});
+    for (int64_t k = 0; k < rows * 6; ++k) ids.data[k] = static_cast<float>(64 * (k % 6 == 2 || k % 6 == 3 ? 0 : 1 + k % 4));
+  }
+  const Tensor want = whole.unet->forward(kernels::cpu_backend(), x, ts, ctx, pooled, ids);
 
-  const size_t n = whole.unet->blocks().size();
-  // Each stage gets only what the ring's routes send it: the hidden state
-  // from the stage before, and the skip tensors it pops straight from the
-  // stages that pushed them (through the wire's fp32 encoding, as over MPI).
+  const pipeline::RingRoutes routes(whole.unet->blocks(), layout);
+  std::map<int, Tensor> mailbox;  // skip id -> tensor, sent ahead
+  model::UNetState st;
+  st.h = x;
+  st.timesteps = ts;
+  for (int s = 0; s < layout.stages; ++s) {
+    const auto [b, e] = layout.ranges[static_cast<size_t>(s)];
+    auto m = pipeline::SdModel::open(dir);
+    m.load_weights(kernels::cpu_backend(), {.text_encoder = false, .vae = false, .unet_begin = b, .unet_end = e});
+    st.context = routes.reads_context(s) ? ctx : Tensor();
+    st.text_embeds = s == 0 ? pooled : Tensor();
+    st.time_ids = s == 0 ? ids : Tensor();
+    st.skips.clear();
+    for (int k : routes.incoming(s)) {
+      ASSERT_TRUE(mailbox.count(k)) << "skip " << k << " for stage " << s << " was never sent";
+      st.skips.push_back(mailbox[k]);
+      mailbox.erase(k);
+    }
+    m.unet->run(kernels::cpu_backend(), st, b, e);
+    const auto& out = routes.outgoing(s);
+    ASSERT_EQ(st.skips.size(), out.size()) << "stage " << s;
+    for (size_t i = 0; i < out.size(); ++i) {
+      comm::WireWriter w(nlohmann::json::object());
+      w.tensor(st.skips[i]);
+      const comm::Bytes bytes = w.take();
+      comm::WireReader r(bytes, "skip");
+      mailbox[out[i]] = r.tensor();
+    }
+  }
+  EXPECT_TRUE(mailbox.empty()) << "skips sent but never popped";
+  ASSERT_EQ(st.h.shape, want.shape) << what;
+  EXPECT_EQ(st.h.data, want.data) << what;
+}
+
+Tensor random_sample(const std::string& dir, int64_t rows, int64_t h, int64_t w) {
+  const auto cfg = model::UNetConfig::load(dir + "/unet/config.json");
+  std::mt19937 rng(6);
+  std::normal_distribution<float> nd;
+  Tensor x({rows, h, w, cfg.in_channels});
+  for (float& v : x.data) v = nd(rng);
+  return x;
+}
+
+TEST_P(StageWeights, StagesInTurnGiveTheWholeUNetBitForBit) {
+  const std::string dir = GetParam();
+  const Tensor x = random_sample(dir, 3, 8, 6);
+  const size_t n = pipeline::SdModel::open(dir).unet->blocks().size();
   for (int S : {2, 3, 5}) {
     pipeline::RingLayout layout;
     layout.stages = S;
     layout.ranges = split(n, S, 11u * static_cast<unsigned>(S));
-    const pipeline::RingRoutes routes(whole.unet->blocks(), layout);
-    std::map<int, Tensor> mailbox;  // skip id -> tensor, sent ahead
-    model::UNetState st;
-    st.h = x;
-    st.timesteps = ts;
-    for (int s = 0; s < S; ++s) {
-      const auto [b, e] = layout.ranges[static_cast<size_t>(s)];
-      auto m = pipeline::SdModel::open(dir);
-      m.load_weights(kernels::cpu_backend(), {.text_encoder = false, .vae = false, .unet_begin = b, .unet_end = e});
-      st.context = routes.reads_context(s) ? ctx : Tensor();
-      st.skips.clear();
-      for (int k : routes.incoming(s)) {
-        ASSERT_TRUE(mailbox.count(k)) << "skip " << k << " for stage " << s << " was never sent";
-        st.skips.push_back(mailbox[k]);
-        mailbox.erase(k);
-      }
-      m.unet->run(kernels::cpu_backend(), st, b, e);
-      const auto& out = routes.outgoing(s);
-      ASSERT_EQ(st.skips.size(), out.size()) << "stage " << s;
-      for (size_t i = 0; i < out.size(); ++i) {
-        comm::WireWriter w(nlohmann::json::object());
-        w.tensor(st.skips[i]);
-        const comm::Bytes bytes = w.take();
-        comm::WireReader r(bytes, "skip");
-        mailbox[out[i]] = r.tensor();
-      }
-    }
-    EXPECT_TRUE(mailbox.empty()) << "skips sent but never popped";
-    ASSERT_EQ(st.h.shape, want.shape);
-    EXPECT_EQ(st.h.data, want.data) << "S=" << S;
+    expect_stages_give_the_whole(dir, x, layout, "S=" + std::to_string(S));
   }
+}
+
+// A cut right after an upsampler, on an odd latent (its levels are not all
+// halves, so the upsampler's output size is not 2x): the skip the next resnet
+// pops lives on the next stage, and the upsampler still sizes its output right.
+TEST_P(StageWeights, CutAfterEachUpsamplerOnAnOddLatent) {
+  const std::string dir = GetParam();
+  const Tensor x = random_sample(dir, 2, 7, 5);
+  const auto unet = pipeline::SdModel::open(dir).unet;
+  const auto& blocks = unet->blocks();
+  int cuts = 0;
+  for (size_t u = 0; u + 1 < blocks.size(); ++u) {
+    if (blocks[u].kind != model::UNetBlockKind::upsample) continue;
+    pipeline::RingLayout layout;
+    layout.stages = 2;
+    layout.ranges = {{0, u + 1}, {u + 1, blocks.size()}};
+    expect_stages_give_the_whole(dir, x, layout, "cut after " + blocks[u].name);
+    ++cuts;
+  }
+  EXPECT_GT(cuts, 0);
 }
 
 // --random-weights: the loaders ask for exactly the keys the files hold (the
@@ -170,10 +214,16 @@ TEST_P(StageWeights, RandomWeightsCoverTheSameKeysAndAgreeAcrossStages) {
   for (float& v : x.data) v = nd(rng);
   for (float& v : ctx.data) v = nd(rng);
   ts.data = {700.0f, 20.0f};
-  const Tensor want = random.unet->forward(kernels::cpu_backend(), x, ts, ctx);
-  EXPECT_NE(want.data, from_files.unet->forward(kernels::cpu_backend(), x, ts, ctx).data) << "other weights";
+  Tensor pooled, ids;
+  if (cfg.text_time()) {
+    pooled = Tensor({2, cfg.text_embeds_dim()}, std::vector<float>(static_cast<size_t>(2 * cfg.text_embeds_dim()), 0.5f));
+    ids = Tensor({2, 6}, std::vector<float>{64, 64, 0, 0, 64, 64, 128, 96, 8, 0, 64, 64});
+  }
+  const Tensor want = random.unet->forward(kernels::cpu_backend(), x, ts, ctx, pooled, ids);
+  EXPECT_NE(want.data, from_files.unet->forward(kernels::cpu_backend(), x, ts, ctx, pooled, ids).data)
+      << "other weights";
   pipeline::RingState st;
-  st.unet.h = x, st.unet.timesteps = ts, st.unet.context = ctx;
+  st.unet.h = x, st.unet.timesteps = ts, st.unet.context = ctx, st.unet.text_embeds = pooled, st.unet.time_ids = ids;
   for (const auto& [b, e] : split(random.unet->blocks().size(), 3, 17u)) {
     auto m = pipeline::SdModel::open(dir);
     m.load_weights(kernels::cpu_backend(),
@@ -187,11 +237,13 @@ TEST_P(StageWeights, RandomWeightsCoverTheSameKeysAndAgreeAcrossStages) {
 INSTANTIATE_TEST_SUITE_P(Models, StageWeights,
                          ::testing::Values(std::string(FARM_TEST_DATA) + "/tiny-sd1",
                                            std::string(FARM_TEST_DATA) + "/tiny-sd2",
+                                           std::string(FARM_TEST_DATA) + "/tiny-sdxl",
                                            std::string(FARM_MODELS_DIR) + "/tiny-shapes"),
                          [](const auto& info) {
-                           return fs::path(info.param).filename().string() == "tiny-shapes"
-                                      ? std::string("tiny_shapes")
-                                      : std::string(info.index == 0 ? "tiny_sd1" : "tiny_sd2");
+                           std::string n = fs::path(info.param).filename().string();
+                           for (char& c : n)
+                             if (c == '-') c = '_';
+                           return n;
                          });
 
 }  // namespace
