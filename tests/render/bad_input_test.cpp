@@ -176,6 +176,20 @@ TEST_F(BadInput, UnknownSampler) {
   EXPECT_NE(r.output.find("k_lms"), std::string::npos) << r.output;
 }
 
+// SDXL's size conditioning: malformed values name the line and field; on an
+// SD 1.x model (no added conditioning) the field is an error, not ignored.
+TEST_F(BadInput, SdxlSizeFields) {
+  const std::string sdxl = std::string(FARM_TEST_DATA) + "/tiny-sdxl";
+  const auto p = write("sizes.jsonl", "{\"prompt\": \"ok\"}\n{\"prompt\": \"ok\", \"original_size\": [1024]}\n");
+  expect_failure("render --model " + sdxl + " --prompts " + p, {"sizes.jsonl:2", "original_size", "[height, width]"});
+  const auto q = write("crops.jsonl", "{\"prompt\": \"ok\", \"crops_coords_top_left\": [-8, 0]}\n");
+  expect_failure("render --model " + sdxl + " --prompts " + q, {"crops.jsonl:1", "crops_coords_top_left", "[top, left]"});
+  const auto r = write("target.jsonl", "{\"prompt\": \"ok\", \"target_size\": [0, 0]}\n");
+  expect_failure("render --model " + sdxl + " --prompts " + r, {"target.jsonl:1", "target_size"});
+  const auto s = write("sd1.jsonl", "{\"prompt\": \"ok\"}\n{\"prompt\": \"ok\", \"original_size\": [512, 512]}\n");
+  expect_failure("render --model " + kModel + " --prompts " + s, {"sd1.jsonl:2", "original_size", "SDXL"});
+}
+
 TEST_F(BadInput, UnknownBackend) {
   expect_failure("render --model " + kModel + " --prompts " + prompts_ + " --backend metal", {"--backend", "metal"});
 }
