@@ -74,7 +74,10 @@ int64_t unet_block_params(const model::UNetConfig& c, const model::UNetBlockDesc
   switch (d.kind) {
     case UNetBlockKind::time_embedding:
       return linear_params(c.block_out_channels[0], c.time_embed_dim()) +
-             linear_params(c.time_embed_dim(), c.time_embed_dim());
+             linear_params(c.time_embed_dim(), c.time_embed_dim()) +
+             (c.text_time() ? linear_params(c.projection_class_embeddings_input_dim, c.time_embed_dim()) +
+                                  linear_params(c.time_embed_dim(), c.time_embed_dim())
+                            : 0);
     case UNetBlockKind::conv_in: return conv_params(d.in_channels, d.out_channels, 3);
     case UNetBlockKind::resnet: return resnet_params(d.in_channels, d.out_channels, c.time_embed_dim());
     case UNetBlockKind::transformer: return transformer_params(d.in_channels, d.context_dim, d.layers);
@@ -94,6 +97,7 @@ double unet_block_flops(const model::UNetConfig& c, const model::UNetBlockDesc& 
     case UNetBlockKind::time_embedding: {
       const double c0 = static_cast<double>(c.block_out_channels[0]), t = static_cast<double>(c.time_embed_dim());
       macs = c0 * t + t * t;
+      if (c.text_time()) macs += static_cast<double>(c.projection_class_embeddings_input_dim) * t + t * t;
       break;
     }
     case UNetBlockKind::resnet: macs = resnet_macs(d.in_channels, d.out_channels, c.time_embed_dim(), n_in); break;
@@ -144,15 +148,17 @@ double unet_block_work_elems(const model::UNetConfig& c, const model::UNetBlockD
 int64_t text_encoder_params(const model::ClipTextConfig& c) {
   const int64_t d = c.hidden_size, i = c.intermediate_size;
   const int64_t layer = 2 * norm_params(d) + 4 * linear_params(d, d) + linear_params(d, i) + linear_params(i, d);
-  return c.vocab_size * d + c.max_positions * d + c.layers * layer + norm_params(d);
+  return c.vocab_size * d + c.max_positions * d + c.layers * layer + norm_params(d) +
+         (c.with_projection ? linear_params(d, c.projection_dim, false) : 0);
 }
 
-double text_encoder_flops(const model::ClipTextConfig& c, int64_t len) {
+double text_encoder_flops(const model::ClipTextConfig& c, int64_t len, int64_t layers) {
   const double d = static_cast<double>(c.hidden_size), i = static_cast<double>(c.intermediate_size),
                l = static_cast<double>(len);
   // q,k,v,out; QK^T and PV (the causal mask is not credited: the kernels compute full tiles); fc1, fc2.
   const double layer = 4 * l * d * d + 2 * l * l * d + 2 * l * d * i;
-  return 2 * static_cast<double>(c.layers) * layer;
+  const double pooled = c.with_projection ? d * static_cast<double>(c.projection_dim) : 0;
+  return 2 * (static_cast<double>(layers > 0 ? layers : c.layers) * layer + pooled);
 }
 
 // Residual stream, layer-norm output, q, k, v, attention output, MLP hidden.

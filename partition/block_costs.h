@@ -34,8 +34,11 @@ double unet_block_flops(const model::UNetConfig& c, const model::UNetBlockDesc& 
 double unet_block_work_elems(const model::UNetConfig& c, const model::UNetBlockDesc& d, const BlockGeometry& g,
                              int64_t text_len);
 
+// With a projection (CLIPTextModelWithProjection): text_projection too.
 int64_t text_encoder_params(const model::ClipTextConfig& c);
-double text_encoder_flops(const model::ClipTextConfig& c, int64_t len);  // per sequence
+// Per sequence, through `layers` layers (0: all; SDXL's first encoder stops one
+// short), and the pooled row through the projection where there is one.
+double text_encoder_flops(const model::ClipTextConfig& c, int64_t len, int64_t layers = 0);
 double text_encoder_work_elems(const model::ClipTextConfig& c, int64_t len);
 
 // post_quant_conv (when used) + decoder.*

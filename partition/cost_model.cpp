@@ -132,8 +132,15 @@ ModelCosts estimate_costs(const ModelShape& m, const Workload& w, const DevicePr
   const double text_rows = rows, items = static_cast<double>(w.items);
   mc.text_params = text_encoder_params(m.text);
   mc.text_flops = text_rows * text_encoder_flops(m.text, w.text_len);
+  if (m.text_2) {  // SDXL: the first encoder's penultimate state; all of the second, and its pooled projection
+    mc.text_params += text_encoder_params(*m.text_2);
+    mc.text_flops = text_rows * (text_encoder_flops(m.text, w.text_len, m.text.layers - 1) +
+                                 text_encoder_flops(*m.text_2, w.text_len));
+  }
   mc.text_weight_bytes = static_cast<double>(mc.text_params) * eb;
   mc.text_peak_bytes = text_rows * text_encoder_work_elems(m.text, w.text_len) * eb;
+  if (m.text_2)  // one encoder after the other
+    mc.text_peak_bytes = std::max(mc.text_peak_bytes, text_rows * text_encoder_work_elems(*m.text_2, w.text_len) * eb);
   mc.text_seconds = mc.text_flops / d.flops;
   mc.vae_params = vae_decoder_params(m.vae);
   mc.vae_flops = items * vae_decoder_flops(m.vae, w.latent_h, w.latent_w);

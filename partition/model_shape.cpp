@@ -19,6 +19,8 @@ ModelShape ModelShape::from_folder(const std::string& dir) {
   m.unet = model::UNetConfig::load(config("unet"));
   m.text = model::ClipTextConfig::load(config("text_encoder"));
   m.vae = model::VaeConfig::load(config("vae"));
+  if (fs::is_regular_file(fs::path(dir) / "text_encoder_2" / "config.json"))
+    m.text_2 = model::ClipTextConfig::load(config("text_encoder_2"));
   m.blocks = model::UNet(m.unet).blocks();  // builds descriptions only; no weights are allocated
   return m;
 }

@@ -1,6 +1,7 @@
 // A model as the cost model sees it: its configs and block list, no weights.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,9 +17,11 @@ struct ModelShape {
   model::UNetConfig unet;
   std::vector<model::UNetBlockDesc> blocks;
   model::ClipTextConfig text;
+  std::optional<model::ClipTextConfig> text_2;  // SDXL's second text encoder (text_encoder_2/)
   model::VaeConfig vae;
 
-  // Reads DIR/unet/config.json, DIR/text_encoder/config.json and
+  // Reads DIR/unet/config.json, DIR/text_encoder/config.json,
+  // DIR/text_encoder_2/config.json where there is one (SDXL) and
   // DIR/vae/config.json (errors name the file); weights are never opened.
   static ModelShape from_folder(const std::string& dir);
 };

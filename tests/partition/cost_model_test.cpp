@@ -46,7 +46,7 @@ TEST_P(ParamCounts, EveryBlockMatchesTheCheckpoint) {
   for (const auto& [name, n] : unet) unet_total += n;
   for (const auto& b : m.blocks) {
     std::vector<std::string> prefixes{b.name + "."};
-    if (b.kind == model::UNetBlockKind::time_embedding) prefixes = {"time_embedding."};
+    if (b.kind == model::UNetBlockKind::time_embedding) prefixes = {"time_embedding.", "add_embedding."};
     if (b.kind == model::UNetBlockKind::conv_out) prefixes = {"conv_out.", "conv_norm_out."};
     int64_t stored = 0;
     for (const auto& [name, n] : unet)
@@ -61,6 +61,12 @@ TEST_P(ParamCounts, EveryBlockMatchesTheCheckpoint) {
   for (const auto& [name, n] : tensor_sizes(dir + "/text_encoder"))
     if (name.find("position_ids") == std::string::npos) text += n;
   EXPECT_EQ(text_encoder_params(m.text), text) << dir;
+  if (m.text_2) {
+    int64_t text_2 = 0;
+    for (const auto& [name, n] : tensor_sizes(dir + "/text_encoder_2"))
+      if (name.find("position_ids") == std::string::npos) text_2 += n;
+    EXPECT_EQ(text_encoder_params(*m.text_2), text_2) << dir << " (text_encoder_2, with its projection)";
+  }
 
   int64_t vae = 0;
   for (const auto& [name, n] : tensor_sizes(dir + "/vae"))
@@ -71,6 +77,7 @@ TEST_P(ParamCounts, EveryBlockMatchesTheCheckpoint) {
 INSTANTIATE_TEST_SUITE_P(Checkpoints, ParamCounts,
                          ::testing::Values(std::string(FARM_TEST_DATA) + "/tiny-sd1",
                                            std::string(FARM_TEST_DATA) + "/tiny-sd2",
+                                           std::string(FARM_TEST_DATA) + "/tiny-sdxl",
                                            std::string(FARM_SOURCE_DIR) + "/models/tiny-shapes"));
 
 // Published sizes (and diffusers/transformers models built from the same
@@ -87,6 +94,20 @@ TEST(PublishedSizes, Sd15AndSd21Configs) {
     EXPECT_EQ(text_encoder_params(m.text), text) << dir;
     EXPECT_EQ(vae_decoder_params(m.vae), 49490199) << dir;
   }
+}
+
+// SDXL base 1.0 (tools/reference/make_sdxl_config.py counts its models on the
+// meta device): UNet 2,567,463,684, CLIP ViT-L/14 text 123,060,480, OpenCLIP
+// ViT-bigG text with projection 694,659,840, the same VAE decoder as SD's.
+TEST(PublishedSizes, SdxlConfig) {
+  const ModelShape m = ModelShape::from_folder(std::string(FARM_SOURCE_DIR) + "/configs/sdxl");
+  int64_t total = 0;
+  for (const auto& b : m.blocks) total += unet_block_params(m.unet, b);
+  EXPECT_EQ(total, 2567463684LL);
+  EXPECT_EQ(text_encoder_params(m.text), 123060480LL);
+  ASSERT_TRUE(m.text_2.has_value());
+  EXPECT_EQ(text_encoder_params(*m.text_2), 694659840LL);
+  EXPECT_EQ(vae_decoder_params(m.vae), 49490199);
 }
 
 TEST(LevelSizes, StrideTwoConvOutputs) {

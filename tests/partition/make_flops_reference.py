@@ -16,7 +16,7 @@ import re
 import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
 from torch.utils.flop_counter import FlopCounterMode
-from transformers import CLIPTextConfig, CLIPTextModel
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
 CASES = [  # model folder, latent h, latent w, rows
     ("tests/data/tiny-sd1", 16, 16, 2),
@@ -25,6 +25,8 @@ CASES = [  # model folder, latent h, latent w, rows
     ("configs/sd15", 64, 64, 2),
     ("configs/sd15", 60, 44, 2),
     ("configs/sd21", 96, 96, 2),
+    ("tests/data/tiny-sdxl", 9, 13, 2),
+    ("configs/sdxl", 128, 128, 2),
 ]
 TEXT_LEN = 77
 # The modules farm's block list names (farm/model/unet.cpp).
@@ -45,17 +47,32 @@ def unet_case(folder, h, w, rows):
         x = torch.randn(rows, cfg["in_channels"], h, w)
         t = torch.full((rows,), 500)
         ctx = torch.randn(rows, TEXT_LEN, cfg["cross_attention_dim"])
-    c = counts(lambda: unet(x, t, ctx))
+        added = None
+        if cfg.get("addition_embed_type") == "text_time":  # SDXL: pooled text + 6 time ids
+            pooled = cfg["projection_class_embeddings_input_dim"] - 6 * cfg["addition_time_embed_dim"]
+            added = {"text_embeds": torch.randn(rows, pooled), "time_ids": torch.randn(rows, 6)}
+    c = counts(lambda: unet(x, t, ctx, added_cond_kwargs=added))
     p = "UNet2DConditionModel."
     blocks = {k[len(p):]: v for k, v in c.items() if k.startswith(p) and BLOCK.fullmatch(k[len(p):])}
+    # farm's time_embedding block runs SDXL's add_embedding too (the text_time conditioning).
+    blocks["time_embedding"] += c.get(p + "add_embedding", 0)
     return {"total": c["Global"], "blocks": blocks}
 
 
 def text_case(folder, rows):
+    """SDXL (a text_encoder_2 folder): what its pipeline reads, the first encoder's penultimate
+    layer (so a model one layer shorter) and all of the second with its pooled projection."""
+    import os
+    xl = os.path.isdir(f"{folder}/text_encoder_2")
     with torch.device("meta"):
-        model = CLIPTextModel(CLIPTextConfig.from_pretrained(f"{folder}/text_encoder"))
+        cfg = CLIPTextConfig.from_pretrained(f"{folder}/text_encoder")
+        if xl:
+            cfg.num_hidden_layers -= 1
+        models = [CLIPTextModel(cfg)]
+        if xl:
+            models.append(CLIPTextModelWithProjection(CLIPTextConfig.from_pretrained(f"{folder}/text_encoder_2")))
         ids = torch.zeros(rows, TEXT_LEN, dtype=torch.long)
-    return counts(lambda: model(ids))["Global"]
+    return sum(counts(lambda: m(ids))["Global"] for m in models)
 
 
 def vae_case(folder, h, w, items):
