@@ -3,11 +3,13 @@
 #include <filesystem>
 
 #include "farm/core/error.h"
+#include "farm/io/checkpoint_configs.h"
 
 namespace farm::partition {
 
-ModelShape ModelShape::from_folder(const std::string& dir) {
+ModelShape ModelShape::from_folder(const std::string& path) {
   namespace fs = std::filesystem;
+  const std::string dir = resolve_model_source(path).config_dir;  // a single file: its family's configs
   if (!fs::is_directory(dir)) fail(dir, ": not a model folder (expected unet/, text_encoder/, vae/ configs)");
   auto config = [&](const char* part) {
     const std::string path = (fs::path(dir) / part / "config.json").string();

@@ -23,6 +23,7 @@
 #include "farm/coord/name_template.h"
 #include "farm/coord/sha256.h"
 #include "farm/core/error.h"
+#include "farm/io/checkpoint_configs.h"
 #include "farm/pipeline/conditioning.h"
 #include "farm/sched/sampler.h"
 
@@ -128,8 +129,13 @@ std::shared_ptr<FolderLock> FolderLock::try_lock(const std::string& dir) {
 
 FolderLock::~FolderLock() { ::close(fd_); }
 
-std::string model_fingerprint(const std::string& model_dir) {
+std::string model_fingerprint(const std::string& model_path) {
   Sha256 h;
+  std::string model_dir = model_path;
+  if (fs::is_regular_file(model_path)) {  // a single-file checkpoint: it and its family's built-in configs
+    h.update(cat(fs::path(model_path).filename().string(), '\n', fs::file_size(model_path), '\n'));
+    model_dir = resolve_model_source(model_path).config_dir;
+  }
   std::vector<fs::path> files;
   for (const auto& e : fs::recursive_directory_iterator(model_dir))
     if (e.is_regular_file()) files.push_back(e.path());

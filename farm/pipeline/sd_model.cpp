@@ -12,8 +12,12 @@ namespace farm::pipeline {
 
 namespace fs = std::filesystem;
 
-SdModel SdModel::open(const std::string& dir) {
-  if (!fs::is_directory(dir)) fail(dir, ": model folder is missing (expected a diffusers folder with model_index.json)");
+SdModel SdModel::open(const std::string& path) {
+  const ModelSource src = resolve_model_source(path);
+  const std::string& dir = src.config_dir;
+  if (!fs::is_directory(dir))
+    fail(dir, ": model folder is missing (expected a diffusers folder with model_index.json, or a .safetensors ",
+         "single-file checkpoint)");
   const JsonConfig index = JsonConfig::load((fs::path(dir) / "model_index.json").string());
   const std::string cls = index.get_string("_class_name", "StableDiffusionPipeline");
   if (cls != "StableDiffusionPipeline" && cls != "StableDiffusionXLPipeline")
@@ -30,6 +34,8 @@ SdModel SdModel::open(const std::string& dir) {
   m.dir = dir;
   m.name = fs::path(dir).lexically_normal().filename().string();
   if (m.name.empty()) m.name = fs::path(dir).lexically_normal().parent_path().filename().string();
+  m.checkpoint = src.checkpoint;
+  if (m.checkpoint == path) m.name = fs::path(path).stem().string();  // A1111's name for a checkpoint file
   auto sub = [&](const char* part, const char* file) { return (fs::path(dir) / part / file).string(); };
 
   // Configs first: a bad value fails before gigabytes are read.
@@ -69,6 +75,21 @@ SdModel SdModel::open(const std::string& dir) {
          " do not match the VAE's latent_channels ", vae_cfg.latent_channels);
   m.tokenizer = std::make_unique<text::ClipTokenizer>(text::ClipTokenizer::from_folder(sub("tokenizer", "")));
 
+  if (!m.checkpoint.empty()) {
+    const bool file_xl = src.family == CheckpointFamily::sdxl;
+    if (file_xl != xl)
+      fail(m.checkpoint, ": an ", checkpoint_family_name(src.family), " checkpoint, but the configs in ", dir,
+           " are ", cls, "'s");
+    if (src.family == CheckpointFamily::sd2)
+      if (const std::string p = sidecar_prediction_type(m.checkpoint); !p.empty()) m.scheduler.prediction_type = p;
+    LdmLayout layout;
+    layout.layers_per_block = unet_cfg.layers_per_block;
+    layout.up_attention = unet_cfg.up_cross_attention;
+    layout.vae_levels = static_cast<int>(vae_cfg.block_out_channels.size());
+    layout.text_layers = text_cfg.layers;
+    layout.text2_layers = m.text_encoder_2 ? m.text_encoder_2->config().layers : 0;
+    m.checkpoint_keys = map_checkpoint_keys(SafetensorsFile(m.checkpoint), src.family, layout);
+  }
   m.unet = std::make_unique<model::UNet>(std::move(unet_cfg));
   m.text_encoder = std::make_unique<model::ClipTextEncoder>(std::move(text_cfg));
   m.vae = std::make_unique<model::VaeDecoder>(std::move(vae_cfg));
@@ -88,7 +109,7 @@ void SdModel::load_weights(kernels::Backend& be, const LoadParts& parts) {
       for (const auto& k : loader.keys()) loaded_keys.insert(cat(part, "/", k));
       return;
     }
-    const WeightStore w(sub, parts.share);
+    const WeightStore w = checkpoint.empty() ? WeightStore(sub, parts.share) : part_store(part, parts.share);
     model::WeightLoader loader(w, be);
     if (std::string(part) != "vae") loader.index_layers(&layers[part]);
     load(loader);
@@ -109,6 +130,14 @@ void SdModel::load_weights(kernels::Backend& be, const LoadParts& parts) {
   malloc_trim(0);
 }
 
+WeightStore SdModel::part_store(const std::string& part, WeightShare* share) const {
+  const auto it = checkpoint_keys.find(part);
+  if (it == checkpoint_keys.end() || it->second.empty())
+    fail(checkpoint, ": holds no ", part, " weights (a full ", sdxl() ? "SDXL" : "SD", " checkpoint has the UNet, ",
+         "the text encoder", sdxl() ? "s" : "", " and the VAE)");
+  return WeightStore(checkpoint, it->second, share);
+}
+
 SdModel SdModel::load(const std::string& dir, kernels::Backend& be) {
   SdModel m = open(dir);
   m.load_weights(be);
@@ -124,10 +153,11 @@ void SdModel::load_loras(const std::vector<std::pair<std::string, std::string>>&
   for (const char* part : {"unet", "text_encoder"}) {
     const std::string sub = (fs::path(dir) / part).string();
     std::vector<std::pair<std::string, Shape>> weights;
-    bool has_files = false;
-    for (const auto& e : fs::directory_iterator(sub)) has_files |= e.path().extension() == ".safetensors";
+    bool has_files = !checkpoint.empty();
+    if (!has_files)
+      for (const auto& e : fs::directory_iterator(sub)) has_files |= e.path().extension() == ".safetensors";
     if (has_files) {
-      const WeightStore w(sub);
+      const WeightStore w = checkpoint.empty() ? WeightStore(sub) : part_store(part, nullptr);
       for (const auto& k : w.keys()) weights.emplace_back(k, w.shape_of(k));
     } else {
       for (const auto& [prefix, l] : layers[part].linear)

@@ -12,7 +12,9 @@
 #include <utility>
 #include <vector>
 
+#include "farm/io/checkpoint_configs.h"
 #include "farm/io/weight_share.h"
+#include "farm/io/weight_store.h"
 #include "farm/model/clip_text.h"
 #include "farm/model/lora.h"
 #include "farm/model/unet.h"
@@ -37,7 +39,13 @@ struct LoadParts {
 };
 
 struct SdModel {
-  std::string dir, name;  // name: the folder's base name, written to image metadata
+  // dir: the diffusers folder of configs (and, without a checkpoint, weights);
+  // name: its base name or the checkpoint's stem, written to image metadata.
+  std::string dir, name;
+  // A single-file checkpoint holding every part's weights (farm/io/checkpoint_configs.h),
+  // with where each part's diffusers keys are in it; empty: the folder's components.
+  std::string checkpoint;
+  std::map<std::string, PartKeyMap> checkpoint_keys;
   std::unique_ptr<text::ClipTokenizer> tokenizer;
   std::unique_ptr<model::ClipTextEncoder> text_encoder;
   std::unique_ptr<model::UNet> unet;
@@ -60,10 +68,13 @@ struct SdModel {
   // LoRAs by the name load_loras gave them (farm/model/lora.h).
   std::map<std::string, std::unique_ptr<model::LoraAdapter>> loras;
 
-  // Checks the folder layout, every config and the tokenizer; no weights yet.
-  static SdModel open(const std::string& dir);
+  // Checks the folder layout (or the single file and its family's configs),
+  // every config and the tokenizers; no weights yet.
+  static SdModel open(const std::string& path);
   // Reads the parts' weights and places them on `be`, each once.
   void load_weights(kernels::Backend& be, const LoadParts& parts = {});
+  // A part's weights inside the single-file checkpoint, by diffusers key.
+  WeightStore part_store(const std::string& part, WeightShare* share) const;
   // open + load_weights: the whole model.
   static SdModel load(const std::string& dir, kernels::Backend& be);
   // Reads each (name, path) LoRA file once, after load_weights: every key is

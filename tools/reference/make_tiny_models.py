@@ -181,7 +181,7 @@ def sdxl_spec():
         seed=3,
         unet=dict(
             sample_size=16, in_channels=4, out_channels=4,
-            block_out_channels=(16, 32, 32), layers_per_block=(1, 2, 1),
+            block_out_channels=(16, 32, 32), layers_per_block=2,
             down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
             up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
             transformer_layers_per_block=(1, 2, 3), attention_head_dim=(2, 4, 4),

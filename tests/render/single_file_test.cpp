@@ -1,0 +1,111 @@
+// Single-file checkpoints (original LDM/SGM key names, as users download
+// them): tests/data/single-file/tiny-*.safetensors were written from the tiny
+// diffusers folders by tools/reference/make_single_files.py, which checks each
+// against diffusers' own single-file converters. farm must render the same
+// PNG bytes from the file (in a folder of the model's configs, as diffusers'
+// from_single_file(config=...)) as from the diffusers folder, for SD 1.x,
+// SD 2.x (OpenCLIP: fused in_proj, 1x1-conv VAE attention) and SDXL; and
+// name the file and key when a file does not fit.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "tests/support/run_command.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kData = FARM_TEST_DATA;
+
+std::vector<char> bytes_of(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+class SingleFile : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() / ("farm_single_file_" + std::to_string(::getpid()) + "_" + GetParam());
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  // The folder's configs and tokenizers (no weights) under the same folder
+  // name, so the images' metadata names the same model, plus the checkpoint.
+  std::string configs_with_checkpoint() {
+    const fs::path src = kData + "/" + GetParam(), dst = root_ / "file" / GetParam();
+    fs::create_directories(dst);
+    fs::copy_file(src / "model_index.json", dst / "model_index.json");
+    for (const auto& e : fs::directory_iterator(src)) {
+      if (!e.is_directory()) continue;
+      const fs::path part = dst / e.path().filename();
+      fs::create_directories(part);
+      for (const auto& f : fs::directory_iterator(e.path()))
+        if (f.path().extension() != ".safetensors") fs::copy_file(f.path(), part / f.path().filename());
+    }
+    fs::copy_file(kData + "/single-file/" + GetParam() + ".safetensors", dst / "checkpoint.safetensors");
+    return dst.string();
+  }
+
+  fs::path root_;
+};
+
+TEST_P(SingleFile, SamePngBytesAsTheDiffusersFolder) {
+  const std::string prompts = (root_ / "p.jsonl").string();
+  std::ofstream(prompts) << "{\"prompt\": \"a photo of a cat\", \"seed\": 3}\n"
+                            "{\"prompt\": \"A Red Circle, on the LEFT!!\", \"negative_prompt\": \"blurry\", \"seed\": 4}\n";
+  const std::string common = " --prompts " + prompts + " --steps 2 --width 64 --height 48 --sampler euler";
+  const auto a = farm::test::run_farm("render --model " + kData + "/" + GetParam() + " --out " +
+                                      (root_ / "a").string() + common);
+  ASSERT_EQ(a.status, 0) << a.output;
+  const auto b = farm::test::run_farm("render --model " + configs_with_checkpoint() + " --out " +
+                                      (root_ / "b").string() + common);
+  ASSERT_EQ(b.status, 0) << b.output;
+  int pngs = 0;
+  for (const auto& e : fs::directory_iterator(root_ / "a")) {
+    if (e.path().extension() != ".png") continue;
+    ++pngs;
+    EXPECT_EQ(bytes_of(e.path()), bytes_of(root_ / "b" / e.path().filename())) << e.path().filename();
+  }
+  EXPECT_EQ(pngs, 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Tiny, SingleFile, ::testing::Values("tiny-sd1", "tiny-sd2", "tiny-sdxl"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& c : n)
+                             if (c == '-') c = '_';
+                           return n;
+                         });
+
+// A file alone takes its family's built-in configs (configs/sd15, sd21, sdxl):
+// the tiny files do not fit them, and the error names the file, the diffusers
+// key, the key in the file and both shapes, before any compute.
+TEST(SingleFileErrors, BuiltInConfigsNameTheMisfit) {
+  const auto r = farm::test::run_farm("render --model " + kData + "/single-file/tiny-sdxl.safetensors --prompts " +
+                                      kData + "/../distributed/sdxl_job.jsonl --out /tmp/farm_sf_never --steps 1 " +
+                                      "--width 64 --height 64");
+  EXPECT_NE(r.status, 0);
+  for (const char* needle : {"tiny-sdxl.safetensors", "(stored as 'model.diffusion_model.", "has shape", "expected"})
+    EXPECT_NE(r.output.find(needle), std::string::npos) << needle << " in: " << r.output;
+  EXPECT_FALSE(fs::exists("/tmp/farm_sf_never/00000-11.png"));
+}
+
+TEST(SingleFileErrors, UnknownLayoutNamesKeys) {
+  auto r = farm::test::run_farm("render --model " + kData + "/tiny-sd1/reference.safetensors --prompts " + kData +
+                                "/../distributed/sdxl_job.jsonl --out /tmp/farm_sf_never --steps 1");
+  EXPECT_NE(r.status, 0);
+  for (const char* needle : {"reference.safetensors", "not a checkpoint layout", "pipe."})
+    EXPECT_NE(r.output.find(needle), std::string::npos) << needle << " in: " << r.output;
+  r = farm::test::run_farm("render --model " + kData + "/tiny-sd1/unet/diffusion_pytorch_model.safetensors --prompts " +
+                           kData + "/../distributed/sdxl_job.jsonl --out /tmp/farm_sf_never --steps 1");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("diffusers component"), std::string::npos) << r.output;
+}
+
+}  // namespace
