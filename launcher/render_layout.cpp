@@ -1,5 +1,7 @@
 #include "launcher/render_layout.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -54,7 +56,14 @@ pipeline::RingLayout choose_layout(const std::string& model_dir, const LayoutReq
     w.items = req.batch;
     w.guidance = first.guidance > 1.0f;
     w.steps = first.steps;
-    const auto costs = partition::estimate_costs(shape, w, partition::device_profile(req.device));
+    partition::DeviceProfile device = partition::device_profile(req.device);
+    // A CPU rank's memory is its node's, not the profile's round 16 GB (SDXL
+    // at 1024² in fp32 needs more): the RAM of this host, as each rank's cap.
+    if (req.device == "cpu") {
+      const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+      if (pages > 0 && page > 0) device.memory_bytes = static_cast<double>(pages) * static_cast<double>(page);
+    }
+    const auto costs = partition::estimate_costs(shape, w, device);
     partition::PlanOptions o;
     o.window = req.window;
     int S = req.stages, P = req.pipelines;

@@ -184,10 +184,19 @@ def check_round_trip(ckpt, folder, xl):
 
 
 def main():
+    import argparse
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--folder", help="convert this diffusers folder instead of the tiny ones (not committed)")
+    ap.add_argument("--out", help="with --folder: the .safetensors to write")
+    ap.add_argument("--open-clip", action="store_true", help="with --folder: an SD 2.x (OpenCLIP) text encoder")
+    args = ap.parse_args()
     out_dir = os.path.join(DATA, "single-file")
-    os.makedirs(out_dir, exist_ok=True)
-    for name in ("tiny-sd1", "tiny-sd2", "tiny-sdxl"):
-        folder = os.path.join(DATA, name)
+    jobs = [(os.path.join(DATA, n), os.path.join(out_dir, n + ".safetensors"), n == "tiny-sd2")
+            for n in ("tiny-sd1", "tiny-sd2", "tiny-sdxl")]
+    if args.folder:
+        jobs = [(args.folder, args.out, args.open_clip)]
+    for folder, path, open_clip in jobs:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         xl = os.path.isdir(os.path.join(folder, "text_encoder_2"))
         unet, ucfg = part(folder, "unet")
         vae, vcfg = part(folder, "vae")
@@ -197,12 +206,11 @@ def main():
             te2, _ = part(folder, "text_encoder_2")
             ckpt.update(clip_to_ldm(te, "conditioner.embedders.0.transformer."))
             ckpt.update(open_clip_to_ldm(te2, "conditioner.embedders.1.model."))
-        elif name == "tiny-sd2":
+        elif open_clip:
             ckpt.update(open_clip_to_ldm(te, "cond_stage_model.model."))
         else:
             ckpt.update(clip_to_ldm(te, "cond_stage_model.transformer."))
         check_round_trip(ckpt, folder, xl)
-        path = os.path.join(out_dir, name + ".safetensors")
         save_file(dict(sorted(ckpt.items())), path, metadata={"format": "pt"})
         os.chmod(path, 0o644)
         print(f"{path}: {len(ckpt)} tensors, {os.path.getsize(path) / 1e6:.2f} MB; diffusers' converters agree")
