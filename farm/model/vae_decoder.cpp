@@ -20,6 +20,7 @@ VaeConfig VaeConfig::load(const std::string& path) {
   v.scaling_factor = static_cast<float>(c.get_number("scaling_factor", 0.18215));
   v.use_post_quant_conv = c.get_bool("use_post_quant_conv", true);
   v.mid_block_add_attention = c.get_bool("mid_block_add_attention", true);
+  v.force_upcast = c.get_bool("force_upcast", false);
   if (v.out_channels != 3) c.bad("out_channels", "expected 3 (RGB)");
   if (!(v.scaling_factor > 0)) c.bad("scaling_factor", "must be positive");
   // Each level past the first doubles the image side: scale_factor() is a

@@ -16,6 +16,8 @@ struct VaeConfig {
   float scaling_factor = 0.18215f;
   bool use_post_quant_conv = true;
   bool mid_block_add_attention = true;
+  // diffusers' force_upcast: the VAE overflows in fp16 (SDXL's original VAE does), run it wider.
+  bool force_upcast = false;
 
   int64_t scale_factor() const { return int64_t{1} << (block_out_channels.size() - 1); }
   static VaeConfig load(const std::string& path);

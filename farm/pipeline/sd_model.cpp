@@ -98,6 +98,13 @@ SdModel SdModel::open(const std::string& path) {
 
 void SdModel::load_weights(kernels::Backend& be, const LoadParts& parts) {
   FARM_ASSERT(!backend || backend == &be, "a model's weights on two backends");
+  // SDXL's original VAE overflows in fp16 (its activations pass 65504): diffusers
+  // upcasts it to fp32 (force_upcast). One dtype runs a whole backend here, so
+  // refuse before any work rather than decode inf/NaN images.
+  if (parts.vae && sdxl() && vae->config().force_upcast && be.dtype() == DType::f16)
+    fail((fs::path(dir) / "vae" / "config.json").string(), ": this VAE overflows in fp16 (force_upcast: true, as ",
+         "SDXL's original VAE); render with --dtype bf16 (same range as fp32), or use a VAE made for fp16 ",
+         "(e.g. madebyollin/sdxl-vae-fp16-fix, force_upcast: false)");
   backend = &be;
   // One part's weights, from its files or (random_weights) drawn from the seed.
   auto load_part = [&](const char* part, const auto& load) {

@@ -190,6 +190,14 @@ TEST_F(BadInput, SdxlSizeFields) {
   expect_failure("render --model " + kModel + " --prompts " + s, {"sd1.jsonl:2", "original_size", "SDXL"});
 }
 
+// SDXL's original VAE overflows in fp16: refused before any compute, naming
+// the VAE config and the way out (bf16), not decoded to inf/NaN images.
+TEST_F(BadInput, SdxlVaeInFp16) {
+  const std::string sdxl = std::string(FARM_TEST_DATA) + "/tiny-sdxl";
+  expect_failure("render --model " + sdxl + " --prompts " + prompts_ + " --backend cuda-emu --dtype f16",
+                 {"vae/config.json", "force_upcast", "--dtype bf16"});
+}
+
 TEST_F(BadInput, UnknownBackend) {
   expect_failure("render --model " + kModel + " --prompts " + prompts_ + " --backend metal", {"--backend", "metal"});
 }

@@ -1,5 +1,6 @@
 """Renders one image with diffusers from a full-size model folder (e.g. the
-random SD 1.5-shaped one make_sd15_random.py writes) and compares it with the
+random SD 1.5-shaped one make_sd15_random.py writes, or the SDXL-shaped one of
+make_sdxl_random.py: the pipeline class is model_index.json's) and compares it with the
 PNG `farm render` wrote for the same item. Not a CI test: the folder is GBs.
 
   python tools/reference/compare_full_size.py MODEL_DIR FARM_PNG PROMPT NEGATIVE SEED STEPS GUIDANCE WIDTH HEIGHT SAMPLER
@@ -20,7 +21,11 @@ SCHEDULERS = {"ddim": ("DDIMScheduler", {}), "euler": ("EulerDiscreteScheduler",
 def main():
     model, png, prompt, negative, seed, steps, guidance, width, height, sampler = sys.argv[1:11]
     torch.set_num_threads(2)
-    pipe = diffusers.StableDiffusionPipeline.from_pretrained(model, torch_dtype=torch.float32, safety_checker=None)
+    import json
+    import os
+    cls_name = json.load(open(os.path.join(model, "model_index.json")))["_class_name"]
+    extra = {} if cls_name == "StableDiffusionXLPipeline" else {"safety_checker": None}
+    pipe = getattr(diffusers, cls_name).from_pretrained(model, torch_dtype=torch.float32, **extra)
     cls, over = SCHEDULERS[sampler]
     pipe.scheduler = getattr(diffusers, cls).from_config(pipe.scheduler.config, **over)
     out = pipe(prompt=[prompt], negative_prompt=[negative] if negative else None, num_inference_steps=int(steps), guidance_scale=float(guidance), width=int(width),
