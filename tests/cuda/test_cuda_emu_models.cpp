@@ -1,4 +1,4 @@
-// The tiny SD-1.x and SD-2.x models (tests/data/tiny-sd1, tiny-sd2): CLIP text
+// The tiny SD-1.x, SD-2.x and SDXL models (tests/data/tiny-sd1, tiny-sd2, tiny-sdxl): CLIP text
 // encoder, UNet and VAE decoder run end to end on the device-resident CUDA
 // backend, emulated (weights and activations on the device in f16/bf16),
 // against the ref backend in fp32. Bound, derived as for single ops:
@@ -70,9 +70,11 @@ TEST_P(CudaEmuModels, UNet) {
   const Tensor sample = nchw_to_nhwc(ref_->load_f32("unet.sample"));
   const Tensor t = ref_->load_f32("unet.timestep");
   const Tensor context = ref_->load_f32("unet.encoder_hidden_states");
+  Tensor text_embeds, time_ids;  // SDXL's added conditioning
+  if (ref_->find("unet.time_ids")) text_embeds = ref_->load_f32("unet.text_embeds"), time_ids = ref_->load_f32("unet.time_ids");
   check("unet", [&](kernels::Backend& be) {
     unet.load({WeightStore(dir_ + "/unet"), be});
-    return unet.forward(be, sample, t, context);
+    return unet.forward(be, sample, t, context, text_embeds, time_ids);
   });
 }
 
@@ -87,7 +89,7 @@ TEST_P(CudaEmuModels, VaeDecode) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Tiny, CudaEmuModels,
-                         ::testing::Combine(::testing::Values("tiny-sd1", "tiny-sd2"),
+                         ::testing::Combine(::testing::Values("tiny-sd1", "tiny-sd2", "tiny-sdxl"),
                                             ::testing::Values(DType::f16, DType::bf16)),
                          testing::model_dtype_name);
 
