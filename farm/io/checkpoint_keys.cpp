@@ -176,7 +176,54 @@ void map_open_clip(const SafetensorsFile& f, const std::string& prefix, int64_t 
   }
 }
 
+// diffusers ResnetBlock2D names -> LDM ResBlock names.
+std::string ldm_resnet_name(std::string rest) {
+  for (const auto& [from, to] : {std::pair{"norm1", "in_layers.0"}, {"conv1", "in_layers.2"}, {"norm2", "out_layers.0"},
+                                 {"conv2", "out_layers.3"}, {"time_emb_proj", "emb_layers.1"},
+                                 {"conv_shortcut", "skip_connection"}})
+    rest = replace_all(rest, from, to);
+  return rest;
+}
+
 }  // namespace
+
+std::string ldm_unet_module(const std::string& module, const LdmLayout& l) {
+  static const std::map<std::string, std::string> fixed = {
+      {"time_embedding.linear_1", "time_embed.0"}, {"time_embedding.linear_2", "time_embed.2"},
+      {"add_embedding.linear_1", "label_emb.0.0"}, {"add_embedding.linear_2", "label_emb.0.2"},
+      {"conv_in", "input_blocks.0.0"},             {"conv_norm_out", "out.0"},
+      {"conv_out", "out.2"}};
+  if (const auto it = fixed.find(module); it != fixed.end()) return it->second;
+  const auto p = split_dots(module);
+  const int n = static_cast<int>(l.layers_per_block.size());
+  int64_t i = 0, j = 0;
+  if (p.size() < 4 || !to_int(p[1], i) || i < 0 || i >= n) {
+    if (p.size() >= 4 && p[0] == "mid_block" && to_int(p[2], j)) {
+      const std::string rest = join_from(p, 3);
+      if (p[1] == "resnets" && j <= 1) return cat("middle_block.", 2 * j, ".", ldm_resnet_name(rest));
+      if (p[1] == "attentions" && j == 0) return "middle_block.1." + rest;
+    }
+    return "";
+  }
+  if (!to_int(p[3], j)) return "";
+  const std::string rest = join_from(p, 4);
+  if (p[0] == "down_blocks") {
+    int64_t idx = 1;
+    for (int k = 0; k < i; ++k) idx += l.layers_per_block[k] + (k + 1 < n ? 1 : 0);
+    if (p[2] == "resnets") return cat("input_blocks.", idx + j, ".0.", ldm_resnet_name(rest));
+    if (p[2] == "attentions") return cat("input_blocks.", idx + j, ".1.", rest);
+    if (p[2] == "downsamplers" && rest == "conv") return cat("input_blocks.", idx + l.layers_per_block[i], ".0.op");
+  } else if (p[0] == "up_blocks") {
+    int64_t idx = 0;
+    for (int k = 0; k < i; ++k) idx += l.layers_per_block[static_cast<size_t>(n - 1 - k)] + 1;
+    const int64_t count = l.layers_per_block[static_cast<size_t>(n - 1 - i)] + 1;
+    const bool attn = l.up_attention[static_cast<size_t>(i)];
+    if (p[2] == "resnets") return cat("output_blocks.", idx + j, ".0.", ldm_resnet_name(rest));
+    if (p[2] == "attentions") return cat("output_blocks.", idx + j, ".1.", rest);
+    if (p[2] == "upsamplers" && rest == "conv") return cat("output_blocks.", idx + count - 1, ".", attn ? 2 : 1, ".conv");
+  }
+  return "";
+}
 
 const char* checkpoint_family_name(CheckpointFamily f) {
   switch (f) {

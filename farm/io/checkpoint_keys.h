@@ -41,6 +41,12 @@ struct MappedTensor {
 };
 using PartKeyMap = std::map<std::string, MappedTensor>;  // diffusers key -> where it is
 
+// The original (LDM/SGM) name of a diffusers UNet module ("down_blocks.1.
+// attentions.0.transformer_blocks.0.attn1.to_q" -> "input_blocks.4.1.
+// transformer_blocks.0.attn1.to_q"), as kohya's SDXL LoRAs name the modules
+// they patch; "" for a module with no such name.
+std::string ldm_unet_module(const std::string& module, const LdmLayout& layout);
+
 // Every part's map ("unet", "text_encoder", "text_encoder_2", "vae"), built from
 // the file's keys. Keys no part reads (the VAE encoder, EMA copies, SD 2.x's
 // last OpenCLIP layer) are left out.

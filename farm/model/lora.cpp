@@ -106,8 +106,9 @@ void check_shapes(const std::string& path, const LoraModule& m, const Shape& dow
 
 const char* lora_format_name(LoraFormat f) { return f == LoraFormat::kohya ? "kohya" : "diffusers"; }
 
-void LoraTargets::add_part(const std::string& part, const std::vector<std::pair<std::string, Shape>>& weights) {
-  FARM_ASSERT(part == "unet" || part == "text_encoder", part);
+void LoraTargets::add_part(const std::string& part, const std::vector<std::pair<std::string, Shape>>& weights,
+                           const std::function<std::string(const std::string&)>& ldm_names) {
+  FARM_ASSERT(part == "unet" || part == "text_encoder" || part == "text_encoder_2", part);
   for (const auto& [key, shape] : weights) {
     if (!ends_with(key, ".weight") || (shape.size() != 2 && shape.size() != 4)) continue;
     const std::string prefix = key.substr(0, key.size() - std::string(".weight").size());
@@ -116,12 +117,17 @@ void LoraTargets::add_part(const std::string& part, const std::vector<std::pair<
     std::vector<std::string> names;
     if (part == "unet") {
       names = {"lora_unet_" + underscored(prefix), "unet." + prefix};
+      if (ldm_names)
+        if (const std::string ldm = ldm_names(prefix); !ldm.empty()) names.push_back("lora_unet_" + underscored(ldm));
     } else {
       // kohya writes CLIP's modules from "text_model."; transformers 5 saves
-      // the text encoder without it, and PEFT names modules either way.
+      // the text encoder without it, and PEFT names modules either way. SDXL's
+      // two encoders are lora_te1_ / lora_te2_ in kohya's files.
       const std::string bare = starts_with(prefix, "text_model.") ? prefix.substr(11) : prefix;
-      names = {"lora_te_" + underscored("text_model." + bare), "lora_te_" + underscored(bare),
-               "text_encoder." + bare, "text_encoder.text_model." + bare};
+      const bool second = part == "text_encoder_2";
+      for (const char* k : second ? std::vector<const char*>{"lora_te2_"} : std::vector<const char*>{"lora_te_", "lora_te1_"})
+        names.insert(names.end(), {k + underscored("text_model." + bare), k + underscored(bare)});
+      names.insert(names.end(), {part + "." + bare, part + ".text_model." + bare});
     }
     for (const auto& n : names) by_name_[n] = t.get();
     targets_.push_back(std::move(t));
@@ -160,7 +166,7 @@ LoraFile read_lora_file(const std::string& path, const LoraTargets& targets,
       unmatched.push_back(key);
       continue;
     }
-    if (starts_with(key, "lora_unet_") || starts_with(key, "lora_te_")) out.format = LoraFormat::kohya;
+    if (starts_with(key, "lora_unet_") || starts_with(key, "lora_te")) out.format = LoraFormat::kohya;
     Keys& k = by_target[t];
     if (!k.module.empty() && k.module != parsed->module)
       fail(path, ": keys '", k.module, "' and '", parsed->module, "' both patch layer '", t->part, "/", t->prefix, "'");

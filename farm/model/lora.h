@@ -49,7 +49,10 @@ class LoraTargets {
   explicit LoraTargets(std::string model) : model_(std::move(model)) {}
   // A part's checkpoint weights (key, shape): those of 2 or 4 dims, less the
   // embedding tables, are layers LoRAs patch.
-  void add_part(const std::string& part, const std::vector<std::pair<std::string, Shape>>& weights);
+  // ldm_names: the original (LDM/SGM) name of a UNet module, or "" (kohya's
+  // SDXL LoRAs name the UNet's modules so); null: none.
+  void add_part(const std::string& part, const std::vector<std::pair<std::string, Shape>>& weights,
+                const std::function<std::string(const std::string&)>& ldm_names = {});
   // `module`: a file's key less its LoRA suffix ("lora_unet_conv_in", "unet.conv_in").
   const LoraTarget* find(const std::string& module) const;
   const std::string& model() const { return model_; }

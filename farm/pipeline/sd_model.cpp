@@ -82,17 +82,12 @@ SdModel SdModel::open(const std::string& path) {
            " are ", cls, "'s");
     if (src.family == CheckpointFamily::sd2)
       if (const std::string p = sidecar_prediction_type(m.checkpoint); !p.empty()) m.scheduler.prediction_type = p;
-    LdmLayout layout;
-    layout.layers_per_block = unet_cfg.layers_per_block;
-    layout.up_attention = unet_cfg.up_cross_attention;
-    layout.vae_levels = static_cast<int>(vae_cfg.block_out_channels.size());
-    layout.text_layers = text_cfg.layers;
-    layout.text2_layers = m.text_encoder_2 ? m.text_encoder_2->config().layers : 0;
-    m.checkpoint_keys = map_checkpoint_keys(SafetensorsFile(m.checkpoint), src.family, layout);
   }
   m.unet = std::make_unique<model::UNet>(std::move(unet_cfg));
   m.text_encoder = std::make_unique<model::ClipTextEncoder>(std::move(text_cfg));
   m.vae = std::make_unique<model::VaeDecoder>(std::move(vae_cfg));
+  if (!m.checkpoint.empty())
+    m.checkpoint_keys = map_checkpoint_keys(SafetensorsFile(m.checkpoint), src.family, m.ldm_layout());
   return m;
 }
 
@@ -137,6 +132,16 @@ void SdModel::load_weights(kernels::Backend& be, const LoadParts& parts) {
   malloc_trim(0);
 }
 
+LdmLayout SdModel::ldm_layout() const {
+  LdmLayout l;
+  l.layers_per_block = unet->config().layers_per_block;
+  l.up_attention = unet->config().up_cross_attention;
+  l.vae_levels = static_cast<int>(vae->config().block_out_channels.size());
+  l.text_layers = text_encoder->config().layers;
+  l.text2_layers = text_encoder_2 ? text_encoder_2->config().layers : 0;
+  return l;
+}
+
 WeightStore SdModel::part_store(const std::string& part, WeightShare* share) const {
   const auto it = checkpoint_keys.find(part);
   if (it == checkpoint_keys.end() || it->second.empty())
@@ -157,7 +162,9 @@ void SdModel::load_loras(const std::vector<std::pair<std::string, std::string>>&
   // layer is an error on every rank alike. A config-only folder (random
   // weights) has no headers; there the layers this rank drew stand in.
   model::LoraTargets targets("model " + dir);
-  for (const char* part : {"unet", "text_encoder"}) {
+  std::vector<std::string> lora_parts = {"unet", "text_encoder"};
+  if (sdxl()) lora_parts.push_back("text_encoder_2");
+  for (const std::string& part : lora_parts) {
     const std::string sub = (fs::path(dir) / part).string();
     std::vector<std::pair<std::string, Shape>> weights;
     bool has_files = !checkpoint.empty();
@@ -172,7 +179,8 @@ void SdModel::load_loras(const std::vector<std::pair<std::string, std::string>>&
       for (const auto& [prefix, c] : layers[part].conv)
         weights.emplace_back(prefix + ".weight", Shape{c->out, c->in, c->kernel, c->kernel});
     }
-    targets.add_part(part, weights);
+    const LdmLayout layout = ldm_layout();
+    targets.add_part(part, weights, [&](const std::string& m) { return ldm_unet_module(m, layout); });
   }
   const auto loaded_here = [&](const model::LoraTarget& t) {
     return loaded_keys.count(cat(t.part, "/", t.prefix, ".weight")) > 0;

@@ -73,6 +73,8 @@ struct SdModel {
   static SdModel open(const std::string& path);
   // Reads the parts' weights and places them on `be`, each once.
   void load_weights(kernels::Backend& be, const LoadParts& parts = {});
+  // What the original (LDM/SGM) key names' index tables need from the configs.
+  LdmLayout ldm_layout() const;
   // A part's weights inside the single-file checkpoint, by diffusers key.
   WeightStore part_store(const std::string& part, WeightShare* share) const;
   // open + load_weights: the whole model.

@@ -15,6 +15,7 @@
 
 #include "farm/core/error.h"
 #include "farm/io/safetensors.h"
+#include "farm/pipeline/conditioning.h"
 #include "farm/pipeline/txt2img.h"
 #include "tests/support/compare.h"
 
@@ -73,8 +74,8 @@ TEST_P(LoraRender, MatchesDiffusers) {
 
   {
     const pipeline::LoraScope scope(m, req.loras);
-    const auto ids = m.tokenizer->encode(req.prompt);
-    const Tensor text = m.backend->to_host(m.text_encoder->forward(*m.backend, ids, 1));
+    // SDXL: both encoders' states side by side (each patched by its own part of the file).
+    const Tensor text = m.backend->to_host(pipeline::encode_conditioning(m, {req.prompt}, 1, {}).context);
     expect_close(label + " text embeddings", text, ref.load_f32(tag + ".text"), 5e-6);
   }
 
@@ -90,21 +91,23 @@ TEST_P(LoraRender, MatchesDiffusers) {
 
 std::vector<RenderCase> render_cases() {
   std::vector<RenderCase> r;
-  for (const char* m : {"tiny-sd1", "tiny-sd2"})
+  for (const char* m : {"tiny-sd1", "tiny-sd2", "tiny-sdxl"})
     for (const char* f : {"kohya", "peft"})
       for (const double w : {0.5, 1.0}) r.push_back({m, f, w});
   return r;
 }
 
 INSTANTIATE_TEST_SUITE_P(Tiny, LoraRender, ::testing::ValuesIn(render_cases()), [](const auto& info) {
-  return cat(info.param.model == "tiny-sd1" ? "sd1" : "sd2", "_", info.param.format, "_w",
+  return cat(info.param.model.substr(5), "_", info.param.format, "_w",
              info.param.weight == 1.0 ? "1" : "05");
 });
 
 // Same layers, same values (F16 in the kohya file, F32 in the PEFT one, drawn
 // F16-exact), same alpha: the two formats are one LoRA.
+// SDXL's kohya file names the UNet's modules as the original (SGM) UNet does
+// (lora_unet_input_blocks_4_1_...) and its encoders lora_te1_ / lora_te2_.
 TEST(LoraFormats, KohyaAndPeftGiveTheSamePatches) {
-  for (const char* name : {"tiny-sd1", "tiny-sd2"}) {
+  for (const char* name : {"tiny-sd1", "tiny-sd2", "tiny-sdxl"}) {
     const auto& m = with_loras(name);
     const auto& kohya = m.loras.at("kohya")->file();
     const auto& peft = m.loras.at("peft")->file();
@@ -113,7 +116,7 @@ TEST(LoraFormats, KohyaAndPeftGiveTheSamePatches) {
     ASSERT_EQ(kohya.modules.size(), peft.modules.size()) << name;
     std::map<std::string, const model::LoraModule*> by_layer;
     for (const auto& k : kohya.modules) by_layer[k.target.part + "/" + k.target.prefix] = &k;
-    int conv3x3 = 0, text = 0;
+    int conv3x3 = 0, text = 0, text2 = 0;
     for (const auto& p : peft.modules) {
       const std::string layer = p.target.part + "/" + p.target.prefix;
       ASSERT_TRUE(by_layer.count(layer)) << name << ": " << layer << " only in the PEFT file";
@@ -125,6 +128,10 @@ TEST(LoraFormats, KohyaAndPeftGiveTheSamePatches) {
       EXPECT_EQ(k.up.data, p.up.data) << layer;
       conv3x3 += p.target.shape.size() == 4 && p.target.shape[2] == 3;
       text += p.target.part == "text_encoder";
+      text2 += p.target.part == "text_encoder_2";
+    }
+    if (std::string(name) == "tiny-sdxl") {
+      EXPECT_GT(text2, 0) << name << ": no text_encoder_2 module";
     }
     EXPECT_GT(conv3x3, 0) << name << ": no LoCon 3x3 module";
     EXPECT_GT(text, 0) << name << ": no text encoder module";

@@ -32,7 +32,9 @@ import sys
 
 import torch
 
-MODELS = ["tiny-sd1", "tiny-sd2"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+MODELS = ["tiny-sd1", "tiny-sd2", "tiny-sdxl"]
 UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0", "proj_in", "ff.net.2", "time_emb_proj",
                 "conv1", "conv2", "conv_shortcut", "conv", "conv_in"]
 TE_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"]
@@ -77,14 +79,30 @@ def randomise(model, seed, alpha, r):
         b.data = (torch.randn(b.shape, generator=g) * sigma).half().float()
 
 
-def kohya_state_dict(unet_sd, te_sd):
-    """PEFT keys -> kohya names, F16, with an .alpha per module."""
+def sgm_module(module, unet_cfg):
+    """SDXL: the original (SGM) name of a diffusers UNet module, as kohya's sd-scripts write SDXL
+    LoRAs (lora_unet_input_blocks_4_1_..., lora_unet_middle_block_..., lora_unet_output_blocks_...);
+    through make_single_files' checkpoint key map (checked there against diffusers)."""
+    from make_single_files import unet_to_ldm
+    key = next(iter(unet_to_ldm({module + ".weight": None}, unet_cfg)))
+    return key[len("model.diffusion_model."):-len(".weight")]
+
+
+def kohya_state_dict(unet_sd, te_sd, te2_sd=None, unet_cfg=None):
+    """PEFT keys -> kohya names, F16, with an .alpha per module. SDXL (te2_sd): lora_te1_ and
+    lora_te2_ for its two text encoders and the UNet's original (SGM) module names, as kohya's
+    sd-scripts name them."""
     out = {}
-    for prefix, sd, alpha in (("lora_unet_", unet_sd, UNET_ALPHA), ("lora_te_", te_sd, TE_ALPHA)):
+    parts = [("lora_unet_", unet_sd, UNET_ALPHA), ("lora_te_" if te2_sd is None else "lora_te1_", te_sd, TE_ALPHA)]
+    if te2_sd is not None:
+        parts.append(("lora_te2_", te2_sd, TE_ALPHA))
+    for prefix, sd, alpha in parts:
         for k, v in sd.items():
             module, kind = k.rsplit(".lora_", 1)  # "<module>", "A.weight" / "B.weight"
-            if prefix == "lora_te_" and not module.startswith("text_model."):
+            if prefix.startswith("lora_te") and not module.startswith("text_model."):
                 module = "text_model." + module  # kohya names CLIP's modules from text_model
+            if prefix == "lora_unet_" and te2_sd is not None:
+                module = sgm_module(module, unet_cfg)
             name = prefix + module.replace(".", "_")
             out[name + (".lora_down.weight" if kind == "A.weight" else ".lora_up.weight")] = v.half()
             out[name + ".alpha"] = torch.tensor(alpha, dtype=torch.float16)
@@ -104,7 +122,8 @@ def render(pipe, adapter=None, weight=None):
         steps.append(kw["latents"].clone())
         return kw
 
-    prompt_embeds, _ = pipe.encode_prompt([CASE["prompt"]], "cpu", 1, False)
+    prompt_embeds = pipe.encode_prompt([CASE["prompt"]], device="cpu", num_images_per_prompt=1,
+                                       do_classifier_free_guidance=False)[0]
     res = pipe([CASE["prompt"]], negative_prompt=[CASE["negative_prompt"]],
                num_inference_steps=CASE["steps"], guidance_scale=CASE["guidance"],
                width=CASE["width"], height=CASE["height"],
@@ -115,8 +134,11 @@ def render(pipe, adapter=None, weight=None):
 
 
 def load_pipe(folder):
-    from diffusers import StableDiffusionPipeline
-    pipe = StableDiffusionPipeline.from_pretrained(folder, torch_dtype=torch.float32, safety_checker=None)
+    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+    if os.path.isdir(os.path.join(folder, "text_encoder_2")):
+        pipe = StableDiffusionXLPipeline.from_pretrained(folder, torch_dtype=torch.float32)
+    else:
+        pipe = StableDiffusionPipeline.from_pretrained(folder, torch_dtype=torch.float32, safety_checker=None)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -130,6 +152,7 @@ def make(model, out_dir):
     os.makedirs(out_dir, exist_ok=True)
 
     pipe = load_pipe(folder)
+    xl = hasattr(pipe, "text_encoder_2")
     unet_cfg = LoraConfig(r=UNET_R, lora_alpha=UNET_ALPHA, target_modules=UNET_TARGETS)
     te_cfg = LoraConfig(r=TE_R, lora_alpha=TE_ALPHA, target_modules=TE_TARGETS)
     pipe.unet.add_adapter(unet_cfg)
@@ -138,10 +161,23 @@ def make(model, out_dir):
     randomise(pipe.text_encoder, 12, TE_ALPHA, TE_R)
     unet_sd = get_peft_model_state_dict(pipe.unet)
     te_sd = get_peft_model_state_dict(pipe.text_encoder)
-    StableDiffusionPipeline.save_lora_weights(
-        out_dir, unet_lora_layers=unet_sd, text_encoder_lora_layers=te_sd, weight_name="peft.safetensors",
-        unet_lora_adapter_metadata=unet_cfg.to_dict(), text_encoder_lora_adapter_metadata=te_cfg.to_dict())
-    save_file({k: v.contiguous() for k, v in kohya_state_dict(unet_sd, te_sd).items()},
+    te2_sd = None
+    if xl:  # SDXL: the second text encoder too
+        from diffusers import StableDiffusionXLPipeline
+        pipe.text_encoder_2.add_adapter(te_cfg)
+        randomise(pipe.text_encoder_2, 13, TE_ALPHA, TE_R)
+        te2_sd = get_peft_model_state_dict(pipe.text_encoder_2)
+        StableDiffusionXLPipeline.save_lora_weights(
+            out_dir, unet_lora_layers=unet_sd, text_encoder_lora_layers=te_sd, text_encoder_2_lora_layers=te2_sd,
+            weight_name="peft.safetensors", unet_lora_adapter_metadata=unet_cfg.to_dict(),
+            text_encoder_lora_adapter_metadata=te_cfg.to_dict(),
+            text_encoder_2_lora_adapter_metadata=te_cfg.to_dict())
+    else:
+        StableDiffusionPipeline.save_lora_weights(
+            out_dir, unet_lora_layers=unet_sd, text_encoder_lora_layers=te_sd, weight_name="peft.safetensors",
+            unet_lora_adapter_metadata=unet_cfg.to_dict(), text_encoder_lora_adapter_metadata=te_cfg.to_dict())
+    unet_cfg_dict = json.load(open(os.path.join(folder, "unet", "config.json")))
+    save_file({k: v.contiguous() for k, v in kohya_state_dict(unet_sd, te_sd, te2_sd, unet_cfg_dict).items()},
               os.path.join(out_dir, "kohya.safetensors"))
     del pipe
 
@@ -155,7 +191,7 @@ def make(model, out_dir):
         pipe = load_pipe(folder)
         pipe.load_lora_weights(out_dir, weight_name=f"{fmt}.safetensors", adapter_name=fmt)
         # Every module of the file landed, with its tensors (a dropped key would go unnoticed).
-        for part, want in (("unet", unet_sd), ("text_encoder", te_sd)):
+        for part, want in (("unet", unet_sd), ("text_encoder", te_sd)) + ((("text_encoder_2", te2_sd),) if xl else ()):
             got = get_peft_model_state_dict(getattr(pipe, part), adapter_name=fmt)
             assert sorted(got) == sorted(want), f"{fmt} {part}: {set(got) ^ set(want)}"
             assert all(torch.equal(got[k], want[k]) for k in want), f"{fmt} {part}: tensors differ"
@@ -190,7 +226,8 @@ def make(model, out_dir):
 def main():
     allow_peft_0_21()
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    for model in MODELS:
+    only = sys.argv[1:] or MODELS
+    for model in only:
         print(model)
         make(model, os.path.join("tests/data/lora", model))
 
