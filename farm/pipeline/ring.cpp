@@ -138,11 +138,11 @@ void RingStage::try_ready(int64_t id, int step) {
   s.step = step;
   s.steps = g.hidden.steps;
   s.loras = std::move(g.hidden.loras);
+  s.unet.latent_h = g.hidden.latent_h, s.unet.latent_w = g.hidden.latent_w;
   for (auto& [name, t] : g.hidden.tensors) {
     if (name == "h") s.unet.h = std::move(t);
     else if (name == "timesteps") s.unet.timesteps = std::move(t);
     else if (name == "temb") s.unet.temb = std::move(t);
-    else if (name == "latent_hw") s.unet.latent_h = std::lround(t.data.at(0)), s.unet.latent_w = std::lround(t.data.at(1));
     else fail("hidden state of micro-batch ", id, " has an unexpected tensor '", name, "'");
   }
   for (int k : want) {  // push order: the bottom of this stage's skip stack first
@@ -301,9 +301,7 @@ void RingStage::run_blocks(RingState s) {
     h.tensors.emplace_back("h", std::move(s.unet.h));
     h.tensors.emplace_back("timesteps", std::move(s.unet.timesteps));
     if (s.unet.temb.defined()) h.tensors.emplace_back("temb", std::move(s.unet.temb));
-    if (s.unet.latent_h > 0)
-      h.tensors.emplace_back("latent_hw", Tensor(Shape{2}, std::vector<float>{static_cast<float>(s.unet.latent_h),
-                                                                               static_cast<float>(s.unet.latent_w)}));
+    h.latent_h = s.unet.latent_h, h.latent_w = s.unet.latent_w;
     send(stage_ + 1, std::move(h));
     return;
   }

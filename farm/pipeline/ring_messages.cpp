@@ -110,7 +110,8 @@ int64_t send_part(comm::Transport& t, kernels::TensorLink* link, kernels::Backen
   }
   comm::WireWriter w(nlohmann::json{{"part", kind_name(p.kind)}, {"id", p.id},     {"step", p.step},
                                     {"steps", p.steps},          {"items", items}, {"skips", p.skip_ids},
-                                    {"tensors", specs},          {"loras", loras_to_json(p.loras)}});
+                                    {"tensors", specs},          {"loras", loras_to_json(p.loras)},
+                                    {"latent_hw", {p.latent_h, p.latent_w}}});
   for (const Tensor& h : inline_tensors) w.tensor(h);
   // The device tensors first: the receiver posts its receive when the header
   // arrives, and the emulated NCCL's receive waits for bytes already sent.
@@ -132,6 +133,8 @@ StatePart receive_part(const comm::Message& m, kernels::TensorLink* link) {
     for (const auto& j : h.at("items")) p.items.push_back(ring_item_from_json(j));
     p.skip_ids = h.at("skips").get<std::vector<int>>();
     p.loras = loras_from_json(h.at("loras"));
+    p.latent_h = h.at("latent_hw").at(0).get<int64_t>();
+    p.latent_w = h.at("latent_hw").at(1).get<int64_t>();
     std::vector<kernels::TensorSpec> specs;
     std::vector<size_t> linked;
     for (const auto& s : h.at("tensors")) {

@@ -92,6 +92,7 @@ struct StatePart {
   std::vector<RingItem> items;
   std::vector<int> skip_ids;
   model::LoraSet loras;  // hidden parts: the micro-batch's LoRA set
+  int64_t latent_h = 0, latent_w = 0;  // hidden parts past conv_in: UNetState's latent size
   std::vector<std::pair<std::string, Tensor>> tensors;  // named: h, timesteps, temb, context, skip
   const Tensor* find(const std::string& name) const;
 };
