@@ -26,19 +26,10 @@ std::vector<char> bytes_of(const fs::path& p) {
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
-class SingleFile : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    root_ = fs::temp_directory_path() / ("farm_single_file_" + std::to_string(::getpid()) + "_" + GetParam());
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-  }
-  void TearDown() override { fs::remove_all(root_); }
-
-  // The folder's configs and tokenizers (no weights) under the same folder
-  // name, so the images' metadata names the same model, plus the checkpoint.
-  std::string configs_with_checkpoint() {
-    const fs::path src = kData + "/" + GetParam(), dst = root_ / "file" / GetParam();
+// The tiny folder's configs and tokenizers (no weights) under the same folder
+// name, so the images' metadata names the same model, plus its checkpoint.
+std::string configs_with_checkpoint(const fs::path& root, const std::string& name) {
+    const fs::path src = kData + "/" + name, dst = root / "file" / name;
     fs::create_directories(dst);
     fs::copy_file(src / "model_index.json", dst / "model_index.json");
     for (const auto& e : fs::directory_iterator(src)) {
@@ -48,9 +39,19 @@ class SingleFile : public ::testing::TestWithParam<std::string> {
       for (const auto& f : fs::directory_iterator(e.path()))
         if (f.path().extension() != ".safetensors") fs::copy_file(f.path(), part / f.path().filename());
     }
-    fs::copy_file(kData + "/single-file/" + GetParam() + ".safetensors", dst / "checkpoint.safetensors");
+    fs::copy_file(kData + "/single-file/" + name + ".safetensors", dst / "checkpoint.safetensors");
     return dst.string();
+}
+
+class SingleFile : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() / ("farm_single_file_" + std::to_string(::getpid()) + "_" + GetParam());
+    fs::remove_all(root_);
+    fs::create_directories(root_);
   }
+  void TearDown() override { fs::remove_all(root_); }
+  std::string configs_with_checkpoint() { return ::configs_with_checkpoint(root_, GetParam()); }
 
   fs::path root_;
 };
@@ -73,6 +74,30 @@ TEST_P(SingleFile, SamePngBytesAsTheDiffusersFolder) {
     EXPECT_EQ(bytes_of(e.path()), bytes_of(root_ / "b" / e.path().filename())) << e.path().filename();
   }
   EXPECT_EQ(pngs, 2);
+}
+
+// SD 2.x: the original YAML beside the checkpoint decides the prediction
+// type, as the LDM configs do (2.1 768-v: parameterization "v"; 2.x base:
+// none, epsilon). tiny-sd2's own scheduler config says v_prediction.
+TEST(SingleFileSd2, SidecarYamlSetsThePredictionType) {
+  const fs::path root_ = fs::temp_directory_path() / ("farm_single_file_yaml_" + std::to_string(::getpid()));
+  fs::remove_all(root_);
+  fs::create_directories(root_);
+  const std::string prompts = (root_ / "p.txt").string();
+  std::ofstream(prompts) << "a photo of a cat\n";
+  const std::string common = " --prompts " + prompts + " --steps 2 --width 32 --height 32 --seed 5";
+  const std::string model = configs_with_checkpoint(root_, "tiny-sd2");
+  const auto render = [&](const std::string& out) {
+    const auto r = farm::test::run_farm("render --model " + model + " --out " + (root_ / out).string() + common);
+    EXPECT_EQ(r.status, 0) << r.output;
+    return bytes_of(root_ / out / "00000-5.png");
+  };
+  const auto plain = render("plain");
+  std::ofstream(fs::path(model) / "checkpoint.yaml") << "model:\n  params:\n    parameterization: \"v\"\n";
+  EXPECT_EQ(render("v"), plain) << "parameterization v is the config's own v_prediction";
+  std::ofstream(fs::path(model) / "checkpoint.yaml") << "model:\n  params:\n    linear_start: 0.00085\n";
+  EXPECT_NE(render("eps"), plain) << "no parameterization: epsilon";
+  fs::remove_all(root_);
 }
 
 INSTANTIATE_TEST_SUITE_P(Tiny, SingleFile, ::testing::Values("tiny-sd1", "tiny-sd2", "tiny-sdxl"),
