@@ -197,12 +197,10 @@ int run_bench(const BenchFlags& f) {
     s0.h = random_tensor({rows, w.latent_h, w.latent_w, uc.in_channels}, rng);
     s0.timesteps = Tensor({rows}, std::vector<float>(static_cast<size_t>(rows), 500.0f));
     s0.context = random_tensor({rows, 77, uc.context_dim()}, rng);
-    if (uc.text_time()) {  // SDXL: pooled text and the time ids of a square image at this size
+    if (uc.text_time()) {  // SDXL: pooled text and the time ids of an image at this size
       s0.text_embeds = random_tensor({rows, uc.text_embeds_dim()}, rng);
-      const float side = static_cast<float>(w.latent_h * m.vae->config().scale_factor());
-      s0.time_ids = Tensor({rows, 6});
-      for (int64_t r = 0; r < rows; ++r)
-        for (int i = 0; i < 6; ++i) s0.time_ids.data[r * 6 + i] = i == 2 || i == 3 ? 0.0f : side;
+      const int64_t f = m.vae->config().scale_factor();
+      s0.time_ids = model::default_time_ids(rows, w.latent_h * f, w.latent_w * f);
     }
     std::vector<std::vector<double>> block_s(blocks.size());
     const OpTimes before = be->op_times();

@@ -62,12 +62,10 @@ Calibration calibrate_on_cpu(const std::string& model_dir, const partition::Work
   s.h = random_tensor({rows, w.latent_h, w.latent_w, uc.in_channels}, rng);
   s.timesteps = Tensor({rows}, std::vector<float>(static_cast<size_t>(rows), 500.0f));
   s.context = random_tensor({rows, w.text_len, uc.context_dim()}, rng);
-  if (uc.text_time()) {  // SDXL: pooled text and the time ids of a square image at this size
+  if (uc.text_time()) {  // SDXL: pooled text and the time ids of an image at this size
     s.text_embeds = random_tensor({rows, uc.text_embeds_dim()}, rng);
-    const float side = static_cast<float>(w.latent_h * m.vae->config().scale_factor());
-    s.time_ids = Tensor({rows, 6});
-    for (int64_t r = 0; r < rows; ++r)
-      for (int i = 0; i < 6; ++i) s.time_ids.data[r * 6 + i] = i == 2 || i == 3 ? 0.0f : side;
+    const int64_t f = m.vae->config().scale_factor();
+    s.time_ids = model::default_time_ids(rows, w.latent_h * f, w.latent_w * f);
   }
   const size_t n = unet.blocks().size();
   for (size_t i = 0; i < n; ++i) {

@@ -27,6 +27,17 @@ struct UNet::Weights {
   Linear add_1, add_2;  // add_embedding (text_time)
 };
 
+Tensor default_time_ids(int64_t rows, int64_t height, int64_t width) {
+  Tensor ids({rows, UNetConfig::kTimeIds});
+  const float h = static_cast<float>(height), w = static_cast<float>(width);
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = ids.ptr() + r * UNetConfig::kTimeIds;
+    row[0] = row[4] = h;
+    row[1] = row[5] = w;
+  }
+  return ids;
+}
+
 UNet::~UNet() = default;
 
 UNet::UNet(UNetConfig config) : config_(std::move(config)) {

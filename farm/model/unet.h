@@ -45,6 +45,10 @@ struct UNetState {
   int64_t latent_h = 0, latent_w = 0;
 };
 
+// SDXL's time ids of an uncropped height x width image at its own size (diffusers'
+// defaults): [rows, 6] rows of (h, w, 0, 0, h, w), host.
+Tensor default_time_ids(int64_t rows, int64_t height, int64_t width);
+
 class UNet {
  public:
   explicit UNet(UNetConfig config);

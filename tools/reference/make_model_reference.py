@@ -270,6 +270,12 @@ def make_reference(folder):
     unet_reference(pipe, out, info)
     vae_reference(pipe, out, info)
     pipeline_reference(pipe, out, info)
+    save_reference(folder, out, info)
+
+
+def save_reference(folder, out, info):
+    """reference.safetensors (the tensors) and reference.json (their list and how they were made)."""
+    from safetensors.torch import save_file
     out = {k: v.detach().contiguous() for k, v in out.items()}
     info["tensors"] = {k: {"dtype": str(v.dtype).replace("torch.", ""), "shape": list(v.shape)}
                        for k, v in sorted(out.items())}

@@ -13,7 +13,7 @@ import os
 
 import torch
 
-from make_model_reference import PROMPTS, SAMPLERS, VAE_LATENT_HW, gen, versions, vae_reference
+from make_model_reference import PROMPTS, SAMPLERS, gen, save_reference, versions, vae_reference
 
 UNET_HW = (8, 12)
 
@@ -157,7 +157,6 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(min(2, torch.get_num_threads()))
     from diffusers import StableDiffusionXLPipeline
-    from safetensors.torch import save_file
     pipe = StableDiffusionXLPipeline.from_pretrained(args.folder, torch_dtype=torch.float32)
     pipe.set_progress_bar_config(disable=True)
     out, info = {}, {"versions": versions(), "device": "cpu", "dtype": "float32",
@@ -166,14 +165,7 @@ def main():
     unet_reference(pipe, out, info)
     vae_reference(pipe, out, info)
     pipeline_reference(pipe, out, info)
-    out = {k: v.detach().contiguous() for k, v in out.items()}
-    info["tensors"] = {k: {"dtype": str(v.dtype).replace("torch.", ""), "shape": list(v.shape)}
-                       for k, v in sorted(out.items())}
-    save_file(out, os.path.join(args.folder, "reference.safetensors"), metadata={"format": "pt"})
-    os.chmod(os.path.join(args.folder, "reference.safetensors"), 0o644)
-    with open(os.path.join(args.folder, "reference.json"), "w") as f:
-        json.dump(info, f, indent=2, default=list)
-        f.write("\n")
+    save_reference(args.folder, out, info)
 
 
 if __name__ == "__main__":

@@ -285,6 +285,19 @@ def make_tokenizer(vocab_dir, pad_token, out_dir):
     return tok
 
 
+def write_scheduler_config(out, spec):
+    """The scheduler keeps only its own __init__ arguments; write the full SD-style config so
+    XxxScheduler.from_config(...) sees clip_sample etc. exactly as with a real checkpoint."""
+    path = os.path.join(out, "scheduler", "scheduler_config.json")
+    with open(path) as f:
+        saved = json.load(f)
+    saved.update(spec["scheduler"])
+    with open(path, "w") as f:
+        json.dump(dict(sorted(saved.items(), key=lambda kv: (not kv[0].startswith("_"), kv[0]))),
+                  f, indent=2)
+        f.write("\n")
+
+
 def build(name, out_root, vocab_dir):
     spec, out = SPECS[name](), os.path.join(out_root, name)
     return build_sdxl_folder(spec, out, vocab_dir) if "text_2" in spec else build_folder(spec, out, vocab_dir)
@@ -322,16 +335,7 @@ def build_folder(spec, out, vocab_dir):
         shutil.rmtree(out)
     pipe.save_pretrained(out, safe_serialization=True)
 
-    # The scheduler keeps only its own __init__ arguments; write the full SD-style config so
-    # XxxScheduler.from_config(...) sees clip_sample etc. exactly as with a real checkpoint.
-    path = os.path.join(out, "scheduler", "scheduler_config.json")
-    with open(path) as f:
-        saved = json.load(f)
-    saved.update(spec["scheduler"])
-    with open(path, "w") as f:
-        json.dump(dict(sorted(saved.items(), key=lambda kv: (not kv[0].startswith("_"), kv[0]))),
-                  f, indent=2)
-        f.write("\n")
+    write_scheduler_config(out, spec)
 
     fix_tokenizer_folder(os.path.join(out, "tokenizer"), vocab_dir, spec["pad_token"])
     prefix_text_encoder_keys(os.path.join(out, "text_encoder", "model.safetensors"))
@@ -378,14 +382,7 @@ def build_sdxl_folder(spec, out, vocab_dir):
         shutil.rmtree(out)
     pipe.save_pretrained(out, safe_serialization=True)
 
-    path = os.path.join(out, "scheduler", "scheduler_config.json")
-    with open(path) as f:
-        saved = json.load(f)
-    saved.update(spec["scheduler"])
-    with open(path, "w") as f:
-        json.dump(dict(sorted(saved.items(), key=lambda kv: (not kv[0].startswith("_"), kv[0]))),
-                  f, indent=2)
-        f.write("\n")
+    write_scheduler_config(out, spec)
 
     fix_tokenizer_folder(os.path.join(out, "tokenizer"), vocab_dir, spec["pad_token"])
     fix_tokenizer_folder(os.path.join(out, "tokenizer_2"), vocab_dir, spec["pad_token_2"])
