@@ -58,9 +58,12 @@ class SingleFile : public ::testing::TestWithParam<std::string> {
 
 TEST_P(SingleFile, SamePngBytesAsTheDiffusersFolder) {
   const std::string prompts = (root_ / "p.jsonl").string();
+  // The third item patches every part with a LoRA (kohya names) on the layers read from the file.
   std::ofstream(prompts) << "{\"prompt\": \"a photo of a cat\", \"seed\": 3}\n"
-                            "{\"prompt\": \"A Red Circle, on the LEFT!!\", \"negative_prompt\": \"blurry\", \"seed\": 4}\n";
-  const std::string common = " --prompts " + prompts + " --steps 2 --width 64 --height 48 --sampler euler";
+                            "{\"prompt\": \"A Red Circle, on the LEFT!!\", \"negative_prompt\": \"blurry\", \"seed\": 4}\n"
+                            "{\"prompt\": \"a photo of a cat <lora:kohya:0.7>\", \"seed\": 5}\n";
+  const std::string common = " --prompts " + prompts + " --steps 2 --width 64 --height 48 --sampler euler" +
+                             " --lora-dir " + kData + "/lora/" + GetParam();
   const auto a = farm::test::run_farm("render --model " + kData + "/" + GetParam() + " --out " +
                                       (root_ / "a").string() + common);
   ASSERT_EQ(a.status, 0) << a.output;
@@ -73,7 +76,7 @@ TEST_P(SingleFile, SamePngBytesAsTheDiffusersFolder) {
     ++pngs;
     EXPECT_EQ(bytes_of(e.path()), bytes_of(root_ / "b" / e.path().filename())) << e.path().filename();
   }
-  EXPECT_EQ(pngs, 2);
+  EXPECT_EQ(pngs, 3);
 }
 
 // SD 2.x: the original YAML beside the checkpoint decides the prediction
