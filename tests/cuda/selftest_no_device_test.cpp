@@ -9,9 +9,10 @@
 #include <sstream>
 #include <string>
 
+#include "tests/support/run_command.h"
+
 #if FARM_TEST_HAS_CUDA
 #include <cuda_runtime_api.h>
-#include "tests/support/run_command.h"
 #endif
 
 namespace {
