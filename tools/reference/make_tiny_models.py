@@ -217,7 +217,38 @@ def sdxl_spec():
     )
 
 
-SPECS = {"tiny-sd1": sd1_spec, "tiny-sd2": sd2_spec, "tiny-sdxl": sdxl_spec}
+def sdxl_refiner_spec():
+    # SDXL refiner-shaped: only the second (OpenCLIP-bigG style) text encoder, whose penultimate
+    # state alone is the context (cross_attention_dim 24); 4 levels with attention in the middle two
+    # only (DownBlock2D, CrossAttn, CrossAttn, DownBlock2D, as the refiner), a single transformer
+    # depth, and "text_time" with 5 time ids (original size, crop, aesthetic score):
+    # 5 x 8 + projection_dim 20 = 60 inputs. Its own random text encoder and VAE (the real refiner
+    # shares the base's; different weights here catch a render that used the base's by mistake).
+    base = sdxl_spec()
+    return dict(
+        seed=4,
+        unet=dict(
+            sample_size=16, in_channels=4, out_channels=4,
+            block_out_channels=(16, 24, 24, 16), layers_per_block=2,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+            up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+            transformer_layers_per_block=2, attention_head_dim=(2, 4, 4, 2),
+            cross_attention_dim=24, use_linear_projection=True, upcast_attention=False,
+            addition_embed_type="text_time", addition_time_embed_dim=8,
+            projection_class_embeddings_input_dim=60, norm_num_groups=8, norm_eps=1e-5,
+            act_fn="silu", flip_sin_to_cos=True, freq_shift=0, downsample_padding=1,
+            mid_block_scale_factor=1, center_input_sample=False),
+        text_2=base["text_2"],
+        vae=base["vae"],
+        scheduler=base["scheduler"],
+        pad_token_2="!",
+        refiner=True,
+        dtypes=dict(unet=torch.bfloat16, text_encoder_2=torch.float16, vae=torch.float32),
+    )
+
+
+SPECS = {"tiny-sd1": sd1_spec, "tiny-sd2": sd2_spec, "tiny-sdxl": sdxl_spec,
+         "tiny-sdxl-refiner": sdxl_refiner_spec}
 
 # ---------------------------------------------------------------------------------------------
 
@@ -300,6 +331,8 @@ def write_scheduler_config(out, spec):
 
 def build(name, out_root, vocab_dir):
     spec, out = SPECS[name](), os.path.join(out_root, name)
+    if spec.get("refiner"):
+        return build_refiner_folder(spec, out, vocab_dir)
     return build_sdxl_folder(spec, out, vocab_dir) if "text_2" in spec else build_folder(spec, out, vocab_dir)
 
 
@@ -396,6 +429,50 @@ def build_sdxl_folder(spec, out, vocab_dir):
     kw = dict(padding="max_length", max_length=77, truncation=True)
     assert tok2b(probe, **kw).input_ids == tok2(probe, **kw).input_ids
     assert tok2b.pad_token == "!"
+    for root, _, files in os.walk(out):
+        for fn in files:
+            os.chmod(os.path.join(root, fn), 0o644)
+    return out
+
+
+def build_refiner_folder(spec, out, vocab_dir):
+    """Random-weight SDXL refiner folder, as StableDiffusionXLImg2ImgPipeline saves the real one:
+    text_encoder and tokenizer null, requires_aesthetics_score true, force_zeros_for_empty_prompt
+    false."""
+    from diffusers import AutoencoderKL, StableDiffusionXLImg2ImgPipeline, UNet2DConditionModel
+    import diffusers
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection, CLIPTokenizer
+
+    gen = torch.Generator().manual_seed(1000 + spec["seed"])
+    torch.manual_seed(spec["seed"])
+    unet = UNet2DConditionModel(**spec["unet"]).eval()
+    perturb_constant_params(unet, gen)
+    torch.manual_seed(spec["seed"] + 15)
+    te2 = CLIPTextModelWithProjection(CLIPTextConfig(**spec["text_2"])).eval()
+    perturb_constant_params(te2, gen)
+    torch.manual_seed(spec["seed"] + 20)
+    vae = AutoencoderKL(**spec["vae"]).eval()
+    perturb_constant_params(vae, gen)
+    sched_cfg = dict(spec["scheduler"])
+    scheduler = getattr(diffusers, sched_cfg.pop("_class_name")).from_config(sched_cfg)
+    tok2 = make_tokenizer(vocab_dir, spec["pad_token_2"], out)
+    dt = spec["dtypes"]
+    pipe = StableDiffusionXLImg2ImgPipeline(
+        vae=vae.to(dt["vae"]), text_encoder=None, text_encoder_2=te2.to(dt["text_encoder_2"]),
+        tokenizer=None, tokenizer_2=tok2, unet=unet.to(dt["unet"]), scheduler=scheduler,
+        requires_aesthetics_score=True, force_zeros_for_empty_prompt=False)
+    if os.path.exists(out):
+        shutil.rmtree(out)
+    pipe.save_pretrained(out, safe_serialization=True)
+    write_scheduler_config(out, spec)
+    fix_tokenizer_folder(os.path.join(out, "tokenizer_2"), vocab_dir, spec["pad_token_2"])
+    te2b = CLIPTextModelWithProjection.from_pretrained(os.path.join(out, "text_encoder_2"))
+    want, got = te2.state_dict(), te2b.state_dict()
+    assert want.keys() == got.keys() and all(torch.equal(want[k], got[k]) for k in want)
+    tok2b = CLIPTokenizer.from_pretrained(os.path.join(out, "tokenizer_2"))
+    probe = ["a photo of a cat", "", "A Red Circle, on the LEFT!!"]
+    kw = dict(padding="max_length", max_length=77, truncation=True)
+    assert tok2b(probe, **kw).input_ids == tok2(probe, **kw).input_ids
     for root, _, files in os.walk(out):
         for fn in files:
             os.chmod(os.path.join(root, fn), 0o644)
