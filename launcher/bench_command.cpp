@@ -200,7 +200,7 @@ int run_bench(const BenchFlags& f) {
     if (uc.text_time()) {  // SDXL: pooled text and the time ids of an image at this size
       s0.text_embeds = random_tensor({rows, uc.text_embeds_dim()}, rng);
       const int64_t f = m.vae->config().scale_factor();
-      s0.time_ids = model::default_time_ids(rows, w.latent_h * f, w.latent_w * f);
+      s0.time_ids = model::default_time_ids(m.unet->config(), rows, w.latent_h * f, w.latent_w * f);
     }
     std::vector<std::vector<double>> block_s(blocks.size());
     const OpTimes before = be->op_times();

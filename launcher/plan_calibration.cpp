@@ -65,7 +65,7 @@ Calibration calibrate_on_cpu(const std::string& model_dir, const partition::Work
   if (uc.text_time()) {  // SDXL: pooled text and the time ids of an image at this size
     s.text_embeds = random_tensor({rows, uc.text_embeds_dim()}, rng);
     const int64_t f = m.vae->config().scale_factor();
-    s.time_ids = model::default_time_ids(rows, w.latent_h * f, w.latent_w * f);
+    s.time_ids = model::default_time_ids(m.unet->config(), rows, w.latent_h * f, w.latent_w * f);
   }
   const size_t n = unet.blocks().size();
   for (size_t i = 0; i < n; ++i) {

@@ -27,13 +27,16 @@ struct UNet::Weights {
   Linear add_1, add_2;  // add_embedding (text_time)
 };
 
-Tensor default_time_ids(int64_t rows, int64_t height, int64_t width) {
-  Tensor ids({rows, UNetConfig::kTimeIds});
+Tensor default_time_ids(const UNetConfig& c, int64_t rows, int64_t height, int64_t width) {
+  const int64_t n = c.time_ids;
+  Tensor ids({rows, n});
   const float h = static_cast<float>(height), w = static_cast<float>(width);
   for (int64_t r = 0; r < rows; ++r) {
-    float* row = ids.ptr() + r * UNetConfig::kTimeIds;
-    row[0] = row[4] = h;
-    row[1] = row[5] = w;
+    float* row = ids.ptr() + r * n;
+    row[0] = h;
+    row[1] = w;
+    if (n == UNetConfig::kTimeIds) row[4] = h, row[5] = w;
+    else row[4] = 6.0f;  // diffusers' default aesthetic_score
   }
   return ids;
 }
@@ -152,7 +155,7 @@ void UNet::run_block(Backend& be, size_t i, UNetState& s) const {
       s.temb = wt.linear_2.forward(be, h);  // [B, 4·C0]
       if (!c.text_time()) return;
       // diffusers' text_time: add_embedding([text_embeds, sinusoids(time_ids)]) added to the time embedding.
-      const int64_t A = c.addition_time_embed_dim, P = c.text_embeds_dim(), N = UNetConfig::kTimeIds;
+      const int64_t A = c.addition_time_embed_dim, P = c.text_embeds_dim(), N = c.time_ids;
       FARM_ASSERT(s.text_embeds.defined() && s.time_ids.defined(), "time_embedding: the UNet takes added "
                   "conditioning (text_embeds, time_ids) and was given none");
       FARM_ASSERT(s.text_embeds.shape == Shape({B, P}) && s.time_ids.shape == Shape({B, N}), "time_embedding: ",

@@ -46,8 +46,9 @@ struct UNetState {
 };
 
 // SDXL's time ids of an uncropped height x width image at its own size (diffusers'
-// defaults): [rows, 6] rows of (h, w, 0, 0, h, w), host.
-Tensor default_time_ids(int64_t rows, int64_t height, int64_t width);
+// defaults), host: the base's [rows, 6] rows of (h, w, 0, 0, h, w), the
+// refiner's [rows, 5] of (h, w, 0, 0, 6.0: the default aesthetic score).
+Tensor default_time_ids(const UNetConfig& c, int64_t rows, int64_t height, int64_t width);
 
 class UNet {
  public:

@@ -73,10 +73,10 @@ UNetConfig UNetConfig::load(const std::string& path) {
     u.projection_class_embeddings_input_dim = c.get_int("projection_class_embeddings_input_dim");
     if (u.addition_time_embed_dim <= 0 || u.addition_time_embed_dim > kMaxChannels)
       c.bad("addition_time_embed_dim", cat("expected 1..", kMaxChannels));
-    if (u.projection_class_embeddings_input_dim <= UNetConfig::kTimeIds * u.addition_time_embed_dim ||
+    if (u.projection_class_embeddings_input_dim <= (UNetConfig::kTimeIds - 1) * u.addition_time_embed_dim ||
         u.projection_class_embeddings_input_dim > kMaxChannels)
       c.bad("projection_class_embeddings_input_dim",
-            cat("expected the pooled text width plus ", UNetConfig::kTimeIds, " x addition_time_embed_dim (",
+            cat("expected the pooled text width plus 5 or 6 time ids x addition_time_embed_dim (",
                 UNetConfig::kTimeIds * u.addition_time_embed_dim, "), at most ", kMaxChannels));
   }
   c.require_one_of("encoder_hid_dim", {nullptr});

@@ -28,14 +28,18 @@ struct UNetConfig {
   // pooled text embedding, through add_embedding into the time embedding.
   int64_t addition_time_embed_dim = 0;  // 0: none (SD 1.x/2.x)
   int64_t projection_class_embeddings_input_dim = 0;
-  static constexpr int64_t kTimeIds = 6;  // original h, w, crop top, left, target h, w
+  // The base's six ids: original h, w, crop top, left, target h, w. The
+  // refiner's five (model_index.json requires_aesthetics_score): original
+  // h, w, crop top, left, aesthetic score. Set by the pipeline, which knows.
+  static constexpr int64_t kTimeIds = 6;
+  int64_t time_ids = kTimeIds;
 
   int levels() const { return static_cast<int>(block_out_channels.size()); }
   int64_t time_embed_dim() const { return block_out_channels[0] * 4; }
   int64_t context_dim() const { return cross_attention_dim[0]; }
   bool text_time() const { return addition_time_embed_dim > 0; }
   // The pooled text embedding's width that add_embedding expects.
-  int64_t text_embeds_dim() const { return projection_class_embeddings_input_dim - kTimeIds * addition_time_embed_dim; }
+  int64_t text_embeds_dim() const { return projection_class_embeddings_input_dim - time_ids * addition_time_embed_dim; }
   // The image side the UNet was trained at, behind a VAE of this scale
   // factor: diffusers' default height and width (SD 1.5: 64 x 8 = 512).
   int64_t native_image_size(int64_t vae_scale_factor) const { return sample_size * vae_scale_factor; }

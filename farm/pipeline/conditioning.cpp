@@ -78,7 +78,7 @@ Tensor encode_rows(const SdModel& m, const text::ClipTokenizer& tok, const model
 
 Conditioning encode_conditioning(const SdModel& m, const std::vector<std::string>& prompts, int clip_skip,
                                  text::PromptReading reading, const std::vector<bool>& zeroed) {
-  const int64_t R = static_cast<int64_t>(prompts.size()), L = m.tokenizer->max_length();
+  const int64_t R = static_cast<int64_t>(prompts.size()), L = m.first_tokenizer().max_length();
   Conditioning out;
   if (!m.sdxl()) {
     const Tokenized t = tokenize(*m.tokenizer, prompts, reading);
@@ -89,14 +89,23 @@ Conditioning encode_conditioning(const SdModel& m, const std::vector<std::string
     FARM_ASSERT(zeroed.empty(), "zeroed conditioning rows are SDXL's (force_zeros_for_empty_prompt)");
     return out;
   }
-  const Tokenized t1 = tokenize(*m.tokenizer, prompts, reading), t2 = tokenize(*m.tokenizer_2, prompts, reading);
+  // The refiner has the second encoder only (diffusers: text_encoders = [text_encoder_2]).
+  const Tokenized t2 = tokenize(*m.tokenizer_2, prompts, reading);
+  const Tokenized t1 = m.text_encoder ? tokenize(*m.tokenizer, prompts, reading) : Tokenized{};
   const int count = std::max(t1.count, t2.count);
   Tensor unused, pooled;
-  Tensor z1 = encode_rows(m, *m.tokenizer, *m.text_encoder, t1, count, clip_skip, &unused);
   Tensor z2 = encode_rows(m, *m.tokenizer_2, *m.text_encoder_2, t2, count, clip_skip, &pooled);
-  const int64_t n = R * count, D1 = z1.dim(-1), D2 = z2.dim(-1), P = pooled.dim(-1);
-  Tensor z = m.backend->empty({n, L, 1, D1 + D2});
-  m.backend->concat_channels(std::move(z1).reshaped({n, L, 1, D1}), std::move(z2).reshaped({n, L, 1, D2}), z);
+  const int64_t n = R * count, D2 = z2.dim(-1), P = pooled.dim(-1);
+  int64_t D1 = 0;
+  Tensor z;
+  if (m.text_encoder) {
+    Tensor z1 = encode_rows(m, *m.tokenizer, *m.text_encoder, t1, count, clip_skip, &unused);
+    D1 = z1.dim(-1);
+    z = m.backend->empty({n, L, 1, D1 + D2});
+    m.backend->concat_channels(std::move(z1).reshaped({n, L, 1, D1}), std::move(z2).reshaped({n, L, 1, D2}), z);
+  } else {
+    z = std::move(z2);
+  }
   // Small, once per micro-batch: the first chunk's pooled rows and the zeroed rows on the host.
   const Tensor pooled_chunks = m.backend->to_host(pooled);  // [R·C, P]
   Tensor pooled_rows({R, P});

@@ -20,17 +20,30 @@ SdModel SdModel::open(const std::string& path) {
          "single-file checkpoint)");
   const JsonConfig index = JsonConfig::load((fs::path(dir) / "model_index.json").string());
   const std::string cls = index.get_string("_class_name", "StableDiffusionPipeline");
-  if (cls != "StableDiffusionPipeline" && cls != "StableDiffusionXLPipeline")
+  if (cls != "StableDiffusionPipeline" && cls != "StableDiffusionXLPipeline" &&
+      cls != "StableDiffusionXLImg2ImgPipeline")
     index.bad("_class_name", "'" + cls + "' is not supported (StableDiffusionPipeline: SD 1.x/2.x; "
-              "StableDiffusionXLPipeline: SDXL base)");
-  const bool xl = cls == "StableDiffusionXLPipeline";
-  std::vector<const char*> parts = {"unet", "text_encoder", "vae", "tokenizer", "scheduler"};
+              "StableDiffusionXLPipeline: SDXL base; StableDiffusionXLImg2ImgPipeline: SDXL refiner)");
+  const bool xl = cls != "StableDiffusionPipeline";
+  // The refiner: its second text encoder only, and the aesthetic score among its time ids.
+  const bool refiner = xl && index.get_bool("requires_aesthetics_score", false);
+  const auto null_component = [&](const char* part) {
+    const auto& j = index.json().value(part, nlohmann::json());
+    return j.is_array() && !j.empty() && j[0].is_null();
+  };
+  if (refiner && !null_component("text_encoder"))
+    index.bad("text_encoder", "an SDXL refiner (requires_aesthetics_score: true) has none; expected [null, null]");
+  if (!refiner && cls == "StableDiffusionXLImg2ImgPipeline")
+    index.bad("requires_aesthetics_score", "expected true: farm runs an SDXL Img2Img folder only as a refiner");
+  std::vector<const char*> parts = {"unet", "vae", "scheduler"};
+  if (!refiner) parts.insert(parts.end(), {"text_encoder", "tokenizer"});
   if (xl) parts.insert(parts.end(), {"text_encoder_2", "tokenizer_2"});
   for (const char* part : parts) {
     if (!index.has(part)) index.bad(part, "missing: the pipeline needs this component");
     if (!fs::is_directory(fs::path(dir) / part)) fail((fs::path(dir) / part).string(), ": component folder is missing");
   }
   SdModel m;
+  m.refiner = refiner;
   m.dir = dir;
   m.name = fs::path(dir).lexically_normal().filename().string();
   if (m.name.empty()) m.name = fs::path(dir).lexically_normal().parent_path().filename().string();
@@ -40,7 +53,9 @@ SdModel SdModel::open(const std::string& path) {
 
   // Configs first: a bad value fails before gigabytes are read.
   auto unet_cfg = model::UNetConfig::load(sub("unet", "config.json"));
-  auto text_cfg = model::ClipTextConfig::load(sub("text_encoder", "config.json"));
+  if (refiner) unet_cfg.time_ids = model::UNetConfig::kTimeIds - 1;
+  // The refiner has no first encoder: its context is the second's state alone.
+  auto text_cfg = refiner ? model::ClipTextConfig{} : model::ClipTextConfig::load(sub("text_encoder", "config.json"));
   auto vae_cfg = model::VaeConfig::load(sub("vae", "config.json"));
   m.scheduler = sched::SchedulerConfig::from_json_file(sub("scheduler", "scheduler_config.json"));
   if (xl) {
@@ -48,7 +63,10 @@ SdModel SdModel::open(const std::string& path) {
     if (!text2_cfg.with_projection)
       fail(sub("text_encoder_2", "config.json"), ": field 'architectures': expected CLIPTextModelWithProjection "
            "(SDXL pools its second text encoder through text_projection)");
-    if (unet_cfg.context_dim() != text_cfg.hidden_size + text2_cfg.hidden_size)
+    if (refiner && unet_cfg.context_dim() != text2_cfg.hidden_size)
+      fail(sub("unet", "config.json"), ": field 'cross_attention_dim': ", unet_cfg.context_dim(),
+           " does not match text_encoder_2's hidden size ", text2_cfg.hidden_size, " (a refiner's context)");
+    if (!refiner && unet_cfg.context_dim() != text_cfg.hidden_size + text2_cfg.hidden_size)
       fail(sub("unet", "config.json"), ": field 'cross_attention_dim': ", unet_cfg.context_dim(),
            " does not match the text encoders' hidden sizes ", text_cfg.hidden_size, " + ", text2_cfg.hidden_size);
     if (!unet_cfg.text_time())
@@ -56,7 +74,7 @@ SdModel SdModel::open(const std::string& path) {
     if (unet_cfg.text_embeds_dim() != text2_cfg.projection_dim)
       fail(sub("unet", "config.json"), ": field 'projection_class_embeddings_input_dim': ",
            unet_cfg.projection_class_embeddings_input_dim, " is not the pooled width ", text2_cfg.projection_dim,
-           " (text_encoder_2's projection_dim) + ", model::UNetConfig::kTimeIds, " x addition_time_embed_dim ",
+           " (text_encoder_2's projection_dim) + ", unet_cfg.time_ids, " x addition_time_embed_dim ",
            unet_cfg.addition_time_embed_dim);
     m.text_encoder_2 = std::make_unique<model::ClipTextEncoder>(std::move(text2_cfg));
     m.tokenizer_2 = std::make_unique<text::ClipTokenizer>(text::ClipTokenizer::from_folder(sub("tokenizer_2", "")));
@@ -73,7 +91,8 @@ SdModel SdModel::open(const std::string& path) {
   if (unet_cfg.in_channels != vae_cfg.latent_channels || unet_cfg.out_channels != vae_cfg.latent_channels)
     fail(sub("unet", "config.json"), ": in/out_channels ", unet_cfg.in_channels, "/", unet_cfg.out_channels,
          " do not match the VAE's latent_channels ", vae_cfg.latent_channels);
-  m.tokenizer = std::make_unique<text::ClipTokenizer>(text::ClipTokenizer::from_folder(sub("tokenizer", "")));
+  if (!refiner)
+    m.tokenizer = std::make_unique<text::ClipTokenizer>(text::ClipTokenizer::from_folder(sub("tokenizer", "")));
 
   if (!m.checkpoint.empty()) {
     const bool file_xl = src.family == CheckpointFamily::sdxl;
@@ -84,7 +103,7 @@ SdModel SdModel::open(const std::string& path) {
       if (const std::string p = sidecar_prediction_type(m.checkpoint); !p.empty()) m.scheduler.prediction_type = p;
   }
   m.unet = std::make_unique<model::UNet>(std::move(unet_cfg));
-  m.text_encoder = std::make_unique<model::ClipTextEncoder>(std::move(text_cfg));
+  if (!refiner) m.text_encoder = std::make_unique<model::ClipTextEncoder>(std::move(text_cfg));
   m.vae = std::make_unique<model::VaeDecoder>(std::move(vae_cfg));
   if (!m.checkpoint.empty())
     m.checkpoint_keys = map_checkpoint_keys(SafetensorsFile(m.checkpoint), src.family, m.ldm_layout());
@@ -123,7 +142,8 @@ void SdModel::load_weights(kernels::Backend& be, const LoadParts& parts) {
   const size_t end = std::min(parts.unet_end, unet->blocks().size());
   if (parts.unet_begin < end)
     load_part("unet", [&](const model::WeightLoader& l) { unet->load(l, parts.unet_begin, end); });
-  if (parts.text_encoder) load_part("text_encoder", [&](const model::WeightLoader& l) { text_encoder->load(l); });
+  if (parts.text_encoder && text_encoder)
+    load_part("text_encoder", [&](const model::WeightLoader& l) { text_encoder->load(l); });
   if (parts.text_encoder && text_encoder_2)
     load_part("text_encoder_2", [&](const model::WeightLoader& l) { text_encoder_2->load(l); });
   if (parts.vae) load_part("vae", [&](const model::WeightLoader& l) { vae->load(l); });
@@ -137,7 +157,7 @@ LdmLayout SdModel::ldm_layout() const {
   l.layers_per_block = unet->config().layers_per_block;
   l.up_attention = unet->config().up_cross_attention;
   l.vae_levels = static_cast<int>(vae->config().block_out_channels.size());
-  l.text_layers = text_encoder->config().layers;
+  l.text_layers = text_encoder ? text_encoder->config().layers : 0;
   l.text2_layers = text_encoder_2 ? text_encoder_2->config().layers : 0;
   return l;
 }
@@ -162,7 +182,8 @@ void SdModel::load_loras(const std::vector<std::pair<std::string, std::string>>&
   // layer is an error on every rank alike. A config-only folder (random
   // weights) has no headers; there the layers this rank drew stand in.
   model::LoraTargets targets("model " + dir);
-  std::vector<std::string> lora_parts = {"unet", "text_encoder"};
+  std::vector<std::string> lora_parts = {"unet"};
+  if (text_encoder) lora_parts.push_back("text_encoder");
   if (sdxl()) lora_parts.push_back("text_encoder_2");
   for (const std::string& part : lora_parts) {
     const std::string sub = (fs::path(dir) / part).string();

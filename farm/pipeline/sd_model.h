@@ -55,6 +55,9 @@ struct SdModel {
   std::unique_ptr<model::ClipTextEncoder> text_encoder_2;
   // SDXL (model_index.json): an empty negative prompt conditions on zeros, not on the encoding of "".
   bool force_zeros_for_empty_prompt = false;
+  // An SDXL refiner (StableDiffusionXLImg2ImgPipeline, requires_aesthetics_score):
+  // no first tokenizer and text encoder; 5 time ids with the aesthetic score.
+  bool refiner = false;
   sched::SchedulerConfig scheduler;
   size_t weight_bytes = 0;  // bytes of weights loaded (as stored; 0 with random weights)
   // Of weight_bytes: read from this rank's files, or received from its stage group's reader.
@@ -85,7 +88,9 @@ struct SdModel {
   // rank loaded are read and patched on. Not concurrent with forwards.
   void load_loras(const std::vector<std::pair<std::string, std::string>>& name_paths);
 
-  bool sdxl() const { return text_encoder_2 != nullptr; }
+  bool sdxl() const { return text_encoder_2 != nullptr; }  // base or refiner
+  // The tokenizer whose options (text fix) and length the job's checks read.
+  const text::ClipTokenizer& first_tokenizer() const { return tokenizer ? *tokenizer : *tokenizer_2; }
   // The default width and height (SD 1.5: 512; SD 2.1-768: 768).
   int64_t native_size() const { return unet->config().native_image_size(vae->config().scale_factor()); }
 };

@@ -11,7 +11,37 @@
 
 namespace farm::pipeline {
 
-void check_request(const SdModel& m, const Txt2ImgRequest& r) {
+namespace {
+
+void check_refiner(const SdModel& m, const Txt2ImgRequest& r, const SdModel* refiner) {
+  if (!m.sdxl() || m.refiner)
+    fail("refiner '", r.refiner, "': a refiner follows an SDXL base model; model ", m.name, " is not one");
+  if (!refiner) fail("refiner '", r.refiner, "' is not loaded");
+  if (!refiner->refiner)
+    fail("refiner '", r.refiner, "': model ", refiner->name, " is not an SDXL refiner (its model_index.json has no ",
+         "requires_aesthetics_score: true)");
+  if (!(r.refiner_switch > 0.0 && r.refiner_switch < 1.0))
+    fail("refiner_switch ", r.refiner_switch, ": expected a fraction of the schedule strictly between 0 and 1 ",
+         "(diffusers' denoising_end; 0.8 hands the last 20% to the refiner)");
+  for (const auto& [name, v] : {std::pair{"aesthetic_score", r.aesthetic_score},
+                                {"negative_aesthetic_score", r.negative_aesthetic_score}})
+    if (!std::isfinite(v)) fail(name, " ", v, ": expected a finite number (diffusers' defaults: 6.0 and 2.5)");
+  if (refiner->vae->config().scale_factor() != m.vae->config().scale_factor() ||
+      refiner->unet->config().in_channels != m.unet->config().in_channels)
+    fail("refiner '", r.refiner, "': its latents (VAE scale ", refiner->vae->config().scale_factor(), ", ",
+         refiner->unet->config().in_channels, " channels) are not the base's (", m.vae->config().scale_factor(), ", ",
+         m.unet->config().in_channels, ")");
+  const int64_t most = refiner->text_encoder_2->config().layers - 1;
+  if (r.clip_skip > most) fail("clip_skip ", r.clip_skip, ": the refiner's text encoder takes at most ", most);
+}
+
+}  // namespace
+
+void check_request(const SdModel& m, const Txt2ImgRequest& r, const SdModel* refiner) {
+  if (!r.refiner.empty()) check_refiner(m, r, refiner);
+  if (m.refiner)
+    fail("model ", m.name, " is an SDXL refiner: it continues an SDXL base's latents; render with the base as the ",
+         "model and this one as the refiner (--refiner)");
   const int64_t f = m.vae->config().scale_factor();
   if (r.width <= 0 || r.height <= 0 || r.width % 8 || r.height % 8 || r.width % f || r.height % f)
     fail("size ", r.width, "x", r.height, ": width and height must be positive multiples of 8 (and of the VAE's ",
@@ -45,22 +75,32 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 }  // namespace
 
 Tensor denoise(const SdModel& m, const std::vector<Txt2ImgRequest>& batch,
-               const StepCallback& on_step, StageTimes* times) {
+               const StepCallback& on_step, StageTimes* times, const SdModel* refiner) {
   StageTimes local;
   StageTimes& t = times ? *times : local;
-  DenoiseLoop loop(m, batch);
+  DenoiseLoop loop(m, batch, refiner);
   const LoraScope loras(m, loop.loras());
   auto t0 = Clock::now();
   const Conditioning text = encode_conditioning(m, loop.row_prompts(), loop.clip_skip(), loop.reading(),
                                                 loop.zeroed_rows());  // [rows, 77·C, D]
   const Tensor time_ids = loop.time_ids();
+  // The refiner's own conditioning (its second encoder, its time ids); no LoRA
+  // reaches it: the job's LoRAs patch the base's layers only.
+  Conditioning text_r;
+  Tensor time_ids_r;
+  if (loop.base_steps() < loop.steps()) {
+    text_r = encode_conditioning(*refiner, loop.row_prompts(), loop.clip_skip(), loop.reading(), loop.zeroed_rows(true));
+    time_ids_r = loop.time_ids(true);
+  }
   t.text_encode += seconds_since(t0);
   for (int step = 0; step < loop.steps(); ++step) {
     Tensor in, timesteps;
     loop.model_input(step, in, timesteps);
     t0 = Clock::now();
-    const Tensor out = m.unet->forward(*m.backend, std::move(in), std::move(timesteps), text.context, text.pooled,
-                                       time_ids);
+    const bool r = loop.refined(step);
+    const SdModel& mm = loop.model_at(step);
+    const Tensor out = mm.unet->forward(*mm.backend, std::move(in), std::move(timesteps), r ? text_r.context : text.context,
+                                        r ? text_r.pooled : text.pooled, r ? time_ids_r : time_ids);
     t.unet += seconds_since(t0);
     ++t.unet_steps;
     loop.advance(step, out);
@@ -115,12 +155,13 @@ std::vector<RgbImage> rgb_images(const std::vector<uint8_t>& rgb, const Shape& s
 }
 
 std::vector<RgbImage> txt2img(const SdModel& m, const std::vector<Txt2ImgRequest>& batch,
-                              const StepCallback& on_step, StageTimes* times) {
-  const Tensor latents = denoise(m, batch, on_step, times);
+                              const StepCallback& on_step, StageTimes* times, const SdModel* refiner) {
+  const Tensor latents = denoise(m, batch, on_step, times, refiner);
   const auto t0 = Clock::now();
-  Tensor h = vae_input(m, latents);
-  for (int i = 0; i < m.vae->parts(); ++i) m.vae->run_part(*m.backend, i, h);
-  auto images = rgb_images(m.backend->image_to_rgb8(h), h.shape);  // only the bytes leave the device
+  const SdModel& dec = !batch.empty() && !batch[0].refiner.empty() ? *refiner : m;  // diffusers: the refiner's VAE
+  Tensor h = vae_input(dec, latents);
+  for (int i = 0; i < dec.vae->parts(); ++i) dec.vae->run_part(*dec.backend, i, h);
+  auto images = rgb_images(dec.backend->image_to_rgb8(h), h.shape);  // only the bytes leave the device
   if (times) times->vae_decode += seconds_since(t0);
   return images;
 }

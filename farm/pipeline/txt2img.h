@@ -31,6 +31,15 @@ struct Txt2ImgRequest {
   // SDXL's size conditioning, as diffusers' original_size and target_size
   // (height, width; 0: the image's own) and crops_coords_top_left (top, left).
   std::array<int, 2> original_size{0, 0}, crops_coords_top_left{0, 0}, target_size{0, 0};
+  // SDXL base -> refiner, diffusers' "ensemble of experts": the base runs the
+  // timesteps at or above (1 - refiner_switch) · num_train_timesteps (its
+  // denoising_end), the refiner the rest with a fresh sampler (denoising_start),
+  // its time ids carrying the aesthetic score of the conditional rows and the
+  // negative one of the unconditional rows. `refiner` names the refiner model
+  // (the job's --refiner); "" renders with the base alone.
+  std::string refiner;
+  double refiner_switch = 0.8;  // a double, as diffusers computes the cutoff
+  float aesthetic_score = 6.0f, negative_aesthetic_score = 2.5f;
 };
 
 struct RgbImage {
@@ -48,14 +57,16 @@ struct StageTimes {
   int unet_steps = 0;
 };
 
-// Throws farm::Error when the requests are not compatible or invalid for the model.
-void check_request(const SdModel& m, const Txt2ImgRequest& r);
+// Throws farm::Error when the requests are not compatible or invalid for the
+// model (and its refiner, when the request names one).
+void check_request(const SdModel& m, const Txt2ImgRequest& r, const SdModel* refiner = nullptr);
 
 // Everything below runs on the model's backend (m.backend).
 
 // The final latents [B, h, w, C] (before the VAE), for tests that stop there.
+// With a refiner, requests that name it switch to it at their refiner_switch.
 Tensor denoise(const SdModel& m, const std::vector<Txt2ImgRequest>& batch,
-               const StepCallback& on_step = {}, StageTimes* times = nullptr);
+               const StepCallback& on_step = {}, StageTimes* times = nullptr, const SdModel* refiner = nullptr);
 
 // host latents [B,h,w,C] -> host images, as diffusers: vae.decode(latents / scaling_factor),
 // (x / 2 + 0.5).clamp(0, 1), round(x · 255).
@@ -67,7 +78,9 @@ std::vector<RgbImage> to_rgb8(const Tensor& images);        // unit-range host i
 // Bytes [B,H,W,3] (Backend::image_to_rgb8) of images of `shape` [B,H,W,3], one RgbImage each.
 std::vector<RgbImage> rgb_images(const std::vector<uint8_t>& rgb, const Shape& shape);
 
+// Decodes with the refiner's VAE when the requests name the refiner.
 std::vector<RgbImage> txt2img(const SdModel& m, const std::vector<Txt2ImgRequest>& batch,
-                              const StepCallback& on_step = {}, StageTimes* times = nullptr);
+                              const StepCallback& on_step = {}, StageTimes* times = nullptr,
+                              const SdModel* refiner = nullptr);
 
 }  // namespace farm::pipeline

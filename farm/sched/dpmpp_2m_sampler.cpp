@@ -68,6 +68,11 @@ class Dpmpp2mSampler final : public Sampler {
     check_schedule(timesteps_, cfg, karras ? "dpmpp_2m_karras" : "dpmpp_2m", steps);
   }
 
+  void set_begin_index(int i) override {
+    FARM_ASSERT(next_step_ == 0 && i >= 0 && i <= steps(), "DPM++ 2M: begin index ", i, " after step ", next_step_);
+    next_step_ = i;
+  }
+
   void step(int i, const float* m, float* x, int64_t n, const NoiseFn& /*noise: not an SDE solver*/) override {
     FARM_ASSERT(i == next_step_, "DPM++ 2M steps must run in order: expected step ", next_step_, ", got ", i);
     const AlphaSigma cur = alpha_sigma(sigmas_.at(i));

@@ -47,6 +47,10 @@ class Sampler {
   // float32 division (torch's sqrt in the divisor is MKL's, rarely 1 ulp apart).
   void scale_model_input(int i, const float* x, float* out, int64_t n) const;
 
+  // The first step this sampler will run (diffusers' set_begin_index): a
+  // refiner's fresh sampler starts mid-schedule with no multistep history.
+  virtual void set_begin_index(int /*i*/) {}
+
   // x[n] <- the scheduler step from the model output (after guidance) at step i.
   virtual void step(int i, const float* model_output, float* x, int64_t n, const NoiseFn& noise) = 0;
 
