@@ -46,6 +46,9 @@ struct RenderFlags {
   std::string weights = "auto";
   std::string prompt_syntax, text_fix, lora_dir;
   int count = 0;
+  std::string refiner;
+  double refiner_switch = 0.8, aesthetic_score = 6.0, negative_aesthetic_score = 2.5;
+  int refiner_stages = 0;
 };
 
 // Control always goes over MPI (or loopback); --transport says where stage
@@ -107,6 +110,10 @@ RankJob prepare_rank_job(const RenderFlags& f, CLI::App* cmd, int ranks) {
     if (given("--sampler")) d.sampler = f.sampler;
     if (given("--clip-skip")) d.clip_skip = f.clip_skip;
     if (given("--count")) d.count = f.count;
+    if (given("--refiner")) d.refiner = f.refiner;
+    if (given("--refiner-switch")) d.refiner_switch = f.refiner_switch;
+    if (given("--aesthetic-score")) d.aesthetic_score = static_cast<float>(f.aesthetic_score);
+    if (given("--negative-aesthetic-score")) d.negative_aesthetic_score = static_cast<float>(f.negative_aesthetic_score);
     if (given("--prompt-syntax") && !text::parse_syntax(f.prompt_syntax, d.reading.syntax))
       fail("--prompt-syntax '", f.prompt_syntax, "': expected a1111 (weights, BREAK, LoRA tags, any length) or plain");
     if (given("--text-fix")) {
@@ -162,7 +169,11 @@ RankJob prepare_rank_job(const RenderFlags& f, CLI::App* cmd, int ranks) {
     if (!first) first = &mb.front();
   }
   LayoutRequest lr{.ranks = ranks, .stages = f.stages, .pipelines = f.pipelines, .window = f.window,
-                   .plan_file = f.plan, .device = f.device, .batch = f.batch};
+                   .plan_file = f.plan, .device = f.device, .batch = f.batch, .refiner_dir = prepared->refiner_dir,
+                   .refiner_stages = f.refiner_stages};
+  if (f.refiner_stages && prepared->refiner_dir.empty())
+    fail("--refiner-stages ", f.refiner_stages, ": the job has no refiner (--refiner, or a 'refiner' field)");
+  job.refiner_dir = prepared->refiner_dir;
   if (lr.device.empty()) lr.device = f.backend.rfind("cuda", 0) == 0 ? "a100" : "cpu";
   job.layout = choose_layout(f.model, lr, first ? *first : prepared->items.at(0));
   // Default: 10 minutes, or 50 of the plan's longest units when those are
@@ -191,7 +202,8 @@ nlohmann::json layout_json(const pipeline::RingLayout& l) {
           {"ranges", l.ranges},
           {"window", l.window},
           {"window_fixed", l.window_fixed},
-          {"stage_memory_bytes", l.stage_memory_bytes}};
+          {"stage_memory_bytes", l.stage_memory_bytes},
+          {"refiner_ranges", l.refiner_ranges}};
 }
 
 int run_render(const RenderFlags& f, CLI::App* cmd) {
@@ -211,7 +223,7 @@ int run_render(const RenderFlags& f, CLI::App* cmd) {
     setup = comm::WireWriter(nlohmann::json{{"error", error},
                                             {"stall_timeout_s", job.stall_timeout_s},
                                             {"layout", error.empty() ? layout_json(job.layout) : nlohmann::json{}},
-                                            {"loras", job.loras}})
+                                            {"loras", job.loras}, {"refiner", job.refiner_dir}})
                 .take();
   setup = t->broadcast(std::move(setup), 0);
   comm::WireReader r(setup, "job set-up");
@@ -237,6 +249,8 @@ int run_render(const RenderFlags& f, CLI::App* cmd) {
     job.layout.ranges = l.at("ranges").get<std::vector<std::pair<size_t, size_t>>>();
     job.layout.stage_memory_bytes = l.at("stage_memory_bytes").get<std::vector<double>>();
     job.loras = r.header().at("loras").get<std::vector<std::pair<std::string, std::string>>>();
+    job.layout.refiner_ranges = l.at("refiner_ranges").get<std::vector<std::pair<size_t, size_t>>>();
+    job.refiner_dir = r.header().at("refiner").get<std::string>();
   }
   job.tensors = f.transport;
   job.weights = f.weights;
@@ -271,6 +285,18 @@ std::function<int()> add_render_command(CLI::App& app) {
                   "transformers without ftfy");
   cmd->add_option("--lora-dir", f->lora_dir, "folder of LoRA files: <lora:NAME:w> or {\"loras\": [{\"name\": NAME}]} "
                   "reads NAME.safetensors there or below (kohya or diffusers/PEFT format)");
+  cmd->add_option("--refiner", f->refiner,
+                  "SDXL refiner (diffusers folder) for an SDXL base: it takes the steps after --refiner-switch, as "
+                  "diffusers' base->refiner ensemble; a prompt line's 'refiner' field overrides it (\"\" for none)");
+  cmd->add_option("--refiner-switch", f->refiner_switch,
+                  "fraction of the schedule the base runs before the refiner takes over (diffusers' denoising_end; "
+                  "default 0.8)");
+  cmd->add_option("--aesthetic-score", f->aesthetic_score, "the refiner's aesthetic-score conditioning (default 6.0)");
+  cmd->add_option("--negative-aesthetic-score", f->negative_aesthetic_score,
+                  "the refiner's aesthetic score for the unconditional rows (default 2.5)");
+  cmd->add_option("--refiner-stages", f->refiner_stages,
+                  "the last R stages of each pipeline hold the refiner and the first ones the base (base and refiner "
+                  "on different ranks); default 0: every stage holds a share of both");
   cmd->add_option("--batch", f->batch, "micro-batch size (images do not depend on it)");
   cmd->add_option("--backend", f->backend,
                   "cpu (default), ref (plain loops, slow), cuda (one GPU per rank, weights and activations on "

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "farm/core/error.h"
+#include "partition/cost_model.h"
+#include "partition/model_shape.h"
 #include "partition/partitioner.h"
 
 #include <algorithm>
@@ -31,12 +33,86 @@ pipeline::RingLayout from_plan(const partition::Plan& p, int window) {
 
 }  // namespace
 
+namespace {
+
+partition::Workload workload_of(const partition::ModelShape& shape, const LayoutRequest& req, const JobItem& first) {
+  partition::Workload w;
+  const int64_t f = int64_t{1} << (shape.vae.block_out_channels.size() - 1);
+  w.latent_h = first.height / f;
+  w.latent_w = first.width / f;
+  w.items = req.batch;
+  w.guidance = first.guidance > 1.0f;
+  w.steps = first.steps;
+  return w;
+}
+
+partition::DeviceProfile device_of(const LayoutRequest& req) {
+  partition::DeviceProfile device = partition::device_profile(req.device);
+  // A CPU rank's memory is its node's, not the profile's round 16 GB (SDXL
+  // at 1024² in fp32 needs more): the RAM of this host, as each rank's cap.
+  if (req.device == "cpu") {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    if (pages > 0 && page > 0) device.memory_bytes = static_cast<double>(pages) * static_cast<double>(page);
+  }
+  return device;
+}
+
+// The refiner's ranges: spread over the base's P x S (each stage a share of
+// both models), or with --refiner-stages R the base re-planned on the first
+// S - R stages and the refiner on the last R.
+void place_refiner(pipeline::RingLayout& layout, const partition::ModelCosts& base_costs, const LayoutRequest& req,
+                   const JobItem& first) {
+  const auto shape = partition::ModelShape::from_folder(req.refiner_dir);
+  if (!shape.refiner) fail("--refiner ", req.refiner_dir, ": not an SDXL refiner (model_index.json ",
+                           "requires_aesthetics_score)");
+  const auto costs = partition::estimate_costs(shape, workload_of(shape, req, first), device_of(req));
+  partition::PlanOptions o;
+  o.window = req.window;
+  const int P = layout.pipelines, S = layout.stages, R = req.refiner_stages;
+  const auto add_memory = [&](const partition::Plan& p, int from) {
+    for (size_t s = 0; s < p.stage.size(); ++s) layout.stage_memory_bytes.at(from + s) += p.stage[s].memory_bytes;
+  };
+  if (R == 0) {
+    if (S > static_cast<int>(shape.blocks.size())) fail("--stages ", S, ": the refiner's UNet has only ",
+                                                       shape.blocks.size(), " blocks");
+    const partition::Plan p = partition::partition(costs, P, S, o);
+    for (const auto& st : p.stage) layout.refiner_ranges.emplace_back(st.begin, st.end);
+    add_memory(p, 0);
+    return;
+  }
+  if (R < 0 || R >= S)
+    fail("--refiner-stages ", R, ": expected 1 to ", S - 1, " of the ", S, " stages per pipeline (the rest hold the ",
+         "base); give --stages");
+  const partition::Plan b = partition::partition(base_costs, P, S - R, o), r = partition::partition(costs, P, R, o);
+  const size_t nb = base_costs.blocks.size();
+  layout.ranges.clear();
+  layout.stage_memory_bytes.assign(static_cast<size_t>(S), 0.0);
+  for (const auto& st : b.stage) layout.ranges.emplace_back(st.begin, st.end);
+  for (int s = 0; s < R; ++s) layout.ranges.emplace_back(nb, nb);
+  for (int s = 0; s < S - R; ++s) layout.refiner_ranges.emplace_back(0, 0);
+  for (const auto& st : r.stage) layout.refiner_ranges.emplace_back(st.begin, st.end);
+  add_memory(b, 0);
+  add_memory(r, S - R);
+}
+
+std::string blocks_text(const std::vector<model::UNetBlockDesc>& blocks, std::pair<size_t, size_t> r) {
+  if (r.first == r.second) return "-";
+  return cat(r.first, "-", r.second - 1, " (", blocks[r.first].name, " .. ", blocks[r.second - 1].name, ")");
+}
+
+}  // namespace
+
 pipeline::RingLayout choose_layout(const std::string& model_dir, const LayoutRequest& req, const JobItem& first) {
   const auto shape = partition::ModelShape::from_folder(model_dir);
   const size_t blocks = shape.blocks.size();
+  const partition::DeviceProfile device = device_of(req);
+  const auto costs = partition::estimate_costs(shape, workload_of(shape, req, first), device);
   partition::Plan plan;
   if (!req.plan_file.empty()) {
     if (req.stages || req.pipelines) fail("--plan ", req.plan_file, ": give either a plan file or --stages/--pipelines");
+    if (!req.refiner_dir.empty())
+      fail("--plan ", req.plan_file, ": a plan file places one model; with a refiner give --stages/--pipelines ",
+           "(and --refiner-stages)");
     std::ifstream in(req.plan_file);
     if (!in) fail(req.plan_file, ": cannot open the plan file");
     const auto j = nlohmann::json::parse(in, nullptr, false);
@@ -49,21 +125,6 @@ pipeline::RingLayout choose_layout(const std::string& model_dir, const LayoutReq
       fail(req.plan_file, ": the plan needs ", plan.pipelines, " x ", plan.stages, " = ", plan.pipelines * plan.stages,
            " ranks; this job has ", req.ranks);
   } else {
-    partition::Workload w;
-    const int64_t f = int64_t{1} << (shape.vae.block_out_channels.size() - 1);
-    w.latent_h = first.height / f;
-    w.latent_w = first.width / f;
-    w.items = req.batch;
-    w.guidance = first.guidance > 1.0f;
-    w.steps = first.steps;
-    partition::DeviceProfile device = partition::device_profile(req.device);
-    // A CPU rank's memory is its node's, not the profile's round 16 GB (SDXL
-    // at 1024² in fp32 needs more): the RAM of this host, as each rank's cap.
-    if (req.device == "cpu") {
-      const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-      if (pages > 0 && page > 0) device.memory_bytes = static_cast<double>(pages) * static_cast<double>(page);
-    }
-    const auto costs = partition::estimate_costs(shape, w, device);
     partition::PlanOptions o;
     o.window = req.window;
     int S = req.stages, P = req.pipelines;
@@ -72,6 +133,7 @@ pipeline::RingLayout choose_layout(const std::string& model_dir, const LayoutReq
     if (S && req.ranks % S) fail("--stages ", S, ": does not divide the ", req.ranks, " ranks");
     if (P && req.ranks % P) fail("--pipelines ", P, ": does not divide the ", req.ranks, " ranks");
     if (S && static_cast<size_t>(S) > blocks) fail("--stages ", S, ": the UNet has only ", blocks, " blocks");
+    if (!S && !P && req.refiner_stages) P = 1;  // base and refiner apart: one pipeline over every rank by default
     if (S || P) {
       if (!S) S = req.ranks / P;
       if (!P) P = req.ranks / S;
@@ -81,16 +143,20 @@ pipeline::RingLayout choose_layout(const std::string& model_dir, const LayoutReq
     }
   }
   auto layout = from_plan(plan, req.window);
-  layout.check(blocks, req.plan_file.empty() ? "layout" : req.plan_file);
+  std::vector<model::UNetBlockDesc> refiner_blocks;
+  if (!req.refiner_dir.empty()) {
+    place_refiner(layout, costs, req, first);
+    refiner_blocks = partition::ModelShape::from_folder(req.refiner_dir).blocks;
+  }
+  layout.check(blocks, req.plan_file.empty() ? "layout" : req.plan_file, refiner_blocks.size());
   std::fprintf(stderr, "farm: %d rank%s as %d pipeline%s x %d stage%s, %d micro-batch%s in flight per pipeline\n",
                req.ranks, req.ranks == 1 ? "" : "s", layout.pipelines, layout.pipelines == 1 ? "" : "s", layout.stages,
                layout.stages == 1 ? "" : "s", layout.in_flight_limit(), layout.in_flight_limit() == 1 ? "" : "es");
   if (layout.stages > 1)
     for (int s = 0; s < layout.stages; ++s) {
-      const auto [b, e] = layout.ranges[s];
-      std::fprintf(stderr, "  stage %d: blocks %zu-%zu (%s .. %s)%s%s\n", s, b, e - 1, shape.blocks[b].name.c_str(),
-                   shape.blocks[e - 1].name.c_str(), s == 0 ? " + text encoder" : "",
-                   s == layout.stages - 1 ? " + VAE decode" : "");
+      std::fprintf(stderr, "  stage %d: blocks %s%s%s%s\n", s, blocks_text(shape.blocks, layout.ranges[s]).c_str(),
+                   layout.has_refiner() ? cat(", refiner blocks ", blocks_text(refiner_blocks, layout.refiner_ranges[s])).c_str() : "",
+                   s == 0 ? " + text encoder" : "", s == layout.stages - 1 ? " + VAE decode" : "");
     }
   return layout;
 }

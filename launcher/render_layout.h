@@ -16,6 +16,11 @@ struct LayoutRequest {
   int stages = 0, pipelines = 0, window = 0;  // 0: not given
   std::string plan_file, device;               // device profile for the partitioner
   int batch = 1;
+  // The job's SDXL refiner ("" none) and --refiner-stages (0: the refiner
+  // spread over every stage, as the base; R: the base on the first S - R
+  // stages, the refiner on the last R).
+  std::string refiner_dir;
+  int refiner_stages = 0;
 };
 
 // `first` gives the workload the partitioner costs (size, steps, guidance).

@@ -245,7 +245,7 @@ int run_rank(comm::Transport& t, const RankJob& job) {
 
   // 1. This rank's share of the weights, and its kernels.
   const auto t_load = std::chrono::steady_clock::now();
-  pipeline::SdModel model;
+  pipeline::SdModel model, refiner;
   std::unique_ptr<kernels::Backend> backend;
   std::string error;
   // Made before anything below can fail, so that every rank joins the collective.
@@ -261,6 +261,12 @@ int run_rank(comm::Transport& t, const RankJob& job) {
                         .seed = 0, .share = share.get()});
     if (share) share->finish();
     if (!job.loras.empty()) model.load_loras(job.loras);  // this rank's layers' tensors only
+    if (l.has_refiner()) {  // its blocks of this stage, its text encoder on stage 0, its VAE on the last
+      refiner = pipeline::SdModel::open(job.refiner_dir);
+      refiner.load_weights(*backend, {.text_encoder = first, .vae = last, .unet_begin = l.refiner_ranges[stage].first,
+                                      .unet_end = l.refiner_ranges[stage].second, .random_weights = job.random_weights,
+                                      .seed = 1});
+    }
   } catch (const Error& e) {
     error = e.what();
     // Takes the reader's remaining broadcasts (or, on the reader, ends them):
@@ -287,7 +293,16 @@ int run_rank(comm::Transport& t, const RankJob& job) {
   std::unique_ptr<kernels::TensorLink> link;
   if (job.tensors != "mpi" && l.stages > 1 && backend->device() == Device::cuda) {
     try {
-      link = backend->make_link(t.rank(), pipeline::RingRoutes(model.unet->blocks(), l).link_edges(),
+      auto edges = pipeline::RingRoutes(model.unet->blocks(), l).link_edges();
+      if (l.has_refiner()) {  // the refiner's routes too, and its added conditioning from stage 0
+        const auto more = pipeline::RingRoutes(refiner.unet->blocks(), l.refiner_layout()).link_edges();
+        edges.insert(edges.end(), more.begin(), more.end());
+        for (int p = 0; p < l.pipelines; ++p)
+          for (int s = 1; s < l.stages; ++s) edges.push_back({l.rank_of(p, 0), l.rank_of(p, s)});
+        std::sort(edges.begin(), edges.end());
+        edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
+      }
+      link = backend->make_link(t.rank(), edges,
                                 [&t](std::vector<uint8_t> mine) { return all_gather(t, std::move(mine)); });
       if (!link && job.tensors == "nccl")
         error = cat("--transport nccl: this build has no NCCL link for the ", backend->name(),
@@ -312,7 +327,7 @@ int run_rank(comm::Transport& t, const RankJob& job) {
   pipeline::RingStage ring(
       model, l, t,
       [&model](const pipeline::RingItem& ri, const pipeline::RgbImage& im) { return encode_image(model, ri, im); },
-      link.get());
+      link.get(), l.has_refiner() ? &refiner : nullptr);
   ring.stats.trace = trace;
   ring.set_ring_latency(ring_latency_s);
   ring.set_fault_items(fault.items);
@@ -328,8 +343,12 @@ int run_rank(comm::Transport& t, const RankJob& job) {
                  what.c_str(), secs);
     t.abort_job(1);
   });
-  const std::string unit = cat("computing (stage ", stage, ": UNet blocks ", l.ranges[stage].first, "-",
-                               l.ranges[stage].second - 1, last ? ", VAE decode" : "", ")");
+  const auto blocks_of = [](const char* unet, std::pair<size_t, size_t> r) {
+    return r.first == r.second ? cat("no ", unet, " blocks") : cat(unet, " blocks ", r.first, "-", r.second - 1);
+  };
+  const std::string unit = cat("computing (stage ", stage, ": ", blocks_of("UNet", l.ranges[stage]),
+                               l.has_refiner() ? ", " + blocks_of("refiner UNet", l.refiner_ranges[stage]) : "",
+                               last ? ", VAE decode" : "", ")");
   const double beat_every = std::min(2.0, job.stall_timeout_s / 4);
   auto last_beat = std::chrono::steady_clock::now() - std::chrono::hours(1), last_note = last_beat;
   auto heartbeat = [&] {
@@ -429,6 +448,13 @@ int run_rank(comm::Transport& t, const RankJob& job) {
 
   // 3. Statistics to rank 0, then a clean end: no rank leaves a peer blocked.
   nlohmann::json mine = stats_json(t, l, ring.stats, load_s, model);
+  if (l.has_refiner()) {  // its share of the refiner too
+    mine["refiner_blocks"] = l.refiner_ranges[static_cast<size_t>(stage)];
+    for (const auto& [key, bytes] : {std::pair{"weight_bytes", refiner.weight_bytes},
+                                     {"weight_bytes_read", refiner.weight_bytes_read},
+                                     {"weight_bytes_received", refiner.weight_bytes_received}})
+      mine[key] = mine[key].get<size_t>() + bytes;
+  }
   if (trace) mine.update(rank_trace_json(ring.stats, t.rank(), loop_begin, loop_end));
   const auto all = t.gather(comm::WireWriter(mine).take(), 0);
   t.drain();

@@ -17,6 +17,7 @@ namespace farm::launcher {
 
 struct RankJob {
   std::string model_dir, backend, dtype, out_dir, stats_file;
+  std::string refiner_dir;  // --refiner: the SDXL refiner (folder), placed by layout.refiner_ranges
   std::string trace_file;  // --trace: rank 0 writes the job's Chrome trace there (every rank traces)
   // --transport: "nccl" stage tensors GPU to GPU over the backend's link
   // (MPI carries control only), "mpi" everything through the host, "auto"

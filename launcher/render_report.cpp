@@ -8,13 +8,19 @@ namespace farm::launcher {
 void print_summary(const std::vector<nlohmann::json>& ranks, double secs, size_t images) {
   std::fprintf(stderr, "farm: %zu images in %.1f s (%.3f images/s)\n", images, secs,
                secs > 0 ? static_cast<double>(images) / secs : 0.0);
+  const auto range = [](const nlohmann::json& b) {
+    const int first = b[0].get<int>(), end = b[1].get<int>();
+    return first == end ? std::string("-") : std::to_string(first) + "-" + std::to_string(end - 1);
+  };
   for (const auto& r : ranks) {
     const double passes = std::max<double>(1, r["unet_passes"].get<double>());
+    const std::string blocks =
+        range(r["blocks"]) + (r.contains("refiner_blocks") ? ", refiner blocks " + range(r["refiner_blocks"]) : "");
     std::fprintf(stderr,
-                 "  rank %d (%s) pipeline %d stage %d blocks %d-%d: busy %.0f%%, UNet %.3f s/pass, text %.2f s, VAE "
+                 "  rank %d (%s) pipeline %d stage %d blocks %s: busy %.0f%%, UNet %.3f s/pass, text %.2f s, VAE "
                  "%.2f s, sent %.1f MB, weights %.1f MB loaded in %.1f s\n",
                  r["rank"].get<int>(), r["host"].get<std::string>().c_str(), r["pipeline"].get<int>(),
-                 r["stage"].get<int>(), r["blocks"][0].get<int>(), r["blocks"][1].get<int>() - 1,
+                 r["stage"].get<int>(), blocks.c_str(),
                  secs > 0 ? 100.0 * r["busy_s"].get<double>() / secs : 0.0, r["unet_s"].get<double>() / passes,
                  r["text_s"].get<double>(), r["vae_s"].get<double>(), r["bytes_sent"].get<double>() / 1e6,
                  r["weight_bytes"].get<double>() / 1e6, r["load_s"].get<double>());
@@ -34,6 +40,8 @@ nlohmann::json job_report(const Coordinator& c, const pipeline::RingLayout& l, c
     const double frac = n && render_s > 0 ? busy / n / render_s : 0;
     stages.push_back({{"stage", st},
                       {"blocks", {l.ranges[static_cast<size_t>(st)].first, l.ranges[static_cast<size_t>(st)].second}},
+                      {"refiner_blocks", l.has_refiner() ? nlohmann::json(l.refiner_ranges[static_cast<size_t>(st)])
+                                                         : nlohmann::json()},
                       {"busy_fraction", frac},
                       {"bubble_fraction", std::max(0.0, 1 - frac)}});
   }

@@ -16,8 +16,9 @@ struct ModelShape {
   std::string dir;
   model::UNetConfig unet;
   std::vector<model::UNetBlockDesc> blocks;
-  model::ClipTextConfig text;
-  std::optional<model::ClipTextConfig> text_2;  // SDXL's second text encoder (text_encoder_2/)
+  model::ClipTextConfig text;  // a refiner's: its only one, text_encoder_2/
+  std::optional<model::ClipTextConfig> text_2;  // SDXL base's second text encoder (text_encoder_2/)
+  bool refiner = false;  // an SDXL refiner (StableDiffusionXLImg2ImgPipeline)
   model::VaeConfig vae;
 
   // Reads DIR/unet/config.json, DIR/text_encoder/config.json,

@@ -13,7 +13,8 @@ bool compatible(const JobItem& a, const JobItem& b) {
   };
   return a.width == b.width && a.height == b.height && a.steps == b.steps && a.sampler == b.sampler &&
          a.clip_skip == b.clip_skip && a.reading == b.reading && a.text_chunks == b.text_chunks &&
-         same_loras(a.loras, b.loras);
+         same_loras(a.loras, b.loras) && a.refiner == b.refiner &&
+         (a.refiner.empty() || a.refiner_switch == b.refiner_switch);
 }
 
 std::vector<std::vector<JobItem>> make_micro_batches(const std::vector<JobItem>& items, int max_items) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <iomanip>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -16,6 +17,12 @@ std::string image_file_name(const JobItem& item) {
   std::ostringstream s;
   s << std::setw(5) << std::setfill('0') << item.index << '-' << item.seed << ".png";
   return s.str();
+}
+
+std::string model_display_name(const std::string& path) {
+  const std::filesystem::path p = std::filesystem::path(path).lexically_normal();
+  if (p.has_extension() && p.extension() == ".safetensors") return p.stem().string();  // A1111's name for a file
+  return p.filename().empty() ? p.parent_path().filename().string() : p.filename().string();
 }
 
 std::string python_float(float value) {
@@ -48,6 +55,8 @@ std::string a1111_parameters(const JobItem& item, const std::string& model_name,
               item.height);
   if (!model_name.empty()) text += ", Model: " + model_name;
   if (item.clip_skip > 1) text += cat(", Clip skip: ", item.clip_skip);
+  if (!item.refiner.empty())  // as A1111 writes its refiner (name, and the switch as a fraction of the steps)
+    text += cat(", Refiner: ", model_display_name(item.refiner), ", Refiner switch at: ", item.refiner_switch);
   if (!item.loras.empty()) {
     std::string hashes;
     for (const auto& l : item.loras) hashes += cat(hashes.empty() ? "" : ", ", l.name, ": ", l.sha256.substr(0, 12));
@@ -109,6 +118,12 @@ nlohmann::json item_object(const JobItem& item) {
   };
   for (const auto& [name, v] : size_conditions(item))
     if (*v != std::array<int, 2>{0, 0}) o[name] = {(*v)[0], (*v)[1]};
+  if (!item.refiner.empty()) {
+    o["refiner"] = item.refiner;
+    o["refiner_switch"] = item.refiner_switch;
+    o["aesthetic_score"] = shortest_double(item.aesthetic_score);
+    o["negative_aesthetic_score"] = shortest_double(item.negative_aesthetic_score);
+  }
   return o;
 }
 

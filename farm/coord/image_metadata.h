@@ -33,5 +33,7 @@ std::string item_json(const JobItem& item, const nlohmann::json& extra);
 // Shortest decimal that reads back as the same float, with ".0" when integral:
 // 7.5f -> "7.5", 7.0f -> "7.0", 7.3f -> "7.3".
 std::string python_float(float value);
+// A model's name as A1111 shows it: a folder's name, a .safetensors file's stem.
+std::string model_display_name(const std::string& path);
 
 }  // namespace farm

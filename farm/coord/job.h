@@ -32,6 +32,11 @@ struct JobDefaults {
   int clip_skip = 1;
   text::PromptReading reading;  // prompt_syntax, text_fix
   int count = 1;                // images per item (A1111's batch count): seeds seed, seed+1, ...
+  // SDXL base -> refiner (--refiner, --refiner-switch, --aesthetic-score,
+  // --negative-aesthetic-score); refiner "" renders with the base alone.
+  std::string refiner;
+  double refiner_switch = 0.8;
+  float aesthetic_score = 6.0f, negative_aesthetic_score = 2.5f;
 };
 
 struct JobItem {
@@ -54,6 +59,11 @@ struct JobItem {
   // SDXL's size conditioning (diffusers' names; [height, width] and [top, left]);
   // [0, 0] sizes: the image's own, as diffusers defaults them.
   std::array<int, 2> original_size{0, 0}, crops_coords_top_left{0, 0}, target_size{0, 0};
+  // SDXL refiner: its folder or file ("" none), where the base hands over
+  // (diffusers' denoising_end) and its aesthetic-score conditioning.
+  std::string refiner;
+  double refiner_switch = 0.8;
+  float aesthetic_score = 6.0f, negative_aesthetic_score = 2.5f;
 };
 
 // Reads top-level keys named as JobDefaults' fields; keys not present keep

@@ -107,6 +107,18 @@ JobDefaults load_job_config(const std::string& toml_path, JobDefaults base) {
       base.clip_skip = r.small_integer(node, key, job_fields::check_clip_skip);
     } else if (key == "count") {
       base.count = r.small_integer(node, key, job_fields::check_count);
+    } else if (key == "refiner") {
+      base.refiner = r.string(node, key);
+    } else if (key == "refiner_switch" || key == "aesthetic_score" || key == "negative_aesthetic_score") {
+      double v;
+      if (const auto* i = node.as_integer()) v = static_cast<double>(i->get());
+      else if (const auto* f = node.as_floating_point()) v = f->get();
+      else r.fail_at(node, key, cat("expected a number, got ", node.type()));
+      const std::string why =
+          key == "refiner_switch" ? job_fields::check_refiner_switch(v) : job_fields::check_aesthetic_score(v);
+      if (!why.empty()) r.fail_at(node, key, why);
+      if (key == "refiner_switch") base.refiner_switch = v;
+      else (key == "aesthetic_score" ? base.aesthetic_score : base.negative_aesthetic_score) = static_cast<float>(v);
     } else if (key == "prompt_syntax") {
       if (!text::parse_syntax(r.string(node, key), base.reading.syntax))
         r.fail_at(node, key, "expected \"a1111\" (weights, BREAK, LoRA tags) or \"plain\" (literal text)");
@@ -117,7 +129,8 @@ JobDefaults load_job_config(const std::string& toml_path, JobDefaults base) {
     } else {
       r.fail_at(node, key,
                 "unknown key (expected one of negative_prompt, seed, steps, guidance, width, height, "
-                "sampler, clip_skip, count, prompt_syntax, text_fix)");
+                "sampler, clip_skip, count, prompt_syntax, text_fix, refiner, refiner_switch, aesthetic_score, "
+                "negative_aesthetic_score)");
     }
   }
   return base;

@@ -61,4 +61,16 @@ std::string check_size_condition(std::int64_t a, std::int64_t b, bool crop) {
   return "";
 }
 
+std::string check_refiner_switch(double fraction) {
+  if (fraction > 0.0 && fraction < 1.0) return "";
+  return cat("expected a fraction of the schedule strictly between 0 and 1 (diffusers' denoising_end; 0.8 hands ",
+             "the last 20% of the steps to the refiner), got ", fraction);
+}
+
+std::string check_aesthetic_score(double score) {
+  if (score >= 0.0 && score <= 10.0) return "";
+  return cat("expected a score from 0 to 10 (the refiner was trained on LAION aesthetic scores; diffusers' ",
+             "defaults 6.0 and 2.5), got ", score);
+}
+
 }  // namespace farm::job_fields

@@ -23,5 +23,8 @@ std::string check_count(std::int64_t count);  // images per prompt line
 // SDXL's original_size / target_size ([height, width], pixels in 1..8·kMaxSide)
 // and crops_coords_top_left ([top, left] in 0..8·kMaxSide): "" or why not.
 std::string check_size_condition(std::int64_t a, std::int64_t b, bool crop);
+// SDXL refiner: the switch (a fraction strictly between 0 and 1) and the aesthetic scores (finite, 0..10 as trained).
+std::string check_refiner_switch(double fraction);
+std::string check_aesthetic_score(double score);
 
 }  // namespace farm::job_fields

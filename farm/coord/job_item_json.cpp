@@ -51,6 +51,12 @@ JobItem job_item_from_json(const std::string& s) {
   it.text_chunks = static_cast<int>(j.value("text_chunks", 1));
   for (const auto& [key, v] : size_conditions(it))
     if (j.contains(key)) *v = {static_cast<int>(j[key].at(0).get<int64_t>()), static_cast<int>(j[key].at(1).get<int64_t>())};
+  if (j.contains("refiner")) {
+    it.refiner = j["refiner"].get<std::string>();
+    it.refiner_switch = j.at("refiner_switch").get<double>();
+    it.aesthetic_score = static_cast<float>(j.at("aesthetic_score").get<double>());
+    it.negative_aesthetic_score = static_cast<float>(j.at("negative_aesthetic_score").get<double>());
+  }
   return it;
 }
 
@@ -70,10 +76,14 @@ pipeline::Txt2ImgRequest to_request(const JobItem& it) {
   r.original_size = it.original_size;
   r.crops_coords_top_left = it.crops_coords_top_left;
   r.target_size = it.target_size;
+  r.refiner = it.refiner;
+  r.refiner_switch = it.refiner_switch;
+  r.aesthetic_score = it.aesthetic_score;
+  r.negative_aesthetic_score = it.negative_aesthetic_score;
   return r;
 }
 
-std::string item_key(const JobItem& it, std::string_view model_fingerprint) {
+std::string item_key(const JobItem& it, std::string_view model_fingerprint, std::string_view refiner_fingerprint) {
   // Sorted keys (nlohmann's object order) and the float's shortest spelling:
   // the same item hashes the same on every machine and build.
   nlohmann::json key = {{"model", model_fingerprint}, {"prompt", it.prompt},
@@ -93,6 +103,13 @@ std::string item_key(const JobItem& it, std::string_view model_fingerprint) {
   }
   for (const auto& [name, v] : size_conditions(it))
     if (*v != std::array<int, 2>{0, 0}) key[name] = {(*v)[0], (*v)[1]};
+  if (!it.refiner.empty()) {  // the refiner's identity, not its path
+    FARM_ASSERT(!refiner_fingerprint.empty(), "item ", it.index, " names a refiner without its fingerprint");
+    key["refiner"] = refiner_fingerprint;
+    key["refiner_switch"] = it.refiner_switch;
+    key["aesthetic_score"] = python_float(it.aesthetic_score);
+    key["negative_aesthetic_score"] = python_float(it.negative_aesthetic_score);
+  }
   return sha256_hex(key.dump());
 }
 

@@ -32,6 +32,6 @@ pipeline::Txt2ImgRequest to_request(const JobItem& it);
 // clip skip (not its index, source file or line: moving a line keeps its key).
 // A journal record whose key differs from the item's now belongs to another
 // image.
-std::string item_key(const JobItem& it, std::string_view model_fingerprint);
+std::string item_key(const JobItem& it, std::string_view model_fingerprint, std::string_view refiner_fingerprint = {});
 
 }  // namespace farm

@@ -96,6 +96,10 @@ JobItem item_from_defaults(const JobDefaults& d, const std::string& source, int 
   item.clip_skip = d.clip_skip;
   item.reading = d.reading;
   item.count = d.count;
+  item.refiner = d.refiner;
+  item.refiner_switch = d.refiner_switch;
+  item.aesthetic_score = d.aesthetic_score;
+  item.negative_aesthetic_score = d.negative_aesthetic_score;
   return item;
 }
 
@@ -211,7 +215,8 @@ struct FieldReader {
 
 constexpr std::string_view kJsonFields =
     "prompt, negative_prompt, seed, steps, guidance, width, height, sampler, clip_skip, count, loras, "
-    "original_size, crops_coords_top_left, target_size";
+    "original_size, crops_coords_top_left, target_size, refiner, refiner_switch, aesthetic_score, "
+    "negative_aesthetic_score";
 
 // SDXL's size conditioning: [height, width] or [top, left], two integers.
 void read_size_condition(const json& v, std::string_view field, int line, ErrorList& errors,
@@ -361,6 +366,21 @@ bool fill_item(const json& object, int line_number, ErrorList& errors, JobItem& 
       read_size_condition(v, key, line.number, errors, item.crops_coords_top_left);
     } else if (key == "target_size") {
       read_size_condition(v, key, line.number, errors, item.target_size);
+    } else if (key == "refiner") {
+      r.string(v, key, item.refiner);  // "" turns a --refiner off for this line
+    } else if (key == "refiner_switch" || key == "aesthetic_score" || key == "negative_aesthetic_score") {
+      if (!v.is_number()) {
+        errors.add(line.number, key, cat("expected a number, got ", v.type_name()));
+      } else if (std::string why = key == "refiner_switch" ? job_fields::check_refiner_switch(v.get<double>())
+                                                           : job_fields::check_aesthetic_score(v.get<double>());
+                 !why.empty()) {
+        errors.add(line.number, key, why);
+      } else if (key == "refiner_switch") {
+        item.refiner_switch = v.get<double>();
+      } else {
+        (key == "aesthetic_score" ? item.aesthetic_score : item.negative_aesthetic_score) =
+            static_cast<float>(v.get<double>());
+      }
     } else {
       errors.add(line.number, key, cat("unknown field (expected one of ", kJsonFields, ")"));
     }
@@ -385,6 +405,9 @@ void check_defaults(const JobDefaults& d, const SamplerKnown& sampler_known) {
   check("height", job_fields::check_side(d.height));
   check("clip_skip", job_fields::check_clip_skip(d.clip_skip));
   check("count", job_fields::check_count(d.count));
+  check("refiner_switch", job_fields::check_refiner_switch(d.refiner_switch));
+  check("aesthetic_score", job_fields::check_aesthetic_score(d.aesthetic_score));
+  check("negative_aesthetic_score", job_fields::check_aesthetic_score(d.negative_aesthetic_score));
   if (!sampler_known(d.sampler))
     check("sampler", cat("unknown sampler '", d.sampler, "' (expected one of ", sched::sampler_names_list(), ")"));
 }

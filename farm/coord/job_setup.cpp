@@ -106,6 +106,31 @@ int text_chunks(const pipeline::SdModel& model, const JobItem& it) {
   return pipeline::item_chunks(model, it.prompt, it.negative_prompt, it.guidance > 1.0f, it.reading);
 }
 
+// The one refiner the items name (its configs: every item is checked against
+// it before any weight is read). Two different ones are an error: each rank
+// holds its share of one refiner for the whole job.
+void open_refiner(PreparedJob& job) {
+  const JobItem* first = nullptr;
+  for (const auto& it : job.items) {
+    if (it.refiner.empty()) continue;
+    if (!first) {
+      first = &it;
+      continue;
+    }
+    std::error_code e1, e2;
+    if (it.refiner != first->refiner && !fs::equivalent(it.refiner, first->refiner, e1))
+      fail(it.source, ":", it.line, ": field 'refiner': '", it.refiner, "', but line ", first->line, " names '",
+           first->refiner, "': a job renders with one refiner (split the prompt file, or run two jobs)");
+  }
+  if (!first) return;
+  try {
+    job.refiner = std::make_shared<pipeline::SdModel>(pipeline::SdModel::open(first->refiner));
+  } catch (const Error& e) {
+    fail(first->source, ":", first->line, ": field 'refiner': ", e.what());
+  }
+  job.refiner_dir = first->refiner;
+}
+
 }  // namespace
 
 std::string now_utc() {
@@ -185,11 +210,12 @@ PreparedJob prepare_job(const JobRequest& r, const pipeline::SdModel& model) {
     std::fprintf(stderr, "farm: %zu prompts are longer than %d tokens and are cut there (--prompt-syntax plain; "
                  "a1111 takes prompts of any length)\n", cut, model.tokenizer->max_length() - 2);
   job.lora_files = resolve_loras(r.lora_dir, job.items);
+  open_refiner(job);
   for (const auto& it : job.items) {
     auto req = to_request(it);
     req.seed = 0;  // random seeds are drawn below
     try {
-      pipeline::check_request(model, req);
+      pipeline::check_request(model, req, job.refiner.get());
     } catch (const Error& e) {
       fail(it.source, ":", it.line, ": ", e.what());
     }
@@ -223,6 +249,7 @@ PreparedJob prepare_job(const JobRequest& r, const pipeline::SdModel& model) {
   job.files = NameTemplate(r.name_template).file_names(job.items, job.first_started.substr(0, 10));
   job.model_name = model.name;
   job.model_fingerprint = model_fingerprint(r.model_dir);
+  if (job.refiner) job.refiner_fingerprint = model_fingerprint(job.refiner_dir);
 
   // Resume trusts the journal: an item is done when its latest record says
   // so, for this very item, and the file it names is there.
@@ -232,7 +259,7 @@ PreparedJob prepare_job(const JobRequest& r, const pipeline::SdModel& model) {
   size_t n_changed = 0;
   std::error_code ec;
   for (const auto& it : job.items) {
-    job.keys.push_back(item_key(it, job.model_fingerprint));
+    job.keys.push_back(item_key(it, job.model_fingerprint, it.refiner.empty() ? "" : job.refiner_fingerprint));
     const auto rec = latest.find(it.index);
     const JournalRecord* done = rec != latest.end() && rec->second->status == "done" ? rec->second : nullptr;
     if (!done) {

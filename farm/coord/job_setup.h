@@ -70,6 +70,10 @@ struct PreparedJob {
   uint64_t job_seed = 0;
   int64_t run = 1;
   std::string model_name, model_fingerprint, out_dir;
+  // The SDXL refiner the items use (a job has at most one): its path as the
+  // items give it, identity for the keys, and its configs (no weights).
+  std::string refiner_dir, refiner_fingerprint;
+  std::shared_ptr<const pipeline::SdModel> refiner;
   std::string journal_path;  // created by the coordinator with its first line, once every rank has started
   JournalRun run_record;     // that first line
   std::string first_started; // when the job's first run started (this one's, for a new job)

@@ -54,7 +54,7 @@ std::vector<std::string> check_latents(Tensor& latents, const std::vector<RingIt
 }  // namespace
 
 RingStage::RingStage(const SdModel& m, RingLayout layout, comm::Transport& t, ImageEncoder encode,
-                     kernels::TensorLink* link)
+                     kernels::TensorLink* link, const SdModel* refiner)
     : model_(m),
       be_(*m.backend),
       layout_(std::move(layout)),
@@ -66,7 +66,33 @@ RingStage::RingStage(const SdModel& m, RingLayout layout, comm::Transport& t, Im
   pipeline_ = layout_.pipeline_of(t_.rank());
   stage_ = layout_.stage_of(t_.rank());
   std::tie(begin_, end_) = layout_.ranges.at(static_cast<size_t>(stage_));
+  const auto first_block_stage = [](const std::vector<std::pair<size_t, size_t>>& r) {
+    int s = 0;
+    while (r[static_cast<size_t>(s)].first == r[static_cast<size_t>(s)].second) ++s;
+    return s;
+  };
+  added_stage_ = first_block_stage(layout_.ranges);
+  FARM_ASSERT(layout_.has_refiner() == (refiner != nullptr), "a refiner without its ranges, or ranges without it");
+  if (refiner) {
+    refiner_ = refiner;
+    routes_r_ = std::make_unique<RingRoutes>(refiner->unet->blocks(), layout_.refiner_layout());
+    std::tie(begin_r_, end_r_) = layout_.refiner_ranges.at(static_cast<size_t>(stage_));
+    added_stage_r_ = first_block_stage(layout_.refiner_ranges);
+  }
   if (link_) stats.tensors_over = link_->name();
+}
+
+bool RingStage::gets_batch(int stage) const {
+  if (stage == 0) return false;
+  if (routes_.gets_batch(stage) || stage == added_stage_) return true;
+  return refiner_ && (routes_r_->reads_context(stage) || stage == added_stage_r_);
+}
+
+void RingStage::fill_from_batch(RingState& s, const Batch& b) const {
+  s.unet.context = s.refined ? b.context_r : b.context;
+  s.unet.text_embeds = s.refined ? b.text_embeds_r : b.text_embeds;
+  s.unet.time_ids = s.refined ? b.time_ids_r : b.time_ids;
+  s.items = b.items;
 }
 
 void RingStage::on_message(comm::Message m) {
@@ -102,7 +128,13 @@ void RingStage::take_part(StatePart p) {
     Batch& b = batches_[p.id];
     b.steps = p.steps;
     b.items = std::move(p.items);
-    if (const Tensor* c = p.find("context")) b.context = *c;
+    for (auto& [name, t] : p.tensors) {
+      Tensor* slot = name == "context" ? &b.context : name == "text_embeds" ? &b.text_embeds
+                   : name == "time_ids" ? &b.time_ids : name == "context_r" ? &b.context_r
+                   : name == "text_embeds_r" ? &b.text_embeds_r : name == "time_ids_r" ? &b.time_ids_r : nullptr;
+      if (!slot) fail("batch message of micro-batch ", p.id, " has an unexpected tensor '", name, "'");
+      *slot = std::move(t);
+    }
     for (auto it = gathering_.lower_bound({p.id, 0}); it != gathering_.end() && it->first.first == p.id;) {
       const int step = (it++)->first.second;  // try_ready may erase the entry
       try_ready(p.id, step);
@@ -128,15 +160,17 @@ void RingStage::try_ready(int64_t id, int step) {
   auto it = gathering_.find({id, step});
   if (it == gathering_.end()) return;
   Gathering& g = it->second;
-  const auto& want = routes_.incoming(stage_);
-  if (!g.has_hidden || g.skips.size() < want.size()) return;
-  const bool needs_batch = first() || routes_.gets_batch(stage_);
+  if (!g.has_hidden) return;  // it says which model's routes this step takes
+  const auto& want = routes(g.hidden.refined).incoming(stage_);
+  if (g.skips.size() < want.size()) return;
+  const bool needs_batch = first() || gets_batch(stage_);
   auto b = batches_.find(id);
   if (needs_batch && b == batches_.end()) return;  // its batch message is still on the way
   RingState s;
   s.id = id;
   s.step = step;
   s.steps = g.hidden.steps;
+  s.refined = g.hidden.refined;
   s.loras = std::move(g.hidden.loras);
   s.unet.latent_h = g.hidden.latent_h, s.unet.latent_w = g.hidden.latent_w;
   for (auto& [name, t] : g.hidden.tensors) {
@@ -154,10 +188,7 @@ void RingStage::try_ready(int64_t id, int step) {
               " skips for ", want.size());
   gathering_.erase(it);
   if (b != batches_.end()) {
-    s.unet.context = b->second.context;
-    s.unet.text_embeds = b->second.text_embeds;
-    s.unet.time_ids = b->second.time_ids;
-    s.items = b->second.items;
+    fill_from_batch(s, b->second);
     if (step == s.steps - 1) batches_.erase(b);  // its last step here: no longer needed
   }
   inbox_.push_back(std::move(s));
@@ -230,35 +261,54 @@ int RingStage::window() const {
 void RingStage::admit(Admission a) {
   std::vector<Txt2ImgRequest> reqs;
   for (const auto& it : a.items) reqs.push_back(it.request);
-  auto loop = std::make_unique<DenoiseLoop>(model_, std::move(reqs));
+  auto loop = std::make_unique<DenoiseLoop>(model_, std::move(reqs), refiner_);
   RingState s;
   s.id = a.id;
   s.step = 0;
   s.steps = loop->steps();
+  s.refined = loop->refined(0);
   s.items = std::move(a.items);
   s.loras = loop->loras();
+  Batch b{s.steps, s.items, {}, {}, {}, {}, {}, {}};
+  const bool base_steps = loop->base_steps() > 0, refiner_steps = loop->base_steps() < loop->steps();
   {
     Timed t(stats.text_s);
     const LoraScope loras(model_, s.loras);
-    Conditioning c = encode_conditioning(model_, loop->row_prompts(), loop->clip_skip(), loop->reading(),
-                                         loop->zeroed_rows());
-    s.unet.context = std::move(c.context);
-    s.unet.text_embeds = std::move(c.pooled);
-    s.unet.time_ids = loop->time_ids();
+    if (base_steps) {
+      Conditioning c = encode_conditioning(model_, loop->row_prompts(), loop->clip_skip(), loop->reading(),
+                                           loop->zeroed_rows());
+      b.context = std::move(c.context), b.text_embeds = std::move(c.pooled), b.time_ids = loop->time_ids();
+    }
+    if (refiner_steps) {  // the refiner's own encoder; the LoRAs patch the base's layers only
+      Conditioning c = encode_conditioning(*refiner_, loop->row_prompts(), loop->clip_skip(), loop->reading(),
+                                           loop->zeroed_rows(true));
+      b.context_r = std::move(c.context), b.text_embeds_r = std::move(c.pooled), b.time_ids_r = loop->time_ids(true);
+    }
   }
   loop->model_input(0, s.unet.h, s.unet.timesteps);
-  // Once per micro-batch: the context to the stages that read it, the items
-  // to the last stage (it rebuilds the same loop: same seeds, same noise).
+  // Once per micro-batch: each model's context to the stages that read it,
+  // its added conditioning to the stage of its first block, the items to the
+  // last stage (it rebuilds the same loop: same seeds, same noise).
   for (int st = 1; st < layout_.stages; ++st) {
-    if (!routes_.gets_batch(st)) continue;
-    StatePart b = part(PartKind::batch, s.id, 0, s.steps);
-    if (st == layout_.stages - 1) b.items = s.items;
-    if (routes_.reads_context(st)) b.tensors.emplace_back("context", s.unet.context);
-    send(st, std::move(b));
+    if (!gets_batch(st)) continue;
+    StatePart p = part(PartKind::batch, s.id, 0, s.steps);
+    if (st == layout_.stages - 1) p.items = s.items;
+    const auto add = [&](const char* name, const Tensor& t, bool wanted) {
+      if (wanted && t.defined()) p.tensors.emplace_back(name, t);
+    };
+    add("context", b.context, base_steps && routes_.reads_context(st));
+    add("text_embeds", b.text_embeds, base_steps && st == added_stage_);
+    add("time_ids", b.time_ids, base_steps && st == added_stage_);
+    if (refiner_) {
+      add("context_r", b.context_r, refiner_steps && routes_r_->reads_context(st));
+      add("text_embeds_r", b.text_embeds_r, refiner_steps && st == added_stage_r_);
+      add("time_ids_r", b.time_ids_r, refiner_steps && st == added_stage_r_);
+    }
+    send(st, std::move(p));
   }
+  fill_from_batch(s, b);
   // Its later steps come back to this stage from the last one.
-  if (s.steps > 1 && layout_.stages > 1)
-    batches_[s.id] = Batch{s.steps, s.items, s.unet.context, s.unet.text_embeds, s.unet.time_ids};
+  if (s.steps > 1) batches_[s.id] = std::move(b);
   if (last()) loops_[s.id] = std::move(loop);
   ++in_flight_;
   ++stats.admitted;
@@ -272,8 +322,10 @@ void RingStage::run_blocks(RingState s) {
   const kernels::DeviceCounters before = be_.counters();
   {
     Timed t(stats.unet_s);
+    // The LoRAs patch the base's layers; a refiner step runs none of them.
     const LoraScope loras(model_, s.loras);
-    model_.unet->run(be_, s.unet, begin_, end_);
+    if (s.refined) refiner_->unet->run(be_, s.unet, begin_r_, end_r_);
+    else model_.unet->run(be_, s.unet, begin_, end_);
     // The sampler (on the host) needs the last stage's output; other stages
     // send theirs on, GPU to GPU over a link or through the host without one.
     if (last()) s.unet.h = be_.to_host(s.unet.h);
@@ -284,20 +336,22 @@ void RingStage::run_blocks(RingState s) {
   if (first() && s.step == s.steps - 1) --in_flight_;
   if (!last()) {
     // Skips left on the stack go straight to the stages that pop them.
-    const auto& out = routes_.outgoing(stage_);
+    const RingRoutes& rt = routes(s.refined);
+    const auto& out = rt.outgoing(stage_);
     FARM_ASSERT(s.unet.skips.size() == out.size(), "stage ", stage_, " ends with ", s.unet.skips.size(),
                 " skips on the stack; the routes expect ", out.size());
     std::map<int, StatePart> by_stage;
     for (size_t i = 0; i < out.size(); ++i) {
-      const int to = routes_.skips()[static_cast<size_t>(out[i])].to;
+      const int to = rt.skips()[static_cast<size_t>(out[i])].to;
       StatePart& p = by_stage[to];
-      p.kind = PartKind::skips, p.id = s.id, p.step = s.step, p.steps = s.steps;
+      p.kind = PartKind::skips, p.id = s.id, p.step = s.step, p.steps = s.steps, p.refined = s.refined;
       p.skip_ids.push_back(out[i]);
       p.tensors.emplace_back("skip", std::move(s.unet.skips[i]));
     }
     for (auto& [to, p] : by_stage) send(to, std::move(p));
     StatePart h = part(PartKind::hidden, s.id, s.step, s.steps);
     h.loras = s.loras;
+    h.refined = s.refined;
     h.tensors.emplace_back("h", std::move(s.unet.h));
     h.tensors.emplace_back("timesteps", std::move(s.unet.timesteps));
     if (s.unet.temb.defined()) h.tensors.emplace_back("temb", std::move(s.unet.temb));
@@ -331,7 +385,7 @@ void RingStage::finish_step(RingState s) {
     FARM_ASSERT(s.step == 0, "micro-batch ", s.id, " reached the last stage at step ", s.step, " without its loop");
     std::vector<Txt2ImgRequest> reqs;
     for (const auto& item : s.items) reqs.push_back(item.request);
-    it = loops_.emplace(s.id, std::make_unique<DenoiseLoop>(model_, std::move(reqs))).first;
+    it = loops_.emplace(s.id, std::make_unique<DenoiseLoop>(model_, std::move(reqs), refiner_)).first;
   }
   DenoiseLoop& loop = *it->second;
   loop.advance(s.step, s.unet.h);
@@ -343,17 +397,19 @@ void RingStage::finish_step(RingState s) {
     next.step = s.step + 1;
     next.steps = s.steps;
     next.loras = s.loras;
+    next.refined = loop.refined(next.step);
     loop.model_input(next.step, next.unet.h, next.unet.timesteps);
     if (first()) {  // S = 1: the ring is this rank
-      next.items = std::move(s.items);
-      next.unet.context = std::move(s.unet.context);
-      next.unet.text_embeds = std::move(s.unet.text_embeds);
-      next.unet.time_ids = std::move(s.unet.time_ids);
+      auto b = batches_.find(s.id);
+      FARM_ASSERT(b != batches_.end(), "micro-batch ", s.id, ": its conditioning is gone");
+      fill_from_batch(next, b->second);
+      if (next.step == next.steps - 1) batches_.erase(b);
       inbox_.push_back(std::move(next));
       return;
     }
     StatePart h = part(PartKind::hidden, next.id, next.step, next.steps);
     h.loras = next.loras;
+    h.refined = next.refined;
     h.tensors.emplace_back("h", std::move(next.unet.h));  // host: from the sampler, inline
     h.tensors.emplace_back("timesteps", std::move(next.unet.timesteps));
     send(0, std::move(h));
@@ -365,7 +421,8 @@ void RingStage::finish_step(RingState s) {
   d.s.items = std::move(s.items);
   Tensor latents = loop.latents();  // host, [items, h, w, C]
   d.errors = check_latents(latents, d.s.items, fault_items_);
-  d.h = vae_input(model_, latents);
+  d.decoder = &loop.decoder();
+  d.h = vae_input(*d.decoder, latents);
   loops_.erase(it);
   decodes_.push_back(std::move(d));
 }
@@ -379,9 +436,9 @@ void RingStage::decode_part() {
   try {
     {
       Timed t(stats.vae_s);
-      model_.vae->run_part(be_, d.next_part++, d.h);
+      d.decoder->vae->run_part(be_, d.next_part++, d.h);
     }
-    if (d.next_part < model_.vae->parts()) return;
+    if (d.next_part < d.decoder->vae->parts()) return;
     images = rgb_images(be_.image_to_rgb8(d.h), d.h.shape);  // only the bytes leave the device
   } catch (const Error& e) {
     for (auto& err : d.errors)

@@ -14,6 +14,13 @@
 // The stage does no waiting of its own: the rank's event loop hands it
 // messages (on_message) and asks it to do one unit of work at a time (work),
 // so rank 0 can interleave the coordinator with its stage.
+//
+// With an SDXL refiner both models share the ring (RingLayout::refiner_ranges):
+// a micro-batch's base steps run the base's block ranges, its refiner steps
+// the refiner's, each with its own routes; stage 0 encodes both models'
+// conditioning at admission, the last stage owns the one DenoiseLoop that
+// switches sampler at the refiner's start and decodes with the refiner's VAE.
+// A stage with an empty range in a phase passes that phase's state on.
 #pragma once
 
 #include <deque>
@@ -91,8 +98,9 @@ class RingStage {
  public:
   // With a `link` (NCCL), device tensors go GPU to GPU and only control
   // travels over `t`; without one, everything goes over `t` through the host.
+  // `refiner`: loaded with the layout's refiner ranges, when it has them.
   RingStage(const SdModel& m, RingLayout layout, comm::Transport& t, ImageEncoder encode,
-            kernels::TensorLink* link = nullptr);
+            kernels::TensorLink* link = nullptr, const SdModel* refiner = nullptr);
 
   int stage() const { return stage_; }
   bool first() const { return stage_ == 0; }
@@ -127,6 +135,7 @@ class RingStage {
   };
   struct Decode {
     RingState s;  // id and items; the tensors are gone
+    const SdModel* decoder = nullptr;  // whose VAE (the refiner's after refiner steps)
     Tensor h;     // the VAE's running activation
     int next_part = 0;
     std::vector<std::string> errors;  // per item: why it failed ("" while it has not)
@@ -138,12 +147,19 @@ class RingStage {
   void count_pass(const kernels::DeviceCounters& d);
   // What a stage keeps of a micro-batch between its steps: the context
   // (stages that read it), the items (stage 0, the last stage) and SDXL's
-  // added conditioning (stage 0: its time_embedding block reads it).
+  // added conditioning (the stage whose time_embedding block reads it); the
+  // refiner's likewise.
   struct Batch {
     int steps = 0;
     std::vector<RingItem> items;
     Tensor context, text_embeds, time_ids;
+    Tensor context_r, text_embeds_r, time_ids_r;
   };
+  void fill_from_batch(RingState& s, const Batch& b) const;
+  const RingRoutes& routes(bool refined) const { return refined ? *routes_r_ : routes_; }
+  const SdModel& model(bool refined) const { return refined ? *refiner_ : model_; }
+  // Whether stage 0 sends `stage` a batch message at admission.
+  bool gets_batch(int stage) const;
   // A step's state, gathered from the messages of several stages.
   struct Gathering {
     StatePart hidden;
@@ -166,6 +182,10 @@ class RingStage {
 
   kernels::TensorLink* link_ = nullptr;
   RingRoutes routes_;
+  const SdModel* refiner_ = nullptr;
+  std::unique_ptr<RingRoutes> routes_r_;
+  size_t begin_r_ = 0, end_r_ = 0;
+  int added_stage_ = 0, added_stage_r_ = 0;  // the stages holding each model's block 0
   std::map<int64_t, Batch> batches_;
   std::map<std::pair<int64_t, int>, Gathering> gathering_;  // (id, step)
   std::deque<RingState> inbox_;  // ready to run, in the order they became ready

@@ -5,18 +5,36 @@
 
 namespace farm::pipeline {
 
-void RingLayout::check(size_t blocks, const std::string& source) const {
-  if (pipelines < 1 || stages < 1) fail(source, ": pipelines and stages must be at least 1");
+namespace {
+
+void check_ranges(const std::vector<std::pair<size_t, size_t>>& ranges, int stages, size_t blocks, bool may_be_empty,
+                  const std::string& source, const char* unet) {
   if (ranges.size() != static_cast<size_t>(stages))
-    fail(source, ": ", ranges.size(), " block ranges for ", stages, " stages");
+    fail(source, ": ", ranges.size(), " ", unet, " block ranges for ", stages, " stages");
   size_t next = 0;
   for (size_t s = 0; s < ranges.size(); ++s) {
     const auto [b, e] = ranges[s];
-    if (b != next || e <= b)
-      fail(source, ": stage ", s, " has blocks [", b, ", ", e, "); expected a non-empty range starting at ", next);
+    if (b != next || e < b || (e == b && !may_be_empty))
+      fail(source, ": stage ", s, " has ", unet, " blocks [", b, ", ", e, "); expected a ",
+           may_be_empty ? "" : "non-empty ", "range starting at ", next);
     next = e;
   }
-  if (next != blocks) fail(source, ": the stages cover blocks [0, ", next, ") of the UNet's ", blocks);
+  if (next != blocks) fail(source, ": the stages cover blocks [0, ", next, ") of the ", unet, "'s ", blocks);
+}
+
+}  // namespace
+
+void RingLayout::check(size_t blocks, const std::string& source, size_t refiner_blocks) const {
+  if (pipelines < 1 || stages < 1) fail(source, ": pipelines and stages must be at least 1");
+  check_ranges(ranges, stages, blocks, has_refiner(), source, "UNet");
+  if (has_refiner()) check_ranges(refiner_ranges, stages, refiner_blocks, true, source, "refiner UNet");
+}
+
+RingLayout RingLayout::refiner_layout() const {
+  RingLayout l = *this;
+  l.ranges = refiner_ranges;
+  l.refiner_ranges.clear();
+  return l;
 }
 
 nlohmann::json to_json(const RingItem& it) {
@@ -27,7 +45,8 @@ nlohmann::json to_json(const RingItem& it) {
           {"height", r.height},     {"sampler", r.sampler},
           {"clip_skip", r.clip_skip}, {"index", it.index}, {"meta", it.meta},
           {"prompt_syntax", text::syntax_name(r.reading.syntax)}, {"fix_text", r.reading.fix_text},
-          {"loras", loras_to_json(r.loras)}};
+          {"loras", loras_to_json(r.loras)}, {"refiner", r.refiner}, {"refiner_switch", r.refiner_switch},
+          {"aesthetic_score", r.aesthetic_score}, {"negative_aesthetic_score", r.negative_aesthetic_score}};
 }
 
 nlohmann::json loras_to_json(const model::LoraSet& set) {
@@ -58,6 +77,10 @@ RingItem ring_item_from_json(const nlohmann::json& j) {
     fail("ring item: prompt_syntax ", j.at("prompt_syntax").dump());
   r.reading.fix_text = j.at("fix_text").get<bool>();
   r.loras = loras_from_json(j.at("loras"));
+  r.refiner = j.at("refiner").get<std::string>();
+  r.refiner_switch = j.at("refiner_switch").get<double>();
+  r.aesthetic_score = j.at("aesthetic_score").get<float>();
+  r.negative_aesthetic_score = j.at("negative_aesthetic_score").get<float>();
   it.index = j.at("index").get<int64_t>();
   it.meta = j.at("meta");
   return it;
@@ -111,7 +134,7 @@ int64_t send_part(comm::Transport& t, kernels::TensorLink* link, kernels::Backen
   comm::WireWriter w(nlohmann::json{{"part", kind_name(p.kind)}, {"id", p.id},     {"step", p.step},
                                     {"steps", p.steps},          {"items", items}, {"skips", p.skip_ids},
                                     {"tensors", specs},          {"loras", loras_to_json(p.loras)},
-                                    {"latent_hw", {p.latent_h, p.latent_w}}});
+                                    {"latent_hw", {p.latent_h, p.latent_w}}, {"refined", p.refined}});
   for (const Tensor& h : inline_tensors) w.tensor(h);
   // The device tensors first: the receiver posts its receive when the header
   // arrives, and the emulated NCCL's receive waits for bytes already sent.
@@ -135,6 +158,7 @@ StatePart receive_part(const comm::Message& m, kernels::TensorLink* link) {
     p.loras = loras_from_json(h.at("loras"));
     p.latent_h = h.at("latent_hw").at(0).get<int64_t>();
     p.latent_w = h.at("latent_hw").at(1).get<int64_t>();
+    p.refined = h.at("refined").get<bool>();
     std::vector<kernels::TensorSpec> specs;
     std::vector<size_t> linked;
     for (const auto& s : h.at("tensors")) {

@@ -33,6 +33,11 @@ enum RingTag : int {
 struct RingLayout {
   int pipelines = 1, stages = 1;
   std::vector<std::pair<size_t, size_t>> ranges;  // UNet blocks [begin, end) per stage
+  // With an SDXL refiner: its UNet's blocks per stage. Both models are one
+  // ring: a micro-batch's base steps run the base's ranges, its refiner steps
+  // the refiner's. A range may be empty (base and refiner on different
+  // stages); such a stage passes the state on. Empty: no refiner.
+  std::vector<std::pair<size_t, size_t>> refiner_ranges;
   int window = 0;  // micro-batches in flight per pipeline; 0: S + 1 (1 when S = 1)
   bool window_fixed = false;  // --window: kept; else stage 0 may grow it over slow links (RingStage::window)
   // The partitioner's memory estimate per stage (weights + working memory +
@@ -48,8 +53,13 @@ struct RingLayout {
   int stage_of(int rank) const { return rank % stages; }
   int rank_of(int pipeline, int stage) const { return pipeline * stages + stage; }
   int in_flight_limit() const { return window > 0 ? window : (stages == 1 ? 1 : stages + 1); }
-  // Fails naming `source` unless the ranges are contiguous, non-empty and cover [0, blocks).
-  void check(size_t blocks, const std::string& source) const;
+  // Fails naming `source` unless the ranges are contiguous, non-empty and cover
+  // [0, blocks) (with a refiner, empty ranges are allowed in either list;
+  // refiner_blocks: the refiner's UNet's).
+  void check(size_t blocks, const std::string& source, size_t refiner_blocks = 0) const;
+  bool has_refiner() const { return !refiner_ranges.empty(); }
+  // This layout with the refiner's ranges as its ranges (for RingRoutes).
+  RingLayout refiner_layout() const;
 };
 
 // An item as the ring carries it: its index in the job (what the last stage
@@ -71,6 +81,7 @@ model::LoraSet loras_from_json(const nlohmann::json& j);
 struct RingState {
   int64_t id = 0;
   int step = 0, steps = 0;
+  bool refined = false;  // this step runs the refiner's blocks
   std::vector<RingItem> items;  // where the stage needs them (stage 0, the last stage)
   model::LoraSet loras;         // active while every stage runs its blocks (hidden parts carry it)
   model::UNetState unet;
@@ -80,8 +91,11 @@ struct RingState {
 //  hidden: h, timesteps, temb (if set) for stage s + 1, or the next step's
 //          latent and timesteps for stage 0;
 //  skips:  skip tensors (push order ids in `skip_ids`) for the stage that pops them;
-//  batch:  at admission, from stage 0: the context (to a stage that reads it)
-//          and the items (to the last stage).
+//  batch:  at admission, from stage 0: the context (to a stage that reads it),
+//          with a refiner its "context_r" likewise, the added conditioning
+//          ("text_embeds", "time_ids", "_r" for the refiner's) to the stage
+//          holding that model's first block when it is not stage 0, and the
+//          items (to the last stage).
 enum class PartKind { hidden, skips, batch };
 const char* kind_name(PartKind k);  // "hidden", "skips", "batch": as the message header spells it
 
@@ -89,6 +103,7 @@ struct StatePart {
   PartKind kind = PartKind::hidden;
   int64_t id = 0;
   int step = 0, steps = 0;
+  bool refined = false;  // hidden and skips parts: a refiner step
   std::vector<RingItem> items;
   std::vector<int> skip_ids;
   model::LoraSet loras;  // hidden parts: the micro-batch's LoRA set
