@@ -145,6 +145,8 @@ int run_bench(const BenchFlags& f) {
   const auto t_load = std::chrono::steady_clock::now();
   auto be = make_backend(f.backend, f.dtype, 0, 1, "localhost");
   pipeline::SdModel m = pipeline::SdModel::open(f.model);
+  if (m.refiner) fail(f.model, ": an SDXL refiner; farm bench measures a base model (its own UNet passes and VAE ",
+                      "are the base's shapes)");
   m.load_weights(*be, {.random_weights = f.random_weights});
   const double load_s = seconds_since(t_load), rss_after_load = rss_mb();
   kernels::Backend& ops = *be;

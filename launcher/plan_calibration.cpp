@@ -48,6 +48,7 @@ Calibration calibrate_on_cpu(const std::string& model_dir, const partition::Work
   const auto t_load = std::chrono::steady_clock::now();
   const auto be = kernels::make_host_backend(kernels::cpu_ops());
   const pipeline::SdModel m = pipeline::SdModel::load(model_dir, *be);
+  if (m.refiner) fail(model_dir, ": an SDXL refiner; calibrate on its base model");
   Calibration cal;
   cal.load_s = seconds_since(t_load);
   kernels::Backend& ops = *be;

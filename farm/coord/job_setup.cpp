@@ -195,6 +195,9 @@ size_t remove_stale_temporaries(const std::string& dir) {
 }
 
 PreparedJob prepare_job(const JobRequest& r, const pipeline::SdModel& model) {
+  if (model.refiner)
+    fail(r.model_dir, ": an SDXL refiner continues an SDXL base's latents; give the base as --model and this one as ",
+         "--refiner");
   const JobDefaults d = layered_defaults(r, model);
   if (r.batch < 1) fail("--batch ", r.batch, ": must be at least 1");
   PreparedJob job;

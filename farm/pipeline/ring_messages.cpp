@@ -46,7 +46,9 @@ nlohmann::json to_json(const RingItem& it) {
           {"clip_skip", r.clip_skip}, {"index", it.index}, {"meta", it.meta},
           {"prompt_syntax", text::syntax_name(r.reading.syntax)}, {"fix_text", r.reading.fix_text},
           {"loras", loras_to_json(r.loras)}, {"refiner", r.refiner}, {"refiner_switch", r.refiner_switch},
-          {"aesthetic_score", r.aesthetic_score}, {"negative_aesthetic_score", r.negative_aesthetic_score}};
+          {"aesthetic_score", r.aesthetic_score}, {"negative_aesthetic_score", r.negative_aesthetic_score},
+          {"original_size", r.original_size}, {"crops_coords_top_left", r.crops_coords_top_left},
+          {"target_size", r.target_size}};
 }
 
 nlohmann::json loras_to_json(const model::LoraSet& set) {
@@ -81,6 +83,9 @@ RingItem ring_item_from_json(const nlohmann::json& j) {
   r.refiner_switch = j.at("refiner_switch").get<double>();
   r.aesthetic_score = j.at("aesthetic_score").get<float>();
   r.negative_aesthetic_score = j.at("negative_aesthetic_score").get<float>();
+  r.original_size = j.at("original_size").get<std::array<int, 2>>();
+  r.crops_coords_top_left = j.at("crops_coords_top_left").get<std::array<int, 2>>();
+  r.target_size = j.at("target_size").get<std::array<int, 2>>();
   it.index = j.at("index").get<int64_t>();
   it.meta = j.at("meta");
   return it;
