@@ -13,7 +13,10 @@ namespace fs = std::filesystem;
 std::string builtin_config_dir(CheckpointFamily family) {
   const char* env = std::getenv("FARM_CONFIGS");
   const std::string root = env && *env ? env : FARM_CONFIGS_DIR;
-  const char* name = family == CheckpointFamily::sd1 ? "sd15" : family == CheckpointFamily::sd2 ? "sd21" : "sdxl";
+  const char* name = family == CheckpointFamily::sd1   ? "sd15"
+                     : family == CheckpointFamily::sd2 ? "sd21"
+                     : family == CheckpointFamily::sdxl ? "sdxl"
+                                                        : "sdxl-refiner";
   const std::string dir = (fs::path(root) / name).string();
   if (!fs::is_regular_file(fs::path(dir) / "model_index.json"))
     fail(dir, ": the built-in ", checkpoint_family_name(family), " configs are missing (set FARM_CONFIGS to the ",
@@ -28,8 +31,6 @@ ModelSource resolve_model_source(const std::string& path) {
       fail(path, ": a model is a diffusers folder or a .safetensors single-file checkpoint");
     s.checkpoint = path;
     s.family = detect_checkpoint_family(SafetensorsFile(path));
-    if (s.family == CheckpointFamily::sdxl_refiner)
-      fail(path, ": an SDXL refiner single file; farm renders SDXL base, SD 1.x and 2.x checkpoints so far");
     s.config_dir = builtin_config_dir(s.family);
     return s;
   }

@@ -95,8 +95,8 @@ SdModel SdModel::open(const std::string& path) {
     m.tokenizer = std::make_unique<text::ClipTokenizer>(text::ClipTokenizer::from_folder(sub("tokenizer", "")));
 
   if (!m.checkpoint.empty()) {
-    const bool file_xl = src.family == CheckpointFamily::sdxl;
-    if (file_xl != xl)
+    const bool file_xl = src.family == CheckpointFamily::sdxl, file_refiner = src.family == CheckpointFamily::sdxl_refiner;
+    if (file_xl != (xl && !refiner) || file_refiner != refiner)
       fail(m.checkpoint, ": an ", checkpoint_family_name(src.family), " checkpoint, but the configs in ", dir,
            " are ", cls, "'s");
     if (src.family == CheckpointFamily::sd2)

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <string>
 
+#include "farm/coord/png.h"
 #include "tests/support/run_command.h"
 
 namespace fs = std::filesystem;
@@ -111,6 +112,35 @@ INSTANTIATE_TEST_SUITE_P(Tiny, SingleFile, ::testing::Values("tiny-sd1", "tiny-s
                            return n;
                          });
 
+// The SDXL refiner as a single file (conditioner.embedders.0.model.*: OpenCLIP
+// bigG, its one encoder) behind the base: the same PNG bytes as its folder.
+TEST(SingleFileRefiner, SamePixelsAsTheDiffusersFolder) {
+  const fs::path root = fs::temp_directory_path() / ("farm_single_file_refiner_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root);
+  const std::string prompts = (root / "p.jsonl").string();
+  std::ofstream(prompts) << "{\"prompt\": \"a photo of a cat\", \"seed\": 3}\n"
+                            "{\"prompt\": \"A Red Circle\", \"negative_prompt\": \"blurry\", \"seed\": 4, "
+                            "\"refiner_switch\": 0.5}\n";
+  const std::string common = " --model " + kData + "/tiny-sdxl --prompts " + prompts +
+                             " --steps 4 --width 64 --height 48 --sampler euler --refiner ";
+  const auto a = farm::test::run_farm("render --out " + (root / "a").string() + common + kData + "/tiny-sdxl-refiner");
+  ASSERT_EQ(a.status, 0) << a.output;
+  const auto b = farm::test::run_farm("render --out " + (root / "b").string() + common +
+                                      configs_with_checkpoint(root, "tiny-sdxl-refiner"));
+  ASSERT_EQ(b.status, 0) << b.output;
+  // The same pixels and A1111 parameters (the refiner's name is the folder's);
+  // the farm record differs only in the refiner's path.
+  for (const char* png : {"00000-3.png", "00001-4.png"}) {
+    const auto x = farm::decode_png_file((root / "a" / png).string()), y = farm::decode_png_file((root / "b" / png).string());
+    EXPECT_FALSE(x.rgb.empty()) << png;
+    EXPECT_EQ(x.rgb, y.rgb) << png;
+    ASSERT_FALSE(x.text.empty());
+    EXPECT_EQ(x.text.at(0), y.text.at(0)) << png;
+  }
+  fs::remove_all(root);
+}
+
 // A file alone takes its family's built-in configs (configs/sd15, sd21, sdxl):
 // the tiny files do not fit them, and the error names the file, the diffusers
 // key, the key in the file and both shapes, before any compute.
@@ -122,6 +152,22 @@ TEST(SingleFileErrors, BuiltInConfigsNameTheMisfit) {
   for (const char* needle : {"tiny-sdxl.safetensors", "(stored as 'model.diffusion_model.", "has shape", "expected"})
     EXPECT_NE(r.output.find(needle), std::string::npos) << needle << " in: " << r.output;
   EXPECT_FALSE(fs::exists("/tmp/farm_sf_never/00000-11.png"));
+}
+
+// A refiner file alone is detected as one (conditioner.embedders.0.model.*)
+// and takes configs/sdxl-refiner (full size: VAE scale 8), which the tiny
+// base's latents do not fit: an error before any weight is read.
+TEST(SingleFileErrors, RefinerFileTakesTheRefinerConfigs) {
+  const fs::path root = fs::temp_directory_path() / ("farm_sf_refiner_alone_" + std::to_string(::getpid()));
+  const auto r = farm::test::run_farm("render --model " + kData + "/tiny-sdxl --refiner " + kData +
+                                      "/single-file/tiny-sdxl-refiner.safetensors --prompts " + kData +
+                                      "/../distributed/sdxl_job.jsonl --out " + root.string() +
+                                      " --steps 2 --width 64 --height 64");
+  EXPECT_NE(r.status, 0);
+  for (const char* needle : {"tiny-sdxl-refiner.safetensors", "VAE scale 8"})
+    EXPECT_NE(r.output.find(needle), std::string::npos) << needle << " in: " << r.output;
+  EXPECT_FALSE(fs::exists(root / "00000-11.png"));
+  fs::remove_all(root);
 }
 
 TEST(SingleFileErrors, UnknownLayoutNamesKeys) {

@@ -8,6 +8,8 @@ key names of the .safetensors files users download), for farm's single-file load
                                                   in_proj, text_projection transposed)
     tests/data/single-file/tiny-sdxl.safetensors  ... / conditioner.embedders.0.transformer.* (CLIP-L)
                                                   + conditioner.embedders.1.model.* (OpenCLIP bigG)
+    tests/data/single-file/tiny-sdxl-refiner.safetensors  ... / conditioner.embedders.0.model.*
+                                                  (the refiner's OpenCLIP bigG, its only encoder)
 
 The inverse map is written here; it is checked by converting each file back with diffusers' own
 single-file converters (diffusers.loaders.single_file_utils: convert_ldm_unet_checkpoint,
@@ -167,6 +169,15 @@ def check_round_trip(ckpt, folder, xl):
     got = su.convert_ldm_vae_checkpoint(ckpt, vcfg)
     same("vae decoder", {k: v for k, v in got.items() if k.startswith(("decoder.", "post_quant_conv."))},
          {k: v for k, v in vae.items() if k.startswith(("decoder.", "post_quant_conv."))})
+    refiner = not os.path.isdir(os.path.join(folder, "text_encoder"))
+    if refiner:  # the SDXL refiner: OpenCLIP bigG alone, as embedder 0
+        te2, t2cfg = part(folder, "text_encoder_2")
+        te2 = {(k if k.startswith("text_model.") or k == "text_projection.weight" else "text_model." + k): v
+               for k, v in te2.items()}
+        model = CLIPTextModelWithProjection(CLIPTextConfig(**t2cfg))
+        same("text_encoder_2", su.convert_open_clip_checkpoint(model, ckpt, prefix="conditioner.embedders.0.model."),
+             te2)
+        return
     te, tcfg = part(folder, "text_encoder")
     te = {(k if k.startswith("text_model.") else "text_model." + k): v for k, v in te.items()}
     if xl or "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight" in ckpt:
@@ -192,7 +203,7 @@ def main():
     args = ap.parse_args()
     out_dir = os.path.join(DATA, "single-file")
     jobs = [(os.path.join(DATA, n), os.path.join(out_dir, n + ".safetensors"), n == "tiny-sd2")
-            for n in ("tiny-sd1", "tiny-sd2", "tiny-sdxl")]
+            for n in ("tiny-sd1", "tiny-sd2", "tiny-sdxl", "tiny-sdxl-refiner")]
     if args.folder:
         jobs = [(args.folder, args.out, args.open_clip)]
     for folder, path, open_clip in jobs:
@@ -200,8 +211,15 @@ def main():
         xl = os.path.isdir(os.path.join(folder, "text_encoder_2"))
         unet, ucfg = part(folder, "unet")
         vae, vcfg = part(folder, "vae")
-        te, _ = part(folder, "text_encoder")
         ckpt = {**unet_to_ldm(unet, ucfg), **vae_decoder_to_ldm(vae, vcfg)}
+        if not os.path.isdir(os.path.join(folder, "text_encoder")):  # the refiner
+            te2, _ = part(folder, "text_encoder_2")
+            ckpt.update(open_clip_to_ldm(te2, "conditioner.embedders.0.model."))
+            check_round_trip(ckpt, folder, xl)
+            save_file(dict(sorted(ckpt.items())), path, metadata={"format": "pt"})
+            os.chmod(path, 0o644)
+            continue
+        te, _ = part(folder, "text_encoder")
         if xl:
             te2, _ = part(folder, "text_encoder_2")
             ckpt.update(clip_to_ldm(te, "conditioner.embedders.0.transformer."))
