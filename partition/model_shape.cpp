@@ -20,19 +20,15 @@ ModelShape ModelShape::from_folder(const std::string& path) {
   ModelShape m;
   m.dir = dir;
   m.unet = model::UNetConfig::load(config("unet"));
-  m.vae = model::VaeConfig::load(config("vae"));
   // An SDXL refiner (model_index.json requires_aesthetics_score): its one
   // text encoder is text_encoder_2, its UNet takes 5 time ids.
   const fs::path index = fs::path(dir) / "model_index.json";
-  if (fs::is_regular_file(index) && JsonConfig::load(index.string()).get_bool("requires_aesthetics_score", false)) {
-    m.refiner = true;
-    m.unet.time_ids = model::UNetConfig::kTimeIds - 1;
-    m.text = model::ClipTextConfig::load(config("text_encoder_2"));
-    m.blocks = model::UNet(m.unet).blocks();
-    return m;
-  }
-  m.text = model::ClipTextConfig::load(config("text_encoder"));
-  if (fs::is_regular_file(fs::path(dir) / "text_encoder_2" / "config.json"))
+  m.refiner = fs::is_regular_file(index) &&
+              JsonConfig::load(index.string()).get_bool("requires_aesthetics_score", false);
+  if (m.refiner) m.unet.time_ids = model::UNetConfig::kTimeIds - 1;
+  m.text = model::ClipTextConfig::load(config(m.refiner ? "text_encoder_2" : "text_encoder"));
+  m.vae = model::VaeConfig::load(config("vae"));
+  if (!m.refiner && fs::is_regular_file(fs::path(dir) / "text_encoder_2" / "config.json"))
     m.text_2 = model::ClipTextConfig::load(config("text_encoder_2"));
   m.blocks = model::UNet(m.unet).blocks();  // builds descriptions only; no weights are allocated
   return m;
