@@ -147,7 +147,7 @@ ModelCosts estimate_costs(const ModelShape& m, const Workload& w, const DevicePr
   mc.vae_weight_bytes = static_cast<double>(mc.vae_params) * eb;
   mc.vae_peak_bytes = items * vae_decoder_work_elems(m.vae, w.latent_h, w.latent_w) * eb;
   mc.vae_seconds = mc.vae_flops / d.flops;
-  mc.vae_parts = model::VaeDecoder(m.vae).parts();
+  mc.vae_parts = static_cast<int>(model::VaeDecoder(m.vae).blocks().size());
   return mc;
 }
 

@@ -94,13 +94,51 @@ void ClipTextEncoder::run_layers(Backend& be, Tensor& h, int64_t from, int64_t t
   }
 }
 
+const char* block_kind_name(TextBlockKind k) {
+  switch (k) {
+    case TextBlockKind::embeddings: return "embeddings";
+    case TextBlockKind::layer: return "layer";
+    case TextBlockKind::final_layer_norm: return "final_layer_norm";
+    case TextBlockKind::text_projection: return "text_projection";
+  }
+  return "?";
+}
+
+ClipTextEncoder::ClipTextEncoder(ClipTextConfig c) : config_(std::move(c)) {
+  blocks_.push_back({TextBlockKind::embeddings, "text_model.embeddings"});
+  for (int64_t i = 0; i < config_.layers; ++i)
+    blocks_.push_back({TextBlockKind::layer, cat("text_model.encoder.layers.", i), i});
+  blocks_.push_back({TextBlockKind::final_layer_norm, "text_model.final_layer_norm"});
+  if (config_.with_projection) blocks_.push_back({TextBlockKind::text_projection, "text_projection"});
+}
+
+std::vector<BlockRef> ClipTextEncoder::block_list(ModelPart part) const {
+  std::vector<BlockRef> r;
+  for (const auto& b : blocks_) r.push_back({part, b.name, block_kind_name(b.kind)});
+  return r;
+}
+
+void ClipTextEncoder::run(Backend& be, TextState& s, size_t begin, size_t end) const {
+  FARM_ASSERT(begin <= end && end <= blocks_.size(), "text encoder block range ", begin, "..", end);
+  for (size_t i = begin; i < end; ++i) {
+    const auto& b = blocks_[i];
+    switch (b.kind) {
+      case TextBlockKind::embeddings: s.h = embed(be, s.ids, s.batch); break;
+      case TextBlockKind::layer: run_layers(be, s.h, b.layer, b.layer + 1); break;
+      case TextBlockKind::final_layer_norm: s.h = final_ln_.forward(be, s.h); break;
+      case TextBlockKind::text_projection: pool(be, s); break;
+    }
+  }
+}
+
 Tensor ClipTextEncoder::forward(Backend& be, const std::vector<int64_t>& ids, int64_t batch, int clip_skip) const {
   const auto& c = config_;
   if (clip_skip < 1 || clip_skip > c.layers)
     fail("clip_skip ", clip_skip, " is out of range for a text encoder with ", c.layers, " layers (1..", c.layers, ")");
-  Tensor h = embed(be, ids, batch);
-  run_layers(be, h, 0, c.layers - (clip_skip - 1));
-  return final_ln_.forward(be, h);
+  TextState s{ids, batch, {}, {}};
+  run(be, s, 0, after_layer(c.layers - clip_skip));  // the embeddings, then every layer but the skipped ones
+  run(be, s, final_layer_norm_block(), final_layer_norm_block() + 1);
+  return s.h;
 }
 
 ClipTextEncoder::SdxlOutput ClipTextEncoder::forward_sdxl(Backend& be, const std::vector<int64_t>& ids,
@@ -110,17 +148,25 @@ ClipTextEncoder::SdxlOutput ClipTextEncoder::forward_sdxl(Backend& be, const std
     fail("clip_skip ", clip_skip, " is out of range for an SDXL text encoder with ", c.layers, " layers (1..",
          c.layers - 1, ")");
   SdxlOutput r;
-  Tensor h = embed(be, ids, batch);
-  run_layers(be, h, 0, c.layers - clip_skip);
-  r.hidden = h;
+  TextState s{ids, batch, {}, {}};
+  const size_t read_at = after_layer(c.layers - clip_skip - 1);
+  run(be, s, 0, read_at);
+  r.hidden = s.h;
   if (!c.with_projection) return r;
-  run_layers(be, h, c.layers - clip_skip, c.layers);
-  // The pooled row of each sequence, through the host: [B, hidden] is a few KB.
-  const Tensor normed = be.to_host(final_ln_.forward(be, h));
-  const int64_t L = h.dim(1), D = c.hidden_size;
-  Tensor pooled({batch, D});
-  for (int64_t b = 0; b < batch; ++b) {
-    const int64_t* row = ids.data() + b * L;
+  run(be, s, read_at, blocks_.size());  // the other layers, the final layer norm, the pooled projection
+  r.pooled = s.pooled;
+  return r;
+}
+
+// The pooled row of each sequence (its end token) of the final-layer-normed
+// state, through the host ([B, hidden] is a few KB), then text_projection.
+void ClipTextEncoder::pool(Backend& be, TextState& s) const {
+  const auto& c = config_;
+  const Tensor normed = be.to_host(s.h);
+  const int64_t L = s.h.dim(1), D = c.hidden_size;
+  Tensor pooled({s.batch, D});
+  for (int64_t b = 0; b < s.batch; ++b) {
+    const int64_t* row = s.ids.data() + b * L;
     int64_t at = 0;
     if (c.eos_token_id == 2) {
       at = std::max_element(row, row + L) - row;  // the first largest id
@@ -130,8 +176,7 @@ ClipTextEncoder::SdxlOutput ClipTextEncoder::forward_sdxl(Backend& be, const std
     }
     std::copy_n(normed.ptr() + (b * L + at) * D, D, pooled.ptr() + b * D);
   }
-  r.pooled = projection_.forward(be, be.to_backend(pooled));
-  return r;
+  s.pooled = projection_.forward(be, be.to_backend(pooled));
 }
 
 }  // namespace farm::model

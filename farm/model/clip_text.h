@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "farm/model/block_list.h"
 #include "farm/model/layers.h"
 
 namespace farm::model {
@@ -30,9 +31,29 @@ struct ClipTextConfig {
   static ClipTextConfig load(const std::string& path);
 };
 
+// The encoder's blocks, in order: the token and position embeddings, each
+// transformer layer, the final layer norm and (with a projection) the pooled
+// projection.
+enum class TextBlockKind { embeddings, layer, final_layer_norm, text_projection };
+const char* block_kind_name(TextBlockKind k);
+
+struct TextBlockDesc {
+  TextBlockKind kind = TextBlockKind::layer;
+  std::string name;  // checkpoint prefix: "text_model.encoder.layers.3", "text_projection", ...
+  int64_t layer = -1;
+};
+
+// A micro-batch's state inside a text encoder.
+struct TextState {
+  std::vector<int64_t> ids;  // [batch · L]
+  int64_t batch = 0;
+  Tensor h;       // [batch, L, hidden]: the running state
+  Tensor pooled;  // [batch, projection_dim]: set by text_projection
+};
+
 class ClipTextEncoder {
  public:
-  explicit ClipTextEncoder(ClipTextConfig c) : config_(std::move(c)) {}
+  explicit ClipTextEncoder(ClipTextConfig c);
   const ClipTextConfig& config() const { return config_; }
 
   void load(const WeightLoader& w);
@@ -47,6 +68,14 @@ class ClipTextEncoder {
   // hidden_states[-(clip_skip + 1)] (clip_skip as A1111 counts it) and text_embeds.
   SdxlOutput forward_sdxl(Backend& be, const std::vector<int64_t>& ids, int64_t batch, int clip_skip = 1) const;
 
+  // The block list; forward and forward_sdxl are runs of ranges of it.
+  const std::vector<TextBlockDesc>& blocks() const { return blocks_; }
+  std::vector<BlockRef> block_list(ModelPart part) const;
+  void run(Backend& be, TextState& s, size_t begin, size_t end) const;  // blocks [begin, end)
+  // The index of the block after layer i (0-based): layer i is block i + 1.
+  static size_t after_layer(int64_t i) { return static_cast<size_t>(i + 2); }
+  size_t final_layer_norm_block() const { return static_cast<size_t>(config_.layers + 1); }
+
  private:
   Tensor embed(Backend& be, const std::vector<int64_t>& ids, int64_t batch) const;
   void run_layers(Backend& be, Tensor& h, int64_t from, int64_t to) const;  // layers [from, to)
@@ -55,7 +84,9 @@ class ClipTextEncoder {
     LayerNorm ln1, ln2;
     Linear q, k, v, out, fc1, fc2;
   };
+  void pool(Backend& be, TextState& s) const;
   ClipTextConfig config_;
+  std::vector<TextBlockDesc> blocks_;
   Tensor token_embedding_, position_embedding_;
   std::vector<Layer> layers_;
   LayerNorm final_ln_;

@@ -41,6 +41,12 @@ Tensor default_time_ids(const UNetConfig& c, int64_t rows, int64_t height, int64
   return ids;
 }
 
+std::vector<BlockRef> UNet::block_list() const {
+  std::vector<BlockRef> r;
+  for (const auto& d : descs_) r.push_back({ModelPart::unet, d.name, block_kind_name(d.kind)});
+  return r;
+}
+
 UNet::~UNet() = default;
 
 UNet::UNet(UNetConfig config) : config_(std::move(config)) {

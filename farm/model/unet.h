@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "farm/model/block_list.h"
 #include "farm/model/resnet.h"
 #include "farm/model/transformer.h"
 #include "farm/model/unet_config.h"
@@ -57,6 +58,7 @@ class UNet {
 
   const UNetConfig& config() const { return config_; }
   const std::vector<UNetBlockDesc>& blocks() const { return descs_; }
+  std::vector<BlockRef> block_list() const;  // the same blocks, as plans list every part's
 
   // Loads the weights of blocks [begin, end) only.
   void load(const WeightLoader& w, size_t begin, size_t end);

@@ -74,50 +74,82 @@ void VaeDecoder::load(const WeightLoader& w) {
   conv_out_.load(w, "decoder.conv_out", ch, c.out_channels, 3);
 }
 
-VaeDecoder::VaeDecoder(VaeConfig c) : config_(std::move(c)) {
-  parts_.push_back({Part::input});
-  parts_.push_back({Part::mid_resnet0});
-  if (config_.mid_block_add_attention) parts_.push_back({Part::mid_attention});
-  parts_.push_back({Part::mid_resnet1});
-  const int n = static_cast<int>(config_.block_out_channels.size());
-  for (int i = 0; i < n; ++i) {
-    for (int j = 0; j <= config_.layers_per_block; ++j) parts_.push_back({Part::up_resnet, i, j});
-    if (i + 1 < n) parts_.push_back({Part::upsample, i});
+const char* block_kind_name(VaeBlockKind k) {
+  switch (k) {
+    case VaeBlockKind::input: return "input";
+    case VaeBlockKind::mid_resnet: return "resnet";
+    case VaeBlockKind::mid_attention: return "attention";
+    case VaeBlockKind::up_resnet: return "resnet";
+    case VaeBlockKind::upsample: return "upsample";
+    case VaeBlockKind::output: return "output";
   }
-  parts_.push_back({Part::output});
+  return "?";
 }
 
-void VaeDecoder::run_part(Backend& be, int part, Tensor& h) const {
-  const PartRef& p = parts_.at(static_cast<size_t>(part));
+VaeDecoder::VaeDecoder(VaeConfig c) : config_(std::move(c)) {
+  const auto& cfg = config_;
+  const int n = static_cast<int>(cfg.block_out_channels.size());
+  const int64_t top = cfg.block_out_channels.back();
+  blocks_.push_back({VaeBlockKind::input, "decoder.conv_in", 0, 0, cfg.latent_channels, top, 0});
+  blocks_.push_back({VaeBlockKind::mid_resnet, "decoder.mid_block.resnets.0", 0, 0, top, top, 0});
+  if (cfg.mid_block_add_attention)
+    blocks_.push_back({VaeBlockKind::mid_attention, "decoder.mid_block.attentions.0", 0, 0, top, top, 0});
+  blocks_.push_back({VaeBlockKind::mid_resnet, "decoder.mid_block.resnets.1", 0, 1, top, top, 0});
+  int64_t ch = top;
+  for (int i = 0; i < n; ++i) {
+    const int64_t out = cfg.block_out_channels[n - 1 - i];
+    for (int j = 0; j <= cfg.layers_per_block; ++j) {
+      blocks_.push_back({VaeBlockKind::up_resnet, cat("decoder.up_blocks.", i, ".resnets.", j), i, j, ch, out, i});
+      ch = out;
+    }
+    if (i + 1 < n)
+      blocks_.push_back({VaeBlockKind::upsample, cat("decoder.up_blocks.", i, ".upsamplers.0"), i, 0, ch, ch, i});
+  }
+  blocks_.push_back({VaeBlockKind::output, "decoder.conv_out", 0, 0, ch, cfg.out_channels, n - 1});
+}
+
+std::vector<BlockRef> VaeDecoder::block_list() const {
+  std::vector<BlockRef> r;
+  for (const auto& b : blocks_) r.push_back({ModelPart::vae, b.name, block_kind_name(b.kind)});
+  return r;
+}
+
+void VaeDecoder::run(Backend& be, Tensor& h, size_t begin, size_t end) const {
+  FARM_ASSERT(begin <= end && end <= blocks_.size(), "VAE block range ", begin, "..", end);
+  for (size_t i = begin; i < end; ++i) run_block(be, blocks_[i], h);
+}
+
+void VaeDecoder::run_block(Backend& be, const VaeBlockDesc& p, Tensor& h) const {
   switch (p.kind) {
-    case Part::input:
+    case VaeBlockKind::input:
       h = be.to_backend(h);
       if (config_.use_post_quant_conv) h = post_quant_conv_.forward(be, h);
       h = conv_in_.forward(be, h);  // [B,h,w,top]
       return;
-    case Part::mid_resnet0: h = mid_resnet0_.forward(be, std::move(h), nullptr); return;
-    case Part::mid_attention: {
+    case VaeBlockKind::mid_resnet:
+      h = (p.layer == 0 ? mid_resnet0_ : mid_resnet1_).forward(be, std::move(h), nullptr);
+      return;
+    case VaeBlockKind::mid_attention: {
       const int64_t B = h.dim(0), H = h.dim(1), W = h.dim(2), C = h.dim(3);
       Tensor tokens = std::move(h).reshaped({B, H * W, C});
       const Tensor normed = mid_attn_norm_.forward(be, tokens, false);
       h = std::move(mid_attn_.forward(be, normed, nullptr, &tokens)).reshaped({B, H, W, C});
       return;
     }
-    case Part::mid_resnet1: h = mid_resnet1_.forward(be, std::move(h), nullptr); return;
-    case Part::up_resnet:
+    case VaeBlockKind::up_resnet:
       h = up_[static_cast<size_t>(p.block)].resnets[static_cast<size_t>(p.layer)].forward(be, std::move(h), nullptr);
       return;
-    case Part::upsample: {
+    case VaeBlockKind::upsample: {
       h = up_[static_cast<size_t>(p.block)].upsample.forward_upsampled2x(be, h);
       return;
     }
-    case Part::output: h = conv_out_.forward(be, norm_out_.forward(be, h, true)); return;  // [B,H,W,3]
+    case VaeBlockKind::output: h = conv_out_.forward(be, norm_out_.forward(be, h, true)); return;  // [B,H,W,3]
   }
 }
 
 Tensor VaeDecoder::decode(Backend& be, const Tensor& latents) const {
   Tensor h = latents;
-  for (int i = 0; i < parts(); ++i) run_part(be, i, h);
+  run(be, h, 0, blocks_.size());
   return be.to_host(h);
 }
 

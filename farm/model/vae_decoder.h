@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "farm/model/block_list.h"
 #include "farm/model/resnet.h"
 
 namespace farm::model {
@@ -23,6 +24,20 @@ struct VaeConfig {
   static VaeConfig load(const std::string& path);
 };
 
+// The decoder's blocks, in order: the input convs (post_quant_conv, conv_in),
+// the mid block's resnets and attention, each up block's resnets and
+// upsampler, the output (norm, conv_out).
+enum class VaeBlockKind { input, mid_resnet, mid_attention, up_resnet, upsample, output };
+const char* block_kind_name(VaeBlockKind k);
+
+struct VaeBlockDesc {
+  VaeBlockKind kind = VaeBlockKind::input;
+  std::string name;  // checkpoint prefix: "decoder.up_blocks.1.resnets.0", ...
+  int block = 0, layer = 0;  // up block / resnet index where they apply
+  int64_t in_channels = 0, out_channels = 0;
+  int scale = 0;  // its input's size is the latent size · 2^scale
+};
+
 class VaeDecoder {
  public:
   explicit VaeDecoder(VaeConfig c);
@@ -32,22 +47,18 @@ class VaeDecoder {
   // latents [B,h,w,latent_channels] (already divided by scaling_factor) -> host image [B,H,W,3] in about [-1, 1]
   Tensor decode(Backend& be, const Tensor& latents) const;
 
-  // The same decode as a list of parts (input conv, each mid-block layer,
-  // each up-block resnet and upsampler, output conv), so a pipeline stage can
-  // spread one decode over its next UNet passes instead of stalling the ring
-  // for the whole decode. h holds the latents before part 0 and the image
-  // after the last; running every part in order is decode() exactly. Part 0
-  // places h on the backend; the image stays there.
-  int parts() const { return static_cast<int>(parts_.size()); }
-  void run_part(Backend& be, int part, Tensor& h) const;
+  // The same decode as a block list, so a pipeline stage can spread one
+  // decode over its next UNet passes instead of stalling the ring for the
+  // whole decode. h holds the latents before block 0 and the image after the
+  // last; running every block in order is decode() exactly. Block 0 places h
+  // on the backend; the image stays there.
+  const std::vector<VaeBlockDesc>& blocks() const { return blocks_; }
+  std::vector<BlockRef> block_list() const;
+  void run(Backend& be, Tensor& h, size_t begin, size_t end) const;  // blocks [begin, end)
 
  private:
-  enum class Part { input, mid_resnet0, mid_attention, mid_resnet1, up_resnet, upsample, output };
-  struct PartRef {
-    Part kind;
-    int block = 0, layer = 0;
-  };
-  std::vector<PartRef> parts_;
+  void run_block(Backend& be, const VaeBlockDesc& d, Tensor& h) const;
+  std::vector<VaeBlockDesc> blocks_;
   struct UpBlock {
     std::vector<ResnetBlock> resnets;
     Conv2d upsample;  // out == 0 on the last block

@@ -389,7 +389,7 @@ void RingStage::finish_step(RingState s) {
   }
   DenoiseLoop& loop = *it->second;
   loop.advance(s.step, s.unet.h);
-  const int parts = model_.vae->parts();
+  const int parts = static_cast<int>(model_.vae->blocks().size());
   decode_credit_ = (parts + s.steps - 1) / s.steps;
   if (s.step + 1 < s.steps) {
     RingState next;
@@ -436,9 +436,10 @@ void RingStage::decode_part() {
   try {
     {
       Timed t(stats.vae_s);
-      d.decoder->vae->run_part(be_, d.next_part++, d.h);
+      const size_t b = static_cast<size_t>(d.next_part++);
+      d.decoder->vae->run(be_, d.h, b, b + 1);
     }
-    if (d.next_part < d.decoder->vae->parts()) return;
+    if (d.next_part < static_cast<int>(d.decoder->vae->blocks().size())) return;
     images = rgb_images(be_.image_to_rgb8(d.h), d.h.shape);  // only the bytes leave the device
   } catch (const Error& e) {
     for (auto& err : d.errors)

@@ -160,7 +160,7 @@ std::vector<RgbImage> txt2img(const SdModel& m, const std::vector<Txt2ImgRequest
   const auto t0 = Clock::now();
   const SdModel& dec = !batch.empty() && !batch[0].refiner.empty() ? *refiner : m;  // diffusers: the refiner's VAE
   Tensor h = vae_input(dec, latents);
-  for (int i = 0; i < dec.vae->parts(); ++i) dec.vae->run_part(*dec.backend, i, h);
+  dec.vae->run(*dec.backend, h, 0, dec.vae->blocks().size());
   auto images = rgb_images(dec.backend->image_to_rgb8(h), h.shape);  // only the bytes leave the device
   if (times) times->vae_decode += seconds_since(t0);
   return images;

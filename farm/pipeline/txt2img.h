@@ -71,7 +71,7 @@ Tensor denoise(const SdModel& m, const std::vector<Txt2ImgRequest>& batch,
 // host latents [B,h,w,C] -> host images, as diffusers: vae.decode(latents / scaling_factor),
 // (x / 2 + 0.5).clamp(0, 1), round(x · 255).
 Tensor decode_latents(const SdModel& m, const Tensor& latents);  // float [B,H,W,3] in [0,1]
-// The two ends of decode_latents (host tensors), for a decode run part by part (VaeDecoder::run_part).
+// The two ends of decode_latents (host tensors), for a decode run part by part (VaeDecoder::run).
 Tensor vae_input(const SdModel& m, const Tensor& latents);  // latents / scaling_factor
 void to_unit_range(Tensor& image);                          // (x / 2 + 0.5).clamp(0, 1)
 std::vector<RgbImage> to_rgb8(const Tensor& images);        // unit-range host images -> bytes
