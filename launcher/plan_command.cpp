@@ -74,6 +74,37 @@ void print_header(const PlanFlags& f, const partition::ModelShape& m, const Mode
               w.steps);
   std::printf("         per micro-batch: UNet %.4g GFLOP/step, text encoder %.4g GFLOP, VAE decode %.4g GFLOP\n",
               step_flops / 1e9, c.text_flops / 1e9, c.vae_flops / 1e9);
+  // Every part's block list, as the ring runs it (model/block_list.h).
+  const auto kinds = [](const std::vector<partition::BlockCost>& blocks) {
+    std::vector<std::pair<std::string, int>> counts;
+    for (const auto& b : blocks) {
+      if (counts.empty() || counts.back().first != b.kind_name) counts.emplace_back(b.kind_name, 0);
+      ++counts.back().second;
+    }
+    std::string text;
+    for (const auto& [k, n] : counts) text += cat(text.empty() ? "" : ", ", n > 1 ? cat(n, " x ") : "", k);
+    return text.size() > 64 ? text.substr(0, 61) + "..." : text;
+  };
+  const auto part_line = [&](const char* part, const std::vector<partition::BlockCost>& blocks,
+                             const std::vector<bool>* runs, const char* per) {
+    int64_t params = 0;
+    double flops = 0;
+    size_t ran = 0;
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      params += blocks[i].params;
+      if (!runs || (*runs)[i]) flops += blocks[i].flops, ++ran;
+    }
+    const std::string count = cat(blocks.size(), " blocks", ran < blocks.size() ? cat(" (runs ", ran, ")") : "");
+    std::printf("%-8s %-15s %-20s %9.1f M params, %10.4g GFLOP %s: %s\n", "", part, count.c_str(), params / 1e6,
+                flops / 1e9, per, kinds(blocks).c_str());
+  };
+  std::printf("parts    (every part is a block list: the text encoder(s) on stage 0, the UNet cut into stages, the VAE "
+              "on the last)\n");
+  for (const auto& p : c.parts)
+    if (p.part != model::ModelPart::vae) part_line(model::part_name(p.part), p.blocks, &p.runs, "per micro-batch");
+  part_line("unet", c.blocks, nullptr, "per step      ");
+  for (const auto& p : c.parts)
+    if (p.part == model::ModelPart::vae) part_line("vae", p.blocks, nullptr, "per micro-batch");
   std::printf("costs    %s\n", c.calibrated ? "calibrated: block, text and VAE times measured on this CPU"
                                             : "estimated: FLOPs / device FLOP/s (use --calibrate to measure)");
 }

@@ -145,20 +145,43 @@ double unet_block_work_elems(const model::UNetConfig& c, const model::UNetBlockD
   return 0;
 }
 
-int64_t text_encoder_params(const model::ClipTextConfig& c) {
+int64_t text_block_params(const model::ClipTextConfig& c, const model::TextBlockDesc& b) {
   const int64_t d = c.hidden_size, i = c.intermediate_size;
-  const int64_t layer = 2 * norm_params(d) + 4 * linear_params(d, d) + linear_params(d, i) + linear_params(i, d);
-  return c.vocab_size * d + c.max_positions * d + c.layers * layer + norm_params(d) +
-         (c.with_projection ? linear_params(d, c.projection_dim, false) : 0);
+  switch (b.kind) {
+    case model::TextBlockKind::embeddings: return c.vocab_size * d + c.max_positions * d;
+    case model::TextBlockKind::layer:
+      return 2 * norm_params(d) + 4 * linear_params(d, d) + linear_params(d, i) + linear_params(i, d);
+    case model::TextBlockKind::final_layer_norm: return norm_params(d);
+    case model::TextBlockKind::text_projection: return linear_params(d, c.projection_dim, false);
+  }
+  return 0;
+}
+
+double text_block_flops(const model::ClipTextConfig& c, const model::TextBlockDesc& b, int64_t len) {
+  const double d = static_cast<double>(c.hidden_size), i = static_cast<double>(c.intermediate_size),
+               l = static_cast<double>(len);
+  switch (b.kind) {
+    // q,k,v,out; QK^T and PV (the causal mask is not credited: the kernels compute full tiles); fc1, fc2.
+    case model::TextBlockKind::layer: return 2 * (4 * l * d * d + 2 * l * l * d + 2 * l * d * i);
+    case model::TextBlockKind::text_projection: return 2 * d * static_cast<double>(c.projection_dim);  // one token
+    default: return 0;  // a gather; a norm
+  }
+}
+
+int64_t text_encoder_params(const model::ClipTextConfig& c) {
+  int64_t p = 0;
+  const model::ClipTextEncoder enc(c);  // descriptions only: no weights
+  for (const auto& b : enc.blocks()) p += text_block_params(c, b);
+  return p;
 }
 
 double text_encoder_flops(const model::ClipTextConfig& c, int64_t len, int64_t layers) {
-  const double d = static_cast<double>(c.hidden_size), i = static_cast<double>(c.intermediate_size),
-               l = static_cast<double>(len);
-  // q,k,v,out; QK^T and PV (the causal mask is not credited: the kernels compute full tiles); fc1, fc2.
-  const double layer = 4 * l * d * d + 2 * l * l * d + 2 * l * d * i;
-  const double pooled = c.with_projection ? d * static_cast<double>(c.projection_dim) : 0;
-  return 2 * (static_cast<double>(layers > 0 ? layers : c.layers) * layer + pooled);
+  const int64_t used = layers > 0 ? layers : c.layers;
+  double f = 0;
+  const model::ClipTextEncoder enc(c);
+  for (const auto& b : enc.blocks())
+    if (b.kind != model::TextBlockKind::layer || b.layer < used) f += text_block_flops(c, b, len);
+  return f;
 }
 
 // Residual stream, layer-norm output, q, k, v, attention output, MLP hidden.
@@ -167,45 +190,47 @@ double text_encoder_work_elems(const model::ClipTextConfig& c, int64_t len) {
   return l * static_cast<double>(6 * c.hidden_size + c.intermediate_size);
 }
 
-int64_t vae_decoder_params(const model::VaeConfig& c) {
-  const int64_t n = static_cast<int64_t>(c.block_out_channels.size()), top = c.block_out_channels.back();
-  const int64_t lc = c.latent_channels;
-  int64_t p = (c.use_post_quant_conv ? conv_params(lc, lc, 1) : 0) + conv_params(lc, top, 3);
-  p += 2 * resnet_params(top, top, 0);
-  if (c.mid_block_add_attention) p += norm_params(top) + 4 * linear_params(top, top);  // group_norm, q,k,v,out (biased)
-  int64_t ch = top;
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t out = c.block_out_channels[n - 1 - i];
-    for (int64_t j = 0; j <= c.layers_per_block; ++j) {
-      p += resnet_params(ch, out, 0);
-      ch = out;
-    }
-    if (i + 1 < n) p += conv_params(ch, ch, 3);
+int64_t vae_block_params(const model::VaeConfig& c, const model::VaeBlockDesc& b) {
+  const int64_t lc = c.latent_channels, in = b.in_channels, out = b.out_channels;
+  switch (b.kind) {
+    case model::VaeBlockKind::input: return (c.use_post_quant_conv ? conv_params(lc, lc, 1) : 0) + conv_params(lc, out, 3);
+    case model::VaeBlockKind::mid_resnet:
+    case model::VaeBlockKind::up_resnet: return resnet_params(in, out, 0);
+    case model::VaeBlockKind::mid_attention: return norm_params(in) + 4 * linear_params(in, in);  // norm, q,k,v,out
+    case model::VaeBlockKind::upsample: return conv_params(in, out, 3);
+    case model::VaeBlockKind::output: return norm_params(in) + conv_params(in, out, 3);
   }
-  return p + norm_params(ch) + conv_params(ch, c.out_channels, 3);
+  return 0;
+}
+
+double vae_block_flops(const model::VaeConfig& c, const model::VaeBlockDesc& b, int64_t latent_h, int64_t latent_w) {
+  const double px = static_cast<double>(latent_h * latent_w) * static_cast<double>(int64_t{1} << (2 * b.scale));
+  const double lc = static_cast<double>(c.latent_channels), in = static_cast<double>(b.in_channels),
+               out = static_cast<double>(b.out_channels);
+  double macs = 0;
+  switch (b.kind) {
+    case model::VaeBlockKind::input: macs = (c.use_post_quant_conv ? px * lc * lc : 0) + px * lc * out * 9; break;
+    case model::VaeBlockKind::mid_resnet:
+    case model::VaeBlockKind::up_resnet: macs = resnet_macs(b.in_channels, b.out_channels, 0, px); break;
+    case model::VaeBlockKind::mid_attention: macs = 4 * px * in * in + 2 * px * px * in; break;  // one head
+    case model::VaeBlockKind::upsample: macs = 4 * px * in * out * 9; break;  // the conv runs at twice the size
+    case model::VaeBlockKind::output: macs = px * in * out * 9; break;
+  }
+  return 2 * macs;
+}
+
+int64_t vae_decoder_params(const model::VaeConfig& c) {
+  int64_t p = 0;
+  const model::VaeDecoder dec(c);
+  for (const auto& b : dec.blocks()) p += vae_block_params(c, b);
+  return p;
 }
 
 double vae_decoder_flops(const model::VaeConfig& c, int64_t latent_h, int64_t latent_w) {
-  const int64_t n = static_cast<int64_t>(c.block_out_channels.size()), top = c.block_out_channels.back();
-  const double lc = static_cast<double>(c.latent_channels), t = static_cast<double>(top);
-  double px = static_cast<double>(latent_h * latent_w);
-  double macs = (c.use_post_quant_conv ? px * lc * lc : 0) + px * lc * t * 9;
-  macs += 2 * resnet_macs(top, top, 0, px);
-  if (c.mid_block_add_attention) macs += 4 * px * t * t + 2 * px * px * t;  // one head of width `top`
-  int64_t ch = top;
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t out = c.block_out_channels[n - 1 - i];
-    for (int64_t j = 0; j <= c.layers_per_block; ++j) {
-      macs += resnet_macs(ch, out, 0, px);
-      ch = out;
-    }
-    if (i + 1 < n) {
-      px *= 4;
-      macs += px * static_cast<double>(ch * ch * 9);
-    }
-  }
-  macs += px * static_cast<double>(ch * c.out_channels * 9);
-  return 2 * macs;
+  double f = 0;
+  const model::VaeDecoder dec(c);
+  for (const auto& b : dec.blocks()) f += vae_block_flops(c, b, latent_h, latent_w);
+  return f;
 }
 
 // The widest point: a resnet at full resolution (input, norm, two convs'

@@ -35,6 +35,13 @@ double unet_block_work_elems(const model::UNetConfig& c, const model::UNetBlockD
                              int64_t text_len);
 
 // With a projection (CLIPTextModelWithProjection): text_projection too.
+// One block of the text encoder's list (per sequence row) or the VAE decoder's
+// (per image); the totals below are their sums over the blocks a render runs.
+int64_t text_block_params(const model::ClipTextConfig& c, const model::TextBlockDesc& b);
+double text_block_flops(const model::ClipTextConfig& c, const model::TextBlockDesc& b, int64_t len);
+int64_t vae_block_params(const model::VaeConfig& c, const model::VaeBlockDesc& b);
+double vae_block_flops(const model::VaeConfig& c, const model::VaeBlockDesc& b, int64_t latent_h, int64_t latent_w);
+
 int64_t text_encoder_params(const model::ClipTextConfig& c);
 // Per sequence, through `layers` layers (0: all; SDXL's first encoder stops one
 // short), and the pooled row through the projection where there is one.

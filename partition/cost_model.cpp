@@ -19,6 +19,12 @@ void ModelCosts::calibrate(const std::vector<double>& block_seconds, double text
   FARM_ASSERT(block_seconds.size() == blocks.size(), "calibrate: ", block_seconds.size(), " times for ",
               blocks.size(), " blocks");
   for (size_t i = 0; i < blocks.size(); ++i) blocks[i].seconds = block_seconds[i];
+  // Text and VAE are measured whole: their blocks keep the FLOP shares of it.
+  for (auto& p : parts) {
+    const bool text = p.part != model::ModelPart::vae;
+    const double total = text ? text_seconds : vae_seconds, measured = text ? text_s : vae_s;
+    for (auto& b : p.blocks) b.seconds = total > 0 ? b.seconds * measured / total : 0;
+  }
   text_seconds = text_s;
   vae_seconds = vae_s;
   calibrated = true;
@@ -114,6 +120,7 @@ ModelCosts estimate_costs(const ModelShape& m, const Workload& w, const DevicePr
     BlockCost bc;
     bc.name = b.name;
     bc.kind = b.kind;
+    bc.kind_name = model::block_kind_name(b.kind);
     bc.params = unet_block_params(c, b);
     bc.reads_context = b.kind == UNetBlockKind::transformer && b.context_dim > 0;  // as ring_routes.cpp decides
     bc.flops = rows * unet_block_flops(c, b, geo[i], w.text_len);
@@ -130,24 +137,63 @@ ModelCosts estimate_costs(const ModelShape& m, const Workload& w, const DevicePr
   }
 
   const double text_rows = rows, items = static_cast<double>(w.items);
-  mc.text_params = text_encoder_params(m.text);
-  mc.text_flops = text_rows * text_encoder_flops(m.text, w.text_len);
-  if (m.text_2) {  // SDXL: the first encoder's penultimate state; all of the second, and its pooled projection
-    mc.text_params += text_encoder_params(*m.text_2);
-    mc.text_flops = text_rows * (text_encoder_flops(m.text, w.text_len, m.text.layers - 1) +
-                                 text_encoder_flops(*m.text_2, w.text_len));
+  // The text encoders' lists. SDXL base reads its first encoder's penultimate
+  // state (no last layer, no final layer norm); the second (or a refiner's
+  // only one) runs whole: the pooled row needs the final layer norm.
+  const auto text_part = [&](model::ModelPart part, const model::ClipTextConfig& tc, bool stops_early) {
+    PartCosts pc;
+    pc.part = part;
+    const model::ClipTextEncoder enc(tc);
+    for (const auto& b : enc.blocks()) {
+      BlockCost bc;
+      bc.name = b.name;
+      bc.kind_name = model::block_kind_name(b.kind);
+      bc.params = text_block_params(tc, b);
+      bc.weight_bytes = static_cast<double>(bc.params) * eb;
+      bc.flops = text_rows * text_block_flops(tc, b, w.text_len);
+      bc.seconds = bc.flops / d.flops;
+      const bool runs = !stops_early || (b.kind == model::TextBlockKind::embeddings ||
+                                         (b.kind == model::TextBlockKind::layer && b.layer < tc.layers - 1));
+      pc.blocks.push_back(std::move(bc));
+      pc.runs.push_back(runs);
+    }
+    mc.parts.push_back(std::move(pc));
+  };
+  text_part(m.refiner ? model::ModelPart::text_encoder_2 : model::ModelPart::text_encoder, m.text, m.text_2.has_value());
+  if (m.text_2) text_part(model::ModelPart::text_encoder_2, *m.text_2, false);
+  {
+    PartCosts pc;
+    pc.part = model::ModelPart::vae;
+    const model::VaeDecoder dec(m.vae);
+    for (const auto& b : dec.blocks()) {
+      BlockCost bc;
+      bc.name = b.name;
+      bc.kind_name = model::block_kind_name(b.kind);
+      bc.params = vae_block_params(m.vae, b);
+      bc.weight_bytes = static_cast<double>(bc.params) * eb;
+      bc.flops = items * vae_block_flops(m.vae, b, w.latent_h, w.latent_w);
+      bc.seconds = bc.flops / d.flops;
+      pc.blocks.push_back(std::move(bc));
+      pc.runs.push_back(true);
+    }
+    mc.parts.push_back(std::move(pc));
+  }
+  for (const auto& p : mc.parts) {
+    const bool text = p.part != model::ModelPart::vae;
+    for (size_t i = 0; i < p.blocks.size(); ++i) {
+      (text ? mc.text_params : mc.vae_params) += p.blocks[i].params;
+      if (p.runs[i]) (text ? mc.text_flops : mc.vae_flops) += p.blocks[i].flops;
+    }
   }
   mc.text_weight_bytes = static_cast<double>(mc.text_params) * eb;
   mc.text_peak_bytes = text_rows * text_encoder_work_elems(m.text, w.text_len) * eb;
   if (m.text_2)  // one encoder after the other
     mc.text_peak_bytes = std::max(mc.text_peak_bytes, text_rows * text_encoder_work_elems(*m.text_2, w.text_len) * eb);
   mc.text_seconds = mc.text_flops / d.flops;
-  mc.vae_params = vae_decoder_params(m.vae);
-  mc.vae_flops = items * vae_decoder_flops(m.vae, w.latent_h, w.latent_w);
   mc.vae_weight_bytes = static_cast<double>(mc.vae_params) * eb;
   mc.vae_peak_bytes = items * vae_decoder_work_elems(m.vae, w.latent_h, w.latent_w) * eb;
   mc.vae_seconds = mc.vae_flops / d.flops;
-  mc.vae_parts = static_cast<int>(model::VaeDecoder(m.vae).blocks().size());
+  mc.vae_parts = static_cast<int>(mc.parts.back().blocks.size());  // the ring decodes block by block
   return mc;
 }
 

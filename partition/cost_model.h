@@ -23,7 +23,8 @@ struct Workload {
 
 struct BlockCost {
   std::string name;
-  model::UNetBlockKind kind = model::UNetBlockKind::resnet;
+  model::UNetBlockKind kind = model::UNetBlockKind::resnet;  // UNet blocks
+  std::string kind_name{};  // any part's: "resnet", "layer", "attention", ... (model/block_list.h)
   double flops = 0;         // per micro-batch per denoising step (2·MACs), all rows
   double weight_bytes = 0;  // parameters × element_bytes
   double out_bytes = 0;     // hidden state after the block, all rows
@@ -42,10 +43,24 @@ struct SkipTensor {
   double bytes = 0;
 };
 
+// A part's block list with its costs (model/block_list.h): per micro-batch
+// for the text encoders (all rows) and the VAE decoder (all items). `runs`
+// is false for a block a render loads but does not run (SDXL's first text
+// encoder stops before its last layer and final layer norm).
+struct PartCosts {
+  model::ModelPart part = model::ModelPart::text_encoder;
+  std::vector<BlockCost> blocks;
+  std::vector<bool> runs;
+};
+
 struct ModelCosts {
   Workload workload;
   DeviceProfile device;
-  std::vector<BlockCost> blocks;
+  std::vector<BlockCost> blocks;  // the UNet's, per denoising step
+  // Every other part's list, in run order: the text encoder(s), then the VAE
+  // decoder. text_* and vae_* below are their sums (what stage 0 and the last
+  // stage carry); the partitioner and `farm plan` read them from here.
+  std::vector<PartCosts> parts;
   std::vector<std::string> block_names() const;
 
   // The ring's tensors (farm/pipeline/ring_routes.h), payload bytes only —

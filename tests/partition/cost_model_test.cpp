@@ -57,6 +57,38 @@ TEST_P(ParamCounts, EveryBlockMatchesTheCheckpoint) {
   }
   EXPECT_EQ(counted, unet_total) << dir << ": every UNet tensor belongs to exactly one block";
 
+  // Every block of every other part's list holds exactly the tensors under its prefix.
+  const ModelCosts c = estimate_costs(m, Workload{}, device_profile("cpu"));
+  ASSERT_EQ(c.parts.size(), m.text_2 ? 3u : 2u) << dir;
+  for (const auto& part : c.parts) {
+    const std::string folder = dir + "/" + model::part_name(part.part);
+    // Older text encoder files store their keys without "text_model." (the loader takes both).
+    std::vector<std::pair<std::string, int64_t>> stored_tensors;
+    for (const auto& [key, n] : tensor_sizes(folder)) {
+      const bool bare = part.part != model::ModelPart::vae && !starts_with(key, "text_model.") &&
+                        key != "text_projection.weight";
+      stored_tensors.emplace_back(bare ? "text_model." + key : key, n);
+    }
+    int64_t listed = 0, total = 0;
+    for (const auto& [name, n] : stored_tensors)
+      if (name.find("position_ids") == std::string::npos &&
+          (part.part != model::ModelPart::vae || (!starts_with(name, "encoder.") && !starts_with(name, "quant_conv."))))
+        total += n;
+    for (const auto& b : part.blocks) {
+      std::vector<std::string> prefixes{b.name + "."};
+      if (b.kind_name == "input") prefixes = {"post_quant_conv.", "decoder.conv_in."};
+      if (b.kind_name == "output") prefixes = {"decoder.conv_norm_out.", "decoder.conv_out."};
+      int64_t stored = 0;
+      for (const auto& [name, n] : stored_tensors)
+        for (const auto& p : prefixes)
+          if (starts_with(name, p) && name.find("position_ids") == std::string::npos) stored += n;
+      EXPECT_EQ(b.params, stored) << folder << ": " << b.name;
+      listed += stored;
+    }
+    EXPECT_EQ(listed, total) << folder << ": every tensor belongs to exactly one block";
+  }
+
+  if (m.refiner) return;  // its one text encoder is text_encoder_2, listed above
   int64_t text = 0;
   for (const auto& [name, n] : tensor_sizes(dir + "/text_encoder"))
     if (name.find("position_ids") == std::string::npos) text += n;
@@ -78,6 +110,7 @@ INSTANTIATE_TEST_SUITE_P(Checkpoints, ParamCounts,
                          ::testing::Values(std::string(FARM_TEST_DATA) + "/tiny-sd1",
                                            std::string(FARM_TEST_DATA) + "/tiny-sd2",
                                            std::string(FARM_TEST_DATA) + "/tiny-sdxl",
+                                           std::string(FARM_TEST_DATA) + "/tiny-sdxl-refiner",
                                            std::string(FARM_SOURCE_DIR) + "/models/tiny-shapes"));
 
 // Published sizes (and diffusers/transformers models built from the same
