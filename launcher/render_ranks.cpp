@@ -120,6 +120,8 @@ nlohmann::json stats_json(const comm::Transport& t, const pipeline::RingLayout& 
                       {"encode_s", s.encode_s},
                       {"wire_s", s.wire_s},
                       {"unet_passes", s.unet_passes},
+                      {"refiner_unet_s", s.refiner_unet_s},
+                      {"refiner_passes", s.refiner_passes},
                       {"admitted", s.admitted},
                       {"finished", s.finished},
                       {"state_bytes_sent", s.state_bytes_sent},

@@ -3,7 +3,19 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "farm/core/error.h"
+
 namespace farm::launcher {
+
+namespace {
+
+std::string fixed3(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", v);
+  return buf;
+}
+
+}  // namespace
 
 void print_summary(const std::vector<nlohmann::json>& ranks, double secs, size_t images) {
   std::fprintf(stderr, "farm: %zu images in %.1f s (%.3f images/s)\n", images, secs,
@@ -16,12 +28,19 @@ void print_summary(const std::vector<nlohmann::json>& ranks, double secs, size_t
     const double passes = std::max<double>(1, r["unet_passes"].get<double>());
     const std::string blocks =
         range(r["blocks"]) + (r.contains("refiner_blocks") ? ", refiner blocks " + range(r["refiner_blocks"]) : "");
+    // With a refiner, the base's and the refiner's passes apart.
+    const double ref_passes = r.value("refiner_passes", 0.0), ref_s = r.value("refiner_unet_s", 0.0);
+    std::string unet = cat("UNet ", r["unet_passes"].get<double>() > ref_passes
+                                        ? fixed3((r["unet_s"].get<double>() - ref_s) / std::max(1.0, passes - ref_passes))
+                                        : std::string("-"), " s/pass");
+    if (r.contains("refiner_blocks"))
+      unet += cat(", refiner ", ref_passes > 0 ? fixed3(ref_s / ref_passes) : std::string("-"), " s/pass");
     std::fprintf(stderr,
-                 "  rank %d (%s) pipeline %d stage %d blocks %s: busy %.0f%%, UNet %.3f s/pass, text %.2f s, VAE "
+                 "  rank %d (%s) pipeline %d stage %d blocks %s: busy %.0f%%, %s, text %.2f s, VAE "
                  "%.2f s, sent %.1f MB, weights %.1f MB loaded in %.1f s\n",
                  r["rank"].get<int>(), r["host"].get<std::string>().c_str(), r["pipeline"].get<int>(),
                  r["stage"].get<int>(), blocks.c_str(),
-                 secs > 0 ? 100.0 * r["busy_s"].get<double>() / secs : 0.0, r["unet_s"].get<double>() / passes,
+                 secs > 0 ? 100.0 * r["busy_s"].get<double>() / secs : 0.0, unet.c_str(),
                  r["text_s"].get<double>(), r["vae_s"].get<double>(), r["bytes_sent"].get<double>() / 1e6,
                  r["weight_bytes"].get<double>() / 1e6, r["load_s"].get<double>());
   }

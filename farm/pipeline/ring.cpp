@@ -320,6 +320,7 @@ void RingStage::run_blocks(RingState s) {
   if (stats.trace) busy_what_ = {"unet", s.id, s.step};
   progress_[s.id] = BatchProgress{s.id, s.step, s.steps, static_cast<int>(s.items.size())};
   const kernels::DeviceCounters before = be_.counters();
+  const double t_pass = now_s();
   {
     Timed t(stats.unet_s);
     // The LoRAs patch the base's layers; a refiner step runs none of them.
@@ -331,6 +332,7 @@ void RingStage::run_blocks(RingState s) {
     if (last()) s.unet.h = be_.to_host(s.unet.h);
   }
   count_pass(be_.counters() - before);
+  if (s.refined) stats.refiner_unet_s += now_s() - t_pass, ++stats.refiner_passes;
   if (!last() && s.step == s.steps - 1) first_done_ = true;
   // Its last pass through stage 0 frees the micro-batch's slot.
   if (first() && s.step == s.steps - 1) --in_flight_;

@@ -66,6 +66,8 @@ struct StateTransfer {
 struct RingStats {
   double busy_s = 0, text_s = 0, unet_s = 0, vae_s = 0, encode_s = 0, wire_s = 0;
   int64_t unet_passes = 0, admitted = 0, finished = 0;
+  double refiner_unet_s = 0;  // of unet_s: the refiner's passes (refiner_passes of unet_passes)
+  int64_t refiner_passes = 0;
   int64_t state_bytes_sent = 0, states_sent = 0;  // micro-batch state messages (no control, no PNGs)
   int64_t tensor_bytes_sent = 0;  // their tensor payload only: what the cost model counts (ring_routes.h)
   int64_t link_bytes_sent = 0;    // of which GPU to GPU (NCCL), never through the host
