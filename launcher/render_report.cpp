@@ -30,11 +30,14 @@ void print_summary(const std::vector<nlohmann::json>& ranks, double secs, size_t
         range(r["blocks"]) + (r.contains("refiner_blocks") ? ", refiner blocks " + range(r["refiner_blocks"]) : "");
     // With a refiner, the base's and the refiner's passes apart.
     const double ref_passes = r.value("refiner_passes", 0.0), ref_s = r.value("refiner_unet_s", 0.0);
-    std::string unet = cat("UNet ", r["unet_passes"].get<double>() > ref_passes
+    // A stage with no blocks of a model only passes that model's steps on: "-".
+    const auto holds = [](const nlohmann::json& b) { return b[0].get<int>() != b[1].get<int>(); };
+    std::string unet = cat("UNet ", holds(r["blocks"]) && r["unet_passes"].get<double>() > ref_passes
                                         ? fixed3((r["unet_s"].get<double>() - ref_s) / std::max(1.0, passes - ref_passes))
                                         : std::string("-"), " s/pass");
     if (r.contains("refiner_blocks"))
-      unet += cat(", refiner ", ref_passes > 0 ? fixed3(ref_s / ref_passes) : std::string("-"), " s/pass");
+      unet += cat(", refiner ", holds(r["refiner_blocks"]) && ref_passes > 0 ? fixed3(ref_s / ref_passes)
+                                                                             : std::string("-"), " s/pass");
     std::fprintf(stderr,
                  "  rank %d (%s) pipeline %d stage %d blocks %s: busy %.0f%%, %s, text %.2f s, VAE "
                  "%.2f s, sent %.1f MB, weights %.1f MB loaded in %.1f s\n",
