@@ -11,6 +11,7 @@
 #include "launcher/plan_calibration.h"
 #include "partition/block_costs.h"
 #include "partition/partitioner.h"
+#include "partition/refiner_plan.h"
 
 namespace farm::launcher {
 
@@ -24,6 +25,9 @@ struct PlanFlags {
   int ranks = 0, batch = 1, steps = 20, stages = 0, pipelines = 0, window = 0;
   double guidance = 7.5, memory_cap_gb = 0;
   bool calibrate = false;
+  std::string refiner;  // an SDXL refiner's folder: place both models in one ring
+  int refiner_stages = -1;  // -1: show every R; else R (0: shared)
+  double refiner_switch = 0.8;
 };
 
 double mb(double bytes) { return bytes / 1e6; }
@@ -184,6 +188,52 @@ void print_cuts(const ModelCosts& c, const Plan& p) {
               once, mb(once / w.steps), w.steps);
 }
 
+// Both models in one ring (partition/refiner_plan.h): every R of the chosen
+// P x S side by side, then the chosen R's stages.
+void print_refiner(const PlanFlags& f, const ModelCosts& base, const partition::Workload& w, const Plan& chosen) {
+  const partition::ModelShape rs = partition::ModelShape::from_folder(f.refiner);
+  if (!rs.refiner) fail("--refiner ", f.refiner, ": not an SDXL refiner (model_index.json requires_aesthetics_score)");
+  if (!(f.refiner_switch > 0 && f.refiner_switch < 1))
+    fail("--refiner-switch ", f.refiner_switch, ": expected a fraction strictly between 0 and 1");
+  const ModelCosts rc = partition::estimate_costs(rs, w, base.device);
+  const int P = chosen.pipelines, S = chosen.stages;
+  const int bs = static_cast<int>(std::lround(f.refiner_switch * w.steps)), ref_steps = w.steps - bs;
+  partition::PlanOptions o;
+  o.memory_cap_bytes = f.memory_cap_gb * 1e9;
+  o.window = f.window;
+  int64_t params = 0;
+  for (const auto& b : rc.blocks) params += b.params;
+  std::printf("\nrefiner  %s: %zu UNet blocks, %.1f M UNet / %.1f M text encoder parameters; switch %.2f: %d base + %d "
+              "refiner steps\n", f.refiner.c_str(), rc.blocks.size(), params / 1e6, rc.text_params / 1e6,
+              f.refiner_switch, bs, ref_steps);
+  std::printf("  %-28s %10s %22s %16s\n", "placement (R refiner stages)", "images/s", "slowest stage s/batch",
+              "fullest rank MB");
+  int best = 0;
+  double best_ips = -1;
+  std::vector<partition::RefinerPlan> all;
+  for (int R = 0; R < S; ++R) {
+    all.push_back(partition::place_with_refiner(base, rc, P, S, R, bs, ref_steps, o));
+    const auto& r = all.back();
+    const double slowest = *std::max_element(r.stage_s.begin(), r.stage_s.end());
+    const double fullest = *std::max_element(r.stage_memory_bytes.begin(), r.stage_memory_bytes.end());
+    std::printf("  %-28s %10.3f %22.3f %16.1f\n", R == 0 ? "R = 0 (shared)" : cat("R = ", R, " (apart)").c_str(),
+                r.images_per_s, slowest, mb(fullest));
+    if (r.images_per_s > best_ips) best_ips = r.images_per_s, best = R;
+  }
+  const int R = f.refiner_stages >= 0 ? f.refiner_stages : best;
+  if (R >= S) fail("--refiner-stages ", R, ": expected 0 to ", S - 1, " of the ", S, " stages");
+  const auto& r = all[static_cast<size_t>(R)];
+  std::printf("  %s R = %d (--refiner-stages %d):\n", f.refiner_stages >= 0 ? "given" : "best", R, R);
+  const auto range = [](const std::vector<partition::BlockCost>& b, std::pair<size_t, size_t> x) {
+    return x.first == x.second ? std::string("-")
+                               : cat(x.first, "-", x.second - 1, " (", b[x.first].name, " .. ", b[x.second - 1].name, ")");
+  };
+  for (int s = 0; s < S; ++s)
+    std::printf("  stage %d: base %s, refiner %s; %.1f MB, %.3f s per micro-batch\n", s,
+                range(base.blocks, r.base_ranges[s]).c_str(), range(rc.blocks, r.refiner_ranges[s]).c_str(),
+                mb(r.stage_memory_bytes[s]), r.stage_s[s]);
+}
+
 void print_layouts(const std::vector<Plan>& plans, const Plan& chosen) {
   std::printf("\nlayouts  (all pipelines x stages of the ranks that fit; best first)\n");
   std::printf("  %-9s %10s %12s %9s %16s\n", "P x S", "images/s", "step ms", "bubble%", "fullest rank MB");
@@ -266,6 +316,7 @@ int run_plan(PlanFlags f) {  // a copy: an empty --size is filled in
     }
   }
   print_layouts(plans, chosen);
+  if (!f.refiner.empty()) print_refiner(f, c, w, chosen);
 
   if (!f.json.empty()) {
     std::ofstream out(f.json);
@@ -295,6 +346,12 @@ std::function<int()> add_plan_command(CLI::App& app) {
   cmd->add_option("--window", f->window, "micro-batches in flight per pipeline (default: stages + 1)");
   cmd->add_option("--json", f->json, "write the chosen plan to this JSON file");
   cmd->add_flag("--calibrate", f->calibrate, "load the weights and time every block on this CPU (--device cpu)");
+  cmd->add_option("--refiner", f->refiner, "an SDXL refiner folder (configs are enough, e.g. configs/sdxl-refiner): "
+                  "place it and the base in one ring on the chosen pipelines x stages");
+  cmd->add_option("--refiner-stages", f->refiner_stages,
+                  "with --refiner: R stages hold the refiner, the first S - R the base (0: both on every stage; "
+                  "default: the best R)");
+  cmd->add_option("--refiner-switch", f->refiner_switch, "with --refiner: the fraction of steps the base runs (0.8)");
   return [f] { return run_plan(*f); };
 }
 

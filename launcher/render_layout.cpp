@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -10,6 +11,7 @@
 #include "partition/cost_model.h"
 #include "partition/model_shape.h"
 #include "partition/partitioner.h"
+#include "partition/refiner_plan.h"
 
 #include <algorithm>
 
@@ -57,9 +59,9 @@ partition::DeviceProfile device_of(const LayoutRequest& req) {
   return device;
 }
 
-// The refiner's ranges: spread over the base's P x S (each stage a share of
-// both models), or with --refiner-stages R the base re-planned on the first
-// S - R stages and the refiner on the last R.
+// The refiner's ranges (partition/refiner_plan.h): spread over the base's
+// P x S, or with --refiner-stages R the base re-planned on the first S - R
+// stages and the refiner on the last R.
 void place_refiner(pipeline::RingLayout& layout, const partition::ModelCosts& base_costs, const LayoutRequest& req,
                    const JobItem& first) {
   const auto shape = partition::ModelShape::from_folder(req.refiner_dir);
@@ -68,31 +70,12 @@ void place_refiner(pipeline::RingLayout& layout, const partition::ModelCosts& ba
   const auto costs = partition::estimate_costs(shape, workload_of(shape, req, first), device_of(req));
   partition::PlanOptions o;
   o.window = req.window;
-  const int P = layout.pipelines, S = layout.stages, R = req.refiner_stages;
-  const auto add_memory = [&](const partition::Plan& p, int from) {
-    for (size_t s = 0; s < p.stage.size(); ++s) layout.stage_memory_bytes.at(from + s) += p.stage[s].memory_bytes;
-  };
-  if (R == 0) {
-    if (S > static_cast<int>(shape.blocks.size())) fail("--stages ", S, ": the refiner's UNet has only ",
-                                                       shape.blocks.size(), " blocks");
-    const partition::Plan p = partition::partition(costs, P, S, o);
-    for (const auto& st : p.stage) layout.refiner_ranges.emplace_back(st.begin, st.end);
-    add_memory(p, 0);
-    return;
-  }
-  if (R < 0 || R >= S)
-    fail("--refiner-stages ", R, ": expected 1 to ", S - 1, " of the ", S, " stages per pipeline (the rest hold the ",
-         "base); give --stages");
-  const partition::Plan b = partition::partition(base_costs, P, S - R, o), r = partition::partition(costs, P, R, o);
-  const size_t nb = base_costs.blocks.size();
-  layout.ranges.clear();
-  layout.stage_memory_bytes.assign(static_cast<size_t>(S), 0.0);
-  for (const auto& st : b.stage) layout.ranges.emplace_back(st.begin, st.end);
-  for (int s = 0; s < R; ++s) layout.ranges.emplace_back(nb, nb);
-  for (int s = 0; s < S - R; ++s) layout.refiner_ranges.emplace_back(0, 0);
-  for (const auto& st : r.stage) layout.refiner_ranges.emplace_back(st.begin, st.end);
-  add_memory(b, 0);
-  add_memory(r, S - R);
+  const int base_steps = static_cast<int>(std::lround(first.refiner_switch * first.steps));
+  const auto r = partition::place_with_refiner(base_costs, costs, layout.pipelines, layout.stages, req.refiner_stages,
+                                               base_steps, first.steps - base_steps, o);
+  layout.ranges = r.base_ranges;
+  layout.refiner_ranges = r.refiner_ranges;
+  layout.stage_memory_bytes = r.stage_memory_bytes;
 }
 
 std::string blocks_text(const std::vector<model::UNetBlockDesc>& blocks, std::pair<size_t, size_t> r) {
