@@ -8,6 +8,9 @@ namespace farm::partition {
 
 RefinerPlan place_with_refiner(const ModelCosts& base, const ModelCosts& refiner, int P, int S, int R, int base_steps,
                                int refiner_steps, const PlanOptions& o) {
+  if (R > 0 && S < 2)
+    fail("--refiner-stages ", R, ": a pipeline of 1 stage holds both models; base and refiner apart need at least ",
+         R + 1, " stages per pipeline (--stages, and that many ranks per pipeline)");
   if (R < 0 || (R > 0 && R >= S))
     fail("--refiner-stages ", R, ": expected 0 (both models on every stage) or 1 to ", S - 1, " of the ", S,
          " stages per pipeline (the rest hold the base)");
