@@ -15,6 +15,7 @@
 #include "farm/rng/torch_generator.h"
 #include "tests/support/compare.h"
 #include "tests/support/reference_json.h"
+#include "tests/support/reference_request.h"
 
 using namespace farm;
 using farm::testing::expect_close;
@@ -36,21 +37,7 @@ ModelCache& cache() {
   return c;
 }
 
-pipeline::Txt2ImgRequest request_of(const nlohmann::json& c) {
-  pipeline::Txt2ImgRequest r;
-  r.prompt = c.at("prompt").get<std::string>();
-  r.negative_prompt = c.at("negative_prompt").is_null() ? "" : c.at("negative_prompt").get<std::string>();
-  r.seed = c.at("seed").get<uint64_t>();
-  r.steps = c.at("steps").get<int>();
-  r.guidance = c.at("guidance").get<float>();
-  r.width = c.at("width").get<int>();
-  r.height = c.at("height").get<int>();
-  r.sampler = c.at("sampler").get<std::string>();
-  for (const auto& [key, v] : {std::pair{"original_size", &r.original_size},
-                               {"crops_coords_top_left", &r.crops_coords_top_left}, {"target_size", &r.target_size}})
-    if (c.contains(key)) *v = {c.at(key).at(0).get<int>(), c.at(key).at(1).get<int>()};
-  return r;
-}
+pipeline::Txt2ImgRequest request_of(const nlohmann::json& c) { return farm::testing::reference_request(c); }
 
 struct PipeCase {
   std::string model;

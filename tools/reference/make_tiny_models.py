@@ -379,27 +379,46 @@ def build_folder(spec, out, vocab_dir):
     return out
 
 
+def seeded(make, seed, gen):
+    """A module drawn from torch.manual_seed(seed), its constant parameters perturbed from gen."""
+    torch.manual_seed(seed)
+    m = make().eval()
+    perturb_constant_params(m, gen)
+    return m
+
+
+def check_second_encoder(out, te2, tok2):
+    """text_encoder_2 and tokenizer_2 read back from the folder as they were built."""
+    from transformers import CLIPTextModelWithProjection, CLIPTokenizer
+    te2b = CLIPTextModelWithProjection.from_pretrained(os.path.join(out, "text_encoder_2"))
+    want, got = te2.state_dict(), te2b.state_dict()
+    assert want.keys() == got.keys() and all(torch.equal(want[k], got[k]) for k in want)
+    tok2b = CLIPTokenizer.from_pretrained(os.path.join(out, "tokenizer_2"))
+    probe = ["a photo of a cat", "", "A Red Circle, on the LEFT!!", "naïve café — 3.5"]
+    kw = dict(padding="max_length", max_length=77, truncation=True)
+    assert tok2b(probe, **kw).input_ids == tok2(probe, **kw).input_ids
+    assert tok2b.pad_token == tok2.pad_token
+
+
+def make_public(out):
+    for root, _, files in os.walk(out):  # safetensors writes 0600
+        for fn in files:
+            os.chmod(os.path.join(root, fn), 0o644)
+
+
 def build_sdxl_folder(spec, out, vocab_dir):
     """Random-weight SDXL base folder: text_encoder (CLIPTextModel) + text_encoder_2
     (CLIPTextModelWithProjection), tokenizer + tokenizer_2 (pad '!', as SDXL's), both in the
     vocab.json + merges.txt layout (1.4 MB against tokenizer.json's 3.6 MB)."""
     from diffusers import AutoencoderKL, StableDiffusionXLPipeline, UNet2DConditionModel
     import diffusers
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     gen = torch.Generator().manual_seed(1000 + spec["seed"])
-    torch.manual_seed(spec["seed"])
-    unet = UNet2DConditionModel(**spec["unet"]).eval()
-    perturb_constant_params(unet, gen)
-    torch.manual_seed(spec["seed"] + 10)
-    te1 = CLIPTextModel(CLIPTextConfig(**spec["text"])).eval()
-    perturb_constant_params(te1, gen)
-    torch.manual_seed(spec["seed"] + 15)
-    te2 = CLIPTextModelWithProjection(CLIPTextConfig(**spec["text_2"])).eval()
-    perturb_constant_params(te2, gen)
-    torch.manual_seed(spec["seed"] + 20)
-    vae = AutoencoderKL(**spec["vae"]).eval()
-    perturb_constant_params(vae, gen)
+    unet = seeded(lambda: UNet2DConditionModel(**spec["unet"]), spec["seed"], gen)
+    te1 = seeded(lambda: CLIPTextModel(CLIPTextConfig(**spec["text"])), spec["seed"] + 10, gen)
+    te2 = seeded(lambda: CLIPTextModelWithProjection(CLIPTextConfig(**spec["text_2"])), spec["seed"] + 15, gen)
+    vae = seeded(lambda: AutoencoderKL(**spec["vae"]), spec["seed"] + 20, gen)
 
     sched_cfg = dict(spec["scheduler"])
     scheduler = getattr(diffusers, sched_cfg.pop("_class_name")).from_config(sched_cfg)
@@ -421,17 +440,8 @@ def build_sdxl_folder(spec, out, vocab_dir):
     fix_tokenizer_folder(os.path.join(out, "tokenizer_2"), vocab_dir, spec["pad_token_2"])
     prefix_text_encoder_keys(os.path.join(out, "text_encoder", "model.safetensors"))
     check_reload(out, te1, tok1)
-    te2b = CLIPTextModelWithProjection.from_pretrained(os.path.join(out, "text_encoder_2"))
-    want, got = te2.state_dict(), te2b.state_dict()
-    assert want.keys() == got.keys() and all(torch.equal(want[k], got[k]) for k in want)
-    tok2b = CLIPTokenizer.from_pretrained(os.path.join(out, "tokenizer_2"))
-    probe = ["a photo of a cat", "", "A Red Circle, on the LEFT!!", "naïve café — 3.5"]
-    kw = dict(padding="max_length", max_length=77, truncation=True)
-    assert tok2b(probe, **kw).input_ids == tok2(probe, **kw).input_ids
-    assert tok2b.pad_token == "!"
-    for root, _, files in os.walk(out):
-        for fn in files:
-            os.chmod(os.path.join(root, fn), 0o644)
+    check_second_encoder(out, te2, tok2)
+    make_public(out)
     return out
 
 
@@ -441,18 +451,12 @@ def build_refiner_folder(spec, out, vocab_dir):
     false."""
     from diffusers import AutoencoderKL, StableDiffusionXLImg2ImgPipeline, UNet2DConditionModel
     import diffusers
-    from transformers import CLIPTextConfig, CLIPTextModelWithProjection, CLIPTokenizer
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection
 
     gen = torch.Generator().manual_seed(1000 + spec["seed"])
-    torch.manual_seed(spec["seed"])
-    unet = UNet2DConditionModel(**spec["unet"]).eval()
-    perturb_constant_params(unet, gen)
-    torch.manual_seed(spec["seed"] + 15)
-    te2 = CLIPTextModelWithProjection(CLIPTextConfig(**spec["text_2"])).eval()
-    perturb_constant_params(te2, gen)
-    torch.manual_seed(spec["seed"] + 20)
-    vae = AutoencoderKL(**spec["vae"]).eval()
-    perturb_constant_params(vae, gen)
+    unet = seeded(lambda: UNet2DConditionModel(**spec["unet"]), spec["seed"], gen)
+    te2 = seeded(lambda: CLIPTextModelWithProjection(CLIPTextConfig(**spec["text_2"])), spec["seed"] + 15, gen)
+    vae = seeded(lambda: AutoencoderKL(**spec["vae"]), spec["seed"] + 20, gen)
     sched_cfg = dict(spec["scheduler"])
     scheduler = getattr(diffusers, sched_cfg.pop("_class_name")).from_config(sched_cfg)
     tok2 = make_tokenizer(vocab_dir, spec["pad_token_2"], out)
@@ -466,16 +470,8 @@ def build_refiner_folder(spec, out, vocab_dir):
     pipe.save_pretrained(out, safe_serialization=True)
     write_scheduler_config(out, spec)
     fix_tokenizer_folder(os.path.join(out, "tokenizer_2"), vocab_dir, spec["pad_token_2"])
-    te2b = CLIPTextModelWithProjection.from_pretrained(os.path.join(out, "text_encoder_2"))
-    want, got = te2.state_dict(), te2b.state_dict()
-    assert want.keys() == got.keys() and all(torch.equal(want[k], got[k]) for k in want)
-    tok2b = CLIPTokenizer.from_pretrained(os.path.join(out, "tokenizer_2"))
-    probe = ["a photo of a cat", "", "A Red Circle, on the LEFT!!"]
-    kw = dict(padding="max_length", max_length=77, truncation=True)
-    assert tok2b(probe, **kw).input_ids == tok2(probe, **kw).input_ids
-    for root, _, files in os.walk(out):
-        for fn in files:
-            os.chmod(os.path.join(root, fn), 0o644)
+    check_second_encoder(out, te2, tok2)
+    make_public(out)
     return out
 
 
