@@ -10,21 +10,6 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
-// torch.linspace(start, end, n, dtype=float32) as ATen's CPU kernel computes
-// it on x86 builds with FMA (AVX2/AVX512 dispatch; GCC fuses the a + s*i).
-std::vector<float> torch_linspace_f32(double start_d, double end_d, int n) {
-  const float start = static_cast<float>(start_d);
-  const float end = static_cast<float>(end_d);
-  const float step = (end - start) / static_cast<float>(n - 1);
-  const int halfway = n / 2;
-  std::vector<float> out(n);
-  for (int i = 0; i < n; ++i) {
-    out[i] = i < halfway ? std::fma(step, static_cast<float>(i), start)
-                         : std::fma(-step, static_cast<float>(n - i - 1), end);
-  }
-  return out;
-}
-
 // diffusers' betas_for_alpha_bar (cosine), in Python doubles.
 std::vector<float> cosine_betas(int n) {
   auto alpha_bar = [](double t) {
@@ -41,6 +26,23 @@ std::vector<float> cosine_betas(int n) {
 }
 
 }  // namespace
+
+// torch.linspace(start, end, n, dtype=float32) as ATen's CPU kernel computes
+// it on x86 builds with FMA (AVX2/AVX512 dispatch; GCC fuses the a + s*i).
+std::vector<float> torch_linspace_f32(double start_d, double end_d, int n) {
+  const float start = static_cast<float>(start_d);
+  const float end = static_cast<float>(end_d);
+  if (n == 1) return {start};
+  const float step = (end - start) / static_cast<float>(n - 1);
+  const int halfway = n / 2;
+  std::vector<float> out(n);
+  for (int i = 0; i < n; ++i) {
+    out[i] = i < halfway ? std::fma(step, static_cast<float>(i), start)
+                         : std::fma(-step, static_cast<float>(n - i - 1), end);
+  }
+  return out;
+}
+
 
 std::vector<float> alphas_cumprod(const SchedulerConfig& cfg) {
   const int n = cfg.num_train_timesteps;

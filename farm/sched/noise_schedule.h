@@ -20,6 +20,9 @@ std::vector<float> train_sigmas(const std::vector<float>& alphas_cumprod);
 
 // Python's np.arange(start, stop, step) for float64 (length and fill rule).
 std::vector<double> np_arange(double start, double stop, double step);
+// torch.linspace(start, end, n, dtype=float32) as ATen's CPU kernel computes
+// it on x86 builds with FMA (the step in float, fused multiply-adds).
+std::vector<float> torch_linspace_f32(double start, double end, int n);
 // np.linspace(start, stop, num) for float64 with endpoint.
 std::vector<double> np_linspace(double start, double stop, int64_t num);
 // np.round: half to even.
