@@ -8,6 +8,7 @@
 #include "farm/model/clip_text.h"
 #include "farm/model/unet_config.h"
 #include "farm/model/vae_decoder.h"
+#include "farm/sched/flow_euler.h"
 #include "farm/sched/scheduler_config.h"
 #include "fuzz/fuzz_support.h"
 
@@ -47,6 +48,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   expect_farm_errors_only([&] {
     farm::sched::SchedulerConfig::from_json_text(std::string(reinterpret_cast<const char*>(data), size),
                                                  "scheduler_config.json");
+  });
+  expect_farm_errors_only([&] {  // a flow-matching model's: whatever it accepts, the sampler can run
+    const auto c = farm::sched::FlowMatchConfig::from_json_text(
+        std::string(reinterpret_cast<const char*>(data), size), "scheduler_config.json");
+    const auto s = farm::sched::make_flow_euler(c, 8, 4096);
+    for (float v : s->sigmas()) check(v >= 0 && v <= 1.0f + 1e-6f, "flow sigmas stay in [0, 1]");
   });
   return 0;
 }

@@ -52,7 +52,12 @@ std::unique_ptr<Sampler> make_flow_euler(const FlowMatchConfig& c, int steps, in
     fail("flow_euler: time_shift_type '", c.time_shift_type, "' is not exponential or linear");
   if (c.use_dynamic_shifting && (c.max_image_seq_len == c.base_image_seq_len || image_seq_len <= 0))
     fail("flow_euler: dynamic shifting needs the image's token count and distinct base/max_image_seq_len");
-  return std::make_unique<FlowEulerSampler>(c, steps, image_seq_len);
+  auto s = std::make_unique<FlowEulerSampler>(c, steps, image_seq_len);
+  for (float v : s->sigmas())  // a shift so large its exponential overflows, a schedule leaving [0, 1]
+    if (!(v >= 0.0f && v <= 1.0f + 1e-6f))
+      fail("flow_euler: the shifted schedule leaves [0, 1] (sigma ", v, "; shift ", c.shift,
+           c.use_dynamic_shifting ? cat(", mu ", flow_shift_mu(c, image_seq_len)) : "", ")");
+  return s;
 }
 
 }  // namespace farm::sched

@@ -24,6 +24,12 @@ struct FlowMatchConfig {
   double base_shift = 0.5, max_shift = 1.15;
   int64_t base_image_seq_len = 256, max_image_seq_len = 4096;
   std::string time_shift_type = "exponential";  // or "linear"
+
+  // A FlowMatchEulerDiscreteScheduler scheduler_config.json; keys it lacks
+  // take that class's defaults. Throws farm::Error naming the file and field
+  // for wrong types, bad values and options farm does not implement.
+  static FlowMatchConfig from_json_file(const std::string& path);
+  static FlowMatchConfig from_json_text(const std::string& text, const std::string& source);
 };
 
 // diffusers' calculate_shift: mu linear in the image's token count, through

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "farm/core/error.h"
+#include "farm/sched/flow_euler.h"
 
 namespace farm::sched {
 namespace {
@@ -182,6 +183,51 @@ SchedulerConfig SchedulerConfig::from_json_text(const std::string& text, const s
 }
 
 SchedulerConfig SchedulerConfig::from_json_file(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) fail("scheduler config ", path, ": cannot open file");
+  std::stringstream s;
+  s << f.rdbuf();
+  return from_json_text(s.str(), path);
+}
+
+FlowMatchConfig FlowMatchConfig::from_json_text(const std::string& text, const std::string& source) {
+  json j;
+  try {
+    j = json::parse(quote_python_specials(text));
+  } catch (const json::exception& e) {
+    fail("scheduler config ", source, ": not valid JSON (", e.what(), ")");
+  }
+  if (!j.is_object()) fail("scheduler config ", source, ": expected a JSON object");
+  Reader r(j, source);
+  std::string cls = "FlowMatchEulerDiscreteScheduler";
+  r.read_choice("_class_name", cls, {"FlowMatchEulerDiscreteScheduler"}, " (a flow-matching model's scheduler)");
+  FlowMatchConfig c;
+  r.read("num_train_timesteps", c.num_train_timesteps);
+  if (c.num_train_timesteps < 2 || c.num_train_timesteps > 100000) r.bad("num_train_timesteps", "an integer in [2, 100000]");
+  r.read("shift", c.shift);
+  if (!(c.shift > 0 && c.shift < 1000)) r.bad("shift", "a positive number");
+  std::optional<bool> dynamic;
+  r.read("use_dynamic_shifting", dynamic);
+  c.use_dynamic_shifting = dynamic.value_or(false);
+  r.read("base_shift", c.base_shift);
+  r.read("max_shift", c.max_shift);
+  int base_len = static_cast<int>(c.base_image_seq_len), max_len = static_cast<int>(c.max_image_seq_len);
+  r.read("base_image_seq_len", base_len);
+  r.read("max_image_seq_len", max_len);
+  if (base_len < 1) r.bad("base_image_seq_len", "a positive integer");
+  if (max_len <= base_len) r.bad("max_image_seq_len", "an integer above base_image_seq_len");
+  c.base_image_seq_len = base_len, c.max_image_seq_len = max_len;
+  r.read_choice("time_shift_type", c.time_shift_type, {"exponential", "linear"});
+  r.require_bool("invert_sigmas", false);
+  r.require_bool("stochastic_sampling", false);
+  r.require_bool("use_karras_sigmas", false);
+  r.require_bool("use_exponential_sigmas", false);
+  r.require_bool("use_beta_sigmas", false);
+  if (r.get("shift_terminal")) r.bad("shift_terminal", "null (stretching to a terminal sigma is not supported by farm)");
+  return c;
+}
+
+FlowMatchConfig FlowMatchConfig::from_json_file(const std::string& path) {
   std::ifstream f(path);
   if (!f) fail("scheduler config ", path, ": cannot open file");
   std::stringstream s;

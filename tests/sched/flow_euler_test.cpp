@@ -76,9 +76,62 @@ TEST(FlowEuler, BadConfigsAreClearErrors) {
   c.time_shift_type = "exponential";
   c.use_dynamic_shifting = true;
   EXPECT_THROW(make_flow_euler(c, 8, 0), Error);  // no image token count
+  c.max_shift = 1e6;  // e^mu overflows: the schedule is not a schedule
+  EXPECT_THROW(make_flow_euler(c, 8, 4096), Error);
   c.shift = 0;
   c.use_dynamic_shifting = false;
   EXPECT_THROW(make_flow_euler(c, 8, 0), Error);
+}
+
+}  // namespace
+}  // namespace farm::sched
+
+namespace farm::sched {
+namespace {
+
+// Z-Image-Turbo's scheduler_config.json (as ../shared/notes/z-image.md quotes it) and diffusers' defaults.
+TEST(FlowMatchConfig, ReadsZImageTurbosConfigAndDefaults) {
+  const auto c = FlowMatchConfig::from_json_text(
+      R"({"_class_name": "FlowMatchEulerDiscreteScheduler", "_diffusers_version": "0.36.0",
+          "num_train_timesteps": 1000, "shift": 3.0, "use_dynamic_shifting": false})", "zimage.json");
+  EXPECT_EQ(c.num_train_timesteps, 1000);
+  EXPECT_EQ(c.shift, 3.0);
+  EXPECT_FALSE(c.use_dynamic_shifting);
+  EXPECT_EQ(c.base_image_seq_len, 256);
+  EXPECT_EQ(c.max_image_seq_len, 4096);
+  EXPECT_EQ(c.time_shift_type, "exponential");
+  const auto d = FlowMatchConfig::from_json_text(
+      R"({"use_dynamic_shifting": true, "base_shift": 0.5, "max_shift": 1.15, "time_shift_type": "linear",
+          "shift_terminal": null, "invert_sigmas": false})", "flux.json");
+  EXPECT_TRUE(d.use_dynamic_shifting);
+  EXPECT_EQ(d.time_shift_type, "linear");
+}
+
+TEST(FlowMatchConfig, ErrorsNameTheFileAndField) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"_class_name": "EulerDiscreteScheduler"})", "'_class_name'"},
+      {R"({"shift": -1})", "'shift'"},
+      {R"({"shift": "3"})", "'shift'"},
+      {R"({"use_dynamic_shifting": 1})", "'use_dynamic_shifting'"},
+      {R"({"time_shift_type": "cubic"})", "'time_shift_type'"},
+      {R"({"stochastic_sampling": true})", "'stochastic_sampling'"},
+      {R"({"invert_sigmas": true})", "'invert_sigmas'"},
+      {R"({"shift_terminal": 0.02})", "'shift_terminal'"},
+      {R"({"use_karras_sigmas": true})", "'use_karras_sigmas'"},
+      {R"({"base_image_seq_len": 4096, "max_image_seq_len": 256})", "'max_image_seq_len'"},
+      {R"([1, 2])", "expected a JSON object"},
+      {R"({"shift": )", "not valid JSON"},
+  };
+  for (const auto& [text, want] : cases) {
+    try {
+      FlowMatchConfig::from_json_text(text, "sched.json");
+      ADD_FAILURE() << text;
+    } catch (const Error& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find("sched.json"), std::string::npos) << m;
+      EXPECT_NE(m.find(want), std::string::npos) << text << " -> " << m;
+    }
+  }
 }
 
 }  // namespace
