@@ -2,14 +2,19 @@
 // UTF-8, control characters, added tokens typed literally, very long words.
 // Both shipped special-token sets run: SD 1.x pads with <|endoftext|>, SD 2.x
 // with "!", which is then an added token that splits words. Then the same
-// bytes as an A1111-syntax prompt: parsed and cut into 77-id chunks.
+// bytes as an A1111-syntax prompt: parsed and cut into 77-id chunks. Then
+// Qwen2's tokenizer (Z-Image's): its pre-tokenizer's words concatenate back
+// to the text, and the templated ids stop at max_length.
 #include <cstdint>
 #include <memory>
 #include <string_view>
 
 #include "farm/core/error.h"
+#include "farm/coord/utf8.h"
 #include "farm/text/clip_tokenizer.h"
 #include "farm/text/prompt_chunks.h"
+#include "farm/text/qwen_pretokenizer.h"
+#include "farm/text/qwen_tokenizer.h"
 #include "fuzz/fuzz_support.h"
 
 namespace {
@@ -37,6 +42,20 @@ void check_ids(const farm::text::ClipTokenizer& tok, std::string_view text) {
   for (int k = 0; k < c.count; ++k) check(c.ids[L * static_cast<size_t>(k)] == tok.bos_id(), "each chunk starts with BOS");
 }
 
+void check_qwen(const farm::text::QwenTokenizer& tok, std::string_view text) {
+  using farm::fuzz::check;
+  std::string joined;
+  for (const std::string& w : farm::text::qwen_pretokenize(text)) {
+    check(!w.empty(), "no empty word");
+    joined += w;
+  }
+  if (!farm::utf8::first_invalid_byte(text)) check(joined == text, "the words concatenate back to valid text");
+  const std::vector<int64_t> ids = tok.encode_prompt(text);
+  check(!ids.empty() && ids.size() <= static_cast<size_t>(tok.max_length()), "1..max_length ids");
+  check(ids.front() == tok.find("<|im_start|>"), "the template opens the ids");
+  for (int64_t id : ids) check(id >= 0 && static_cast<size_t>(id) < tok.vocab_size(), "every id is in the vocabulary");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -45,9 +64,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       farm::text::ClipTokenizer::from_folder(FARM_FUZZ_DATA "/tiny-sd1/tokenizer"));
   static const auto sd2 = std::make_unique<farm::text::ClipTokenizer>(
       farm::text::ClipTokenizer::from_folder(FARM_FUZZ_DATA "/tiny-sd2/tokenizer"));
+  static const auto qwen = std::make_unique<farm::text::QwenTokenizer>(
+      farm::text::QwenTokenizer::from_folder(FARM_FUZZ_DATA "/tokenizer/qwen", 64));
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   // encode() documents no error for any input: a farm::Error here is a finding too.
   check_ids(*sd1, text);
   check_ids(*sd2, text);
+  check_qwen(*qwen, text);
   return 0;
 }

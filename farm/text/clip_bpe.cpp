@@ -2,7 +2,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <array>
 #include <climits>
 #include <fstream>
 #include <sstream>
@@ -18,42 +17,10 @@ constexpr int kMaxMerges = 49152 - 256 - 2;
 constexpr size_t kMaxCachedWords = size_t{1} << 18;
 constexpr std::string_view kEndOfWord = "</w>";
 
-std::string utf8_of(char32_t cp) {
-  std::string s;
-  if (cp < 0x80) {
-    s += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    s += static_cast<char>(0xC0 | (cp >> 6));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    FARM_ASSERT(cp < 0x10000, "byte characters are below U+0200");
-    s += static_cast<char>(0xE0 | (cp >> 12));
-    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-  return s;
-}
-
-// GPT-2's bytes_to_unicode: printable Latin-1 bytes stand for themselves, the
-// other 68 bytes take U+0100 onwards in byte order.
-std::array<char32_t, 256> byte_characters() {
-  std::array<char32_t, 256> map{};
-  char32_t next = 256;
-  for (int b = 0; b < 256; ++b) {
-    const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-    map[static_cast<size_t>(b)] = printable ? static_cast<char32_t>(b) : next++;
-  }
-  return map;
-}
-
 std::ifstream open_or_fail(const std::string& path, const char* what) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(what, " ", path, ": cannot open (expected a CLIP tokenizer file)");
   return in;
-}
-
-uint64_t pair_key(int64_t left, int64_t right) {
-  return (static_cast<uint64_t>(left) << 32) | static_cast<uint64_t>(right);
 }
 
 std::vector<std::string> split_ascii_space(const std::string& line) {
@@ -140,14 +107,13 @@ void ClipBpe::set_vocab(const void* vocab_json, const std::string& source) {
     tokens_[static_cast<size_t>(value)] = token;
   }
 
-  const auto chars = byte_characters();
+  const auto& chars = byte_level_chars();
   for (int b = 0; b < 256; ++b) {
-    byte_char_[b] = utf8_of(chars[static_cast<size_t>(b)]);
-    char_byte_.emplace(byte_char_[b], static_cast<uint8_t>(b));
-    const int64_t plain = find(byte_char_[b]);
-    const int64_t end = find(byte_char_[b] + std::string(kEndOfWord));
+    const std::string& byte_char = chars[static_cast<size_t>(b)];
+    const int64_t plain = find(byte_char);
+    const int64_t end = find(byte_char + std::string(kEndOfWord));
     if (plain < 0 || end < 0)
-      fail(source, ": lacks the byte token '", byte_char_[b], "' or '", byte_char_[b], kEndOfWord, "' (byte ", b,
+      fail(source, ": lacks the byte token '", byte_char, "' or '", byte_char, kEndOfWord, "' (byte ", b,
            "); expected a CLIP byte-level vocabulary");
     byte_id_[b] = static_cast<int32_t>(plain);
     byte_end_id_[b] = static_cast<int32_t>(end);
@@ -162,8 +128,7 @@ void ClipBpe::add_merge(const std::string& left_text, const std::string& right_t
   if (left < 0 || right < 0 || merged < 0)
     fail(where, ": '", left < 0 ? left_text : right < 0 ? right_text : left_text + right_text, "' is not in ",
          vocab_source);
-  // A repeated pair keeps its last rank, as dict(zip(merges, ranks)) does.
-  merges_[pair_key(left, right)] = Merge{rank, static_cast<int32_t>(merged)};
+  merges_.add(static_cast<int32_t>(left), static_cast<int32_t>(right), rank, static_cast<int32_t>(merged));
 }
 
 int64_t ClipBpe::find(std::string_view token) const {
@@ -180,18 +145,7 @@ std::string ClipBpe::token_bytes(int64_t id) const {
   std::string_view t = token(id);
   const bool word_end = t.size() >= kEndOfWord.size() && t.substr(t.size() - kEndOfWord.size()) == kEndOfWord;
   if (word_end) t.remove_suffix(kEndOfWord.size());
-  std::string out;
-  for (size_t k = 0; k < t.size();) {
-    const auto c = static_cast<unsigned char>(t[k]);
-    const size_t n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-    const auto it = char_byte_.find(std::string(t.substr(k, n)));
-    if (it != char_byte_.end()) {
-      out += static_cast<char>(it->second);
-    } else {
-      out.append(t.substr(k, n));  // not a byte character (e.g. in an added token): as is
-    }
-    k += n;
-  }
+  std::string out = byte_level_bytes(t);
   if (word_end) out += ' ';
   return out;
 }
@@ -204,31 +158,7 @@ std::vector<int64_t> ClipBpe::bpe(std::string_view word) const {
     const auto b = static_cast<unsigned char>(word[k]);
     symbols[k] = k + 1 == word.size() ? byte_end_id_[b] : byte_id_[b];
   }
-  std::vector<int32_t> next;
-  while (symbols.size() > 1) {
-    const Merge* best = nullptr;
-    int32_t first = 0;
-    int32_t second = 0;
-    for (size_t k = 0; k + 1 < symbols.size(); ++k) {
-      const auto it = merges_.find(pair_key(symbols[k], symbols[k + 1]));
-      if (it != merges_.end() && (best == nullptr || it->second.rank < best->rank)) {
-        best = &it->second;
-        first = symbols[k];
-        second = symbols[k + 1];
-      }
-    }
-    if (best == nullptr) break;
-    next.clear();
-    for (size_t k = 0; k < symbols.size();) {
-      if (k + 1 < symbols.size() && symbols[k] == first && symbols[k + 1] == second) {
-        next.push_back(best->merged);
-        k += 2;
-      } else {
-        next.push_back(symbols[k++]);
-      }
-    }
-    symbols.swap(next);
-  }
+  merges_.apply(symbols);
   return std::vector<int64_t>(symbols.begin(), symbols.end());
 }
 

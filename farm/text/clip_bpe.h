@@ -13,6 +13,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "farm/text/byte_level.h"
+
 namespace farm::text {
 
 class ClipBpe {
@@ -38,10 +40,6 @@ class ClipBpe {
   std::string token_bytes(int64_t id) const;
 
  private:
-  struct Merge {
-    int32_t rank;
-    int32_t merged;
-  };
   std::vector<int64_t> bpe(std::string_view word) const;
   ClipBpe() = default;
   // The vocabulary ({token: id} as parsed JSON, opaque here) and the byte tokens.
@@ -52,11 +50,9 @@ class ClipBpe {
 
   std::unordered_map<std::string, int64_t> vocab_;
   std::vector<std::string> tokens_;              // id -> token
-  std::unordered_map<uint64_t, Merge> merges_;   // (left id << 32 | right id) -> merge
+  BpeMerges merges_;
   int32_t byte_id_[256] = {};                    // byte character
   int32_t byte_end_id_[256] = {};                // byte character + '</w>'
-  std::string byte_char_[256];                   // UTF-8 of GPT-2's character for a byte
-  std::unordered_map<std::string, uint8_t> char_byte_;  // inverse of byte_char_
 
   mutable std::mutex cache_mutex_;
   mutable std::unordered_map<std::string, std::vector<int64_t>> cache_;

@@ -74,13 +74,8 @@ ClipTokenizer::ClipTokenizer(std::unique_ptr<ClipBpe> bpe, const std::string& so
     *id = bpe_->find(*text);
     if (text->empty() || *id < 0)
       fail(source, ": special token '", *text, "' is not in it");
-    // An init-capture: clang 14 (the fuzz build) cannot capture a structured binding.
-    const bool seen =
-        std::any_of(added_.begin(), added_.end(), [text = text](const AddedToken& a) { return a.text == *text; });
-    if (!seen) added_.push_back({*text, *id});
+    added_.add(*text, *id);
   }
-  std::sort(added_.begin(), added_.end(),
-            [](const AddedToken& a, const AddedToken& b) { return a.text.size() > b.text.size(); });
 }
 
 ClipTokenizer ClipTokenizer::from_folder(const std::string& dir, ClipTokenizerOptions defaults) {
@@ -100,30 +95,11 @@ ClipTokenizer ClipTokenizer::from_folder(const std::string& dir, ClipTokenizerOp
 std::vector<int64_t> ClipTokenizer::token_ids(std::string_view utf8, bool fix_text) const {
   std::vector<int64_t> ids;
   auto encode_chunk = [&](std::string_view chunk) {
-    if (chunk.empty()) return;
     for (const std::string& word : clip_pretokenize(chunk, fix_text)) bpe_->encode_word(word, ids);
   };
   // Added tokens are cut out of the raw text first (leftmost, then longest),
   // and the text between them is tokenized piece by piece.
-  size_t start = 0;
-  for (size_t at = 0; at < utf8.size();) {
-    const AddedToken* hit = nullptr;
-    for (const AddedToken& a : added_) {
-      if (utf8.compare(at, a.text.size(), a.text) == 0) {
-        hit = &a;
-        break;
-      }
-    }
-    if (hit == nullptr) {
-      ++at;
-      continue;
-    }
-    encode_chunk(utf8.substr(start, at - start));
-    ids.push_back(hit->id);
-    at += hit->text.size();
-    start = at;
-  }
-  encode_chunk(utf8.substr(start));
+  added_.split(utf8, encode_chunk, [&](int64_t id) { ids.push_back(id); });
   return ids;
 }
 

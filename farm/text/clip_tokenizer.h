@@ -73,14 +73,9 @@ class ClipTokenizer {
 
  private:
   ClipTokenizer(std::unique_ptr<ClipBpe> bpe, const std::string& source, ClipTokenizerOptions options);
-  struct AddedToken {
-    std::string text;
-    int64_t id;
-  };
-
   std::unique_ptr<ClipBpe> bpe_;
   ClipTokenizerOptions options_;
-  std::vector<AddedToken> added_;  // longest first: leftmost-longest split
+  AddedTokenSplitter added_;
   int64_t bos_id_ = -1;
   int64_t eos_id_ = -1;
   int64_t unk_id_ = -1;
