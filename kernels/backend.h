@@ -69,9 +69,14 @@ class Backend {
                           const Tensor& gamma, const Tensor& beta, bool silu, Tensor& y) = 0;  // y may be x
   virtual void layer_norm(int64_t rows, int64_t channels, float eps, const Tensor& x, const Tensor& gamma,
                           const Tensor& beta, Tensor& y) = 0;
+  virtual void rms_norm(int64_t rows, int64_t channels, float eps, const Tensor& x, const Tensor& gamma,
+                        Tensor& y) = 0;  // y may be x
+  // table: host fp32 [a.rows, head_dim / 2, 2] of (cos, sin); x rotated in place.
+  virtual void rope(const RopeArgs& a, const Tensor& table, Tensor& x) = 0;
   virtual void activation(Activation act, const Tensor& x, Tensor& y) = 0;  // y may be x
   virtual void add(const Tensor& a, const Tensor& b, Tensor& y) = 0;
   virtual void geglu(int64_t rows, int64_t inner, const Tensor& x, Tensor& y) = 0;
+  virtual void swiglu(int64_t rows, int64_t inner, const Tensor& x, Tensor& y) = 0;
   // geglu(linear(x)) with w [2·inner, in]: y [batch·rows, inner]. By default
   // the two ops; a backend may skip the [rows, 2·inner] product (the cpu bf16
   // one: 84 MB per SD 1.5 transformer block at 512², written and read back).

@@ -29,7 +29,25 @@ struct AttentionArgs {
   // projections need no copy.
   int64_t q_stride = 0, kv_stride = 0, out_stride = 0;
   float scale = 1.0f;   // usually 1/sqrt(head_dim)
-  bool causal = false;  // CLIP's text encoder masks future tokens
+  bool causal = false;  // CLIP's and Qwen3's text encoders mask future tokens
+  // Grouped-query attention (Qwen3: 32 query heads share 8 k/v heads): k and
+  // v hold kv_heads heads per token, query head h reads k/v head
+  // h / (heads / kv_heads). 0 means kv_heads = heads.
+  int64_t kv_heads = 0;
+  int64_t kv_head_count() const { return kv_heads > 0 ? kv_heads : heads; }
+  int64_t kv_head(int64_t h) const { return h / (heads / kv_head_count()); }
+};
+
+// Rotary position embedding over `rows` tokens of `heads` heads of head_dim
+// (head h of token t at t * stride + h * head_dim), rotated in place by
+// table[t, i] = (cos θ_ti, sin θ_ti), i < head_dim / 2: the pair (a, b)
+// becomes (a·cos − b·sin, b·cos + a·sin). Pairs are (i, i + head_dim/2)
+// (rotate_half: Llama, Qwen3) or (2i, 2i + 1) when `interleaved` (complex
+// multiplication: FLUX, Z-Image's DiT). The caller builds the table, so any
+// position scheme (1-D, 3-axis) is one op.
+struct RopeArgs {
+  int64_t rows = 0, heads = 1, head_dim = 0, stride = 0;
+  bool interleaved = false;
 };
 
 struct Ops {
@@ -58,6 +76,13 @@ struct Ops {
   void (*layer_norm)(int64_t rows, int64_t channels, float eps, const float* x,
                      const float* gamma, const float* beta, float* y);
 
+  // RMS norm over the last dim of x[rows, C] (T5/Llama/Qwen): y = x ·
+  // rsqrt(mean(x²) + eps) · gamma, statistics in fp32. y may alias x.
+  void (*rms_norm)(int64_t rows, int64_t channels, float eps, const float* x, const float* gamma, float* y);
+
+  // Rotary embedding in place on x (RopeArgs); table [rows, head_dim/2, 2].
+  void (*rope)(const RopeArgs& a, const float* table, float* x);
+
   // Elementwise, n elements, y may alias x.
   void (*silu)(int64_t n, const float* x, float* y);
   void (*gelu)(int64_t n, const float* x, float* y);        // exact (erf)
@@ -66,6 +91,10 @@ struct Ops {
 
   // GEGLU: x[rows, 2*inner] = [hidden | gate]; y[rows, inner] = hidden · gelu(gate).
   void (*geglu)(int64_t rows, int64_t inner, const float* x, float* y);
+
+  // SwiGLU: x[rows, 2*inner] = [gate | up]; y[rows, inner] = silu(gate) · up
+  // (Llama/Qwen MLPs, Z-Image's FFN: w2(silu(w1 h) · w3 h) with [w1 | w3] fused).
+  void (*swiglu)(int64_t rows, int64_t inner, const float* x, float* y);
 
   // Nearest-neighbour 2× upsample, x[B,H,W,C] -> y[B,2H,2W,C].
   void (*upsample_nearest2x)(int64_t batch, int64_t h, int64_t w, int64_t c, const float* x,

@@ -83,6 +83,36 @@ KernelCase layer_norm(const char* name, int64_t batch, int64_t rows, int64_t cha
   return c;
 }
 
+KernelCase rms_norm(const char* name, int64_t batch, int64_t rows, int64_t channels, float eps) {
+  KernelCase c = layer_norm(name, batch, rows, channels);
+  c.op = OpKind::rms_norm;
+  c.eps = eps;
+  return c;
+}
+
+KernelCase rope(const char* name, int64_t batch, int64_t rows, int64_t heads, int64_t d, bool interleaved,
+                int64_t stride_pad = 0) {
+  KernelCase c;
+  c.name = name;
+  c.op = OpKind::rope;
+  c.batch = batch;
+  c.rope.rows = rows;
+  c.rope.heads = heads;
+  c.rope.head_dim = d;
+  c.rope.stride = heads * d + stride_pad;
+  c.rope.interleaved = interleaved;
+  return c;
+}
+
+// Grouped-query attention: `heads` query heads read kv_heads k/v heads.
+KernelCase gqa(const char* name, int64_t batch, int64_t heads, int64_t kv_heads, int64_t lq, int64_t lkv, int64_t d,
+               bool causal) {
+  KernelCase c = attention(name, batch, heads, lq, lkv, d, causal);
+  c.attn.kv_heads = kv_heads;
+  c.attn.kv_stride = kv_heads * d;
+  return c;
+}
+
 KernelCase pointwise(const char* name, OpKind op, int64_t batch, int64_t n) {
   KernelCase c;
   c.name = name;
@@ -131,6 +161,10 @@ std::vector<KernelCase> build() {
   v.push_back(attention("attn_d200_causal_kv150", 2, 2, 20, 150, 200, true));
   // Head dim and strides not multiples of 8: the element-wise tile loads.
   v.push_back(attention("attn_d36_odd_stride", 2, 2, 70, 77, 36, false, 3));
+  // Qwen3's grouped-query, causal self-attention (32 query heads on 8 k/v
+  // heads of 128, cut to 8 on 2); a group of 3 on the row kernel (d 200).
+  v.push_back(gqa("attn_gqa_qwen3_causal_d128", 1, 8, 2, 45, 45, 128, true));
+  v.push_back(gqa("attn_gqa_rows_d200", 2, 3, 1, 20, 37, 200, false));
 
   v.push_back(conv("conv3x3_s1_ragged", 2, 9, 7, 20, 24, 3, 1, true, true));
   v.push_back(conv("conv3x3_s2_downsample", 2, 11, 9, 32, 40, 3, 2, true, false));
@@ -176,6 +210,13 @@ std::vector<KernelCase> build() {
   v.push_back(group_norm("group_norm_scalar_wide_rows", 2, 5, 900, 3, false));
   v.push_back(layer_norm("layer_norm_320", 2, 15, 320));
   v.push_back(layer_norm("layer_norm_ragged", 1, 9, 33));
+  // Qwen3's RMS norms: hidden rows (eps 1e-6) and per-head q/k norms over 128.
+  v.push_back(rms_norm("rms_norm_hidden_640", 2, 9, 640, 1e-6f));
+  v.push_back(rms_norm("rms_norm_qk_d128", 1, 45, 128, 1e-5f));
+  // RoPE: Qwen3's rotate_half over 128-wide heads; Z-Image's interleaved pairs,
+  // a padded stride.
+  v.push_back(rope("rope_half_d128", 2, 13, 4, 128, false));
+  v.push_back(rope("rope_interleaved_strided", 1, 21, 3, 32, true, 5));
 
   v.push_back(pointwise("silu_odd", OpKind::silu, 2, 1001));
   v.push_back(pointwise("gelu_odd", OpKind::gelu, 2, 1001));
@@ -185,6 +226,9 @@ std::vector<KernelCase> build() {
   KernelCase g = pointwise("geglu_ragged", OpKind::geglu, 2, 17);
   g.inner = 40;
   v.push_back(g);
+  KernelCase sw = pointwise("swiglu_ragged", OpKind::swiglu, 2, 17);
+  sw.inner = 45;
+  v.push_back(sw);
   KernelCase u = pointwise("upsample_odd", OpKind::upsample_nearest2x, 2, 0);
   u.h = 5, u.w = 3, u.channels = 20;
   v.push_back(u);

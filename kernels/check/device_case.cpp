@@ -48,7 +48,7 @@ DeviceCase::DeviceCase(const KernelCase& c, DType dtype, const std::vector<std::
     : c_(c), dtype_(dtype) {
   for (size_t i = 0; i < inputs.size(); ++i) {
     void* d = nullptr;
-    if (!input_is_rounded(c, i)) {  // fp32 timesteps
+    if (!input_is_rounded(c, i)) {  // fp32 timesteps, RoPE tables
       const size_t bytes = inputs[i].size() * sizeof(float);
       FARM_CHECK_CUDA(cudaMalloc(&d, bytes > 0 ? bytes : 1));
       FARM_CHECK_CUDA(cudaMemcpy(d, inputs[i].data(), bytes, cudaMemcpyHostToDevice));
@@ -129,6 +129,7 @@ std::string DeviceCase::launch(cudaStream_t stream, cuda::ConvPath path) {
       p.batch = c.batch, p.heads = c.attn.heads, p.q_len = c.attn.q_len, p.kv_len = c.attn.kv_len;
       p.head_dim = c.attn.head_dim, p.q_stride = c.attn.q_stride, p.kv_stride = c.attn.kv_stride;
       p.out_stride = c.attn.out_stride, p.scale = c.attn.scale, p.causal = c.attn.causal, p.dtype = dtype_;
+      p.kv_heads = c.attn.kv_heads;
       cuda::invoke_attention(p, stream);
       return "";
     }
@@ -147,6 +148,19 @@ std::string DeviceCase::launch(cudaStream_t stream, cuda::ConvPath path) {
       cuda::invoke_layer_norm(p, stream);
       return "";
     }
+    case OpKind::rms_norm: {
+      cuda::RmsNormParams p;
+      p.x = inputs_[0], p.gamma = inputs_[1], p.y = out_;
+      p.rows = c.batch * c.rows, p.channels = c.channels, p.eps = c.eps, p.dtype = dtype_;
+      cuda::invoke_rms_norm(p, stream);
+      return "";
+    }
+    case OpKind::rope:  // in place: on a copy of x in the output
+      FARM_CHECK_CUDA(cudaMemcpyAsync(out_, inputs_[1], static_cast<size_t>(out_n_) * 2, cudaMemcpyDeviceToDevice,
+                                      stream));
+      cuda::invoke_rope(c.batch * c.rope.rows, c.rope.heads, c.rope.head_dim, c.rope.stride, c.rope.interleaved,
+                        static_cast<const float*>(inputs_[0]), out_, dtype_, stream);
+      return "";
     case OpKind::silu:
       cuda::invoke_activation(cuda::Activation::silu, c.batch * c.rows, inputs_[0], out_, dtype_, stream);
       return "";
@@ -161,6 +175,9 @@ std::string DeviceCase::launch(cudaStream_t stream, cuda::ConvPath path) {
       return "";
     case OpKind::geglu:
       cuda::invoke_geglu(c.batch * c.rows, c.inner, inputs_[0], out_, dtype_, stream);
+      return "";
+    case OpKind::swiglu:
+      cuda::invoke_swiglu(c.batch * c.rows, c.inner, inputs_[0], out_, dtype_, stream);
       return "";
     case OpKind::upsample_nearest2x:
       cuda::invoke_upsample_nearest2x(c.batch, c.h, c.w, c.channels, inputs_[0], out_, dtype_, stream);

@@ -1,4 +1,5 @@
 // Inputs, dispatch and cost figures for a KernelCase.
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <stdexcept>
@@ -19,6 +20,10 @@ const char* op_name(OpKind op) {
       return "group_norm";
     case OpKind::layer_norm:
       return "layer_norm";
+    case OpKind::rms_norm:
+      return "rms_norm";
+    case OpKind::rope:
+      return "rope";
     case OpKind::silu:
       return "silu";
     case OpKind::gelu:
@@ -29,6 +34,8 @@ const char* op_name(OpKind op) {
       return "add";
     case OpKind::geglu:
       return "geglu";
+    case OpKind::swiglu:
+      return "swiglu";
     case OpKind::upsample_nearest2x:
       return "upsample_nearest2x";
     case OpKind::concat_channels:
@@ -96,6 +103,15 @@ std::vector<TensorSpec> input_specs(const KernelCase& c) {
       s.push_back(shared("gamma", c.channels, 0.5f, 1.0f));
       s.push_back(shared("beta", c.channels, 0.5f));
       break;
+    case OpKind::rms_norm:
+      s.push_back(batched("x", c.rows * c.channels, 2.0f, 0.5f));
+      s.push_back(shared("gamma", c.channels, 0.5f, 1.0f));
+      break;
+    case OpKind::rope:
+      // Random (cos, sin) pairs are not unit vectors; the op does not care.
+      s.push_back(batched("table", c.rope.rows * c.rope.head_dim));
+      s.push_back(batched("x", c.rope.rows * c.rope.stride));
+      break;
     case OpKind::silu:
     case OpKind::gelu:
     case OpKind::quick_gelu:
@@ -106,6 +122,7 @@ std::vector<TensorSpec> input_specs(const KernelCase& c) {
       s.push_back(batched("b", c.rows));
       break;
     case OpKind::geglu:
+    case OpKind::swiglu:
       s.push_back(batched("x", c.rows * 2 * c.inner, 3.0f));
       break;
     case OpKind::upsample_nearest2x:
@@ -133,13 +150,17 @@ int64_t output_per_sample(const KernelCase& c) {
     case OpKind::group_norm:
       return c.hw * c.channels;
     case OpKind::layer_norm:
+    case OpKind::rms_norm:
       return c.rows * c.channels;
+    case OpKind::rope:
+      return c.rope.rows * c.rope.stride;
     case OpKind::silu:
     case OpKind::gelu:
     case OpKind::quick_gelu:
     case OpKind::add:
       return c.rows;
     case OpKind::geglu:
+    case OpKind::swiglu:
       return c.rows * c.inner;
     case OpKind::upsample_nearest2x:
       return 4 * c.h * c.w * c.channels;
@@ -182,6 +203,16 @@ void run_case(const Ops& ops, const KernelCase& c, int64_t batch,
     case OpKind::layer_norm:
       ops.layer_norm(batch * c.rows, c.channels, c.eps, in[0], in[1], in[2], y);
       break;
+    case OpKind::rms_norm:
+      ops.rms_norm(batch * c.rows, c.channels, c.eps, in[0], in[1], y);
+      break;
+    case OpKind::rope: {  // in place: on a copy of x in y
+      RopeArgs a = c.rope;
+      a.rows = batch * c.rope.rows;
+      std::copy(in[1], in[1] + a.rows * a.stride, y);
+      ops.rope(a, in[0], y);
+      break;
+    }
     case OpKind::silu:
       ops.silu(batch * c.rows, in[0], y);
       break;
@@ -196,6 +227,9 @@ void run_case(const Ops& ops, const KernelCase& c, int64_t batch,
       break;
     case OpKind::geglu:
       ops.geglu(batch * c.rows, c.inner, in[0], y);
+      break;
+    case OpKind::swiglu:
+      ops.swiglu(batch * c.rows, c.inner, in[0], y);
       break;
     case OpKind::upsample_nearest2x:
       ops.upsample_nearest2x(batch, c.h, c.w, c.channels, in[0], y);
@@ -231,7 +265,7 @@ double flops(const KernelCase& c, int64_t batch) {
     }
     case OpKind::linear:
       return 2.0 * b * static_cast<double>(c.rows) * static_cast<double>(c.in * c.out);
-    case OpKind::attention:  // q·k^T and p·v
+    case OpKind::attention:  // q·k^T and p·v (grouped-query heads count as heads)
       return 4.0 * b * static_cast<double>(c.attn.heads * c.attn.q_len) *
              static_cast<double>(c.attn.kv_len * c.attn.head_dim);
     default:

@@ -109,6 +109,36 @@ KernelCase layer_norm(std::string name, int64_t b, int64_t rows, int64_t ch, flo
   return c;
 }
 
+KernelCase rms_norm(std::string name, int64_t b, int64_t rows, int64_t ch, float eps) {
+  KernelCase c = layer_norm(std::move(name), b, rows, ch, eps);
+  c.op = OpKind::rms_norm;
+  return c;
+}
+
+// Strides of 0 mean packed (heads · head_dim).
+KernelCase rope(std::string name, int64_t b, int64_t rows, int64_t heads, int64_t d, bool interleaved,
+                int64_t stride = 0) {
+  KernelCase c;
+  c.name = std::move(name);
+  c.op = OpKind::rope;
+  c.batch = b;
+  c.rope.rows = rows;
+  c.rope.heads = heads;
+  c.rope.head_dim = d;
+  c.rope.stride = stride ? stride : heads * d;
+  c.rope.interleaved = interleaved;
+  c.vs_torch = c.vs_ref = kPointwiseTol;
+  return c;
+}
+
+// Grouped-query attention: heads query heads over kv_heads k/v heads.
+KernelCase gqa(std::string name, int64_t b, int64_t heads, int64_t kv_heads, int64_t lq, int64_t lkv, int64_t d,
+               bool causal) {
+  KernelCase c = attn(std::move(name), b, heads, lq, lkv, d, 0, kv_heads * d, causal);
+  c.attn.kv_heads = kv_heads;
+  return c;
+}
+
 KernelCase pointwise(std::string name, OpKind op, int64_t b, int64_t n) {
   KernelCase c;
   c.name = std::move(name);
@@ -128,6 +158,12 @@ KernelCase gelu(std::string name, int64_t b, int64_t n) {
 KernelCase geglu(std::string name, int64_t b, int64_t rows, int64_t inner) {
   KernelCase c = gelu(std::move(name), b, rows);
   c.op = OpKind::geglu;
+  c.inner = inner;
+  return c;
+}
+
+KernelCase swiglu(std::string name, int64_t b, int64_t rows, int64_t inner) {
+  KernelCase c = pointwise(std::move(name), OpKind::swiglu, b, rows);
   c.inner = inner;
   return c;
 }
@@ -212,6 +248,15 @@ std::vector<KernelCase> make_cases() {
       golden(timestep("timestep_sd15", 4, 320, true, 0.0f)),
       golden(timestep("timestep_noflip_shift1", 4, 320, false, 1.0f)),
       golden(timestep("timestep_odd_dim", 3, 31, true, 1.0f)),
+      // Qwen3 / Z-Image ops (appended: earlier goldens keep their random draws).
+      golden(rms_norm("rms_norm_c40", 1, 14, 40, 1e-6f)),
+      golden(rms_norm("rms_norm_qk_d128_offset", 1, 24, 128, 1e-5f)),
+      golden(rope("rope_half_qwen3", 1, 9, 3, 16, false)),
+      golden(rope("rope_half_strided", 1, 7, 2, 8, false, 2 * 8 + 3)),
+      golden(rope("rope_interleaved_zimage", 1, 10, 2, 32, true)),
+      golden(swiglu("swiglu", 1, 6, 40)),
+      golden(gqa("attn_gqa_causal_d32", 1, 4, 2, 37, 37, 32, true)),
+      golden(gqa("attn_gqa_cross_d16", 2, 6, 2, 20, 33, 16, false)),
 
       // cpu path: im2col tiling and strides, plain-GEMM 1×1, gemv-shaped
       // linear, query tiles with a ragged last tile, key blocks, strided outputs.
@@ -248,6 +293,15 @@ std::vector<KernelCase> make_cases() {
       pointwise("cpu_quick_gelu_odd", OpKind::quick_gelu, 2, 100003),
       pointwise("cpu_add_odd", OpKind::add, 2, 100003),
       geglu("cpu_geglu_77x1280", 2, 77, 1280),
+      // Qwen3-4B's text-encoder shapes (hidden 2560, q/k norms over 128,
+      // 32 query heads on 8 k/v heads) at a short prompt.
+      rms_norm("cpu_rms_norm_40x2560", 2, 40, 2560, 1e-6f),
+      rms_norm("cpu_rms_norm_qk_1280x128", 1, 40 * 32, 128, 1e-6f),
+      rope("cpu_rope_half_40x32x128", 1, 40, 32, 128, false),
+      rope("cpu_rope_interleaved_300x4x128", 2, 300, 4, 128, true),
+      swiglu("cpu_swiglu_40x9728", 2, 40, 9728),
+      gqa("cpu_attn_gqa_causal_h32_kv8", 1, 32, 8, 40, 40, 128, true),
+      gqa("cpu_attn_gqa_flash_h4_kv2", 1, 4, 2, 100, 700, 64, false),
       upsample("cpu_upsample_16x16x64", 2, 16, 16, 64),
       concat("cpu_concat_256_64_32", 2, 256, 64, 32),
 

@@ -18,11 +18,14 @@ enum class OpKind {
   attention,
   group_norm,
   layer_norm,
+  rms_norm,
+  rope,
   silu,
   gelu,
   quick_gelu,
   add,
   geglu,
+  swiglu,
   upsample_nearest2x,
   concat_channels,
   timestep_embedding,
@@ -36,19 +39,21 @@ struct Tolerance {
 };
 
 // Only the fields of `op` are read; `batch` is the sample count for every op
-// (for pointwise ops a sample is `rows` elements, for layer_norm `rows` rows).
+// (for pointwise ops a sample is `rows` elements, for layer_norm `rows` rows,
+// for rope `rope.rows` tokens with their rows of the (cos, sin) table).
 struct KernelCase {
   std::string name;
   OpKind op = OpKind::add;
   int64_t batch = 1;
   Conv2dArgs conv;          // conv2d (its batch is ignored: `batch` rules)
   AttentionArgs attn;       // attention (likewise)
-  int64_t rows = 0;         // linear, layer_norm, geglu; elements per sample for pointwise ops
+  RopeArgs rope;            // rope: rope.rows tokens per sample
+  int64_t rows = 0;         // linear, layer/rms_norm, geglu, swiglu; elements per sample for pointwise ops
   int64_t in = 0, out = 0;  // linear
   int64_t hw = 0, channels = 0, groups = 0;  // group_norm; channels also layer_norm, upsample
   int64_t h = 0, w = 0;                      // upsample_nearest2x
   int64_t ca = 0, cb = 0;                    // concat_channels (per pixel of hw)
-  int64_t inner = 0;                         // geglu
+  int64_t inner = 0;                         // geglu, swiglu
   int64_t dim = 0;                           // timestep_embedding
   bool bias = false, residual = false, silu = false, flip_sin_to_cos = false;
   float eps = 1e-5f, shift = 0.0f, max_period = 10000.0f;

@@ -19,7 +19,8 @@ void round_all(std::vector<float>& v, cuda::DType dtype) {
 }
 
 bool input_is_rounded(const KernelCase& c, size_t input_index) {
-  return !(c.op == OpKind::timestep_embedding && input_index == 0);
+  // fp32 timesteps and (cos, sin) tables: the kernels read them as fp32.
+  return !((c.op == OpKind::timestep_embedding || c.op == OpKind::rope) && input_index == 0);
 }
 
 std::string PrecisionCheck::describe() const {

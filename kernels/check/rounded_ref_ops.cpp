@@ -70,6 +70,28 @@ void layer_norm(int64_t rows, int64_t channels, float eps, const float* x, const
   round_out<kT>(y, rows * channels);
 }
 
+template <DType kT>
+void rms_norm(int64_t rows, int64_t channels, float eps, const float* x, const float* gamma, float* y) {
+  Rounded<kT> rx(x, rows * channels), rg(gamma, channels);
+  ref::rms_norm(rows, channels, eps, rx.get(), rg.get(), y);
+  round_out<kT>(y, rows * channels);
+}
+
+// The (cos, sin) table stays fp32, as on the device.
+template <DType kT>
+void rope(const RopeArgs& a, const float* table, float* x) {
+  round_out<kT>(x, a.rows * a.stride);
+  ref::rope(a, table, x);
+  round_out<kT>(x, a.rows * a.stride);
+}
+
+template <DType kT>
+void swiglu(int64_t rows, int64_t inner, const float* x, float* y) {
+  Rounded<kT> rx(x, rows * 2 * inner);
+  ref::swiglu(rows, inner, rx.get(), y);
+  round_out<kT>(y, rows * inner);
+}
+
 template <DType kT, void (*kOp)(int64_t, const float*, float*)>
 void unary(int64_t n, const float* x, float* y) {
   Rounded<kT> rx(x, n);
@@ -119,11 +141,14 @@ Ops make(const char* name) {
   o.attention = &attention<kT>;
   o.group_norm = &group_norm<kT>;
   o.layer_norm = &layer_norm<kT>;
+  o.rms_norm = &rms_norm<kT>;
+  o.rope = &rope<kT>;
   o.silu = &unary<kT, &ref::silu>;
   o.gelu = &unary<kT, &ref::gelu>;
   o.quick_gelu = &unary<kT, &ref::quick_gelu>;
   o.add = &add<kT>;
   o.geglu = &geglu<kT>;
+  o.swiglu = &swiglu<kT>;
   o.upsample_nearest2x = &upsample_nearest2x<kT>;
   o.concat_channels = &concat_channels<kT>;
   o.timestep_embedding = &timestep_embedding<kT>;

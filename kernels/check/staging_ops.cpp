@@ -109,7 +109,7 @@ void attention(const AttentionArgs& a, const float* q, const float* k, const flo
   p.q = dq.get(), p.k = dk.get(), p.v = dv.get(), p.out = dout.get();
   p.batch = a.batch, p.heads = a.heads, p.q_len = a.q_len, p.kv_len = a.kv_len, p.head_dim = a.head_dim;
   p.q_stride = a.q_stride, p.kv_stride = a.kv_stride, p.out_stride = a.out_stride;
-  p.scale = a.scale, p.causal = a.causal, p.dtype = kT;
+  p.scale = a.scale, p.causal = a.causal, p.kv_heads = a.kv_heads, p.dtype = kT;
   cuda::invoke_attention(p, nullptr);
   finish();
   dout.download(out);
@@ -141,6 +141,42 @@ void layer_norm(int64_t rows, int64_t channels, float eps, const float* x, const
   p.x = dx.get(), p.gamma = dg.get(), p.beta = db.get(), p.y = dy.get();
   p.rows = rows, p.channels = channels, p.eps = eps, p.dtype = kT;
   cuda::invoke_layer_norm(p, nullptr);
+  finish();
+  dy.download(y);
+}
+
+template <DType kT>
+void rms_norm(int64_t rows, int64_t channels, float eps, const float* x, const float* gamma, float* y) {
+  auto dx = DeviceTensor::upload(x, rows * channels, kT);
+  auto dg = DeviceTensor::upload(gamma, channels, kT);
+  DeviceTensor dy(rows * channels, kT);
+  cuda::RmsNormParams p;
+  p.x = dx.get(), p.gamma = dg.get(), p.y = dy.get();
+  p.rows = rows, p.channels = channels, p.eps = eps, p.dtype = kT;
+  cuda::invoke_rms_norm(p, nullptr);
+  finish();
+  dy.download(y);
+}
+
+template <DType kT>
+void rope(const RopeArgs& a, const float* table, float* x) {
+  auto dx = DeviceTensor::upload(x, a.rows * a.stride, kT);
+  const size_t table_bytes = sizeof(float) * static_cast<size_t>(a.rows * a.head_dim);
+  void* dt = nullptr;
+  FARM_CHECK_CUDA(cudaMalloc(&dt, table_bytes > 0 ? table_bytes : 1));
+  FARM_CHECK_CUDA(cudaMemcpy(dt, table, table_bytes, cudaMemcpyHostToDevice));
+  cuda::invoke_rope(a.rows, a.heads, a.head_dim, a.stride, a.interleaved, static_cast<const float*>(dt), dx.get(), kT,
+                    nullptr);
+  finish();
+  dx.download(x);
+  FARM_CHECK_CUDA(cudaFree(dt));
+}
+
+template <DType kT>
+void swiglu(int64_t rows, int64_t inner, const float* x, float* y) {
+  auto dx = DeviceTensor::upload(x, rows * 2 * inner, kT);
+  DeviceTensor dy(rows * inner, kT);
+  cuda::invoke_swiglu(rows, inner, dx.get(), dy.get(), kT, nullptr);
   finish();
   dy.download(y);
 }
@@ -215,11 +251,14 @@ Ops make_table(const char* name) {
   o.attention = &attention<kT>;
   o.group_norm = &group_norm<kT>;
   o.layer_norm = &layer_norm<kT>;
+  o.rms_norm = &rms_norm<kT>;
+  o.rope = &rope<kT>;
   o.silu = &activation<kT, cuda::Activation::silu>;
   o.gelu = &activation<kT, cuda::Activation::gelu>;
   o.quick_gelu = &activation<kT, cuda::Activation::quick_gelu>;
   o.add = &add<kT>;
   o.geglu = &geglu<kT>;
+  o.swiglu = &swiglu<kT>;
   o.upsample_nearest2x = &upsample_nearest2x<kT>;
   o.concat_channels = &concat_channels<kT>;
   o.timestep_embedding = &timestep_embedding<kT>;

@@ -135,8 +135,10 @@ void attention_flash_pair(const AttentionArgs& a, const float* qh, const float* 
 
 void attention(const AttentionArgs& a, const float* q, const float* k, const float* v, float* out) {
   const int64_t d = a.head_dim;
+  FARM_KERNEL_CHECK(a.kv_head_count() > 0 && a.heads % a.kv_head_count() == 0,
+                    "attention heads not a multiple of kv_heads");
   FARM_KERNEL_CHECK(
-      a.q_stride >= a.heads * d && a.kv_stride >= a.heads * d && a.out_stride >= a.heads * d,
+      a.q_stride >= a.heads * d && a.kv_stride >= a.kv_head_count() * d && a.out_stride >= a.heads * d,
       "attention strides shorter than heads * head_dim");
   if (f32_kernel_available() && !a.causal && a.kv_len > kKeyBlock) {
     const int64_t pairs = a.batch * a.heads;
@@ -144,8 +146,8 @@ void attention(const AttentionArgs& a, const float* q, const float* k, const flo
 #pragma omp parallel for schedule(dynamic, 1) if (pairs > 1 && worth_parallel(flops))
     for (int64_t pair = 0; pair < pairs; ++pair) {
       const int64_t b = pair / a.heads, h = pair % a.heads;
-      attention_flash_pair(a, q + b * a.q_len * a.q_stride + h * d, k + b * a.kv_len * a.kv_stride + h * d,
-                           v + b * a.kv_len * a.kv_stride + h * d, out + b * a.q_len * a.out_stride + h * d);
+      const int64_t kv = b * a.kv_len * a.kv_stride + a.kv_head(h) * d;
+      attention_flash_pair(a, q + b * a.q_len * a.q_stride + h * d, k + kv, v + kv, out + b * a.q_len * a.out_stride + h * d);
     }
     return;
   }
@@ -158,8 +160,8 @@ void attention(const AttentionArgs& a, const float* q, const float* k, const flo
   for (int64_t item = 0; item < items; ++item) {
     const int64_t b = item / (a.heads * tiles), h = (item / tiles) % a.heads;
     const int64_t i0 = (item % tiles) * kQueryTile;
-    attention_tile(a, q + b * a.q_len * a.q_stride + h * d, k + b * a.kv_len * a.kv_stride + h * d,
-                   v + b * a.kv_len * a.kv_stride + h * d, out + b * a.q_len * a.out_stride + h * d,
+    const int64_t kv = b * a.kv_len * a.kv_stride + a.kv_head(h) * d;
+    attention_tile(a, q + b * a.q_len * a.q_stride + h * d, k + kv, v + kv, out + b * a.q_len * a.out_stride + h * d,
                    i0, std::min(kQueryTile, a.q_len - i0));
   }
 }

@@ -38,8 +38,11 @@ uint16_t* packed_kv(int64_t n) {
 
 void attention_bf16(const AttentionArgs& a, const float* q, const float* k, const float* v, float* out) {
   const int64_t d = a.head_dim, n = a.kv_len;
-  FARM_KERNEL_CHECK(a.q_stride >= a.heads * d && a.kv_stride >= a.heads * d && a.out_stride >= a.heads * d,
-                    "attention strides shorter than heads * head_dim");
+  FARM_KERNEL_CHECK(a.kv_head_count() > 0 && a.heads % a.kv_head_count() == 0,
+                    "attention heads not a multiple of kv_heads");
+  FARM_KERNEL_CHECK(
+      a.q_stride >= a.heads * d && a.kv_stride >= a.kv_head_count() * d && a.out_stride >= a.heads * d,
+      "attention strides shorter than heads * head_dim");
   const int64_t pairs = a.batch * a.heads;
   // K of every (sample, head) packed whole as W[n, d] (a block of keys is a
   // range of its rows); V packed per block of keys as W[d, block].
@@ -51,7 +54,9 @@ void attention_bf16(const AttentionArgs& a, const float* q, const float* k, cons
 #pragma omp parallel for schedule(static) if (pairs > 1 && worth_parallel(flops))
   for (int64_t pair = 0; pair < pairs; ++pair) {
     const int64_t b = pair / a.heads, h = pair % a.heads;
-    const int64_t at = b * n * a.kv_stride + h * d;
+    // Grouped-query heads pack their shared k/v head again: simple, and the
+    // packing is a small share of the work at text-encoder lengths.
+    const int64_t at = b * n * a.kv_stride + a.kv_head(h) * d;
     uint16_t* dst = packed + pair * pair_elems;
     pack_bf16(k + at, n, d, a.kv_stride, 1, dst);
     for (int64_t kb = 0; kb < blocks; ++kb) {

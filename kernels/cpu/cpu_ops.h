@@ -21,6 +21,8 @@ void group_norm(int64_t batch, int64_t hw, int64_t channels, int64_t groups, flo
                 const float* x, const float* gamma, const float* beta, bool silu, float* y);
 void layer_norm(int64_t rows, int64_t channels, float eps, const float* x, const float* gamma,
                 const float* beta, float* y);
+void rms_norm(int64_t rows, int64_t channels, float eps, const float* x, const float* gamma, float* y);
+void swiglu(int64_t rows, int64_t inner, const float* x, float* y);
 void silu(int64_t n, const float* x, float* y);
 // y[i] = hidden[i] · gelu(gate[i]) for i < n, one thread: geglu's arithmetic
 // for ops that produce hidden and gate themselves.

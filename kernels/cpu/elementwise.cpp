@@ -35,6 +35,10 @@ FARM_CPU_CLONES void geglu_run(int64_t n, const float* hidden, const float* gate
   for (int64_t i = 0; i < n; ++i) y[i] = hidden[i] * fast_gelu(gate[i]);
 }
 
+FARM_CPU_CLONES void swiglu_run(int64_t n, const float* gate, const float* up, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = fast_silu(gate[i]) * up[i];
+}
+
 // f(x + i, y + i, len) over chunks, in parallel when n is large.
 template <class Run>
 void chunked(int64_t n, const float* x, float* y, Run run) {
@@ -66,6 +70,13 @@ void geglu(int64_t rows, int64_t inner, const float* x, float* y) {
 #pragma omp parallel for schedule(static) if (rows * inner > kParallelMin)
   for (int64_t r = 0; r < rows; ++r)
     geglu_run(inner, x + r * 2 * inner, x + r * 2 * inner + inner, y + r * inner);
+}
+
+// x[r] = [gate(inner) | up(inner)], the fused [w1 | w3] projection.
+void swiglu(int64_t rows, int64_t inner, const float* x, float* y) {
+#pragma omp parallel for schedule(static) if (rows * inner > kParallelMin)
+  for (int64_t r = 0; r < rows; ++r)
+    swiglu_run(inner, x + r * 2 * inner, x + r * 2 * inner + inner, y + r * inner);
 }
 
 }  // namespace farm::kernels::cpu

@@ -112,4 +112,17 @@ void layer_norm(int64_t rows, int64_t channels, float eps, const float* x, const
   }
 }
 
+void rms_norm(int64_t rows, int64_t channels, float eps, const float* x, const float* gamma, float* y) {
+  const double count = static_cast<double>(channels);
+#pragma omp parallel for schedule(static) if (rows * channels > 32768)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * channels;
+    float* yr = y + r * channels;
+    double sq = 0.0;
+    for (int64_t c = 0; c < channels; ++c) sq += static_cast<double>(xr[c]) * xr[c];
+    const float inv_rms = 1.0f / std::sqrt(static_cast<float>(sq / count) + eps);
+    for (int64_t c = 0; c < channels; ++c) yr[c] = gamma[c] * (xr[c] * inv_rms);
+  }
+}
+
 }  // namespace farm::kernels::cpu

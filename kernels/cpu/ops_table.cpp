@@ -12,11 +12,14 @@ const Ops& cpu_ops() {
       .attention = cpu::attention,
       .group_norm = cpu::group_norm,
       .layer_norm = cpu::layer_norm,
+      .rms_norm = cpu::rms_norm,
+      .rope = ref::rope,  // one pass over q/k per layer: ref's loop is memory-bound already
       .silu = cpu::silu,
       .gelu = cpu::gelu,
       .quick_gelu = cpu::quick_gelu,
       .add = cpu::add,
       .geglu = cpu::geglu,
+      .swiglu = cpu::swiglu,
       .upsample_nearest2x = cpu::upsample_nearest2x,
       .concat_channels = cpu::concat_channels,
       // A few hundred sin/cos per sample: ref's loop is already fast enough.

@@ -111,8 +111,9 @@ __global__ void __launch_bounds__(kThreads) flash_attention_fwd_kernel(const Att
   const int64_t h = blockIdx.y, b = blockIdx.z;
   const int d_real = static_cast<int>(p.head_dim);
   const T* q = static_cast<const T*>(p.q) + b * p.q_len * p.q_stride + h * p.head_dim;
-  const T* k = static_cast<const T*>(p.k) + b * p.kv_len * p.kv_stride + h * p.head_dim;
-  const T* v = static_cast<const T*>(p.v) + b * p.kv_len * p.kv_stride + h * p.head_dim;
+  const int64_t kv_h = farm::kernels::cuda::attention_kv_head(p, h);
+  const T* k = static_cast<const T*>(p.k) + b * p.kv_len * p.kv_stride + kv_h * p.head_dim;
+  const T* v = static_cast<const T*>(p.v) + b * p.kv_len * p.kv_stride + kv_h * p.head_dim;
   T* out = static_cast<T*>(p.out) + b * p.q_len * p.out_stride + h * p.head_dim;
   const int64_t kv_end = p.causal ? (q0 + kBM < p.kv_len ? q0 + kBM : p.kv_len) : p.kv_len;
   const int tiles = static_cast<int>((kv_end + kBN - 1) / kBN);

@@ -20,8 +20,19 @@ struct AttentionParams {
   int64_t q_stride = 0, kv_stride = 0, out_stride = 0;
   float scale = 1.0f;
   bool causal = false;  // query i sees keys 0..i (torch's is_causal)
+  // Grouped-query attention: k/v hold kv_heads heads (0: heads); query head h
+  // reads k/v head h / (heads / kv_heads).
+  int64_t kv_heads = 0;
   DType dtype = DType::f16;
 };
+
+// The k/v head a query head reads (grouped-query attention).
+#if defined(__CUDACC__)
+__host__ __device__
+#endif
+inline int64_t attention_kv_head(const AttentionParams& p, int64_t h) {
+  return p.kv_heads > 0 ? h / (p.heads / p.kv_heads) : h;
+}
 
 // The flash kernel (tensor cores) is tuned for head dims 40, 64, 80, 160
 // (SD 1.x: 40/80/160, SD 2.x/XL: 64); any head dim up to 160 runs on it, zero

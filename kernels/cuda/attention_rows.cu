@@ -47,8 +47,9 @@ __global__ void __launch_bounds__(kThreads) attention_rows_kernel(AttentionParam
   float* scratch = prob + kChunk;  // [kThreads / 32]
   const int64_t qi = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const T* q = static_cast<const T*>(p.q) + (b * p.q_len + qi) * p.q_stride + h * D;
-  const T* k = static_cast<const T*>(p.k) + b * p.kv_len * p.kv_stride + h * D;
-  const T* v = static_cast<const T*>(p.v) + b * p.kv_len * p.kv_stride + h * D;
+  const int64_t kv_h = farm::kernels::cuda::attention_kv_head(p, h);
+  const T* k = static_cast<const T*>(p.k) + b * p.kv_len * p.kv_stride + kv_h * D;
+  const T* v = static_cast<const T*>(p.v) + b * p.kv_len * p.kv_stride + kv_h * D;
   T* out = static_cast<T*>(p.out) + (b * p.q_len + qi) * p.out_stride + h * D;
   for (int d = threadIdx.x; d < D; d += kThreads) {
     qrow[d] = to_f32(q[d]) * p.scale;

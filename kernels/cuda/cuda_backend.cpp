@@ -177,7 +177,7 @@ class CudaBackend final : public Backend {
     p.q = in(q), p.k = in(k), p.v = in(v), p.out = out(o);
     p.batch = a.batch, p.heads = a.heads, p.q_len = a.q_len, p.kv_len = a.kv_len, p.head_dim = a.head_dim;
     p.q_stride = a.q_stride, p.kv_stride = a.kv_stride, p.out_stride = a.out_stride;
-    p.scale = a.scale, p.causal = a.causal, p.dtype = dtype_;
+    p.scale = a.scale, p.causal = a.causal, p.kv_heads = a.kv_heads, p.dtype = dtype_;
     op(a.head_dim > 160 ? "attention (rows, head dim > 160)"
        : a.causal       ? "attention (flash, causal)"
                         : "attention (flash)");
@@ -214,6 +214,29 @@ class CudaBackend final : public Backend {
   void add(const Tensor& a, const Tensor& b, Tensor& y) override {
     op("add");
     cuda::invoke_add(a.size(), in(a), in(b), out(y), dtype_, stream_);
+    launched();
+  }
+  void rms_norm(int64_t rows, int64_t channels, float eps, const Tensor& x, const Tensor& gamma,
+                Tensor& y) override {
+    cuda::RmsNormParams p;
+    p.x = in(x), p.gamma = in(gamma), p.y = out(y);
+    p.rows = rows, p.channels = channels, p.eps = eps, p.dtype = dtype_;
+    op("rms_norm");
+    cuda::invoke_rms_norm(p, stream_);
+    launched();
+  }
+  void rope(const RopeArgs& a, const Tensor& table, Tensor& x) override {
+    // The (cos, sin) table stays fp32 on the device: torch's complex RoPE
+    // multiplies in fp32 (Z-Image), and 16-bit angles would drift.
+    const Tensor dt = upload_raw(table.data.data(), table.data.size() * sizeof(float), DType::f32, {table.size()});
+    op("rope");
+    cuda::invoke_rope(a.rows, a.heads, a.head_dim, a.stride, a.interleaved, static_cast<const float*>(dt.device_ptr()),
+                      out(x), dtype_, stream_);
+    launched();
+  }
+  void swiglu(int64_t rows, int64_t inner, const Tensor& x, Tensor& y) override {
+    op("swiglu");
+    cuda::invoke_swiglu(rows, inner, in(x), out(y), dtype_, stream_);
     launched();
   }
   void geglu(int64_t rows, int64_t inner, const Tensor& x, Tensor& y) override {

@@ -54,6 +54,31 @@ __global__ void geglu_kernel(int64_t rows, int64_t inner, const T* x, T* y) {
 }
 
 template <class T>
+__global__ void swiglu_kernel(int64_t rows, int64_t inner, const T* x, T* y) {
+  for (int64_t i = first_index(); i < rows * inner; i += grid_stride()) {
+    const int64_t r = i / inner, c = i % inner;
+    const float gate = to_f32(x[r * 2 * inner + c]), up = to_f32(x[r * 2 * inner + inner + c]);
+    y[i] = from_f32<T>(gate / (1.0f + __expf(-gate)) * up);
+  }
+}
+
+// One thread per (token, head, pair).
+template <class T>
+__global__ void rope_kernel(int64_t rows, int64_t heads, int64_t head_dim, int64_t stride, bool interleaved,
+                            const float* table, T* x) {
+  const int64_t half = head_dim / 2, n = rows * heads * half;
+  for (int64_t i = first_index(); i < n; i += grid_stride()) {
+    const int64_t pair = i % half, h = (i / half) % heads, t = i / (half * heads);
+    T* xh = x + t * stride + h * head_dim;
+    const int64_t first = interleaved ? 2 * pair : pair, second = interleaved ? 2 * pair + 1 : pair + half;
+    const float c = table[(t * half + pair) * 2], s = table[(t * half + pair) * 2 + 1];
+    const float a = to_f32(xh[first]), b = to_f32(xh[second]);
+    xh[first] = from_f32<T>(a * c - b * s);
+    xh[second] = from_f32<T>(b * c + a * s);
+  }
+}
+
+template <class T>
 __global__ void upsample_nearest2x_kernel(int64_t batch, int64_t h, int64_t w, int64_t c, const T* x, T* y) {
   const int64_t n = batch * 4 * h * w * c;
   for (int64_t i = first_index(); i < n; i += grid_stride()) {
@@ -132,6 +157,30 @@ void invoke_geglu(int64_t rows, int64_t inner, const void* x, void* y, DType dty
   FARM_CHECK_LAUNCH();
 }
 
+void invoke_swiglu(int64_t rows, int64_t inner, const void* x, void* y, DType dtype, cudaStream_t stream) {
+  if (rows * inner == 0) return;
+  with_type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    auto* kernel = &swiglu_kernel<T>;
+    FARM_LAUNCH(kernel, grid_for(rows * inner), dim3(kThreads), 0, stream, rows, inner, static_cast<const T*>(x),
+                static_cast<T*>(y));
+  });
+  FARM_CHECK_LAUNCH();
+}
+
+void invoke_rope(int64_t rows, int64_t heads, int64_t head_dim, int64_t stride, bool interleaved, const float* table,
+                 void* x, DType dtype, cudaStream_t stream) {
+  const int64_t n = rows * heads * (head_dim / 2);
+  if (n == 0) return;
+  with_type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    auto* kernel = &rope_kernel<T>;
+    FARM_LAUNCH(kernel, grid_for(n), dim3(kThreads), 0, stream, rows, heads, head_dim, stride, interleaved, table,
+                static_cast<T*>(x));
+  });
+  FARM_CHECK_LAUNCH();
+}
+
 void invoke_upsample_nearest2x(int64_t batch, int64_t h, int64_t w, int64_t c, const void* x, void* y, DType dtype,
                                cudaStream_t stream) {
   const int64_t n = batch * 4 * h * w * c;
@@ -185,7 +234,8 @@ void invoke_image_to_rgb8(int64_t n, const void* x, uint8_t* y, DType dtype, cud
 }
 
 void append_elementwise_launch_info(std::vector<KernelLaunchInfo>& out) {
-  for (const char* name : {"activation_kernel", "add_kernel", "geglu_kernel", "upsample_nearest2x_kernel",
+  for (const char* name : {"activation_kernel", "add_kernel", "geglu_kernel", "swiglu_kernel", "rope_kernel",
+                           "upsample_nearest2x_kernel",
                            "concat_channels_kernel", "timestep_embedding_kernel", "image_to_rgb8_kernel"})
     for (const char* type : {"__half", "__nv_bfloat16"})
       out.push_back({std::string(name) + "<" + type + ">", kThreads, 0});

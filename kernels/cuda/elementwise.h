@@ -1,4 +1,4 @@
-// Memory-bound ops over `dtype` device tensors: activations, add, GEGLU,
+// Memory-bound ops over `dtype` device tensors: activations, add, GEGLU, SwiGLU, RoPE,
 // nearest 2x upsample, channel concat, timestep embedding. Plain header.
 #pragma once
 
@@ -18,6 +18,16 @@ void invoke_add(int64_t n, const void* a, const void* b, void* y, DType dtype, c
 
 // x[rows, 2·inner] = [hidden | gate] -> y[rows, inner] = hidden · gelu(gate).
 void invoke_geglu(int64_t rows, int64_t inner, const void* x, void* y, DType dtype, cudaStream_t stream);
+
+// x[rows, 2·inner] = [gate | up] -> y[rows, inner] = silu(gate) · up.
+void invoke_swiglu(int64_t rows, int64_t inner, const void* x, void* y, DType dtype, cudaStream_t stream);
+
+// Rotary embedding in place on x (`rows` tokens of `heads` heads of head_dim,
+// head h of token t at t·stride + h·head_dim) by table: fp32 device
+// [rows, head_dim/2, 2] of (cos, sin); pairs (i, i + head_dim/2), or (2i, 2i+1)
+// when interleaved. fp32 math, as kernels/ops.h describes.
+void invoke_rope(int64_t rows, int64_t heads, int64_t head_dim, int64_t stride, bool interleaved, const float* table,
+                 void* x, DType dtype, cudaStream_t stream);
 
 // x[B, H, W, C] -> y[B, 2H, 2W, C].
 void invoke_upsample_nearest2x(int64_t batch, int64_t h, int64_t w, int64_t c, const void* x, void* y,

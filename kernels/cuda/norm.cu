@@ -29,6 +29,7 @@ namespace {
 using farm::kernels::cuda::GroupNormLayout;
 using farm::kernels::cuda::GroupNormParams;
 using farm::kernels::cuda::LayerNormParams;
+using farm::kernels::cuda::RmsNormParams;
 using farm::kernels::cuda::kGroupNormMaxGroupsPerBlock;
 using farm::kernels::cuda::kGroupNormScratchFloats;
 using farm::kernels::cuda::kGroupNormThreads;
@@ -237,6 +238,23 @@ __global__ void __launch_bounds__(kThreads) layer_norm_kernel(const LayerNormPar
     y[c] = from_f32<T>((to_f32(x[c]) - mean) * inv_std * to_f32(gamma[c]) + to_f32(beta[c]));
 }
 
+template <class T>
+__global__ void __launch_bounds__(kThreads) rms_norm_kernel(const RmsNormParams p) {
+  __shared__ float scratch[kThreads / 32];
+  const int64_t r = blockIdx.x;
+  const T* x = static_cast<const T*>(p.x) + r * p.channels;
+  T* y = static_cast<T*>(p.y) + r * p.channels;
+  const T* gamma = static_cast<const T*>(p.gamma);
+  float sq = 0.0f;
+  for (int64_t c = threadIdx.x; c < p.channels; c += kThreads) {
+    const float v = to_f32(x[c]);
+    sq += v * v;
+  }
+  const float inv_rms = rsqrtf(block_sum<kThreads>(sq, scratch) / static_cast<float>(p.channels) + p.eps);
+  for (int64_t c = threadIdx.x; c < p.channels; c += kThreads)
+    y[c] = from_f32<T>(to_f32(gamma[c]) * (to_f32(x[c]) * inv_rms));
+}
+
 template <class T, int V>
 void launch_group_norm(const GroupNormParams& p, const GroupNormLayout& l, cudaStream_t stream) {
   auto* stats = &group_norm_stats_kernel<T, V>;
@@ -256,6 +274,13 @@ void launch_group_norm(const GroupNormParams& p, const GroupNormLayout& l, cudaS
 template <class T>
 void launch_layer_norm(const LayerNormParams& p, cudaStream_t stream) {
   auto* kernel = &layer_norm_kernel<T>;
+  FARM_LAUNCH(kernel, dim3(static_cast<unsigned>(p.rows)), dim3(kThreads), 0, stream, p);
+  FARM_CHECK_LAUNCH();
+}
+
+template <class T>
+void launch_rms_norm(const RmsNormParams& p, cudaStream_t stream) {
+  auto* kernel = &rms_norm_kernel<T>;
   FARM_LAUNCH(kernel, dim3(static_cast<unsigned>(p.rows)), dim3(kThreads), 0, stream, p);
   FARM_CHECK_LAUNCH();
 }
@@ -290,6 +315,14 @@ void invoke_layer_norm(const LayerNormParams& p, cudaStream_t stream) {
     launch_layer_norm<__nv_bfloat16>(p, stream);
 }
 
+void invoke_rms_norm(const RmsNormParams& p, cudaStream_t stream) {
+  if (p.rows == 0) return;
+  if (p.dtype == DType::f16)
+    launch_rms_norm<__half>(p, stream);
+  else
+    launch_rms_norm<__nv_bfloat16>(p, stream);
+}
+
 void append_norm_launch_info(std::vector<KernelLaunchInfo>& out) {
   // The stats kernel's dynamic shared memory depends on the shape; listed is
   // the most it takes when a block's row fits the block (every SD shape).
@@ -300,6 +333,7 @@ void append_norm_launch_info(std::vector<KernelLaunchInfo>& out) {
       out.push_back({"group_norm_apply_kernel" + args, kThreads, 0});
     }
     out.push_back({std::string("layer_norm_kernel<") + type + ">", kThreads, 0});
+    out.push_back({std::string("rms_norm_kernel<") + type + ">", kThreads, 0});
   }
 }
 

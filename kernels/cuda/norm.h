@@ -1,4 +1,4 @@
-// Group norm (+ optional SiLU) and layer norm over NHWC / [rows, C] tensors of
+// Group norm (+ optional SiLU), layer norm and RMS norm over NHWC / [rows, C] tensors of
 // `dtype` elements, statistics in fp32 (mean, then the biased variance from a
 // second pass, as kernels/ref). Plain header.
 #pragma once
@@ -37,5 +37,17 @@ struct LayerNormParams {
   DType dtype = DType::f16;
 };
 void invoke_layer_norm(const LayerNormParams& p, cudaStream_t stream);
+
+// RMS norm: y = x · rsqrt(mean(x²) + eps) · gamma over x, y [rows, channels];
+// gamma [channels]. y may alias x. One block per row, as layer norm.
+struct RmsNormParams {
+  const void* x = nullptr;
+  const void* gamma = nullptr;
+  void* y = nullptr;
+  int64_t rows = 0, channels = 0;
+  float eps = 1e-6f;
+  DType dtype = DType::f16;
+};
+void invoke_rms_norm(const RmsNormParams& p, cudaStream_t stream);
 
 FARM_CUDA_NAMESPACE_END

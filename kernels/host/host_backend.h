@@ -90,6 +90,15 @@ class HostBackend : public Backend {
     const auto timer = time_op("layer_norm");
     ops_.layer_norm(rows, channels, eps, x.ptr(), gamma.ptr(), beta.ptr(), y.ptr());
   }
+  void rms_norm(int64_t rows, int64_t channels, float eps, const Tensor& x, const Tensor& gamma,
+                Tensor& y) override {
+    const auto timer = time_op("rms_norm");
+    ops_.rms_norm(rows, channels, eps, x.ptr(), gamma.ptr(), y.ptr());
+  }
+  void rope(const RopeArgs& a, const Tensor& table, Tensor& x) override {
+    const auto timer = time_op("rope");
+    ops_.rope(a, table.ptr(), x.ptr());
+  }
   void activation(Activation act, const Tensor& x, Tensor& y) override {
     const auto timer = time_op("activation");
     auto f = act == Activation::silu ? ops_.silu : act == Activation::gelu ? ops_.gelu : ops_.quick_gelu;
@@ -102,6 +111,10 @@ class HostBackend : public Backend {
   void geglu(int64_t rows, int64_t inner, const Tensor& x, Tensor& y) override {
     const auto timer = time_op("geglu");
     ops_.geglu(rows, inner, x.ptr(), y.ptr());
+  }
+  void swiglu(int64_t rows, int64_t inner, const Tensor& x, Tensor& y) override {
+    const auto timer = time_op("swiglu");
+    ops_.swiglu(rows, inner, x.ptr(), y.ptr());
   }
   void upsample_nearest(const Tensor& x, Tensor& y) override {
     const auto timer = time_op("upsample_nearest");

@@ -12,7 +12,9 @@
 namespace farm::kernels::ref {
 
 void attention(const AttentionArgs& a, const float* q, const float* k, const float* v, float* out) {
-  FARM_KERNEL_CHECK(a.q_stride >= a.heads * a.head_dim && a.kv_stride >= a.heads * a.head_dim &&
+  FARM_KERNEL_CHECK(a.kv_head_count() > 0 && a.heads % a.kv_head_count() == 0,
+                    "attention heads not a multiple of kv_heads");
+  FARM_KERNEL_CHECK(a.q_stride >= a.heads * a.head_dim && a.kv_stride >= a.kv_head_count() * a.head_dim &&
                         a.out_stride >= a.heads * a.head_dim,
                     "attention strides shorter than heads * head_dim");
   const int64_t d = a.head_dim;
@@ -29,7 +31,7 @@ void attention(const AttentionArgs& a, const float* q, const float* k, const flo
         const int64_t visible = a.causal ? std::min(i + 1, a.kv_len) : a.kv_len;
         float row_max = -std::numeric_limits<float>::infinity();
         for (int64_t j = 0; j < visible; ++j) {
-          const float* kj = kb + j * a.kv_stride + h * d;
+          const float* kj = kb + j * a.kv_stride + a.kv_head(h) * d;
           float s = 0.0f;
           for (int64_t e = 0; e < d; ++e) s += qi[e] * kj[e];
           p[j] = s * a.scale;
@@ -43,7 +45,7 @@ void attention(const AttentionArgs& a, const float* q, const float* k, const flo
         float* oi = ob + i * a.out_stride + h * d;
         for (int64_t e = 0; e < d; ++e) {
           float acc = 0.0f;
-          for (int64_t j = 0; j < visible; ++j) acc += p[j] * vb[j * a.kv_stride + h * d + e];
+          for (int64_t j = 0; j < visible; ++j) acc += p[j] * vb[j * a.kv_stride + a.kv_head(h) * d + e];
           oi[e] = acc / sum;
         }
       }

@@ -37,4 +37,12 @@ void geglu(int64_t rows, int64_t inner, const float* x, float* y) {
   }
 }
 
+void swiglu(int64_t rows, int64_t inner, const float* x, float* y) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* gate = x + r * 2 * inner;
+    const float* up = gate + inner;
+    for (int64_t i = 0; i < inner; ++i) y[r * inner + i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+  }
+}
+
 }  // namespace farm::kernels::ref

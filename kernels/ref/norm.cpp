@@ -1,5 +1,6 @@
 // Group norm and layer norm: mean, then the biased variance from a second
-// pass over (x - mean), as torch computes them.
+// pass over (x - mean), as torch computes them. RMS norm: mean of squares,
+// weight times the normalized value (transformers' Qwen3RMSNorm order).
 #include <cmath>
 
 #include "kernels/ref/check.h"
@@ -51,6 +52,18 @@ void layer_norm(int64_t rows, int64_t channels, float eps, const float* x, const
     for (int64_t c = 0; c < channels; ++c) sq += (xr[c] - mean) * (xr[c] - mean);
     const float inv_std = 1.0f / std::sqrt(sq / count + eps);
     for (int64_t c = 0; c < channels; ++c) yr[c] = (xr[c] - mean) * inv_std * gamma[c] + beta[c];
+  }
+}
+
+void rms_norm(int64_t rows, int64_t channels, float eps, const float* x, const float* gamma, float* y) {
+  const float count = static_cast<float>(channels);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * channels;
+    float* yr = y + r * channels;
+    float sq = 0.0f;
+    for (int64_t c = 0; c < channels; ++c) sq += xr[c] * xr[c];
+    const float inv_rms = 1.0f / std::sqrt(sq / count + eps);
+    for (int64_t c = 0; c < channels; ++c) yr[c] = gamma[c] * (xr[c] * inv_rms);
   }
 }
 

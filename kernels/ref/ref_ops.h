@@ -16,6 +16,9 @@ void group_norm(int64_t batch, int64_t hw, int64_t channels, int64_t groups, flo
                 const float* x, const float* gamma, const float* beta, bool silu, float* y);
 void layer_norm(int64_t rows, int64_t channels, float eps, const float* x, const float* gamma,
                 const float* beta, float* y);
+void rms_norm(int64_t rows, int64_t channels, float eps, const float* x, const float* gamma, float* y);
+void rope(const RopeArgs& a, const float* table, float* x);
+void swiglu(int64_t rows, int64_t inner, const float* x, float* y);
 void silu(int64_t n, const float* x, float* y);
 void gelu(int64_t n, const float* x, float* y);
 void quick_gelu(int64_t n, const float* x, float* y);

@@ -64,6 +64,7 @@ def linear(p):
 
 def attention(p):
     b, nh, lq, lkv, d = (p[n] for n in ("batch", "heads", "q_len", "kv_len", "head_dim"))
+    nkv = p.get("kv_heads", nh)
     qs, kvs = p["q_stride"], p["kv_stride"]
     amp = p.get("amplitude", 1.0)
     # Strided buffers: only the first heads*head_dim of each token row are read.
@@ -71,11 +72,13 @@ def attention(p):
     k = randn(b, lkv, kvs, scale=amp)
     v = randn(b, lkv, kvs)
 
-    def heads(buf, n):
-        return buf[:, :, : nh * d].reshape(b, n, nh, d).transpose(1, 2)
+    def heads(buf, n, count=nh):
+        return buf[:, :, : count * d].reshape(b, n, count, d).transpose(1, 2)
 
     scale = 1.0 / math.sqrt(d) if p["scale"] == "rsqrt" else p["scale"]
-    o = F.scaled_dot_product_attention(heads(q, lq), heads(k, lkv), heads(v, lkv), is_causal=p["causal"], scale=scale)
+    # Grouped-query attention as torch runs it (enable_gqa: k/v head h // (nh / nkv)).
+    o = F.scaled_dot_product_attention(heads(q, lq), heads(k, lkv, nkv), heads(v, lkv, nkv), is_causal=p["causal"],
+                                       scale=scale, enable_gqa=nkv != nh)
     return {"q": q, "k": k, "v": v, "y": o.transpose(1, 2).reshape(b, lq, nh * d)}
 
 
@@ -96,6 +99,57 @@ def layer_norm(p):
     gamma = randn(c, scale=0.5, shift=1.0)
     beta = randn(c, scale=0.5)
     return {"x": x, "gamma": gamma, "beta": beta, "y": F.layer_norm(x, (c,), gamma, beta, p["eps"])}
+
+
+def rms_norm(p):
+    """transformers' Qwen3RMSNorm (fp32 statistics, weight times the normalized value)."""
+    from transformers.models.qwen3.modeling_qwen3 import Qwen3RMSNorm
+    rows, c = p["rows"], p["channels"]
+    x = randn(rows, c, scale=2.0, shift=p.get("mean", 0.0))
+    gamma = randn(c, scale=0.5, shift=1.0)
+    norm = Qwen3RMSNorm(c, eps=p["eps"])
+    norm.weight.data.copy_(gamma)
+    return {"x": x, "gamma": gamma, "y": norm(x)}
+
+
+def rope(p):
+    """rotate_half: transformers' Qwen3RotaryEmbedding + apply_rotary_pos_emb at
+    positions p0.. ; interleaved: diffusers' Z-Image RopeEmbedder over 3-axis ids
+    and its complex multiply. table[t, i] = (cos, sin) of pair i."""
+    rows, nh, d, stride = p["rows"], p["heads"], p["head_dim"], p["stride"]
+    x = randn(rows, stride)
+    heads = x[:, : nh * d].reshape(rows, nh, d)
+    if not p["interleaved"]:
+        from transformers import Qwen3Config
+        from transformers.models.qwen3.modeling_qwen3 import Qwen3RotaryEmbedding, apply_rotary_pos_emb
+        cfg = Qwen3Config(hidden_size=nh * d, num_attention_heads=nh, num_key_value_heads=nh, head_dim=d,
+                          rope_theta=p["theta"])
+        pos = torch.arange(p["p0"], p["p0"] + rows)[None]
+        cos, sin = Qwen3RotaryEmbedding(cfg)(x[None], pos)  # [1, rows, d]
+        q = heads.transpose(0, 1)[None]  # [1, nh, rows, d]
+        out, _ = apply_rotary_pos_emb(q, q, cos, sin)
+        rotated = out[0].transpose(0, 1)
+        table = torch.stack([cos[0, :, : d // 2], sin[0, :, : d // 2]], dim=-1)
+    else:
+        from diffusers.models.transformers.transformer_z_image import RopeEmbedder
+        axes = p["axes_dims"]
+        emb = RopeEmbedder(theta=p["theta"], axes_dims=axes, axes_lens=[64, 64, 64])
+        ids = torch.stack([torch.arange(rows) + 1, torch.arange(rows) % 5, torch.arange(rows) // 5], dim=-1)
+        freqs_cis = emb(ids)  # [rows, d/2] complex64
+        xc = torch.view_as_complex(heads.float().reshape(rows, nh, -1, 2))
+        rotated = torch.view_as_real(xc * freqs_cis.unsqueeze(1)).flatten(2)
+        table = torch.view_as_real(freqs_cis)
+    y = x.clone()
+    y[:, : nh * d] = rotated.reshape(rows, nh * d)
+    return {"table": table.contiguous(), "x": x, "y": y}
+
+
+def swiglu(p):
+    """The SwiGLU of Qwen3's MLP and Z-Image's FFN: act(gate) * up, act = ACT2FN["silu"]."""
+    from transformers.activations import ACT2FN
+    rows, inner = p["rows"], p["inner"]
+    x = randn(rows, 2 * inner, scale=2.0)
+    return {"x": x, "y": ACT2FN["silu"](x[:, :inner]) * x[:, inner:]}
 
 
 def pointwise(fn):
@@ -145,7 +199,7 @@ MAKERS = {
     "layer_norm": layer_norm, "silu": pointwise(F.silu), "gelu": pointwise(lambda x: F.gelu(x)),
     "quick_gelu": pointwise(lambda x: x * torch.sigmoid(1.702 * x)), "add": add, "geglu": geglu,
     "upsample_nearest2x": upsample_nearest2x, "concat_channels": concat_channels,
-    "timestep_embedding": timestep_embedding,
+    "timestep_embedding": timestep_embedding, "rms_norm": rms_norm, "rope": rope, "swiglu": swiglu,
 }
 
 
@@ -195,6 +249,18 @@ CASES = [
          flip_sin_to_cos=False, shift=1.0, max_period=10000.0),
     dict(name="timestep_odd_dim", op="timestep_embedding", timesteps=[7.0, 42.0, 999.0], dim=31,
          flip_sin_to_cos=True, shift=1.0, max_period=10000.0),
+    # Qwen3 / Z-Image ops, appended so the cases above keep their random draws.
+    dict(name="rms_norm_c40", op="rms_norm", rows=14, channels=40, eps=1e-6),
+    dict(name="rms_norm_qk_d128_offset", op="rms_norm", rows=24, channels=128, eps=1e-5, mean=3.0),
+    dict(name="rope_half_qwen3", op="rope", rows=9, heads=3, head_dim=16, stride=48, interleaved=False,
+         theta=1e6, p0=0),
+    dict(name="rope_half_strided", op="rope", rows=7, heads=2, head_dim=8, stride=19, interleaved=False,
+         theta=10000.0, p0=500),
+    dict(name="rope_interleaved_zimage", op="rope", rows=10, heads=2, head_dim=32, stride=64, interleaved=True,
+         theta=256.0, axes_dims=[8, 12, 12]),
+    dict(name="swiglu", op="swiglu", rows=6, inner=40),
+    attn("attn_gqa_causal_d32", 1, 4, 37, 37, 32, kv_stride=2 * 32, causal=True) | {"kv_heads": 2},
+    attn("attn_gqa_cross_d16", 2, 6, 20, 33, 16, kv_stride=2 * 16) | {"kv_heads": 2},
 ]
 
 
