@@ -65,7 +65,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const auto sd2 = std::make_unique<farm::text::ClipTokenizer>(
       farm::text::ClipTokenizer::from_folder(FARM_FUZZ_DATA "/tiny-sd2/tokenizer"));
   static const auto qwen = std::make_unique<farm::text::QwenTokenizer>(
-      farm::text::QwenTokenizer::from_folder(FARM_FUZZ_DATA "/tokenizer/qwen", 64));
+      farm::text::QwenTokenizer::from_folder(FARM_FUZZ_DATA "/tiny-zimage/tokenizer", 64));
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   // encode() documents no error for any input: a farm::Error here is a finding too.
   check_ids(*sd1, text);

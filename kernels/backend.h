@@ -106,7 +106,8 @@ class Backend {
   // h[b, i, c] += v[b, c] for h [B, ..., C] and v [B, C] (a resnet's time embedding).
   virtual void add_channel_bias(Tensor& h, const Tensor& v) = 0;
   // y[b, t, :] = token_table[ids[b·L + t], :] + position_table[t, :]; ids on the host,
-  // checked against the table's rows by the caller.
+  // checked against the table's rows by the caller. An undefined position_table
+  // adds nothing (rotary models: Qwen3).
   virtual void embed_tokens(const std::vector<int64_t>& ids, int64_t batch, const Tensor& token_table,
                             const Tensor& position_table, Tensor& y) = 0;
 

@@ -13,6 +13,7 @@
 
 #include "farm/model/block_list.h"
 #include "farm/model/layers.h"
+#include "farm/model/text_state.h"
 
 namespace farm::model {
 
@@ -41,14 +42,6 @@ struct TextBlockDesc {
   TextBlockKind kind = TextBlockKind::layer;
   std::string name;  // checkpoint prefix: "text_model.encoder.layers.3", "text_projection", ...
   int64_t layer = -1;
-};
-
-// A micro-batch's state inside a text encoder.
-struct TextState {
-  std::vector<int64_t> ids;  // [batch · L]
-  int64_t batch = 0;
-  Tensor h;       // [batch, L, hidden]: the running state
-  Tensor pooled;  // [batch, projection_dim]: set by text_projection
 };
 
 class ClipTextEncoder {

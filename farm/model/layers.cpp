@@ -44,6 +44,18 @@ void Linear::load(const WeightLoader& w, const std::string& prefix, int64_t in_,
   if (w.layer_index()) w.layer_index()->linear[prefix] = this;
 }
 
+void Linear::load_stacked(const WeightLoader& w, const std::vector<std::string>& prefixes, int64_t in_,
+                          int64_t out_each) {
+  in = in_;
+  out = out_each * static_cast<int64_t>(prefixes.size());
+  Tensor stacked({out, in});
+  for (size_t i = 0; i < prefixes.size(); ++i) {
+    const Tensor part = w.host(prefixes[i] + ".weight", {out_each, in});
+    std::copy(part.ptr(), part.ptr() + part.size(), stacked.ptr() + static_cast<int64_t>(i) * out_each * in);
+  }
+  weight = w.place(std::move(stacked));
+}
+
 Tensor Linear::forward(Backend& be, const Tensor& x, const Tensor* residual) const {
   FARM_ASSERT(x.dim(-1) == in, shape_str(x.shape), " into linear ", in, "->", out);
   Shape s = x.shape;
@@ -188,6 +200,19 @@ Tensor GroupNorm::forward(Backend& be, const Tensor& x, bool silu) const {
 void GroupNorm::forward_in_place(Backend& be, Tensor& x, bool silu) const {
   FARM_ASSERT(x.dim(-1) == channels, shape_str(x.shape));
   be.group_norm(x.dim(0), rows_per_sample(x), channels, groups, eps, x, gamma, beta, silu, x);
+}
+
+void RmsNorm::load(const WeightLoader& w, const std::string& prefix, int64_t channels_, float eps_) {
+  channels = channels_;
+  eps = eps_;
+  gamma = w.get(prefix + ".weight", {channels});
+}
+
+Tensor RmsNorm::forward(Backend& be, const Tensor& x) const {
+  FARM_ASSERT(x.size() % channels == 0, shape_str(x.shape), " into an RMS norm over ", channels);
+  Tensor y = be.empty(x.shape);
+  be.rms_norm(x.size() / channels, channels, eps, x, gamma, y);
+  return y;
 }
 
 void LayerNorm::load(const WeightLoader& w, const std::string& prefix, int64_t channels_, float eps_) {

@@ -86,6 +86,9 @@ struct Linear {
   std::vector<LoraPatch> lora;  // applied when their LoRA is active on this thread
 
   void load(const WeightLoader& w, const std::string& prefix, int64_t in, int64_t out, bool has_bias = true);
+  // Several bias-free projections of the same input stacked into one
+  // [Σ out, in] weight (SwiGLU's gate and up: one GEMM, then swiglu).
+  void load_stacked(const WeightLoader& w, const std::vector<std::string>& prefixes, int64_t in, int64_t out_each);
   Tensor forward(Backend& be, const Tensor& x, const Tensor* residual = nullptr) const;
 
  private:
@@ -122,6 +125,17 @@ struct GroupNorm {
   void load(const WeightLoader& w, const std::string& prefix, int64_t channels, int64_t groups, float eps);
   Tensor forward(Backend& be, const Tensor& x, bool silu) const;  // x [B, ..., C]
   void forward_in_place(Backend& be, Tensor& x, bool silu) const;  // x = forward(x)
+};
+
+// RMS norm over the last dim (Qwen3RMSNorm): y = x · rsqrt(mean(x²) + eps) · gamma.
+// Also per head: a [..., heads · head_dim] tensor normed over head_dim rows.
+struct RmsNorm {
+  Tensor gamma;
+  int64_t channels = 0;
+  float eps = 1e-6f;
+
+  void load(const WeightLoader& w, const std::string& prefix, int64_t channels, float eps);
+  Tensor forward(Backend& be, const Tensor& x) const;  // over every `channels` elements
 };
 
 struct LayerNorm {

@@ -283,7 +283,7 @@ class CudaBackend final : public Backend {
     const int64_t L = static_cast<int64_t>(ids.size()) / batch;
     op("embed_tokens");
     cuda::invoke_embed_tokens(batch, L, token_table.dim(1), static_cast<const int32_t*>(dids.device_ptr()),
-                              in(token_table), in(position_table), out(y), dtype_, stream_);
+                              in(token_table), opt(&position_table), out(y), dtype_, stream_);
     launched();
   }
 

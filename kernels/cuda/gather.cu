@@ -25,7 +25,8 @@ __global__ void embed_tokens_kernel(int64_t rows, int64_t len, int64_t dim, cons
                                     const T* positions, T* y) {
   for (int64_t i = first_index(); i < rows * dim; i += grid_stride()) {
     const int64_t r = i / dim, d = i % dim;
-    y[i] = from_f32<T>(to_f32(tokens[static_cast<int64_t>(ids[r]) * dim + d]) + to_f32(positions[(r % len) * dim + d]));
+    const float position = positions != nullptr ? to_f32(positions[(r % len) * dim + d]) : 0.0f;
+    y[i] = from_f32<T>(to_f32(tokens[static_cast<int64_t>(ids[r]) * dim + d]) + position);
   }
 }
 

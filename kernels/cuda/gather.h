@@ -9,7 +9,8 @@
 
 FARM_CUDA_NAMESPACE_BEGIN
 
-// y[b, t, :] = tokens[ids[b·L + t], :] + positions[t, :]; ids: device int32 [batch·L].
+// y[b, t, :] = tokens[ids[b·L + t], :] + positions[t, :]; ids: device int32 [batch·L];
+// positions null: none (rotary models).
 void invoke_embed_tokens(int64_t batch, int64_t len, int64_t dim, const int32_t* ids, const void* tokens,
                          const void* positions, void* y, DType dtype, cudaStream_t stream);
 // x[B, H, W, C] -> y[B, Ho, Wo, C], source index floor(i · (H/Ho)) in fp32, as torch's "nearest".

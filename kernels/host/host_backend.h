@@ -153,11 +153,12 @@ class HostBackend : public Backend {
                     const Tensor& position_table, Tensor& y) override {
     const auto timer = time_op("embed_tokens");
     const int64_t D = token_table.dim(1), L = static_cast<int64_t>(ids.size()) / batch;
+    const bool positions = position_table.defined();
     for (int64_t b = 0; b < batch; ++b)
       for (int64_t t = 0; t < L; ++t) {
         const int64_t id = ids[b * L + t];
         for (int64_t d = 0; d < D; ++d)
-          y.data[(b * L + t) * D + d] = token_table.data[id * D + d] + position_table.data[t * D + d];
+          y.data[(b * L + t) * D + d] = token_table.data[id * D + d] + (positions ? position_table.data[t * D + d] : 0.0f);
       }
   }
 

@@ -15,6 +15,7 @@
 #include "farm/io/safetensors.h"
 #include "farm/io/weight_store.h"
 #include "farm/model/clip_text.h"
+#include "farm/model/qwen3_text.h"
 #include "farm/model/unet.h"
 #include "farm/model/vae_decoder.h"
 #include "kernels/backend.h"
@@ -29,6 +30,21 @@ namespace {
 using kernels::cuda::DType;
 using Param = testing::ModelDtype;  // model folder, dtype
 
+// Runs `forward` (load, then run; a host result) on ref (fp32), on rounded
+// ref and on the emulated device, and checks the device's error.
+void check_on_device(const std::string& model, DType dtype, const char* what,
+                     const std::function<Tensor(kernels::Backend&)>& forward) {
+  const Tensor want = forward(kernels::ref_backend());
+  const auto rounded = kernels::make_host_backend(kernels::testing::rounded_ref_ops(dtype));
+  const Tensor baseline = forward(*rounded);
+  const auto device = kernels::make_cuda_emu_backend(dtype, 0, 1, "test");
+  const Tensor got = forward(*device);
+  const auto r = kernels::testing::check_precision(got.data, want.data, baseline.data, dtype);
+  std::printf("[ cuda-emu ] %s %-6s %-4s %s\n", model.c_str(), what, kernels::cuda::dtype_name(dtype),
+              r.describe().c_str());
+  EXPECT_TRUE(r.passes()) << what << ": " << r.describe();
+}
+
 class CudaEmuModels : public ::testing::TestWithParam<Param> {
  protected:
   void SetUp() override {
@@ -37,18 +53,8 @@ class CudaEmuModels : public ::testing::TestWithParam<Param> {
   }
   DType dtype() const { return std::get<1>(GetParam()); }
 
-  // Runs `forward` (load, then run; a host result) on ref (fp32), on rounded
-  // ref and on the emulated device.
   void check(const char* what, const std::function<Tensor(kernels::Backend&)>& forward) const {
-    const Tensor want = forward(kernels::ref_backend());
-    const auto rounded = kernels::make_host_backend(kernels::testing::rounded_ref_ops(dtype()));
-    const Tensor baseline = forward(*rounded);
-    const auto device = kernels::make_cuda_emu_backend(dtype(), 0, 1, "test");
-    const Tensor got = forward(*device);
-    const auto r = kernels::testing::check_precision(got.data, want.data, baseline.data, dtype());
-    std::printf("[ cuda-emu ] %s %-6s %-4s %s\n", std::get<0>(GetParam()).c_str(), what,
-                kernels::cuda::dtype_name(dtype()), r.describe().c_str());
-    EXPECT_TRUE(r.passes()) << what << ": " << r.describe();
+    check_on_device(std::get<0>(GetParam()), dtype(), what, forward);
   }
 
   std::string dir_;
@@ -92,6 +98,27 @@ INSTANTIATE_TEST_SUITE_P(Tiny, CudaEmuModels,
                          ::testing::Combine(::testing::Values("tiny-sd1", "tiny-sd2", "tiny-sdxl"),
                                             ::testing::Values(DType::f16, DType::bf16)),
                          testing::model_dtype_name);
+
+// Z-Image's Qwen3 text encoder (grouped-query attention, RMS norms, RoPE,
+// SwiGLU) on a short and a 512-token prompt of the tiny pipeline.
+class CudaEmuQwen3 : public ::testing::TestWithParam<DType> {};
+
+TEST_P(CudaEmuQwen3, TextEncoder) {
+  const std::string dir = std::string(FARM_TEST_DATA) + "/tiny-zimage";
+  const SafetensorsFile ref(dir + "/reference.safetensors");
+  const auto config = model::Qwen3Config::load(dir + "/text_encoder/config.json");
+  model::Qwen3TextEncoder te(config, config.layers - 1);
+  for (const char* name : {"text.ids.0", "text.ids.5"}) {
+    const auto ids = ref.load_i64(name);
+    check_on_device("tiny-zimage", GetParam(), ids.size() > 100 ? "qwen3 512" : "qwen3", [&](kernels::Backend& be) {
+      te.load({WeightStore(dir + "/text_encoder"), be});
+      return be.to_host(te.forward(be, ids));
+    });
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Tiny, CudaEmuQwen3, ::testing::Values(DType::f16, DType::bf16),
+                         [](const ::testing::TestParamInfo<DType>& i) { return kernels::cuda::dtype_name(i.param); });
 
 }  // namespace
 }  // namespace farm

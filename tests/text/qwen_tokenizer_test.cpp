@@ -1,5 +1,5 @@
 // Qwen2 tokenizer against transformers' Qwen2Tokenizer (tests/data/tokenizer/
-// qwen_ids.json and the tiny tokenizer in qwen/, made by
+// qwen_ids.json and the tiny Z-Image pipeline's tokenizer, made by
 // tools/reference/make_qwen_tokenizer.py), its regex classes against
 // Oniguruma's for every code point, and bad-file errors.
 #include <gtest/gtest.h>
@@ -22,7 +22,7 @@ using testing::load_json;
 using testing::ScratchDir;
 
 const QwenTokenizer& tiny() {
-  static const QwenTokenizer t = QwenTokenizer::from_folder(data_path("tokenizer/qwen"));
+  static const QwenTokenizer t = QwenTokenizer::from_folder(data_path("tiny-zimage/tokenizer"));
   return t;
 }
 
@@ -78,7 +78,7 @@ TEST(QwenTokenizer, SameIdsAsTransformers) {
 }
 
 TEST(QwenTokenizer, ShorterMaxLength) {
-  const auto t = QwenTokenizer::from_folder(data_path("tokenizer/qwen"), 7);
+  const auto t = QwenTokenizer::from_folder(data_path("tiny-zimage/tokenizer"), 7);
   const auto full = tiny().encode_prompt("a photo of a cat, 4k");
   const auto cut = t.encode_prompt("a photo of a cat, 4k");
   ASSERT_EQ(cut.size(), 7u);
@@ -98,7 +98,7 @@ void expect_error(const std::function<void()>& make, const std::vector<std::stri
 
 // The tiny tokenizer.json with `edit` applied, written to a scratch folder.
 std::string edited(const ScratchDir& dir, const std::function<void(nlohmann::json&)>& edit) {
-  auto j = load_json(data_path("tokenizer/qwen/tokenizer.json"));
+  auto j = load_json(data_path("tiny-zimage/tokenizer/tokenizer.json"));
   edit(j);
   dir.write("tokenizer.json", j.dump());
   return dir.file("tokenizer.json");
@@ -142,7 +142,7 @@ TEST(QwenTokenizerErrors, NotQwen2sPipeline) {
         }));
       },
       {"lacks the added token '<|im_start|>'", "chat template"});
-  expect_error([&] { QwenTokenizer::from_folder(data_path("tokenizer/qwen"), 0); }, {"max_length 0"});
+  expect_error([&] { QwenTokenizer::from_folder(data_path("tiny-zimage/tokenizer"), 0); }, {"max_length 0"});
 }
 
 }  // namespace

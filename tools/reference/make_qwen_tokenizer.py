@@ -11,7 +11,8 @@ Qwen2Tokenizer, adds Qwen3's added tokens (<|endoftext|>, <|im_start|>,
 saves it with save_pretrained.
 
 Writes:
-  tests/data/tokenizer/qwen/        the tokenizer folder (tokenizer.json,
+  tests/data/tiny-zimage/tokenizer/ the tokenizer folder of the tiny Z-Image
+                                    pipeline (tokenizer.json,
                                     tokenizer_config.json, and vocab.json +
                                     merges.txt as older folders ship them)
   tests/data/tokenizer/qwen_ids.json  for each prompt: the text after
@@ -157,7 +158,7 @@ def main():
     tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in ["<think>", "</think>"]])
     tok.chat_template = CHAT_TEMPLATE
     tok.model_max_length = 131072
-    folder = os.path.join(OUT_DIR, "qwen")
+    folder = os.path.join(ROOT, "tests", "data", "tiny-zimage", "tokenizer")
     shutil.rmtree(folder, ignore_errors=True)
     tok.save_pretrained(folder)
     # Older folders (and the real Qwen3 one) also ship vocab.json + merges.txt.

@@ -1,0 +1,104 @@
+// Z-Image's text side on the tiny pipeline (tests/data/tiny-zimage): the
+// Qwen2 tokenizer's templated ids and the Qwen3 encoder's hidden_states[-2]
+// rows against diffusers' own ZImagePipeline._encode_prompt on the same
+// folder (tools/reference/make_tiny_zimage.py), on the ref and cpu op tables.
+// The bound is relative to max |reference|; both sides compute in fp32.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+
+#include "farm/core/error.h"
+#include "farm/io/safetensors.h"
+#include "farm/model/qwen3_text.h"
+#include "farm/text/qwen_tokenizer.h"
+#include "tests/support/compare.h"
+#include "tests/support/reference_json.h"
+
+using namespace farm;
+using farm::testing::expect_close;
+
+namespace {
+
+const std::string kDir = std::string(FARM_TEST_DATA) + "/tiny-zimage";
+
+class Qwen3Reference : public ::testing::TestWithParam<std::string> {
+ protected:
+  kernels::Backend& backend() const {
+    return GetParam() == "ref" ? kernels::ref_backend() : kernels::cpu_backend();
+  }
+};
+
+TEST_P(Qwen3Reference, PromptEmbeddingsAsZImagePipeline) {
+  const SafetensorsFile ref(kDir + "/reference.safetensors");
+  const auto info = farm::testing::read_reference_json(kDir + "/reference.json");
+  const auto tok = text::QwenTokenizer::from_folder(kDir + "/tokenizer");
+  const auto config = model::Qwen3Config::load(kDir + "/text_encoder/config.json");
+  // ZImagePipeline reads hidden_states[-2]: every layer but the last, no final norm.
+  model::Qwen3TextEncoder te(config, config.layers - 1);
+  te.load({WeightStore(kDir + "/text_encoder"), backend()});
+  const auto& prompts = info["text"]["prompts"];
+  ASSERT_GE(prompts.size(), 5u);
+  bool saw_cut = false;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const std::string prompt = prompts[i].get<std::string>();
+    const auto ids = tok.encode_prompt(prompt);
+    EXPECT_EQ(ids, ref.load_i64(cat("text.ids.", i))) << prompt.substr(0, 60);
+    saw_cut |= ids.size() == 512;
+    Tensor got = backend().to_host(te.forward(backend(), ids));
+    const int64_t L = got.dim(1), D = got.dim(2);
+    expect_close(cat(GetParam(), " text.embeds.", i, " (", L, " tokens)"), std::move(got).reshaped({L, D}),
+                 ref.load_f32(cat("text.embeds.", i)), 2e-5);
+  }
+  EXPECT_TRUE(saw_cut) << "one prompt must run past 512 tokens (template cut, as diffusers)";
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Qwen3Reference, ::testing::Values("ref", "cpu"));
+
+TEST(Qwen3Encoder, BlockListStopsBeforeTheUnusedLayer) {
+  const auto config = model::Qwen3Config::load(kDir + "/text_encoder/config.json");
+  model::Qwen3TextEncoder used(config, config.layers - 1), all(config, config.layers);
+  ASSERT_EQ(used.blocks().size(), static_cast<size_t>(config.layers));  // embed_tokens + layers 0..L-2
+  EXPECT_EQ(used.blocks().front().name, "embed_tokens");
+  EXPECT_EQ(used.blocks().back().name, cat("layers.", config.layers - 2));
+  EXPECT_EQ(all.blocks().back().name, "norm");
+  // Running the list in two ranges is running it whole (a pipeline cut).
+  auto& be = kernels::cpu_backend();
+  used.load({WeightStore(kDir + "/text_encoder"), be});
+  const auto tok = text::QwenTokenizer::from_folder(kDir + "/tokenizer");
+  const auto ids = tok.encode_prompt("a photo of a cat");
+  model::TextState s{ids, 1, {}, {}};
+  used.run(be, s, 0, 2);
+  used.run(be, s, 2, used.blocks().size());
+  const Tensor whole = used.forward(be, ids);
+  ASSERT_EQ(s.h.shape, whole.shape);
+  EXPECT_EQ(s.h.data, whole.data);
+}
+
+TEST(Qwen3ConfigErrors, NameTheFileAndField) {
+  const auto bad = [](const std::string& edit_key, const nlohmann::json& value, const std::string& expect) {
+    auto j = farm::testing::read_reference_json(kDir + "/text_encoder/config.json");
+    if (value.is_null()) j.erase(edit_key); else j[edit_key] = value;
+    const std::string path = ::testing::TempDir() + "/qwen3_config.json";
+    std::ofstream(path) << j.dump();
+    try {
+      model::Qwen3Config::load(path);
+      ADD_FAILURE() << edit_key << ": no error";
+    } catch (const farm::Error& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(path), std::string::npos) << what;
+      EXPECT_NE(what.find("'" + edit_key + "'"), std::string::npos) << what;
+      EXPECT_NE(what.find(expect), std::string::npos) << what;
+    }
+  };
+  bad("model_type", "llama", "expected 'qwen3'");
+  bad("num_key_value_heads", 4, "does not divide num_attention_heads 6");
+  bad("hidden_act", "gelu", "SwiGLU");
+  bad("attention_bias", true, "no biases");
+  bad("rope_scaling", nlohmann::json{{"rope_type", "yarn"}, {"factor", 4.0}}, "not supported");
+  bad("rope_parameters", nlohmann::json{{"rope_type", "llama3"}}, "'llama3' is not supported");
+  bad("head_dim", 7, "even");
+  bad("num_hidden_layers", nullptr, "");
+}
+
+}  // namespace

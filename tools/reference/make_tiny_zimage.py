@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Builds the tiny random-weight Z-Image pipeline folder farm's Z-Image tests load,
+tests/data/tiny-zimage, and its reference.safetensors / reference.json.
+
+So far: the text side. tokenizer/ is made by make_qwen_tokenizer.py (a small
+byte-level BPE with Qwen2's pre-tokenizer and Qwen3's added tokens and chat
+template); this adds text_encoder/, a tiny transformers Qwen3Model with the
+real model's structure and odd sizes (hidden 72, 6 query heads on 2 k/v heads
+of head_dim 20, so the q width 120 is not the hidden size; SwiGLU 100; 4 layers,
+of which ZImagePipeline reads hidden_states[-2], after layer index 2), all
+weights drawn from a fixed seed, norm scales perturbed off 1.
+
+The reference is diffusers' own ZImagePipeline._encode_prompt (chat template,
+padding to 512 with a mask, hidden_states[-2], real rows kept) on the prompts
+below, called with this folder's tokenizer and text encoder; fp32 on the CPU.
+
+Usage:  python tools/reference/make_qwen_tokenizer.py
+        python tools/reference/make_tiny_zimage.py
+"""
+import json
+import os
+import sys
+from types import SimpleNamespace
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from make_model_reference import save_reference, versions  # noqa: E402
+
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+FOLDER = os.path.join(ROOT, "tests", "data", "tiny-zimage")
+SEED = 2025
+
+TEXT_CONFIG = dict(hidden_size=72, intermediate_size=100, num_hidden_layers=4, num_attention_heads=6,
+                   num_key_value_heads=2, head_dim=20, rms_norm_eps=1e-6, rope_theta=1000000.0,
+                   max_position_embeddings=1024, tie_word_embeddings=True, hidden_act="silu",
+                   attention_bias=False, torch_dtype="float32")
+
+LONG = ("a highly detailed matte painting of a sprawling futuristic city at dusk, neon lights "
+        "reflecting on wet streets, flying cars, towering skyscrapers, 一只猫 on a balcony, ") * 16
+PROMPTS = ["a photo of a cat", "", "一只猫坐在窗台上，阳光明媚。", "A Red Circle, on the LEFT!! 😀 3.14",
+           "  spaces\n\nand lines\t", LONG]
+
+
+def make_text_encoder(vocab_size):
+    from transformers import Qwen3Config, Qwen3Model
+    cfg = Qwen3Config(vocab_size=vocab_size, **TEXT_CONFIG)
+    torch.manual_seed(SEED)
+    model = Qwen3Model(cfg).eval()
+    gen = torch.Generator().manual_seed(SEED + 1)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("norm.weight"):  # RMSNorm scales start at 1: perturb them
+                p.copy_(1.0 + 0.2 * torch.randn(p.shape, generator=gen))
+            else:  # larger than the 0.02 init, so attention is not uniform
+                p.copy_(0.15 * torch.randn(p.shape, generator=gen))
+    return model
+
+
+@torch.no_grad()
+def text_reference(tok, te, out, info):
+    from diffusers import ZImagePipeline
+    fake = SimpleNamespace(tokenizer=tok, text_encoder=te, _execution_device=torch.device("cpu"))
+    embeds = ZImagePipeline._encode_prompt(fake, list(PROMPTS), device=torch.device("cpu"))
+    for i, (p, e) in enumerate(zip(PROMPTS, embeds)):
+        text = tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
+                                       add_generation_prompt=True, enable_thinking=True)
+        ids = tok([text], max_length=512, truncation=True).input_ids[0]
+        assert len(ids) == e.shape[0]
+        out[f"text.ids.{i}"] = torch.tensor(ids, dtype=torch.int64)
+        out[f"text.embeds.{i}"] = e
+    info["text"] = {
+        "prompts": PROMPTS,
+        "text.ids.i": "tokenizer(apply_chat_template(prompt i), max_length=512, truncation=True): real tokens",
+        "text.embeds.i": "ZImagePipeline._encode_prompt([prompts]) row i: text_encoder(padded to 512, mask)"
+                         ".hidden_states[-2], rows where the mask is 1",
+    }
+
+
+def main():
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(os.path.join(FOLDER, "tokenizer"))
+    te = make_text_encoder(len(tok))
+    te.save_pretrained(os.path.join(FOLDER, "text_encoder"), safe_serialization=True)
+    os.chmod(os.path.join(FOLDER, "text_encoder", "model.safetensors"), 0o644)
+    out, info = {}, {"made_by": "tools/reference/make_tiny_zimage.py", "versions": versions()}
+    text_reference(tok, te, out, info)
+    save_reference(FOLDER, out, info)
+    shapes = {k: list(v.shape) for k, v in out.items() if k.startswith("text.embeds")}
+    assert max(s[0] for s in shapes.values()) == 512, "one prompt must be cut at 512 tokens"
+    print(shapes)
+
+
+if __name__ == "__main__":
+    main()
