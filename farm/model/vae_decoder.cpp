@@ -1,5 +1,7 @@
 #include "farm/model/vae_decoder.h"
 
+#include <cmath>
+
 #include "farm/core/error.h"
 #include "farm/io/json_config.h"
 
@@ -39,10 +41,17 @@ VaeConfig VaeConfig::load(const std::string& path) {
     for (const auto& t : c.get_string_list("up_block_types"))
       if (t != "UpDecoderBlock2D") c.bad("up_block_types", "'" + t + "' is not supported (UpDecoderBlock2D)");
   c.require_one_of("act_fn", {"silu"});
-  c.require_one_of("shift_factor", {nullptr, 0, 0.0});
+  v.shift_factor = static_cast<float>(c.get_number("shift_factor", 0.0));
+  if (!std::isfinite(v.shift_factor)) c.bad("shift_factor", "must be a finite number");
   c.require_one_of("latents_mean", {nullptr});
   c.require_one_of("latents_std", {nullptr});
   return v;
+}
+
+Tensor VaeConfig::decoder_input(const Tensor& latents) const {
+  Tensor z = latents;
+  for (float& v : z.data) v = v / scaling_factor + shift_factor;
+  return z;
 }
 
 void VaeDecoder::load(const WeightLoader& w) {

@@ -15,12 +15,17 @@ struct VaeConfig {
   std::vector<int64_t> block_out_channels;
   int64_t layers_per_block = 2, norm_num_groups = 32;
   float scaling_factor = 0.18215f;
+  // FLUX-style VAEs (Z-Image's): the decoder reads z / scaling_factor + shift_factor.
+  float shift_factor = 0.0f;
   bool use_post_quant_conv = true;
   bool mid_block_add_attention = true;
   // diffusers' force_upcast: the VAE overflows in fp16 (SDXL's original VAE does), run it wider.
   bool force_upcast = false;
 
   int64_t scale_factor() const { return int64_t{1} << (block_out_channels.size() - 1); }
+  // The decoder's input from a pipeline's latents: z / scaling_factor + shift_factor
+  // elementwise on a host tensor, a division as diffusers divides (same rounding).
+  Tensor decoder_input(const Tensor& latents) const;
   static VaeConfig load(const std::string& path);
 };
 

@@ -57,6 +57,11 @@ SdModel SdModel::open(const std::string& path) {
   // The refiner has no first encoder: its context is the second's state alone.
   auto text_cfg = refiner ? model::ClipTextConfig{} : model::ClipTextConfig::load(sub("text_encoder", "config.json"));
   auto vae_cfg = model::VaeConfig::load(sub("vae", "config.json"));
+  // diffusers' SD pipelines decode z / scaling_factor and never read a shift:
+  // a shifted VAE is another family's (FLUX, Z-Image: 16 latent channels).
+  if (vae_cfg.shift_factor != 0.0f)
+    fail(sub("vae", "config.json"), ": field 'shift_factor': ", vae_cfg.shift_factor,
+         "; a Stable Diffusion VAE has none (this one belongs to a FLUX-style model)");
   m.scheduler = sched::SchedulerConfig::from_json_file(sub("scheduler", "scheduler_config.json"));
   if (xl) {
     auto text2_cfg = model::ClipTextConfig::load(sub("text_encoder_2", "config.json"));

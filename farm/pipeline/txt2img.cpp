@@ -110,11 +110,7 @@ Tensor denoise(const SdModel& m, const std::vector<Txt2ImgRequest>& batch,
 }
 
 Tensor vae_input(const SdModel& m, const Tensor& latents) {
-  Tensor z = latents;
-  // A division, not a multiply by the inverse: diffusers divides, and so rounds the same way.
-  const float sf = m.vae->config().scaling_factor;
-  for (float& v : z.data) v = v / sf;
-  return z;
+  return m.vae->config().decoder_input(latents);  // shift 0: SD's VAEs have none (sd_model.cpp)
 }
 
 void to_unit_range(Tensor& image) {

@@ -99,11 +99,12 @@ INSTANTIATE_TEST_SUITE_P(Tiny, CudaEmuModels,
                                             ::testing::Values(DType::f16, DType::bf16)),
                          testing::model_dtype_name);
 
-// Z-Image's Qwen3 text encoder (grouped-query attention, RMS norms, RoPE,
-// SwiGLU) on a short and a 512-token prompt of the tiny pipeline.
-class CudaEmuQwen3 : public ::testing::TestWithParam<DType> {};
+// Z-Image's parts on the tiny pipeline: the Qwen3 text encoder (grouped-query
+// attention, RMS norms, RoPE, SwiGLU) on a short and a 512-token prompt, and
+// the 16-channel VAE without post_quant_conv.
+class CudaEmuZImage : public ::testing::TestWithParam<DType> {};
 
-TEST_P(CudaEmuQwen3, TextEncoder) {
+TEST_P(CudaEmuZImage, TextEncoder) {
   const std::string dir = std::string(FARM_TEST_DATA) + "/tiny-zimage";
   const SafetensorsFile ref(dir + "/reference.safetensors");
   const auto config = model::Qwen3Config::load(dir + "/text_encoder/config.json");
@@ -117,7 +118,18 @@ TEST_P(CudaEmuQwen3, TextEncoder) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Tiny, CudaEmuQwen3, ::testing::Values(DType::f16, DType::bf16),
+TEST_P(CudaEmuZImage, VaeDecode) {
+  const std::string dir = std::string(FARM_TEST_DATA) + "/tiny-zimage";
+  const SafetensorsFile ref(dir + "/reference.safetensors");
+  model::VaeDecoder vae(model::VaeConfig::load(dir + "/vae/config.json"));
+  const Tensor z = vae.config().decoder_input(nchw_to_nhwc(ref.load_f32("vae.latents")));
+  check_on_device("tiny-zimage", GetParam(), "vae", [&](kernels::Backend& be) {
+    vae.load({WeightStore(dir + "/vae"), be});
+    return vae.decode(be, z);
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(Tiny, CudaEmuZImage, ::testing::Values(DType::f16, DType::bf16),
                          [](const ::testing::TestParamInfo<DType>& i) { return kernels::cuda::dtype_name(i.param); });
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <omp.h>
 
 #include <nlohmann/json.hpp>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "farm/core/error.h"
@@ -151,6 +153,27 @@ TEST(BatchInvariance, SameBitsAloneInABatchAndOnOneThreadInBf16) {
     EXPECT_EQ(alone[0].rgb, batch[i].rgb) << "item " << i << (i == 2 ? " on one thread" : "");
   }
   omp_set_num_threads(threads);
+}
+
+// diffusers' SD pipelines never read a VAE's shift_factor: a shifted VAE
+// (FLUX-style, Z-Image's) in an SD folder is refused before weights are read.
+TEST(SdModelErrors, ShiftedVaeIsAnotherFamilys) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(::testing::TempDir()) / "sd1_shifted_vae";
+  fs::remove_all(dir);
+  fs::copy(std::string(FARM_TEST_DATA) + "/tiny-sd1", dir, fs::copy_options::recursive);
+  auto j = farm::testing::read_reference_json((dir / "vae" / "config.json").string());
+  j["shift_factor"] = 0.1159;
+  std::ofstream((dir / "vae" / "config.json").string()) << j.dump();
+  try {
+    pipeline::SdModel::load(dir.string(), kernels::cpu_backend());
+    ADD_FAILURE() << "no error";
+  } catch (const farm::Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("vae/config.json: field 'shift_factor'"), std::string::npos) << what;
+    EXPECT_NE(what.find("FLUX-style"), std::string::npos) << what;
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace

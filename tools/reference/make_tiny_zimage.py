@@ -2,7 +2,7 @@
 """Builds the tiny random-weight Z-Image pipeline folder farm's Z-Image tests load,
 tests/data/tiny-zimage, and its reference.safetensors / reference.json.
 
-So far: the text side. tokenizer/ is made by make_qwen_tokenizer.py (a small
+So far: the text side and the VAE. tokenizer/ is made by make_qwen_tokenizer.py (a small
 byte-level BPE with Qwen2's pre-tokenizer and Qwen3's added tokens and chat
 template); this adds text_encoder/, a tiny transformers Qwen3Model with the
 real model's structure and odd sizes (hidden 72, 6 query heads on 2 k/v heads
@@ -10,7 +10,12 @@ of head_dim 20, so the q width 120 is not the hidden size; SwiGLU 100; 4 layers,
 of which ZImagePipeline reads hidden_states[-2], after layer index 2), all
 weights drawn from a fixed seed, norm scales perturbed off 1.
 
-The reference is diffusers' own ZImagePipeline._encode_prompt (chat template,
+vae/ is a tiny FLUX-style AutoencoderKL as Z-Image's: 16 latent channels, no
+quant_conv / post_quant_conv, scaling_factor 0.3611 and shift_factor 0.1159,
+two levels of 16 and 24 channels (8 groups), one resnet per level, the mid
+attention.
+
+The text reference is diffusers' own ZImagePipeline._encode_prompt (chat template,
 padding to 512 with a mask, hidden_states[-2], real rows kept) on the prompts
 below, called with this folder's tokenizer and text encoder; fp32 on the CPU.
 
@@ -78,6 +83,32 @@ def text_reference(tok, te, out, info):
     }
 
 
+def make_vae():
+    from diffusers import AutoencoderKL
+    torch.manual_seed(SEED + 2)
+    vae = AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 2,
+                        up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(16, 24), layers_per_block=1,
+                        latent_channels=16, norm_num_groups=8, scaling_factor=0.3611, shift_factor=0.1159,
+                        use_quant_conv=False, use_post_quant_conv=False, mid_block_add_attention=True).eval()
+    gen = torch.Generator().manual_seed(SEED + 3)
+    with torch.no_grad():
+        for p in vae.parameters():  # norm scales start at 1 and biases at 0: perturb every constant tensor
+            flat = p.reshape(-1)
+            if flat.numel() > 1 and bool((flat == flat[0]).all()):
+                p.add_(0.1 * torch.randn(p.shape, generator=gen))
+    return vae
+
+
+@torch.no_grad()
+def vae_reference(vae, out, info):
+    """The pipeline's decode: (latents / scaling_factor) + shift_factor, then vae.decode."""
+    latents = torch.randn(2, 16, 6, 5, generator=torch.Generator().manual_seed(SEED + 4))
+    z = (latents / vae.config.scaling_factor) + vae.config.shift_factor
+    out["vae.latents"], out["vae.image"] = latents, vae.decode(z, return_dict=False)[0]
+    info["vae"] = {"vae.latents": "pipeline latents [B, 16, h, w]",
+                   "vae.image": "vae.decode((latents / scaling_factor) + shift_factor), as ZImagePipeline decodes"}
+
+
 def main():
     from transformers import AutoTokenizer
     tok = AutoTokenizer.from_pretrained(os.path.join(FOLDER, "tokenizer"))
@@ -86,6 +117,10 @@ def main():
     os.chmod(os.path.join(FOLDER, "text_encoder", "model.safetensors"), 0o644)
     out, info = {}, {"made_by": "tools/reference/make_tiny_zimage.py", "versions": versions()}
     text_reference(tok, te, out, info)
+    vae = make_vae()
+    vae.save_pretrained(os.path.join(FOLDER, "vae"), safe_serialization=True)
+    os.chmod(os.path.join(FOLDER, "vae", "diffusion_pytorch_model.safetensors"), 0o644)
+    vae_reference(vae, out, info)
     save_reference(FOLDER, out, info)
     shapes = {k: list(v.shape) for k, v in out.items() if k.startswith("text.embeds")}
     assert max(s[0] for s in shapes.values()) == 512, "one prompt must be cut at 512 tokens"

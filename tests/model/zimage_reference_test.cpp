@@ -1,8 +1,9 @@
-// Z-Image's text side on the tiny pipeline (tests/data/tiny-zimage): the
-// Qwen2 tokenizer's templated ids and the Qwen3 encoder's hidden_states[-2]
-// rows against diffusers' own ZImagePipeline._encode_prompt on the same
-// folder (tools/reference/make_tiny_zimage.py), on the ref and cpu op tables.
-// The bound is relative to max |reference|; both sides compute in fp32.
+// Z-Image's parts on the tiny pipeline (tests/data/tiny-zimage) against
+// diffusers on the same folder (tools/reference/make_tiny_zimage.py), on the
+// ref and cpu op tables: the Qwen2 tokenizer's templated ids and the Qwen3
+// encoder's hidden_states[-2] rows as ZImagePipeline._encode_prompt gives
+// them, and the 16-channel VAE's decode with its shift. Bounds are relative
+// to max |reference|; both sides compute in fp32.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -11,6 +12,7 @@
 #include "farm/core/error.h"
 #include "farm/io/safetensors.h"
 #include "farm/model/qwen3_text.h"
+#include "farm/model/vae_decoder.h"
 #include "farm/text/qwen_tokenizer.h"
 #include "tests/support/compare.h"
 #include "tests/support/reference_json.h"
@@ -22,14 +24,14 @@ namespace {
 
 const std::string kDir = std::string(FARM_TEST_DATA) + "/tiny-zimage";
 
-class Qwen3Reference : public ::testing::TestWithParam<std::string> {
+class ZImageReference : public ::testing::TestWithParam<std::string> {
  protected:
   kernels::Backend& backend() const {
     return GetParam() == "ref" ? kernels::ref_backend() : kernels::cpu_backend();
   }
 };
 
-TEST_P(Qwen3Reference, PromptEmbeddingsAsZImagePipeline) {
+TEST_P(ZImageReference, PromptEmbeddingsAsZImagePipeline) {
   const SafetensorsFile ref(kDir + "/reference.safetensors");
   const auto info = farm::testing::read_reference_json(kDir + "/reference.json");
   const auto tok = text::QwenTokenizer::from_folder(kDir + "/tokenizer");
@@ -53,7 +55,19 @@ TEST_P(Qwen3Reference, PromptEmbeddingsAsZImagePipeline) {
   EXPECT_TRUE(saw_cut) << "one prompt must run past 512 tokens (template cut, as diffusers)";
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, Qwen3Reference, ::testing::Values("ref", "cpu"));
+TEST_P(ZImageReference, ShiftedVaeDecodeAsZImagePipeline) {
+  const SafetensorsFile ref(kDir + "/reference.safetensors");
+  const auto config = model::VaeConfig::load(kDir + "/vae/config.json");
+  EXPECT_EQ(config.latent_channels, 16);
+  EXPECT_FALSE(config.use_post_quant_conv);
+  EXPECT_FLOAT_EQ(config.shift_factor, 0.1159f);
+  model::VaeDecoder vae(config);
+  vae.load({WeightStore(kDir + "/vae"), backend()});
+  const Tensor z = config.decoder_input(nchw_to_nhwc(ref.load_f32("vae.latents")));
+  expect_close(cat(GetParam(), " vae.image"), vae.decode(backend(), z), nchw_to_nhwc(ref.load_f32("vae.image")), 2e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ZImageReference, ::testing::Values("ref", "cpu"));
 
 TEST(Qwen3Encoder, BlockListStopsBeforeTheUnusedLayer) {
   const auto config = model::Qwen3Config::load(kDir + "/text_encoder/config.json");
