@@ -77,6 +77,9 @@ class Backend {
   virtual void add(const Tensor& a, const Tensor& b, Tensor& y) = 0;
   virtual void geglu(int64_t rows, int64_t inner, const Tensor& x, Tensor& y) = 0;
   virtual void swiglu(int64_t rows, int64_t inner, const Tensor& x, Tensor& y) = 0;
+  // x, y, h [B, rows, C]; scale, gate [B, C] (kernels/ops.h). y may be x.
+  virtual void modulate(const Tensor& x, const Tensor& scale, Tensor& y) = 0;
+  virtual void gated_residual(const Tensor& gate, const Tensor& y, Tensor& h) = 0;
   // geglu(linear(x)) with w [2·inner, in]: y [batch·rows, inner]. By default
   // the two ops; a backend may skip the [rows, 2·inner] product (the cpu bf16
   // one: 84 MB per SD 1.5 transformer block at 512², written and read back).

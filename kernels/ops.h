@@ -96,6 +96,12 @@ struct Ops {
   // (Llama/Qwen MLPs, Z-Image's FFN: w2(silu(w1 h) · w3 h) with [w1 | w3] fused).
   void (*swiglu)(int64_t rows, int64_t inner, const float* x, float* y);
 
+  // adaLN without shift (Z-Image's blocks and final layer): y[b, i, c] =
+  // x[b, i, c] · (1 + scale[b, c]) over x[B, rows, C], scale [B, C]. y may alias x.
+  void (*modulate)(int64_t batch, int64_t rows, int64_t channels, const float* x, const float* scale, float* y);
+  // Gated residual: h[b, i, c] += tanh(gate[b, c]) · y[b, i, c]; gate [B, C].
+  void (*gated_residual)(int64_t batch, int64_t rows, int64_t channels, const float* gate, const float* y, float* h);
+
   // Nearest-neighbour 2× upsample, x[B,H,W,C] -> y[B,2H,2W,C].
   void (*upsample_nearest2x)(int64_t batch, int64_t h, int64_t w, int64_t c, const float* x,
                              float* y);

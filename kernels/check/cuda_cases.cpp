@@ -229,6 +229,13 @@ std::vector<KernelCase> build() {
   KernelCase sw = pointwise("swiglu_ragged", OpKind::swiglu, 2, 17);
   sw.inner = 45;
   v.push_back(sw);
+  // Z-Image's adaLN: per-sample scale and tanh gate over each sample's rows.
+  KernelCase mod = pointwise("modulate_ragged", OpKind::modulate, 2, 13);
+  mod.channels = 40;
+  v.push_back(mod);
+  KernelCase gate = pointwise("gated_residual_ragged", OpKind::gated_residual, 2, 11);
+  gate.channels = 36;
+  v.push_back(gate);
   KernelCase u = pointwise("upsample_odd", OpKind::upsample_nearest2x, 2, 0);
   u.h = 5, u.w = 3, u.channels = 20;
   v.push_back(u);

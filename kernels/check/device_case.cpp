@@ -179,6 +179,14 @@ std::string DeviceCase::launch(cudaStream_t stream, cuda::ConvPath path) {
     case OpKind::swiglu:
       cuda::invoke_swiglu(c.batch * c.rows, c.inner, inputs_[0], out_, dtype_, stream);
       return "";
+    case OpKind::modulate:
+      cuda::invoke_modulate(c.batch, c.rows, c.channels, inputs_[0], inputs_[1], out_, dtype_, stream);
+      return "";
+    case OpKind::gated_residual:  // in place: on a copy of h in the output
+      FARM_CHECK_CUDA(cudaMemcpyAsync(out_, inputs_[2], static_cast<size_t>(out_n_) * 2, cudaMemcpyDeviceToDevice,
+                                      stream));
+      cuda::invoke_gated_residual(c.batch, c.rows, c.channels, inputs_[0], inputs_[1], out_, dtype_, stream);
+      return "";
     case OpKind::upsample_nearest2x:
       cuda::invoke_upsample_nearest2x(c.batch, c.h, c.w, c.channels, inputs_[0], out_, dtype_, stream);
       return "";

@@ -36,6 +36,10 @@ const char* op_name(OpKind op) {
       return "geglu";
     case OpKind::swiglu:
       return "swiglu";
+    case OpKind::modulate:
+      return "modulate";
+    case OpKind::gated_residual:
+      return "gated_residual";
     case OpKind::upsample_nearest2x:
       return "upsample_nearest2x";
     case OpKind::concat_channels:
@@ -125,6 +129,15 @@ std::vector<TensorSpec> input_specs(const KernelCase& c) {
     case OpKind::swiglu:
       s.push_back(batched("x", c.rows * 2 * c.inner, 3.0f));
       break;
+    case OpKind::modulate:
+      s.push_back(batched("x", c.rows * c.channels, 2.0f));
+      s.push_back(batched("scale", c.channels));
+      break;
+    case OpKind::gated_residual:
+      s.push_back(batched("gate", c.channels, 2.0f));
+      s.push_back(batched("x", c.rows * c.channels));  // the branch's output
+      s.push_back(batched("h", c.rows * c.channels));
+      break;
     case OpKind::upsample_nearest2x:
       s.push_back(batched("x", c.h * c.w * c.channels));
       break;
@@ -162,6 +175,9 @@ int64_t output_per_sample(const KernelCase& c) {
     case OpKind::geglu:
     case OpKind::swiglu:
       return c.rows * c.inner;
+    case OpKind::modulate:
+    case OpKind::gated_residual:
+      return c.rows * c.channels;
     case OpKind::upsample_nearest2x:
       return 4 * c.h * c.w * c.channels;
     case OpKind::concat_channels:
@@ -230,6 +246,13 @@ void run_case(const Ops& ops, const KernelCase& c, int64_t batch,
       break;
     case OpKind::swiglu:
       ops.swiglu(batch * c.rows, c.inner, in[0], y);
+      break;
+    case OpKind::modulate:
+      ops.modulate(batch, c.rows, c.channels, in[0], in[1], y);
+      break;
+    case OpKind::gated_residual:  // in place: on a copy of h in y
+      std::copy(in[2], in[2] + batch * c.rows * c.channels, y);
+      ops.gated_residual(batch, c.rows, c.channels, in[0], in[1], y);
       break;
     case OpKind::upsample_nearest2x:
       ops.upsample_nearest2x(batch, c.h, c.w, c.channels, in[0], y);

@@ -168,6 +168,13 @@ KernelCase swiglu(std::string name, int64_t b, int64_t rows, int64_t inner) {
   return c;
 }
 
+// adaLN: modulate and gated residual over [b, rows, channels] with per-sample [channels].
+KernelCase adaln(std::string name, OpKind op, int64_t b, int64_t rows, int64_t ch) {
+  KernelCase c = pointwise(std::move(name), op, b, rows);
+  c.channels = ch;
+  return c;
+}
+
 KernelCase upsample(std::string name, int64_t b, int64_t h, int64_t w, int64_t ch) {
   KernelCase c;
   c.name = std::move(name);
@@ -257,6 +264,8 @@ std::vector<KernelCase> make_cases() {
       golden(swiglu("swiglu", 1, 6, 40)),
       golden(gqa("attn_gqa_causal_d32", 1, 4, 2, 37, 37, 32, true)),
       golden(gqa("attn_gqa_cross_d16", 2, 6, 2, 20, 33, 16, false)),
+      golden(adaln("modulate", OpKind::modulate, 2, 7, 24)),
+      golden(adaln("gated_residual", OpKind::gated_residual, 2, 5, 40)),
 
       // cpu path: im2col tiling and strides, plain-GEMM 1×1, gemv-shaped
       // linear, query tiles with a ragged last tile, key blocks, strided outputs.
@@ -300,6 +309,9 @@ std::vector<KernelCase> make_cases() {
       rope("cpu_rope_half_40x32x128", 1, 40, 32, 128, false),
       rope("cpu_rope_interleaved_300x4x128", 2, 300, 4, 128, true),
       swiglu("cpu_swiglu_40x9728", 2, 40, 9728),
+      // Z-Image's adaLN at a small image: 288 unified rows of its 3840 channels.
+      adaln("cpu_modulate_288x3840", OpKind::modulate, 2, 288, 3840),
+      adaln("cpu_gated_residual_288x3840", OpKind::gated_residual, 2, 288, 3840),
       gqa("cpu_attn_gqa_causal_h32_kv8", 1, 32, 8, 40, 40, 128, true),
       gqa("cpu_attn_gqa_flash_h4_kv2", 1, 4, 2, 100, 700, 64, false),
       upsample("cpu_upsample_16x16x64", 2, 16, 16, 64),

@@ -26,6 +26,8 @@ enum class OpKind {
   add,
   geglu,
   swiglu,
+  modulate,
+  gated_residual,
   upsample_nearest2x,
   concat_channels,
   timestep_embedding,
@@ -50,7 +52,7 @@ struct KernelCase {
   RopeArgs rope;            // rope: rope.rows tokens per sample
   int64_t rows = 0;         // linear, layer/rms_norm, geglu, swiglu; elements per sample for pointwise ops
   int64_t in = 0, out = 0;  // linear
-  int64_t hw = 0, channels = 0, groups = 0;  // group_norm; channels also layer_norm, upsample
+  int64_t hw = 0, channels = 0, groups = 0;  // group_norm; channels also layer_norm, upsample, modulate
   int64_t h = 0, w = 0;                      // upsample_nearest2x
   int64_t ca = 0, cb = 0;                    // concat_channels (per pixel of hw)
   int64_t inner = 0;                         // geglu, swiglu

@@ -92,6 +92,21 @@ void swiglu(int64_t rows, int64_t inner, const float* x, float* y) {
   round_out<kT>(y, rows * inner);
 }
 
+template <DType kT>
+void modulate(int64_t batch, int64_t rows, int64_t channels, const float* x, const float* scale, float* y) {
+  Rounded<kT> rx(x, batch * rows * channels), rs(scale, batch * channels);
+  ref::modulate(batch, rows, channels, rx.get(), rs.get(), y);
+  round_out<kT>(y, batch * rows * channels);
+}
+
+template <DType kT>
+void gated_residual(int64_t batch, int64_t rows, int64_t channels, const float* gate, const float* y, float* h) {
+  Rounded<kT> rg(gate, batch * channels), ry(y, batch * rows * channels);
+  round_out<kT>(h, batch * rows * channels);
+  ref::gated_residual(batch, rows, channels, rg.get(), ry.get(), h);
+  round_out<kT>(h, batch * rows * channels);
+}
+
 template <DType kT, void (*kOp)(int64_t, const float*, float*)>
 void unary(int64_t n, const float* x, float* y) {
   Rounded<kT> rx(x, n);
@@ -149,6 +164,8 @@ Ops make(const char* name) {
   o.add = &add<kT>;
   o.geglu = &geglu<kT>;
   o.swiglu = &swiglu<kT>;
+  o.modulate = &modulate<kT>;
+  o.gated_residual = &gated_residual<kT>;
   o.upsample_nearest2x = &upsample_nearest2x<kT>;
   o.concat_channels = &concat_channels<kT>;
   o.timestep_embedding = &timestep_embedding<kT>;

@@ -181,6 +181,26 @@ void swiglu(int64_t rows, int64_t inner, const float* x, float* y) {
   dy.download(y);
 }
 
+template <DType kT>
+void modulate(int64_t batch, int64_t rows, int64_t channels, const float* x, const float* scale, float* y) {
+  auto dx = DeviceTensor::upload(x, batch * rows * channels, kT);
+  auto ds = DeviceTensor::upload(scale, batch * channels, kT);
+  DeviceTensor dy(batch * rows * channels, kT);
+  cuda::invoke_modulate(batch, rows, channels, dx.get(), ds.get(), dy.get(), kT, nullptr);
+  finish();
+  dy.download(y);
+}
+
+template <DType kT>
+void gated_residual(int64_t batch, int64_t rows, int64_t channels, const float* gate, const float* y, float* h) {
+  auto dg = DeviceTensor::upload(gate, batch * channels, kT);
+  auto dy = DeviceTensor::upload(y, batch * rows * channels, kT);
+  auto dh = DeviceTensor::upload(h, batch * rows * channels, kT);
+  cuda::invoke_gated_residual(batch, rows, channels, dg.get(), dy.get(), dh.get(), kT, nullptr);
+  finish();
+  dh.download(h);
+}
+
 template <DType kT, cuda::Activation kAct>
 void activation(int64_t n, const float* x, float* y) {
   auto dx = DeviceTensor::upload(x, n, kT);
@@ -259,6 +279,8 @@ Ops make_table(const char* name) {
   o.add = &add<kT>;
   o.geglu = &geglu<kT>;
   o.swiglu = &swiglu<kT>;
+  o.modulate = &modulate<kT>;
+  o.gated_residual = &gated_residual<kT>;
   o.upsample_nearest2x = &upsample_nearest2x<kT>;
   o.concat_channels = &concat_channels<kT>;
   o.timestep_embedding = &timestep_embedding<kT>;

@@ -23,6 +23,8 @@ void layer_norm(int64_t rows, int64_t channels, float eps, const float* x, const
                 const float* beta, float* y);
 void rms_norm(int64_t rows, int64_t channels, float eps, const float* x, const float* gamma, float* y);
 void swiglu(int64_t rows, int64_t inner, const float* x, float* y);
+void modulate(int64_t batch, int64_t rows, int64_t channels, const float* x, const float* scale, float* y);
+void gated_residual(int64_t batch, int64_t rows, int64_t channels, const float* gate, const float* y, float* h);
 void silu(int64_t n, const float* x, float* y);
 // y[i] = hidden[i] · gelu(gate[i]) for i < n, one thread: geglu's arithmetic
 // for ops that produce hidden and gate themselves.

@@ -3,6 +3,8 @@
 // input (no reductions), so results do not depend on n, the thread split or
 // the batch.
 #include <algorithm>
+#include <cmath>
+#include <vector>
 
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/fast_math.h"
@@ -77,6 +79,34 @@ void swiglu(int64_t rows, int64_t inner, const float* x, float* y) {
 #pragma omp parallel for schedule(static) if (rows * inner > kParallelMin)
   for (int64_t r = 0; r < rows; ++r)
     swiglu_run(inner, x + r * 2 * inner, x + r * 2 * inner + inner, y + r * inner);
+}
+
+// Per-sample channel vectors: (1 + scale) and tanh(gate) formed once per
+// sample, then one pass over its rows.
+void modulate(int64_t batch, int64_t rows, int64_t channels, const float* x, const float* scale, float* y) {
+  for (int64_t b = 0; b < batch; ++b) {
+    std::vector<float> s(static_cast<size_t>(channels));
+    for (int64_t c = 0; c < channels; ++c) s[static_cast<size_t>(c)] = 1.0f + scale[b * channels + c];
+#pragma omp parallel for schedule(static) if (rows * channels > kParallelMin)
+    for (int64_t i = 0; i < rows; ++i) {
+      const float* xr = x + (b * rows + i) * channels;
+      float* yr = y + (b * rows + i) * channels;
+      for (int64_t c = 0; c < channels; ++c) yr[c] = xr[c] * s[static_cast<size_t>(c)];
+    }
+  }
+}
+
+void gated_residual(int64_t batch, int64_t rows, int64_t channels, const float* gate, const float* y, float* h) {
+  for (int64_t b = 0; b < batch; ++b) {
+    std::vector<float> g(static_cast<size_t>(channels));
+    for (int64_t c = 0; c < channels; ++c) g[static_cast<size_t>(c)] = std::tanh(gate[b * channels + c]);
+#pragma omp parallel for schedule(static) if (rows * channels > kParallelMin)
+    for (int64_t i = 0; i < rows; ++i) {
+      const float* yr = y + (b * rows + i) * channels;
+      float* hr = h + (b * rows + i) * channels;
+      for (int64_t c = 0; c < channels; ++c) hr[c] = hr[c] + g[static_cast<size_t>(c)] * yr[c];
+    }
+  }
 }
 
 }  // namespace farm::kernels::cpu

@@ -20,6 +20,8 @@ const Ops& cpu_ops() {
       .add = cpu::add,
       .geglu = cpu::geglu,
       .swiglu = cpu::swiglu,
+      .modulate = cpu::modulate,
+      .gated_residual = cpu::gated_residual,
       .upsample_nearest2x = cpu::upsample_nearest2x,
       .concat_channels = cpu::concat_channels,
       // A few hundred sin/cos per sample: ref's loop is already fast enough.

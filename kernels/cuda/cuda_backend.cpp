@@ -239,6 +239,18 @@ class CudaBackend final : public Backend {
     cuda::invoke_swiglu(rows, inner, in(x), out(y), dtype_, stream_);
     launched();
   }
+  void modulate(const Tensor& x, const Tensor& scale, Tensor& y) override {
+    const int64_t B = x.dim(0), C = x.dim(-1);
+    op("modulate");
+    cuda::invoke_modulate(B, x.size() / (B * C), C, in(x), in(scale), out(y), dtype_, stream_);
+    launched();
+  }
+  void gated_residual(const Tensor& gate, const Tensor& y, Tensor& h) override {
+    const int64_t B = h.dim(0), C = h.dim(-1);
+    op("gated_residual");
+    cuda::invoke_gated_residual(B, h.size() / (B * C), C, in(gate), in(y), out(h), dtype_, stream_);
+    launched();
+  }
   void geglu(int64_t rows, int64_t inner, const Tensor& x, Tensor& y) override {
     op("geglu");
     cuda::invoke_geglu(rows, inner, in(x), out(y), dtype_, stream_);

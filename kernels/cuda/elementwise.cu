@@ -62,6 +62,22 @@ __global__ void swiglu_kernel(int64_t rows, int64_t inner, const T* x, T* y) {
   }
 }
 
+template <class T>
+__global__ void modulate_kernel(int64_t batch, int64_t rows, int64_t channels, const T* x, const T* scale, T* y) {
+  for (int64_t i = first_index(); i < batch * rows * channels; i += grid_stride()) {
+    const int64_t c = i % channels, b = i / (rows * channels);
+    y[i] = from_f32<T>(to_f32(x[i]) * (1.0f + to_f32(scale[b * channels + c])));
+  }
+}
+
+template <class T>
+__global__ void gated_residual_kernel(int64_t batch, int64_t rows, int64_t channels, const T* gate, const T* y, T* h) {
+  for (int64_t i = first_index(); i < batch * rows * channels; i += grid_stride()) {
+    const int64_t c = i % channels, b = i / (rows * channels);
+    h[i] = from_f32<T>(to_f32(h[i]) + tanhf(to_f32(gate[b * channels + c])) * to_f32(y[i]));
+  }
+}
+
 // One thread per (token, head, pair).
 template <class T>
 __global__ void rope_kernel(int64_t rows, int64_t heads, int64_t head_dim, int64_t stride, bool interleaved,
@@ -168,6 +184,32 @@ void invoke_swiglu(int64_t rows, int64_t inner, const void* x, void* y, DType dt
   FARM_CHECK_LAUNCH();
 }
 
+void invoke_modulate(int64_t batch, int64_t rows, int64_t channels, const void* x, const void* scale, void* y,
+                     DType dtype, cudaStream_t stream) {
+  const int64_t n = batch * rows * channels;
+  if (n == 0) return;
+  with_type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    auto* kernel = &modulate_kernel<T>;
+    FARM_LAUNCH(kernel, grid_for(n), dim3(kThreads), 0, stream, batch, rows, channels, static_cast<const T*>(x),
+                static_cast<const T*>(scale), static_cast<T*>(y));
+  });
+  FARM_CHECK_LAUNCH();
+}
+
+void invoke_gated_residual(int64_t batch, int64_t rows, int64_t channels, const void* gate, const void* y, void* h,
+                           DType dtype, cudaStream_t stream) {
+  const int64_t n = batch * rows * channels;
+  if (n == 0) return;
+  with_type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    auto* kernel = &gated_residual_kernel<T>;
+    FARM_LAUNCH(kernel, grid_for(n), dim3(kThreads), 0, stream, batch, rows, channels, static_cast<const T*>(gate),
+                static_cast<const T*>(y), static_cast<T*>(h));
+  });
+  FARM_CHECK_LAUNCH();
+}
+
 void invoke_rope(int64_t rows, int64_t heads, int64_t head_dim, int64_t stride, bool interleaved, const float* table,
                  void* x, DType dtype, cudaStream_t stream) {
   const int64_t n = rows * heads * (head_dim / 2);
@@ -234,7 +276,8 @@ void invoke_image_to_rgb8(int64_t n, const void* x, uint8_t* y, DType dtype, cud
 }
 
 void append_elementwise_launch_info(std::vector<KernelLaunchInfo>& out) {
-  for (const char* name : {"activation_kernel", "add_kernel", "geglu_kernel", "swiglu_kernel", "rope_kernel",
+  for (const char* name : {"activation_kernel", "add_kernel", "geglu_kernel", "swiglu_kernel", "rope_kernel", "modulate_kernel",
+                           "gated_residual_kernel",
                            "upsample_nearest2x_kernel",
                            "concat_channels_kernel", "timestep_embedding_kernel", "image_to_rgb8_kernel"})
     for (const char* type : {"__half", "__nv_bfloat16"})

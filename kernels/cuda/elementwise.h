@@ -29,6 +29,13 @@ void invoke_swiglu(int64_t rows, int64_t inner, const void* x, void* y, DType dt
 void invoke_rope(int64_t rows, int64_t heads, int64_t head_dim, int64_t stride, bool interleaved, const float* table,
                  void* x, DType dtype, cudaStream_t stream);
 
+// y[b, i, c] = x[b, i, c] · (1 + scale[b, c]) over [batch, rows, channels]; y may alias x.
+void invoke_modulate(int64_t batch, int64_t rows, int64_t channels, const void* x, const void* scale, void* y,
+                     DType dtype, cudaStream_t stream);
+// h[b, i, c] += tanh(gate[b, c]) · y[b, i, c].
+void invoke_gated_residual(int64_t batch, int64_t rows, int64_t channels, const void* gate, const void* y, void* h,
+                           DType dtype, cudaStream_t stream);
+
 // x[B, H, W, C] -> y[B, 2H, 2W, C].
 void invoke_upsample_nearest2x(int64_t batch, int64_t h, int64_t w, int64_t c, const void* x, void* y,
                                DType dtype, cudaStream_t stream);

@@ -116,6 +116,16 @@ class HostBackend : public Backend {
     const auto timer = time_op("swiglu");
     ops_.swiglu(rows, inner, x.ptr(), y.ptr());
   }
+  void modulate(const Tensor& x, const Tensor& scale, Tensor& y) override {
+    const auto timer = time_op("modulate");
+    const int64_t B = x.dim(0), C = x.dim(-1);
+    ops_.modulate(B, x.size() / (B * C), C, x.ptr(), scale.ptr(), y.ptr());
+  }
+  void gated_residual(const Tensor& gate, const Tensor& y, Tensor& h) override {
+    const auto timer = time_op("gated_residual");
+    const int64_t B = h.dim(0), C = h.dim(-1);
+    ops_.gated_residual(B, h.size() / (B * C), C, gate.ptr(), y.ptr(), h.ptr());
+  }
   void upsample_nearest(const Tensor& x, Tensor& y) override {
     const auto timer = time_op("upsample_nearest");
     const int64_t B = x.dim(0), H = x.dim(1), W = x.dim(2), C = x.dim(3), oh = y.dim(1), ow = y.dim(2);

@@ -45,4 +45,22 @@ void swiglu(int64_t rows, int64_t inner, const float* x, float* y) {
   }
 }
 
+void modulate(int64_t batch, int64_t rows, int64_t channels, const float* x, const float* scale, float* y) {
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t c = 0; c < channels; ++c) {
+        const int64_t at = (b * rows + i) * channels + c;
+        y[at] = x[at] * (1.0f + scale[b * channels + c]);
+      }
+}
+
+void gated_residual(int64_t batch, int64_t rows, int64_t channels, const float* gate, const float* y, float* h) {
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t c = 0; c < channels; ++c) {
+        const int64_t at = (b * rows + i) * channels + c;
+        h[at] = h[at] + std::tanh(gate[b * channels + c]) * y[at];
+      }
+}
+
 }  // namespace farm::kernels::ref

@@ -18,6 +18,8 @@ const Ops& ref_ops() {
       .add = ref::add,
       .geglu = ref::geglu,
       .swiglu = ref::swiglu,
+      .modulate = ref::modulate,
+      .gated_residual = ref::gated_residual,
       .upsample_nearest2x = ref::upsample_nearest2x,
       .concat_channels = ref::concat_channels,
       .timestep_embedding = ref::timestep_embedding,

@@ -19,6 +19,8 @@ void layer_norm(int64_t rows, int64_t channels, float eps, const float* x, const
 void rms_norm(int64_t rows, int64_t channels, float eps, const float* x, const float* gamma, float* y);
 void rope(const RopeArgs& a, const float* table, float* x);
 void swiglu(int64_t rows, int64_t inner, const float* x, float* y);
+void modulate(int64_t batch, int64_t rows, int64_t channels, const float* x, const float* scale, float* y);
+void gated_residual(int64_t batch, int64_t rows, int64_t channels, const float* gate, const float* y, float* h);
 void silu(int64_t n, const float* x, float* y);
 void gelu(int64_t n, const float* x, float* y);
 void quick_gelu(int64_t n, const float* x, float* y);

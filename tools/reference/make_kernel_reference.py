@@ -152,6 +152,22 @@ def swiglu(p):
     return {"x": x, "y": ACT2FN["silu"](x[:, :inner]) * x[:, inner:]}
 
 
+def modulate(p):
+    """Z-Image's adaLN scale (no shift): x * (1 + scale) broadcast over each sample's rows,
+    as ZImageTransformerBlock forms scale_msa = 1.0 + s and multiplies."""
+    b, rows, c = p["batch"], p["rows"], p["channels"]
+    x, s = randn(b, rows, c, scale=2.0), randn(b, c)
+    return {"x": x, "scale": s, "y": x * (1.0 + s).unsqueeze(1)}
+
+
+def gated_residual(p):
+    """h + tanh(gate) * x (x: the branch's output, h: the residual stream), as
+    ZImageTransformerBlock's gated residuals."""
+    b, rows, c = p["batch"], p["rows"], p["channels"]
+    g, x, h = randn(b, c, scale=2.0), randn(b, rows, c), randn(b, rows, c)
+    return {"gate": g, "x": x, "h": h, "y": h + g.tanh().unsqueeze(1) * x}
+
+
 def pointwise(fn):
     def make(p):
         x = torch.linspace(-8.0, 8.0, p["n"], dtype=torch.float32) + randn(p["n"], scale=0.01)
@@ -200,6 +216,7 @@ MAKERS = {
     "quick_gelu": pointwise(lambda x: x * torch.sigmoid(1.702 * x)), "add": add, "geglu": geglu,
     "upsample_nearest2x": upsample_nearest2x, "concat_channels": concat_channels,
     "timestep_embedding": timestep_embedding, "rms_norm": rms_norm, "rope": rope, "swiglu": swiglu,
+    "modulate": modulate, "gated_residual": gated_residual,
 }
 
 
@@ -261,6 +278,8 @@ CASES = [
     dict(name="swiglu", op="swiglu", rows=6, inner=40),
     attn("attn_gqa_causal_d32", 1, 4, 37, 37, 32, kv_stride=2 * 32, causal=True) | {"kv_heads": 2},
     attn("attn_gqa_cross_d16", 2, 6, 20, 33, 16, kv_stride=2 * 16) | {"kv_heads": 2},
+    dict(name="modulate", op="modulate", batch=2, rows=7, channels=24),
+    dict(name="gated_residual", op="gated_residual", batch=2, rows=5, channels=40),
 ]
 
 
