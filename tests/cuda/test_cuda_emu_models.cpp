@@ -16,6 +16,7 @@
 #include "farm/io/weight_store.h"
 #include "farm/model/clip_text.h"
 #include "farm/model/qwen3_text.h"
+#include "farm/model/zimage_dit.h"
 #include "farm/model/unet.h"
 #include "farm/model/vae_decoder.h"
 #include "kernels/backend.h"
@@ -126,6 +127,19 @@ TEST_P(CudaEmuZImage, VaeDecode) {
   check_on_device("tiny-zimage", GetParam(), "vae", [&](kernels::Backend& be) {
     vae.load({WeightStore(dir + "/vae"), be});
     return vae.decode(be, z);
+  });
+}
+
+TEST_P(CudaEmuZImage, Transformer) {
+  const std::string dir = std::string(FARM_TEST_DATA) + "/tiny-zimage";
+  const SafetensorsFile ref(dir + "/reference.safetensors");
+  model::ZImageDit dit(model::ZImageDitConfig::load(dir + "/transformer/config.json"));
+  const Tensor latents = nchw_to_nhwc(ref.load_f32("dit.latents.1"));
+  const Tensor caption = ref.load_f32("text.embeds.3");
+  const float t = ref.load_f32("dit.t.1").data[0];
+  check_on_device("tiny-zimage", GetParam(), "dit", [&](kernels::Backend& be) {
+    dit.load({WeightStore(dir + "/transformer"), be});
+    return dit.forward(be, latents, caption, t);
   });
 }
 

@@ -13,6 +13,7 @@
 #include "farm/io/safetensors.h"
 #include "farm/model/qwen3_text.h"
 #include "farm/model/vae_decoder.h"
+#include "farm/model/zimage_dit.h"
 #include "farm/text/qwen_tokenizer.h"
 #include "tests/support/compare.h"
 #include "tests/support/reference_json.h"
@@ -67,6 +68,24 @@ TEST_P(ZImageReference, ShiftedVaeDecodeAsZImagePipeline) {
   expect_close(cat(GetParam(), " vae.image"), vae.decode(backend(), z), nchw_to_nhwc(ref.load_f32("vae.image")), 2e-5);
 }
 
+// The transformer as ZImagePipeline calls it (one item; odd latent sizes whose
+// image rows and captions both need padding to 32; t = 0 too).
+TEST_P(ZImageReference, TransformerAsDiffusers) {
+  const SafetensorsFile ref(kDir + "/reference.safetensors");
+  const auto info = farm::testing::read_reference_json(kDir + "/reference.json");
+  model::ZImageDit dit(model::ZImageDitConfig::load(kDir + "/transformer/config.json"));
+  dit.load({WeightStore(kDir + "/transformer"), backend()});
+  const auto& cases = info["dit"]["cases"];
+  ASSERT_GE(cases.size(), 3u);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Tensor latents = nchw_to_nhwc(ref.load_f32(cat("dit.latents.", i)));
+    const Tensor caption = ref.load_f32(cat("text.embeds.", cases[i]["caption"].get<int>()));
+    const float t = ref.load_f32(cat("dit.t.", i)).data[0];
+    expect_close(cat(GetParam(), " dit.out.", i), dit.forward(backend(), latents, caption, t),
+                 nchw_to_nhwc(ref.load_f32(cat("dit.out.", i))), 2e-5);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ZImageReference, ::testing::Values("ref", "cpu"));
 
 TEST(Qwen3Encoder, BlockListStopsBeforeTheUnusedLayer) {
@@ -87,6 +106,49 @@ TEST(Qwen3Encoder, BlockListStopsBeforeTheUnusedLayer) {
   const Tensor whole = used.forward(be, ids);
   ASSERT_EQ(s.h.shape, whole.shape);
   EXPECT_EQ(s.h.data, whole.data);
+}
+
+TEST(ZImageDit, BlockListInRangesIsTheWholeForward) {
+  const auto config = model::ZImageDitConfig::load(kDir + "/transformer/config.json");
+  model::ZImageDit dit(config);
+  // embed, 1 noise refiner, 1 context refiner, 2 layers, final layer.
+  ASSERT_EQ(dit.blocks().size(), static_cast<size_t>(2 + 2 * config.refiner_layers + config.layers));
+  EXPECT_EQ(dit.blocks()[1].name, "noise_refiner.0");
+  EXPECT_EQ(dit.blocks()[2].name, "context_refiner.0");
+  auto& be = kernels::cpu_backend();
+  dit.load({WeightStore(kDir + "/transformer"), be});
+  const SafetensorsFile ref(kDir + "/reference.safetensors");
+  const Tensor latents = nchw_to_nhwc(ref.load_f32("dit.latents.0"));
+  const Tensor caption = ref.load_f32("text.embeds.0");
+  model::DitState s;
+  s.latents = latents;
+  s.caption = Tensor(caption).reshaped({1, caption.dim(0), caption.dim(1)});
+  s.t = 0.3f;
+  for (size_t b = 0; b < dit.blocks().size(); ++b) dit.run(be, s, b, b + 1);  // one block at a time
+  const Tensor whole = dit.forward(be, latents, caption, 0.3f);
+  EXPECT_EQ(s.out.data, whole.data);
+}
+
+TEST(ZImageDitConfigErrors, NameTheFileAndField) {
+  const auto bad = [](const std::string& key, const nlohmann::json& value, const std::string& expect) {
+    auto j = farm::testing::read_reference_json(kDir + "/transformer/config.json");
+    j[key] = value;
+    const std::string path = ::testing::TempDir() + "/zimage_dit_config.json";
+    std::ofstream(path) << j.dump();
+    try {
+      model::ZImageDitConfig::load(path);
+      ADD_FAILURE() << key << ": no error";
+    } catch (const farm::Error& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(path + ": field '" + key + "'"), std::string::npos) << what;
+      EXPECT_NE(what.find(expect), std::string::npos) << what;
+    }
+  };
+  bad("axes_dims", nlohmann::json{8, 12, 14}, "expected the head dim 32");
+  bad("n_heads", 5, "does not divide");
+  bad("all_patch_size", nlohmann::json{4}, "2x2");
+  bad("siglip_feat_dim", 64, "Omni");
+  bad("qk_norm", false, "not supported");
 }
 
 TEST(Qwen3ConfigErrors, NameTheFileAndField) {

@@ -2,7 +2,7 @@
 """Builds the tiny random-weight Z-Image pipeline folder farm's Z-Image tests load,
 tests/data/tiny-zimage, and its reference.safetensors / reference.json.
 
-So far: the text side and the VAE. tokenizer/ is made by make_qwen_tokenizer.py (a small
+So far: the text side, the VAE and the transformer (one forward per case). tokenizer/ is made by make_qwen_tokenizer.py (a small
 byte-level BPE with Qwen2's pre-tokenizer and Qwen3's added tokens and chat
 template); this adds text_encoder/, a tiny transformers Qwen3Model with the
 real model's structure and odd sizes (hidden 72, 6 query heads on 2 k/v heads
@@ -109,6 +109,43 @@ def vae_reference(vae, out, info):
                    "vae.image": "vae.decode((latents / scaling_factor) + shift_factor), as ZImagePipeline decodes"}
 
 
+DIT_CONFIG = dict(all_patch_size=(2,), all_f_patch_size=(1,), in_channels=16, dim=96, n_layers=2,
+                  n_refiner_layers=1, n_heads=3, n_kv_heads=3, norm_eps=1e-5, qk_norm=True,
+                  cap_feat_dim=TEXT_CONFIG["hidden_size"], rope_theta=256.0, t_scale=1000.0,
+                  axes_dims=[8, 12, 12], axes_lens=[1024, 64, 64])
+
+# (caption: the text reference's prompt index, latent h, w, the pipeline's t = 1 - sigma)
+DIT_CASES = [(0, 6, 10, 0.3), (3, 8, 8, 0.9), (1, 4, 6, 0.0)]
+
+
+def make_transformer():
+    from diffusers import ZImageTransformer2DModel
+    torch.manual_seed(SEED + 5)
+    dit = ZImageTransformer2DModel(**DIT_CONFIG).eval()
+    gen = torch.Generator().manual_seed(SEED + 6)
+    with torch.no_grad():
+        for p in dit.parameters():  # norm scales, pad tokens and zero-initialized layers: perturb them
+            flat = p.reshape(-1)
+            if flat.numel() == 1 or bool((flat == flat[0]).all()):
+                p.add_(0.1 * torch.randn(p.shape, generator=gen))
+    return dit
+
+
+@torch.no_grad()
+def dit_reference(dit, out, info):
+    """The transformer as ZImagePipeline calls it: x = latents.unsqueeze(2) per item, cap_feats the
+    prompt's embedding rows, t = (1000 - timestep) / 1000; its raw output (the pipeline negates it)."""
+    for i, (cap, h, w, t) in enumerate(DIT_CASES):
+        latents = torch.randn(1, 16, h, w, generator=torch.Generator().manual_seed(SEED + 10 + i))
+        caption = out[f"text.embeds.{cap}"]
+        pred = dit(list(latents.unsqueeze(2).unbind(0)), torch.tensor([t]), [caption], return_dict=False)[0]
+        out[f"dit.latents.{i}"], out[f"dit.t.{i}"] = latents, torch.tensor([t])
+        out[f"dit.out.{i}"] = torch.stack(pred).squeeze(2)  # the caption is text.embeds.{cap}
+    info["dit"] = {"cases": [dict(caption=c, h=h, w=w, t=t) for c, h, w, t in DIT_CASES],
+                   "dit.out.i": "transformer(list(latents.unsqueeze(2).unbind(0)), t, [caption])[0], "
+                                "stacked, the frame axis squeezed: [1, 16, h, w], not negated"}
+
+
 def main():
     from transformers import AutoTokenizer
     tok = AutoTokenizer.from_pretrained(os.path.join(FOLDER, "tokenizer"))
@@ -121,6 +158,10 @@ def main():
     vae.save_pretrained(os.path.join(FOLDER, "vae"), safe_serialization=True)
     os.chmod(os.path.join(FOLDER, "vae", "diffusion_pytorch_model.safetensors"), 0o644)
     vae_reference(vae, out, info)
+    dit = make_transformer()
+    dit.save_pretrained(os.path.join(FOLDER, "transformer"), safe_serialization=True)
+    os.chmod(os.path.join(FOLDER, "transformer", "diffusion_pytorch_model.safetensors"), 0o644)
+    dit_reference(dit, out, info)
     save_reference(FOLDER, out, info)
     shapes = {k: list(v.shape) for k, v in out.items() if k.startswith("text.embeds")}
     assert max(s[0] for s in shapes.values()) == 512, "one prompt must be cut at 512 tokens"
