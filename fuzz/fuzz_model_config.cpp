@@ -1,11 +1,13 @@
-// Model JSON configs: every input is read as a UNet, VAE and CLIP text
-// encoder config.json (farm/model, over farm/io/json_config.cpp) and as a
+// Model JSON configs: every input is read as a UNet, VAE, CLIP text
+// encoder, Qwen3 text encoder and Z-Image transformer config.json (farm/model, over farm/io/json_config.cpp) and as a
 // scheduler_config.json (farm/sched). A config they accept must describe a
 // network the loaders can size without dividing by zero or indexing past a list.
 #include <cstdint>
 #include <string>
 
 #include "farm/model/clip_text.h"
+#include "farm/model/qwen3_text.h"
+#include "farm/model/zimage_dit.h"
 #include "farm/model/unet_config.h"
 #include "farm/model/vae_decoder.h"
 #include "farm/sched/flow_euler.h"
@@ -44,6 +46,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   expect_farm_errors_only([&] {
     const auto t = farm::model::ClipTextConfig::load(input.path());
     check(t.heads > 0 && t.hidden_size % t.heads == 0 && t.layers > 0, "hidden size splits into heads");
+  });
+  expect_farm_errors_only([&] {
+    const auto q = farm::model::Qwen3Config::load(input.path());
+    check(q.heads > 0 && q.kv_heads > 0 && q.heads % q.kv_heads == 0 && q.head_dim > 0 && q.head_dim % 2 == 0,
+          "query heads group over k/v heads of an even width");
+    farm::model::Qwen3TextEncoder te(q, q.layers - 1 > 0 ? q.layers - 1 : q.layers);  // sizes its block list
+    check(!te.blocks().empty(), "a block list");
+  });
+  expect_farm_errors_only([&] {
+    const auto z = farm::model::ZImageDitConfig::load(input.path());
+    check(z.heads > 0 && z.dim % z.heads == 0, "dim splits into heads");
+    check(z.axes_dims.size() == 3 && z.axes_dims[0] + z.axes_dims[1] + z.axes_dims[2] == z.head_dim(),
+          "the RoPE axes cover a head");
+    farm::model::ZImageDit dit(z);
+    check(dit.blocks().size() == static_cast<size_t>(2 + 2 * z.refiner_layers + z.layers), "one block each");
   });
   expect_farm_errors_only([&] {
     farm::sched::SchedulerConfig::from_json_text(std::string(reinterpret_cast<const char*>(data), size),

@@ -23,7 +23,8 @@ Qwen3Config Qwen3Config::load(const std::string& path) {
   q.max_positions = c.get_int("max_position_embeddings", 40960);
   if (q.hidden_size <= 0) c.bad("hidden_size", "must be positive");
   if (q.intermediate_size <= 0) c.bad("intermediate_size", "must be positive");
-  if (q.layers <= 0) c.bad("num_hidden_layers", "must be positive");
+  // The block list holds one entry per layer: bounded, as a config is untrusted input.
+  if (q.layers <= 0 || q.layers > 4096) c.bad("num_hidden_layers", "expected 1..4096");
   if (q.vocab_size <= 0) c.bad("vocab_size", "must be positive");
   if (q.heads <= 0) c.bad("num_attention_heads", "must be positive");
   if (q.kv_heads <= 0 || q.heads % q.kv_heads != 0)

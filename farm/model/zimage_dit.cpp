@@ -59,8 +59,9 @@ ZImageDitConfig ZImageDitConfig::load(const std::string& path) {
   if (z.in_channels <= 0) c.bad("in_channels", "must be positive");
   if (z.heads <= 0 || z.dim <= 0 || z.dim % z.heads != 0)
     c.bad("n_heads", cat("dim ", z.dim, " does not divide into ", z.heads, " heads"));
-  if (z.layers <= 0) c.bad("n_layers", "must be positive");
-  if (z.refiner_layers < 0) c.bad("n_refiner_layers", "must not be negative");
+  // The block list holds one entry per layer: bounded, as a config is untrusted input.
+  if (z.layers <= 0 || z.layers > 4096) c.bad("n_layers", "expected 1..4096");
+  if (z.refiner_layers < 0 || z.refiner_layers > 4096) c.bad("n_refiner_layers", "expected 0..4096");
   if (z.cap_feat_dim <= 0) c.bad("cap_feat_dim", "must be positive");
   if (!(z.norm_eps > 0.0f)) c.bad("norm_eps", "must be positive");
   if (!(z.rope_theta > 1.0)) c.bad("rope_theta", "expected a base above 1");
