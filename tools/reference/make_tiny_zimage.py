@@ -2,7 +2,10 @@
 """Builds the tiny random-weight Z-Image pipeline folder farm's Z-Image tests load,
 tests/data/tiny-zimage, and its reference.safetensors / reference.json.
 
-So far: the text side, the VAE and the transformer (one forward per case). tokenizer/ is made by make_qwen_tokenizer.py (a small
+The text side, the VAE, the transformer (one forward per case), scheduler/
+(FlowMatchEulerDiscreteScheduler, shift 3.0, static, as Z-Image-Turbo's) and
+model_index.json; then whole ZImagePipeline runs (PIPELINE_CASES): latents
+after every step, the final latents and the image. tokenizer/ is made by make_qwen_tokenizer.py (a small
 byte-level BPE with Qwen2's pre-tokenizer and Qwen3's added tokens and chat
 template); this adds text_encoder/, a tiny transformers Qwen3Model with the
 real model's structure and odd sizes (hidden 72, 6 query heads on 2 k/v heads
@@ -146,6 +149,46 @@ def dit_reference(dit, out, info):
                                 "stacked, the frame axis squeezed: [1, 16, h, w], not negated"}
 
 
+# Whole pipeline runs. guidance 0 is Turbo's (no CFG); > 0 turns on CFG with the
+# negative prompt ("" by default, still templated). dynamic: the scheduler with
+# use_dynamic_shifting (mu from the image's token count).
+PIPELINE_CASES = [
+    dict(name="turbo", prompt="a photo of a cat", negative_prompt=None, seed=42, steps=3, guidance=0.0,
+         width=32, height=24, dynamic=False),
+    dict(name="cfg", prompt="一只猫坐在窗台上，阳光明媚。", negative_prompt="blurry, low quality", seed=1234, steps=4,
+         guidance=4.0, width=40, height=32, dynamic=False),
+    dict(name="cfg_empty_negative_dynamic", prompt="A Red Circle, on the LEFT!! 😀", negative_prompt=None, seed=7,
+         steps=2, guidance=2.5, width=24, height=40, dynamic=True),
+]
+
+
+@torch.no_grad()
+def pipeline_reference(pipe, out, info):
+    from diffusers import FlowMatchEulerDiscreteScheduler
+    static = pipe.scheduler
+    for c in PIPELINE_CASES:
+        pipe.scheduler = (FlowMatchEulerDiscreteScheduler.from_config(static.config, use_dynamic_shifting=True)
+                          if c["dynamic"] else static)
+        steps = []
+
+        def record(p, i, t, kw):
+            steps.append(kw["latents"].clone())
+            return kw
+
+        image = pipe(prompt=c["prompt"], negative_prompt=c["negative_prompt"], num_inference_steps=c["steps"],
+                     guidance_scale=c["guidance"], width=c["width"], height=c["height"],
+                     generator=torch.Generator("cpu").manual_seed(c["seed"]), output_type="np",
+                     callback_on_step_end=record, callback_on_step_end_tensor_inputs=["latents"]).images
+        n = c["name"]
+        out[f"pipe.{n}.latents"] = torch.stack(steps)  # [steps, 1, 16, h, w]
+        out[f"pipe.{n}.image"] = torch.from_numpy(image)  # [1, H, W, 3] in [0, 1]
+        c["scheduler_config"] = dict(pipe.scheduler.config)
+    pipe.scheduler = static
+    info["pipeline"] = {"cases": PIPELINE_CASES,
+                        "pipe.NAME.latents": "latents after each step (callback_on_step_end)",
+                        "pipe.NAME.image": "output_type='np': (decode / 2 + 0.5).clamp(0, 1), [1, H, W, 3]"}
+
+
 def main():
     from transformers import AutoTokenizer
     tok = AutoTokenizer.from_pretrained(os.path.join(FOLDER, "tokenizer"))
@@ -162,6 +205,22 @@ def main():
     dit.save_pretrained(os.path.join(FOLDER, "transformer"), safe_serialization=True)
     os.chmod(os.path.join(FOLDER, "transformer", "diffusion_pytorch_model.safetensors"), 0o644)
     dit_reference(dit, out, info)
+    from diffusers import FlowMatchEulerDiscreteScheduler, ZImagePipeline
+    scheduler = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=3.0, use_dynamic_shifting=False)
+    pipe = ZImagePipeline(scheduler=scheduler, vae=vae, text_encoder=te, tokenizer=tok, transformer=dit)
+    # save_pretrained writes model_index.json and scheduler/, and saves every part again; the
+    # tokenizer would come back with the last call's truncation state: keep make_qwen_tokenizer's.
+    tok_dir = os.path.join(FOLDER, "tokenizer")
+    kept = {n: open(os.path.join(tok_dir, n), "rb").read() for n in os.listdir(tok_dir)}
+    pipe.save_pretrained(FOLDER, safe_serialization=True)
+    for n in os.listdir(tok_dir):
+        os.remove(os.path.join(tok_dir, n))
+    for n, b in kept.items():
+        open(os.path.join(tok_dir, n), "wb").write(b)
+    for part, name in [("text_encoder", "model.safetensors"), ("vae", "diffusion_pytorch_model.safetensors"),
+                       ("transformer", "diffusion_pytorch_model.safetensors")]:
+        os.chmod(os.path.join(FOLDER, part, name), 0o644)
+    pipeline_reference(pipe, out, info)
     save_reference(FOLDER, out, info)
     shapes = {k: list(v.shape) for k, v in out.items() if k.startswith("text.embeds")}
     assert max(s[0] for s in shapes.values()) == 512, "one prompt must be cut at 512 tokens"
