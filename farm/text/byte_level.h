@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -38,6 +39,36 @@ class BpeMerges {
     return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
   }
   std::unordered_map<uint64_t, Merge> merges_;
+};
+
+// A word's ids, computed once: BPE is the slow part of tokenizing and prompt
+// lists repeat their words. Thread-safe; bounded (cleared when full) over
+// huge jobs.
+class WordCache {
+ public:
+  // Appends the ids of `word` to `out`, computing them with ids_of(word) on a miss.
+  template <typename IdsOf>
+  void encode(std::string_view word, std::vector<int64_t>& out, IdsOf&& ids_of) const {
+    std::string key(word);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      const auto it = cache_.find(key);
+      if (it != cache_.end()) {
+        out.insert(out.end(), it->second.begin(), it->second.end());
+        return;
+      }
+    }
+    std::vector<int64_t> ids = ids_of(word);
+    out.insert(out.end(), ids.begin(), ids.end());
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (cache_.size() >= kMaxWords) cache_.clear();
+    cache_.emplace(std::move(key), std::move(ids));
+  }
+
+ private:
+  static constexpr size_t kMaxWords = size_t{1} << 18;
+  mutable std::mutex mutex_;
+  mutable std::unordered_map<std::string, std::vector<int64_t>> cache_;
 };
 
 // Added tokens typed literally, cut out of text before anything else: the

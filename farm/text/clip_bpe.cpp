@@ -14,7 +14,6 @@ namespace {
 // OpenAI cut its merge list at 49152 - 256 - 2 entries and transformers reads
 // no further (`[1 : 49152 - 256 - 2 + 1]`), whatever the file holds.
 constexpr int kMaxMerges = 49152 - 256 - 2;
-constexpr size_t kMaxCachedWords = size_t{1} << 18;
 constexpr std::string_view kEndOfWord = "</w>";
 
 std::ifstream open_or_fail(const std::string& path, const char* what) {
@@ -163,20 +162,7 @@ std::vector<int64_t> ClipBpe::bpe(std::string_view word) const {
 }
 
 void ClipBpe::encode_word(std::string_view word, std::vector<int64_t>& out) const {
-  std::string key(word);
-  {
-    std::lock_guard<std::mutex> lock(cache_mutex_);
-    const auto it = cache_.find(key);
-    if (it != cache_.end()) {
-      out.insert(out.end(), it->second.begin(), it->second.end());
-      return;
-    }
-  }
-  std::vector<int64_t> ids = bpe(word);
-  out.insert(out.end(), ids.begin(), ids.end());
-  std::lock_guard<std::mutex> lock(cache_mutex_);
-  if (cache_.size() >= kMaxCachedWords) cache_.clear();  // bounded memory over huge jobs
-  cache_.emplace(std::move(key), std::move(ids));
+  cache_.encode(word, out, [&](std::string_view w) { return bpe(w); });
 }
 
 }  // namespace farm::text

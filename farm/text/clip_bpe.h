@@ -54,8 +54,7 @@ class ClipBpe {
   int32_t byte_id_[256] = {};                    // byte character
   int32_t byte_end_id_[256] = {};                // byte character + '</w>'
 
-  mutable std::mutex cache_mutex_;
-  mutable std::unordered_map<std::string, std::vector<int64_t>> cache_;
+  WordCache cache_;
 };
 
 }  // namespace farm::text

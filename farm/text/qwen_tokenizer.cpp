@@ -14,7 +14,6 @@
 namespace farm::text {
 namespace {
 
-constexpr size_t kMaxCachedWords = size_t{1} << 18;
 constexpr int kMaxSupportedLength = 1 << 16;
 constexpr std::string_view kQwenRegex =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
@@ -174,31 +173,16 @@ int64_t QwenTokenizer::find(std::string_view token) const {
 }
 
 void QwenTokenizer::encode_word(std::string_view word, std::vector<int64_t>& out) const {
-  std::string key(word);
-  {
-    std::lock_guard<std::mutex> lock(cache_mutex_);
-    const auto it = cache_.find(key);
-    if (it != cache_.end()) {
-      out.insert(out.end(), it->second.begin(), it->second.end());
-      return;
-    }
-  }
-  std::vector<int64_t> ids;
-  std::string as_chars;
-  for (char c : word) as_chars += byte_level_chars()[static_cast<unsigned char>(c)];
-  const int64_t whole = ignore_merges_ ? find(as_chars) : -1;
-  if (whole >= 0) {
-    ids.push_back(whole);
-  } else {
-    std::vector<int32_t> symbols(word.size());
-    for (size_t k = 0; k < word.size(); ++k) symbols[k] = byte_id_[static_cast<unsigned char>(word[k])];
+  cache_.encode(word, out, [&](std::string_view w) {
+    std::string as_chars;
+    for (char c : w) as_chars += byte_level_chars()[static_cast<unsigned char>(c)];
+    const int64_t whole = ignore_merges_ ? find(as_chars) : -1;
+    if (whole >= 0) return std::vector<int64_t>{whole};
+    std::vector<int32_t> symbols(w.size());
+    for (size_t k = 0; k < w.size(); ++k) symbols[k] = byte_id_[static_cast<unsigned char>(w[k])];
     merges_.apply(symbols);
-    ids.assign(symbols.begin(), symbols.end());
-  }
-  out.insert(out.end(), ids.begin(), ids.end());
-  std::lock_guard<std::mutex> lock(cache_mutex_);
-  if (cache_.size() >= kMaxCachedWords) cache_.clear();  // bounded memory over huge jobs
-  cache_.emplace(std::move(key), std::move(ids));
+    return std::vector<int64_t>(symbols.begin(), symbols.end());
+  });
 }
 
 void QwenTokenizer::encode_text(std::string_view normalized, std::vector<int64_t>& out) const {

@@ -66,8 +66,7 @@ class QwenTokenizer {
   AddedTokenSplitter normalized_added_;  // normalized: true
   int max_length_ = 512;
 
-  mutable std::mutex cache_mutex_;
-  mutable std::unordered_map<std::string, std::vector<int64_t>> cache_;
+  WordCache cache_;
 };
 
 }  // namespace farm::text
