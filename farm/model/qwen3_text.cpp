@@ -161,6 +161,18 @@ void Qwen3TextEncoder::run(Backend& be, TextState& s, size_t begin, size_t end) 
   }
 }
 
+int64_t Qwen3TextEncoder::block_params(size_t i) const {
+  const auto& c = config_;
+  const int64_t H = c.hidden_size, q = c.heads * c.head_dim, kv = c.kv_heads * c.head_dim;
+  switch (blocks_.at(i).kind) {
+    case Qwen3BlockKind::embed_tokens: return c.vocab_size * H;
+    case Qwen3BlockKind::layer:  // q k v o, q/k norms, two RMS norms, SwiGLU
+      return H * q + 2 * H * kv + q * H + 2 * c.head_dim + 2 * H + 3 * H * c.intermediate_size;
+    case Qwen3BlockKind::norm: return H;
+  }
+  return 0;
+}
+
 Tensor Qwen3TextEncoder::forward(Backend& be, const std::vector<int64_t>& ids) const {
   if (ids.empty()) fail("Qwen3 text encoder: no tokens (the chat template always gives some)");
   if (static_cast<int64_t>(ids.size()) > config_.max_positions)

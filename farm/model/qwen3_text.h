@@ -59,6 +59,8 @@ class Qwen3TextEncoder {
   std::vector<BlockRef> block_list(ModelPart part) const;
   // Blocks [begin, end) on a state of equal-length sequences (s.batch of them).
   void run(Backend& be, TextState& s, size_t begin, size_t end) const;
+  // The parameters block i reads, from the config alone.
+  int64_t block_params(size_t i) const;
 
  private:
   void run_layer(Backend& be, TextState& s, int64_t i) const;

@@ -104,6 +104,22 @@ std::vector<BlockRef> ZImageDit::block_list(ModelPart part) const {
   return r;
 }
 
+int64_t ZImageDit::block_params(size_t i) const {
+  const auto& c = config_;
+  const int64_t D = c.dim, A = c.adaln_dim(), F = c.ffn_dim(), hd = c.head_dim();
+  const int64_t unmodulated = 4 * D * D + 2 * hd + 4 * D + 3 * D * F;  // q k v out, q/k norms, 4 norms, FFN
+  switch (blocks_.at(i).kind) {
+    case DitBlockKind::embed:  // t MLP, x embedder, caption norm + linear, the two pad rows
+      return (kFrequencyWidth * kTimeMid + kTimeMid) + (kTimeMid * A + A) + (c.patch_dim() * D + D) +
+             (c.cap_feat_dim + c.cap_feat_dim * D + D) + 2 * D;
+    case DitBlockKind::noise_refiner:
+    case DitBlockKind::layer: return unmodulated + A * 4 * D + 4 * D;  // + adaLN
+    case DitBlockKind::context_refiner: return unmodulated;
+    case DitBlockKind::final_layer: return (A * D + D) + (D * c.patch_dim() + c.patch_dim());
+  }
+  return 0;
+}
+
 namespace {
 
 void load_block(const WeightLoader& w, const ZImageDitConfig& c, const std::string& p, bool modulated,

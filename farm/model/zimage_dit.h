@@ -79,6 +79,9 @@ class ZImageDit {
   const std::vector<DitBlockDesc>& blocks() const { return blocks_; }
   std::vector<BlockRef> block_list(ModelPart part) const;
   void run(Backend& be, DitState& s, size_t begin, size_t end) const;
+  // The parameters block i reads, from the config alone (the cost model's and
+  // `farm plan`'s; config-only folders have no weights).
+  int64_t block_params(size_t i) const;
 
   struct Block {
     RmsNorm attention_norm1, attention_norm2, ffn_norm1, ffn_norm2, norm_q, norm_k;

@@ -6,6 +6,7 @@
 // to max |reference|; both sides compute in fp32.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
 #include <string>
 
@@ -149,6 +150,38 @@ TEST(ZImageDitConfigErrors, NameTheFileAndField) {
   bad("all_patch_size", nlohmann::json{4}, "2x2");
   bad("siglip_feat_dim", 64, "Omni");
   bad("qk_norm", false, "not supported");
+}
+
+// Every block's parameter count from the config, against diffusers' and
+// transformers' own modules on the meta device (tests/data/zimage_params.json,
+// make_zimage_config.py), for Z-Image-Turbo's configs and the tiny ones.
+TEST(ZImageParamCounts, EveryBlockAsDiffusersCountsIt) {
+  const auto want = farm::testing::read_reference_json(std::string(FARM_TEST_DATA) + "/zimage_params.json");
+  for (const std::string folder : {"configs/z-image-turbo", "tests/data/tiny-zimage"}) {
+    SCOPED_TRACE(folder);
+    const std::string dir = std::string(FARM_SOURCE_DIR) + "/" + folder;
+    const auto& w = want[folder];
+    model::ZImageDit dit(model::ZImageDitConfig::load(dir + "/transformer/config.json"));
+    ASSERT_EQ(dit.blocks().size(), w["transformer"].size());
+    int64_t total = 0;
+    for (size_t i = 0; i < dit.blocks().size(); ++i) {
+      EXPECT_EQ(dit.blocks()[i].name, w["transformer"][i][0].get<std::string>());
+      EXPECT_EQ(dit.block_params(i), w["transformer"][i][1].get<int64_t>()) << dit.blocks()[i].name;
+      total += dit.block_params(i);
+    }
+    std::printf("[params] %s transformer %.4f B\n", folder.c_str(), static_cast<double>(total) / 1e9);
+    const auto tc = model::Qwen3Config::load(dir + "/text_encoder/config.json");
+    model::Qwen3TextEncoder te(tc, tc.layers - 1);
+    ASSERT_EQ(te.blocks().size(), w["text_encoder"].size());
+    for (size_t i = 0; i < te.blocks().size(); ++i) {
+      EXPECT_EQ(te.blocks()[i].name, w["text_encoder"][i][0].get<std::string>());
+      EXPECT_EQ(te.block_params(i), w["text_encoder"][i][1].get<int64_t>()) << te.blocks()[i].name;
+    }
+    model::Qwen3TextEncoder all(tc, tc.layers);
+    int64_t all_params = 0;
+    for (size_t i = 0; i < all.blocks().size(); ++i) all_params += all.block_params(i);
+    EXPECT_EQ(all_params, w["text_encoder_total"].get<int64_t>());  // tied embeddings: no lm_head
+  }
 }
 
 TEST(Qwen3ConfigErrors, NameTheFileAndField) {
