@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include "farm/coord/png.h"
 #include "farm/core/error.h"
 #include "farm/pipeline/sd_model.h"
+#include "farm/pipeline/zimage_pipeline.h"
 #include "farm/sched/sampler.h"
 #include "launcher/backend.h"
 #include "launcher/render_layout.h"
@@ -92,7 +94,11 @@ void open_archive(const RenderFlags& f, RankJob& job, const PreparedJob& p) {
 // the layout chosen.
 RankJob prepare_rank_job(const RenderFlags& f, CLI::App* cmd, int ranks) {
   // Configs only: every item is checked against the model before any rank reads weights.
-  const pipeline::SdModel model = pipeline::SdModel::open(f.model);
+  std::optional<pipeline::SdModel> sd;
+  std::optional<pipeline::ZImageModel> zimage;
+  if (pipeline::is_zimage_folder(f.model)) zimage = pipeline::ZImageModel::open(f.model);
+  else sd = pipeline::SdModel::open(f.model);
+  const JobModel model = zimage ? zimage_job_model(*zimage) : sd_job_model(*sd);
   JobRequest req;
   req.model_dir = f.model;
   req.prompts = f.prompts;

@@ -37,14 +37,19 @@ pipeline::RingLayout from_plan(const partition::Plan& p, int window) {
 
 namespace {
 
+// The caption length a DiT's plan is costed at: a typical prompt in Qwen3's
+// chat template (the template alone is 14 tokens; 512 at most).
+constexpr int64_t kDitCaptionTokens = 128;
+
 partition::Workload workload_of(const partition::ModelShape& shape, const LayoutRequest& req, const JobItem& first) {
   partition::Workload w;
   const int64_t f = int64_t{1} << (shape.vae.block_out_channels.size() - 1);
   w.latent_h = first.height / f;
   w.latent_w = first.width / f;
   w.items = req.batch;
-  w.guidance = first.guidance > 1.0f;
+  w.guidance = shape.dit ? first.guidance > 0.0f : first.guidance > 1.0f;  // Z-Image's g: CFG above 0
   w.steps = first.steps;
+  if (shape.dit) w.text_len = kDitCaptionTokens;
   return w;
 }
 
@@ -78,7 +83,8 @@ void place_refiner(pipeline::RingLayout& layout, const partition::ModelCosts& ba
   layout.stage_memory_bytes = r.stage_memory_bytes;
 }
 
-std::string blocks_text(const std::vector<model::UNetBlockDesc>& blocks, std::pair<size_t, size_t> r) {
+template <class Block>
+std::string blocks_text(const std::vector<Block>& blocks, std::pair<size_t, size_t> r) {
   if (r.first == r.second) return "-";
   return cat(r.first, "-", r.second - 1, " (", blocks[r.first].name, " .. ", blocks[r.second - 1].name, ")");
 }
@@ -87,9 +93,9 @@ std::string blocks_text(const std::vector<model::UNetBlockDesc>& blocks, std::pa
 
 pipeline::RingLayout choose_layout(const std::string& model_dir, const LayoutRequest& req, const JobItem& first) {
   const auto shape = partition::ModelShape::from_folder(model_dir);
-  const size_t blocks = shape.blocks.size();
   const partition::DeviceProfile device = device_of(req);
   const auto costs = partition::estimate_costs(shape, workload_of(shape, req, first), device);
+  const size_t blocks = costs.blocks.size();  // the denoiser's: UNet or DiT
   partition::Plan plan;
   if (!req.plan_file.empty()) {
     if (req.stages || req.pipelines) fail("--plan ", req.plan_file, ": give either a plan file or --stages/--pipelines");
@@ -102,8 +108,8 @@ pipeline::RingLayout choose_layout(const std::string& model_dir, const LayoutReq
     if (j.is_discarded()) fail(req.plan_file, ": not JSON (expected the output of `farm plan --json`)");
     plan = partition::Plan::from_json(j, req.plan_file);
     if (plan.blocks != blocks)
-      fail(req.plan_file, ": field 'blocks': the plan is for a UNet of ", plan.blocks, " blocks; ", model_dir, " has ",
-           blocks);
+      fail(req.plan_file, ": field 'blocks': the plan is for a denoiser of ", plan.blocks, " blocks; ", model_dir,
+           " has ", blocks);
     if (plan.pipelines * plan.stages != req.ranks)
       fail(req.plan_file, ": the plan needs ", plan.pipelines, " x ", plan.stages, " = ", plan.pipelines * plan.stages,
            " ranks; this job has ", req.ranks);
@@ -115,7 +121,8 @@ pipeline::RingLayout choose_layout(const std::string& model_dir, const LayoutReq
       fail("--pipelines ", P, " x --stages ", S, " = ", P * S, " ranks; this job has ", req.ranks);
     if (S && req.ranks % S) fail("--stages ", S, ": does not divide the ", req.ranks, " ranks");
     if (P && req.ranks % P) fail("--pipelines ", P, ": does not divide the ", req.ranks, " ranks");
-    if (S && static_cast<size_t>(S) > blocks) fail("--stages ", S, ": the UNet has only ", blocks, " blocks");
+    if (S && static_cast<size_t>(S) > blocks)
+      fail("--stages ", S, ": the ", shape.dit ? "DiT" : "UNet", " has only ", blocks, " blocks");
     if (!S && !P && req.refiner_stages) P = 1;  // base and refiner apart: one pipeline over every rank by default
     if (S || P) {
       if (!S) S = req.ranks / P;
@@ -137,7 +144,7 @@ pipeline::RingLayout choose_layout(const std::string& model_dir, const LayoutReq
                layout.stages == 1 ? "" : "s", layout.in_flight_limit(), layout.in_flight_limit() == 1 ? "" : "es");
   if (layout.stages > 1)
     for (int s = 0; s < layout.stages; ++s) {
-      std::fprintf(stderr, "  stage %d: blocks %s%s%s%s\n", s, blocks_text(shape.blocks, layout.ranges[s]).c_str(),
+      std::fprintf(stderr, "  stage %d: blocks %s%s%s%s\n", s, blocks_text(costs.blocks, layout.ranges[s]).c_str(),
                    layout.has_refiner() ? cat(", refiner blocks ", blocks_text(refiner_blocks, layout.refiner_ranges[s])).c_str() : "",
                    s == 0 ? " + text encoder" : "", s == layout.stages - 1 ? " + VAE decode" : "");
     }

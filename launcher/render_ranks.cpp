@@ -17,6 +17,7 @@
 #include "farm/coord/png.h"
 #include "farm/core/error.h"
 #include "farm/pipeline/ring.h"
+#include "farm/pipeline/zimage_ring.h"
 #include "farm/pipeline/ring_latency.h"
 #include "farm/sched/sampler.h"
 #include "launcher/backend.h"
@@ -69,11 +70,21 @@ bool all_ok(comm::Transport& t, const std::string& error) {
   return t.broadcast(comm::Bytes{static_cast<uint8_t>(msg.empty())}, 0).at(0) != 0;
 }
 
-comm::Bytes encode_image(const pipeline::SdModel& model, const pipeline::RingItem& ri, const pipeline::RgbImage& im) {
+// Z-Image's guidance g is diffusers' (pos + g·(pos − neg), off at 0); the
+// A1111 string other tools read carries their CFG scale, g + 1 (off at 1),
+// and farm's own chunk keeps g with the rule it follows.
+comm::Bytes encode_image(const std::string& model_name, bool zimage, const pipeline::RingItem& ri,
+                         const pipeline::RgbImage& im) {
   const JobItem it = job_item_from_json(ri.meta.dump());
   const std::string display = sched::sampler_display_name(it.sampler);
-  const PngText text = {{"parameters", a1111_parameters(it, model.name, display)},
-                        {"farm", item_json(it, nlohmann::json{{"model", model.name}, {"sampler_name", display}})}};
+  JobItem shown = it;
+  nlohmann::json extra{{"model", model_name}, {"sampler_name", display}};
+  if (zimage) {
+    shown.guidance += 1.0f;
+    extra["guidance_rule"] = "pos + guidance * (pos - neg) (diffusers ZImagePipeline; A1111 CFG scale = guidance + 1)";
+  }
+  const PngText text = {{"parameters", a1111_parameters(shown, model_name, display)},
+                        {"farm", item_json(it, extra)}};
   return encode_png(im.width, im.height, im.rgb.data(), text);
 }
 
@@ -101,8 +112,13 @@ nlohmann::json device_json(const pipeline::RingStats& s) {
   return j;
 }
 
+// Weight bytes this rank loaded: in all, read from its files, received from its stage group's reader.
+struct WeightBytes {
+  size_t total = 0, read = 0, received = 0;
+};
+
 nlohmann::json stats_json(const comm::Transport& t, const pipeline::RingLayout& l, const pipeline::RingStats& s,
-                          double load_s, const pipeline::SdModel& model) {
+                          double load_s, const WeightBytes& model) {
   const int st = l.stage_of(t.rank());
   nlohmann::json j = {{"rank", t.rank()},
                       {"host", t.host()},
@@ -110,9 +126,9 @@ nlohmann::json stats_json(const comm::Transport& t, const pipeline::RingLayout& 
                       {"stage", st},
                       {"blocks", {l.ranges[st].first, l.ranges[st].second}},
                       {"load_s", load_s},
-                      {"weight_bytes", model.weight_bytes},
-                      {"weight_bytes_read", model.weight_bytes_read},  // from this rank's files
-                      {"weight_bytes_received", model.weight_bytes_received},  // from its stage group's reader
+                      {"weight_bytes", model.total},
+                      {"weight_bytes_read", model.read},  // from this rank's files
+                      {"weight_bytes_received", model.received},  // from its stage group's reader
                       {"busy_s", s.busy_s},
                       {"text_s", s.text_s},
                       {"unet_s", s.unet_s},
@@ -178,10 +194,9 @@ std::unique_ptr<WeightShare> make_weight_share(comm::Transport& t, const RankJob
 
 // Rank 0's line on where the weights came from (a collective; one process
 // has only the "loaded" line).
-void print_weight_sources(comm::Transport& t, const RankJob& job, const pipeline::SdModel& model) {
+void print_weight_sources(comm::Transport& t, const RankJob& job, const WeightBytes& model) {
   if (t.size() < 2) return;
-  const auto all = t.gather(comm::WireWriter(nlohmann::json{{"read", model.weight_bytes_read},
-                                                            {"received", model.weight_bytes_received}})
+  const auto all = t.gather(comm::WireWriter(nlohmann::json{{"read", model.read}, {"received", model.received}})
                                 .take(),
                             0);
   if (t.rank() != 0 || job.random_weights) return;
@@ -248,26 +263,37 @@ int run_rank(comm::Transport& t, const RankJob& job) {
   // 1. This rank's share of the weights, and its kernels.
   const auto t_load = std::chrono::steady_clock::now();
   pipeline::SdModel model, refiner;
+  pipeline::ZImageModel zmodel;  // a Z-Image folder: the DiT family (zimage_ring.h)
+  const bool zimage = pipeline::is_zimage_folder(job.model_dir);
   std::unique_ptr<kernels::Backend> backend;
   std::string error;
-  // Made before anything below can fail, so that every rank joins the collective.
-  std::unique_ptr<WeightShare> share = make_weight_share(t, job, stage);
+  // Made before anything below can fail, so that every rank joins the collective
+  // (every rank sees the same folder, so all or none of them skip it).
+  std::unique_ptr<WeightShare> share = zimage ? nullptr : make_weight_share(t, job, stage);
   try {
     fault = fault_from_env();
     comm::test_clock_skew_s(0);  // a malformed FARM_CLOCK_SKEW_S fails here, not inside the clock sync
     backend = make_backend(job.backend, job.dtype, t.local_rank(), t.local_ranks(), t.host());
     check_device_memory(*backend, l, stage, t);
-    model = pipeline::SdModel::open(job.model_dir);
-    model.load_weights(*backend, {.text_encoder = first, .vae = last, .unet_begin = l.ranges[stage].first,
-                        .unet_end = l.ranges[stage].second, .random_weights = job.random_weights,
-                        .seed = 0, .share = share.get()});
-    if (share) share->finish();
-    if (!job.loras.empty()) model.load_loras(job.loras);  // this rank's layers' tensors only
-    if (l.has_refiner()) {  // its blocks of this stage, its text encoder on stage 0, its VAE on the last
-      refiner = pipeline::SdModel::open(job.refiner_dir);
-      refiner.load_weights(*backend, {.text_encoder = first, .vae = last, .unet_begin = l.refiner_ranges[stage].first,
-                                      .unet_end = l.refiner_ranges[stage].second, .random_weights = job.random_weights,
-                                      .seed = 1});
+    if (zimage) {
+      zmodel = pipeline::ZImageModel::open(job.model_dir);
+      zmodel.load_weights(*backend, {.text_encoder = first, .vae = last, .dit_begin = l.ranges[stage].first,
+                                     .dit_end = l.ranges[stage].second, .random_weights = job.random_weights,
+                                     .seed = 0});
+      if (!job.loras.empty()) fail("LoRAs for Z-Image models are not supported yet");
+    } else {
+      model = pipeline::SdModel::open(job.model_dir);
+      model.load_weights(*backend, {.text_encoder = first, .vae = last, .unet_begin = l.ranges[stage].first,
+                          .unet_end = l.ranges[stage].second, .random_weights = job.random_weights,
+                          .seed = 0, .share = share.get()});
+      if (share) share->finish();
+      if (!job.loras.empty()) model.load_loras(job.loras);  // this rank's layers' tensors only
+      if (l.has_refiner()) {  // its blocks of this stage, its text encoder on stage 0, its VAE on the last
+        refiner = pipeline::SdModel::open(job.refiner_dir);
+        refiner.load_weights(*backend, {.text_encoder = first, .vae = last, .unet_begin = l.refiner_ranges[stage].first,
+                                        .unet_end = l.refiner_ranges[stage].second, .random_weights = job.random_weights,
+                                        .seed = 1});
+      }
     }
   } catch (const Error& e) {
     error = e.what();
@@ -278,12 +304,16 @@ int run_rank(comm::Transport& t, const RankJob& job) {
   share.reset();
   if (!all_ok(t, error)) return 2;
   const double load_s = seconds_since(t_load);
+  const std::string model_name = zimage ? zmodel.name : model.name;
+  const WeightBytes weights = zimage ? WeightBytes{zmodel.weight_bytes, zmodel.weight_bytes, 0}
+                                     : WeightBytes{model.weight_bytes, model.weight_bytes_read,
+                                                   model.weight_bytes_received};
   if (t.rank() == 0)
     std::fprintf(stderr, "farm: loaded %s (rank 0: %.1f MB of %s weights on %s, %s) in %.2f s\n",
-                 model.name.c_str(), static_cast<double>(backend->weight_bytes()) / 1e6,
+                 model_name.c_str(), static_cast<double>(backend->weight_bytes()) / 1e6,
                  dtype_name(backend->dtype()), backend->name().c_str(),
                  job.random_weights ? "drawn from a seed: --random-weights" : "read once", load_s);
-  print_weight_sources(t, job, model);
+  print_weight_sources(t, job, weights);
 
   // Tracing: every rank's clock against rank 0's (a collective; nothing else
   // is in flight now, so the pings meet no queue).
@@ -295,7 +325,7 @@ int run_rank(comm::Transport& t, const RankJob& job) {
   std::unique_ptr<kernels::TensorLink> link;
   if (job.tensors != "mpi" && l.stages > 1 && backend->device() == Device::cuda) {
     try {
-      auto edges = pipeline::RingRoutes(model.unet->blocks(), l).link_edges();
+      auto edges = zimage ? pipeline::dit_link_edges(l) : pipeline::RingRoutes(model.unet->blocks(), l).link_edges();
       if (l.has_refiner()) {  // the refiner's routes too, and its added conditioning from stage 0
         const auto more = pipeline::RingRoutes(refiner.unet->blocks(), l.refiner_layout()).link_edges();
         edges.insert(edges.end(), more.begin(), more.end());
@@ -326,10 +356,14 @@ int run_rank(comm::Transport& t, const RankJob& job) {
   if (!all_ok(t, error)) return 2;
 
   // 2. The event loop: messages in, one unit of work at a time.
-  pipeline::RingStage ring(
-      model, l, t,
-      [&model](const pipeline::RingItem& ri, const pipeline::RgbImage& im) { return encode_image(model, ri, im); },
-      link.get(), l.has_refiner() ? &refiner : nullptr);
+  const pipeline::ImageEncoder encode = [&model_name, zimage](const pipeline::RingItem& ri,
+                                                                const pipeline::RgbImage& im) {
+    return encode_image(model_name, zimage, ri, im);
+  };
+  std::unique_ptr<pipeline::RingStageBase> stage_ptr;
+  if (zimage) stage_ptr = std::make_unique<pipeline::DitRingStage>(zmodel, *backend, l, t, encode, link.get());
+  else stage_ptr = std::make_unique<pipeline::RingStage>(model, l, t, encode, link.get(), l.has_refiner() ? &refiner : nullptr);
+  pipeline::RingStageBase& ring = *stage_ptr;
   ring.stats.trace = trace;
   ring.set_ring_latency(ring_latency_s);
   ring.set_fault_items(fault.items);
@@ -348,7 +382,7 @@ int run_rank(comm::Transport& t, const RankJob& job) {
   const auto blocks_of = [](const char* unet, std::pair<size_t, size_t> r) {
     return r.first == r.second ? cat("no ", unet, " blocks") : cat(unet, " blocks ", r.first, "-", r.second - 1);
   };
-  const std::string unit = cat("computing (stage ", stage, ": ", blocks_of("UNet", l.ranges[stage]),
+  const std::string unit = cat("computing (stage ", stage, ": ", blocks_of(zimage ? "DiT" : "UNet", l.ranges[stage]),
                                l.has_refiner() ? ", " + blocks_of("refiner UNet", l.refiner_ranges[stage]) : "",
                                last ? ", VAE decode" : "", ")");
   const double beat_every = std::min(2.0, job.stall_timeout_s / 4);
@@ -449,7 +483,7 @@ int run_rank(comm::Transport& t, const RankJob& job) {
   }
 
   // 3. Statistics to rank 0, then a clean end: no rank leaves a peer blocked.
-  nlohmann::json mine = stats_json(t, l, ring.stats, load_s, model);
+  nlohmann::json mine = stats_json(t, l, ring.stats, load_s, weights);
   if (l.has_refiner()) {  // its share of the refiner too
     mine["refiner_blocks"] = l.refiner_ranges[static_cast<size_t>(stage)];
     for (const auto& [key, bytes] : {std::pair{"weight_bytes", refiner.weight_bytes},

@@ -4,6 +4,7 @@
 
 #include "farm/core/error.h"
 #include "partition/block_costs.h"
+#include "partition/dit_costs.h"
 
 namespace farm::partition {
 
@@ -31,6 +32,7 @@ void ModelCosts::calibrate(const std::vector<double>& block_seconds, double text
 }
 
 ModelCosts estimate_costs(const ModelShape& m, const Workload& w, const DeviceProfile& d) {
+  if (m.dit) return estimate_dit_costs(m, w, d);
   FARM_ASSERT(w.latent_h > 0 && w.latent_w > 0 && w.items > 0 && w.steps > 0 && w.text_len > 0, "workload");
   FARM_ASSERT(d.flops > 0 && d.link_bytes_per_s > 0 && d.element_bytes > 0, "device profile ", d.name);
   const auto& c = m.unet;

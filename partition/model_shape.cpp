@@ -19,10 +19,17 @@ ModelShape ModelShape::from_folder(const std::string& path) {
   };
   ModelShape m;
   m.dir = dir;
+  const fs::path index = fs::path(dir) / "model_index.json";
+  if (fs::is_regular_file(index) &&
+      JsonConfig::load(index.string()).get_string("_class_name", "") == "ZImagePipeline") {
+    m.dit = model::ZImageDitConfig::load(config("transformer"));
+    m.qwen3 = model::Qwen3Config::load(config("text_encoder"));
+    m.vae = model::VaeConfig::load(config("vae"));
+    return m;
+  }
   m.unet = model::UNetConfig::load(config("unet"));
   // An SDXL refiner (model_index.json requires_aesthetics_score): its one
   // text encoder is text_encoder_2, its UNet takes 5 time ids.
-  const fs::path index = fs::path(dir) / "model_index.json";
   m.refiner = fs::is_regular_file(index) &&
               JsonConfig::load(index.string()).get_bool("requires_aesthetics_score", false);
   if (m.refiner) m.unet.time_ids = model::UNetConfig::kTimeIds - 1;

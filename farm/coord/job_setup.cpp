@@ -33,11 +33,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-JobDefaults layered_defaults(const JobRequest& r, const pipeline::SdModel& model) {
-  JobDefaults d;
-  d.width = d.height = static_cast<int>(model.native_size());
-  d.reading.fix_text = model.tokenizer->options().fix_text;
-  d = model_job_defaults(r.model_dir, d);
+JobDefaults layered_defaults(const JobRequest& r, const JobModel& model) {
+  JobDefaults d = model_job_defaults(r.model_dir, model.defaults);
   if (!r.config.empty()) d = load_job_config(r.config, d);
   if (r.flags) r.flags(d);
   const std::string who = r.config.empty() ? r.flags_name : cat(r.flags_name, " over ", r.config);
@@ -55,7 +52,7 @@ JobDefaults layered_defaults(const JobRequest& r, const pipeline::SdModel& model
   req.steps = d.steps, req.guidance = d.guidance, req.width = d.width, req.height = d.height;
   req.sampler = d.sampler, req.clip_skip = d.clip_skip, req.reading = d.reading;
   try {
-    pipeline::check_request(model, req);
+    model.check(req, nullptr);
   } catch (const Error& e) {
     fail("job defaults (", who, "): ", e.what());
   }
@@ -96,15 +93,6 @@ void check_free_space(const std::string& dir, const std::vector<std::vector<JobI
          " GB are free; free some space, or pass --no-space-check to start anyway");
 }
 
-
-// The 77-token chunks of an item's rows (conditioning.h). A prompt of at
-// most 64 bytes without BREAK has at most 64 tokens (a token is at least a
-// byte of the fixed text): one chunk, without tokenizing 100k prompts.
-int text_chunks(const pipeline::SdModel& model, const JobItem& it) {
-  const auto short_text = [](const std::string& s) { return s.size() <= 64 && s.find("BREAK") == std::string::npos; };
-  if (short_text(it.prompt) && (it.guidance <= 1.0f || short_text(it.negative_prompt))) return 1;
-  return pipeline::item_chunks(model, it.prompt, it.negative_prompt, it.guidance > 1.0f, it.reading);
-}
 
 // The one refiner the items name (its configs: every item is checked against
 // it before any weight is read). Two different ones are an error: each rank
@@ -194,8 +182,8 @@ size_t remove_stale_temporaries(const std::string& dir) {
   return removed;
 }
 
-PreparedJob prepare_job(const JobRequest& r, const pipeline::SdModel& model) {
-  if (model.refiner)
+PreparedJob prepare_job(const JobRequest& r, const JobModel& model) {
+  if (model.is_refiner)
     fail(r.model_dir, ": an SDXL refiner continues an SDXL base's latents; give the base as --model and this one as ",
          "--refiner");
   const JobDefaults d = layered_defaults(r, model);
@@ -205,20 +193,17 @@ PreparedJob prepare_job(const JobRequest& r, const pipeline::SdModel& model) {
   size_t cut = 0;
   for (auto& it : job.items) {
     it.sampler = sched::canonical_sampler(it.sampler);
-    it.text_chunks = text_chunks(model, it);
-    if (it.reading.syntax == text::PromptSyntax::plain && it.copy == 0)
-      cut += text::prompt_chunks(*model.tokenizer, it.prompt, it.reading).prompt_tokens > model.tokenizer->max_length() - 2;
+    it.text_chunks = model.text_chunks(it);
+    if (it.copy == 0) cut += model.cut(it);
   }
-  if (cut)
-    std::fprintf(stderr, "farm: %zu prompts are longer than %d tokens and are cut there (--prompt-syntax plain; "
-                 "a1111 takes prompts of any length)\n", cut, model.tokenizer->max_length() - 2);
+  if (cut) std::fprintf(stderr, "farm: %zu prompts are longer than %s\n", cut, model.cut_note.c_str());
   job.lora_files = resolve_loras(r.lora_dir, job.items);
-  open_refiner(job);
+  if (model.takes_refiner) open_refiner(job);
   for (const auto& it : job.items) {
     auto req = to_request(it);
     req.seed = 0;  // random seeds are drawn below
     try {
-      pipeline::check_request(model, req, job.refiner.get());
+      model.check(req, job.refiner.get());
     } catch (const Error& e) {
       fail(it.source, ":", it.line, ": ", e.what());
     }

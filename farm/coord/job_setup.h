@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "farm/coord/job.h"
+#include "farm/coord/job_model.h"
 #include "farm/coord/journal.h"
 #include "farm/pipeline/sd_model.h"
 
@@ -82,7 +83,10 @@ struct PreparedJob {
   std::set<int64_t> rerender;  // items the journal has as done that are rendered again (--overwrite, changed, file gone)
 };
 
-PreparedJob prepare_job(const JobRequest& r, const pipeline::SdModel& model);
+PreparedJob prepare_job(const JobRequest& r, const JobModel& model);
+inline PreparedJob prepare_job(const JobRequest& r, const pipeline::SdModel& model) {
+  return prepare_job(r, sd_job_model(model));
+}
 
 // sha256 over the model's config files (model_index.json and each part's
 // config) and the names and sizes of its weight files: cheap to compute for

@@ -1,5 +1,6 @@
 #include "farm/model/zimage_dit.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "farm/core/error.h"
@@ -155,32 +156,42 @@ void load_block(const WeightLoader& w, const ZImageDitConfig& c, const std::stri
 
 }  // namespace
 
-void ZImageDit::load(const WeightLoader& w) {
+void ZImageDit::load(const WeightLoader& w, size_t begin, size_t end) {
   const auto& c = config_;
-  t_mlp0_.load(w, "t_embedder.mlp.0", kFrequencyWidth, kTimeMid);
-  t_mlp2_.load(w, "t_embedder.mlp.2", kTimeMid, c.adaln_dim());
-  x_embedder_.load(w, "all_x_embedder.2-1", c.patch_dim(), c.dim);
-  cap_norm_.load(w, "cap_embedder.0", c.cap_feat_dim, c.norm_eps);
-  cap_linear_.load(w, "cap_embedder.1", c.cap_feat_dim, c.dim);
-  x_pad_ = std::move(w.host("x_pad_token", {1, c.dim})).reshaped({c.dim});
-  cap_pad_ = std::move(w.host("cap_pad_token", {1, c.dim})).reshaped({c.dim});
+  end = std::min(end, blocks_.size());
   noise_refiner_.resize(static_cast<size_t>(c.refiner_layers));
   context_refiner_.resize(static_cast<size_t>(c.refiner_layers));
   layers_.resize(static_cast<size_t>(c.layers));
-  for (int64_t i = 0; i < c.refiner_layers; ++i) {
-    load_block(w, c, cat("noise_refiner.", i, "."), true, noise_refiner_[static_cast<size_t>(i)]);
-    load_block(w, c, cat("context_refiner.", i, "."), false, context_refiner_[static_cast<size_t>(i)]);
+  for (size_t i = begin; i < end; ++i) {
+    const auto& b = blocks_[i];
+    const auto at = static_cast<size_t>(b.index);
+    switch (b.kind) {
+      case DitBlockKind::embed:
+        t_mlp0_.load(w, "t_embedder.mlp.0", kFrequencyWidth, kTimeMid);
+        t_mlp2_.load(w, "t_embedder.mlp.2", kTimeMid, c.adaln_dim());
+        x_embedder_.load(w, "all_x_embedder.2-1", c.patch_dim(), c.dim);
+        cap_norm_.load(w, "cap_embedder.0", c.cap_feat_dim, c.norm_eps);
+        cap_linear_.load(w, "cap_embedder.1", c.cap_feat_dim, c.dim);
+        x_pad_ = std::move(w.host("x_pad_token", {1, c.dim})).reshaped({c.dim});
+        cap_pad_ = std::move(w.host("cap_pad_token", {1, c.dim})).reshaped({c.dim});
+        break;
+      case DitBlockKind::noise_refiner: load_block(w, c, b.name + ".", true, noise_refiner_[at]); break;
+      case DitBlockKind::context_refiner: load_block(w, c, b.name + ".", false, context_refiner_[at]); break;
+      case DitBlockKind::layer: load_block(w, c, b.name + ".", true, layers_[at]); break;
+      case DitBlockKind::final_layer: {
+        final_mod_.load(w, "all_final_layer.2-1.adaLN_modulation.1", c.adaln_dim(), c.dim);
+        final_linear_.load(w, "all_final_layer.2-1.linear", c.dim, c.patch_dim());
+        // LayerNorm(elementwise_affine=False): unit scale, zero shift.
+        Tensor ones({c.dim}), zeros({c.dim});
+        std::fill(ones.data.begin(), ones.data.end(), 1.0f);
+        final_norm_.channels = c.dim;
+        final_norm_.eps = kFinalNormEps;
+        final_norm_.gamma = w.place(std::move(ones));
+        final_norm_.beta = w.place(std::move(zeros));
+        break;
+      }
+    }
   }
-  for (int64_t i = 0; i < c.layers; ++i) load_block(w, c, cat("layers.", i, "."), true, layers_[static_cast<size_t>(i)]);
-  final_mod_.load(w, "all_final_layer.2-1.adaLN_modulation.1", c.adaln_dim(), c.dim);
-  final_linear_.load(w, "all_final_layer.2-1.linear", c.dim, c.patch_dim());
-  // LayerNorm(elementwise_affine=False): unit scale, zero shift.
-  Tensor ones({c.dim}), zeros({c.dim});
-  std::fill(ones.data.begin(), ones.data.end(), 1.0f);
-  final_norm_.channels = c.dim;
-  final_norm_.eps = kFinalNormEps;
-  final_norm_.gamma = w.place(std::move(ones));
-  final_norm_.beta = w.place(std::move(zeros));
 }
 
 // Interleaved-pair RoPE per token from its 3-axis ids, as diffusers' RopeEmbedder:
@@ -241,14 +252,43 @@ void ZImageDit::embed(Backend& be, DitState& s) const {
   const int64_t cap_rows = L + padding_of(L);
   s.cap = pad_with(be, cap_linear_.forward(be, cap_norm_.forward(be, s.caption)), cap_pad_, cap_rows - L);
 
-  // Position ids: caption row j (pads too) (1 + j, 0, 0); image token (Lp + 1, i, j); image pads (0, 0, 0).
-  std::vector<std::array<int64_t, 3>> cap_ids, x_ids;
-  for (int64_t j = 0; j < cap_rows; ++j) cap_ids.push_back({1 + j, 0, 0});
-  for (int64_t i = 0; i < s.h_tokens; ++i)
-    for (int64_t j = 0; j < s.w_tokens; ++j) x_ids.push_back({cap_rows + 1, i, j});
-  for (int64_t k = 0; k < x_pad; ++k) x_ids.push_back({0, 0, 0});
-  s.x_rope = rope_table(x_ids);
-  s.cap_rope = rope_table(cap_ids);
+  s.x_rope = rope_table(image_ids(s.h_tokens, s.w_tokens, x_pad, cap_rows));
+  s.cap_rope = rope_table(caption_ids(cap_rows));
+}
+
+// Position ids: caption row j (pads too) (1 + j, 0, 0); image token (Lp + 1, i, j); image pads (0, 0, 0).
+std::vector<std::array<int64_t, 3>> ZImageDit::caption_ids(int64_t cap_rows) {
+  std::vector<std::array<int64_t, 3>> ids;
+  for (int64_t j = 0; j < cap_rows; ++j) ids.push_back({1 + j, 0, 0});
+  return ids;
+}
+
+std::vector<std::array<int64_t, 3>> ZImageDit::image_ids(int64_t h_tokens, int64_t w_tokens, int64_t pads,
+                                                        int64_t cap_rows) {
+  std::vector<std::array<int64_t, 3>> ids;
+  for (int64_t i = 0; i < h_tokens; ++i)
+    for (int64_t j = 0; j < w_tokens; ++j) ids.push_back({cap_rows + 1, i, j});
+  for (int64_t k = 0; k < pads; ++k) ids.push_back({0, 0, 0});
+  return ids;
+}
+
+// A state that crossed a cut arrives without its RoPE tables (host data as
+// large as a few rows of the hidden state): they follow from the token grid
+// and the streams' lengths, so they are rebuilt here, bit for bit.
+void ZImageDit::restore_rope(DitState& s) const {
+  const int64_t x_rows = s.image_rows + padding_of(s.image_rows);
+  if (s.unified.defined() && !s.unified_rope.defined()) {
+    const int64_t cap_rows = s.unified.dim(1) - x_rows;
+    auto ids = image_ids(s.h_tokens, s.w_tokens, x_rows - s.image_rows, cap_rows);
+    const auto cap = caption_ids(cap_rows);
+    ids.insert(ids.end(), cap.begin(), cap.end());
+    s.unified_rope = rope_table(ids);
+  }
+  if (s.x.defined() && !s.x_rope.defined()) {
+    const int64_t cap_rows = s.cap.dim(1);
+    s.x_rope = rope_table(image_ids(s.h_tokens, s.w_tokens, x_rows - s.image_rows, cap_rows));
+    s.cap_rope = rope_table(caption_ids(cap_rows));
+  }
 }
 
 void ZImageDit::run_block(Backend& be, const Block& b, Tensor& x, const Tensor& rope, const Tensor* adaln) const {
@@ -308,6 +348,7 @@ void ZImageDit::final_layer(Backend& be, DitState& s) const {
 
 void ZImageDit::run(Backend& be, DitState& s, size_t begin, size_t end) const {
   FARM_ASSERT(begin <= end && end <= blocks_.size(), "transformer block range ", begin, "..", end);
+  if (begin > 0 && begin < end) restore_rope(s);
   for (size_t i = begin; i < end; ++i) {
     const auto& b = blocks_[i];
     const auto at = static_cast<size_t>(b.index);

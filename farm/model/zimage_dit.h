@@ -20,6 +20,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -72,13 +73,17 @@ class ZImageDit {
   explicit ZImageDit(ZImageDitConfig c);
   const ZImageDitConfig& config() const { return config_; }
 
-  void load(const WeightLoader& w);
+  // Blocks [begin, end) only (a pipeline stage's share); the whole model by default.
+  void load(const WeightLoader& w, size_t begin = 0, size_t end = SIZE_MAX);
   // latents host [1, H, W, C]; caption [L, cap_feat_dim] (host or backend) -> host [1, H, W, C].
   Tensor forward(Backend& be, const Tensor& latents, const Tensor& caption, float t) const;
 
   const std::vector<DitBlockDesc>& blocks() const { return blocks_; }
   std::vector<BlockRef> block_list(ModelPart part) const;
+  // A state from another stage may come without RoPE tables (they are not
+  // sent across cuts): run rebuilds them from the token grid and lengths.
   void run(Backend& be, DitState& s, size_t begin, size_t end) const;
+  void restore_rope(DitState& s) const;
   // The parameters block i reads, from the config alone (the cost model's and
   // `farm plan`'s; config-only folders have no weights).
   int64_t block_params(size_t i) const;
@@ -95,6 +100,9 @@ class ZImageDit {
   void run_block(Backend& be, const Block& b, Tensor& x, const Tensor& rope, const Tensor* adaln) const;
   void final_layer(Backend& be, DitState& s) const;
   Tensor rope_table(const std::vector<std::array<int64_t, 3>>& ids) const;
+  static std::vector<std::array<int64_t, 3>> caption_ids(int64_t cap_rows);
+  static std::vector<std::array<int64_t, 3>> image_ids(int64_t h_tokens, int64_t w_tokens, int64_t pads,
+                                                      int64_t cap_rows);
 
   ZImageDitConfig config_;
   std::vector<DitBlockDesc> blocks_;

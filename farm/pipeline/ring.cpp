@@ -11,61 +11,11 @@
 
 namespace farm::pipeline {
 
-namespace {
-
-double now_s() { return comm::steady_clock_s(); }  // the clock of traces too
-
-// Adds the time of a scope to a counter (and to the busy trace).
-class Timed {
- public:
-  explicit Timed(double& acc) : acc_(acc), t0_(now_s()) {}
-  ~Timed() { acc_ += now_s() - t0_; }
-
- private:
-  double& acc_;
-  double t0_;
-};
-
-StatePart part(PartKind kind, int64_t id, int step, int steps) {
-  StatePart p;
-  p.kind = kind, p.id = id, p.step = step, p.steps = steps;
-  return p;
-}
-
-// Per item, "" or why its latent cannot make an image (a non-finite value:
-// guidance far too high, a numerical fault). The items in `poison` get a NaN
-// first: the failure-path tests' way to make one (FARM_FAULT_ITEMS).
-std::vector<std::string> check_latents(Tensor& latents, const std::vector<RingItem>& items,
-                                       const std::vector<int64_t>& poison) {
-  const size_t n = items.size(), per = latents.data.size() / std::max<size_t>(n, 1);
-  std::vector<std::string> errors(n);
-  for (size_t k = 0; k < n; ++k) {
-    float* x = latents.data.data() + k * per;
-    if (std::find(poison.begin(), poison.end(), items[k].index) != poison.end()) x[per / 2] = std::nanf("");
-    size_t bad = 0;
-    for (size_t i = 0; i < per; ++i) bad += !std::isfinite(x[i]);
-    if (!bad) continue;
-    errors[k] = cat("the final latent has ", bad, " non-finite values of ", per, "; no image was written");
-    std::fill(x, x + per, 0.0f);  // its batch-mates decode as usual; this row's pixels are dropped
-  }
-  return errors;
-}
-
-}  // namespace
-
 RingStage::RingStage(const SdModel& m, RingLayout layout, comm::Transport& t, ImageEncoder encode,
                      kernels::TensorLink* link, const SdModel* refiner)
-    : model_(m),
-      be_(*m.backend),
-      layout_(std::move(layout)),
-      t_(t),
-      encode_(std::move(encode)),
-      link_(link),
+    : RingStageBase(*m.backend, std::move(layout), t, std::move(encode), link),
+      model_(m),
       routes_(m.unet->blocks(), layout_) {
-  FARM_ASSERT(layout_.ranks() == t_.size(), "layout of ", layout_.ranks(), " ranks on ", t_.size());
-  pipeline_ = layout_.pipeline_of(t_.rank());
-  stage_ = layout_.stage_of(t_.rank());
-  std::tie(begin_, end_) = layout_.ranges.at(static_cast<size_t>(stage_));
   const auto first_block_stage = [](const std::vector<std::pair<size_t, size_t>>& r) {
     int s = 0;
     while (r[static_cast<size_t>(s)].first == r[static_cast<size_t>(s)].second) ++s;
@@ -79,7 +29,6 @@ RingStage::RingStage(const SdModel& m, RingLayout layout, comm::Transport& t, Im
     std::tie(begin_r_, end_r_) = layout_.refiner_ranges.at(static_cast<size_t>(stage_));
     added_stage_r_ = first_block_stage(layout_.refiner_ranges);
   }
-  if (link_) stats.tensors_over = link_->name();
 }
 
 bool RingStage::gets_batch(int stage) const {
@@ -96,24 +45,11 @@ void RingStage::fill_from_batch(RingState& s, const Batch& b) const {
 }
 
 void RingStage::on_message(comm::Message m) {
-  if (m.tag == kAssign) {
-    FARM_ASSERT(first(), "assignment sent to stage ", stage_);
-    requested_ = false;
-    comm::WireReader r(m.bytes, "assignment");
-    const auto& h = r.header();
-    if (h.value("none", false)) {
-      no_more_ = true;
-      return;
-    }
-    Admission a{h.at("id").get<int64_t>(), {}};
-    for (const auto& j : h.at("items")) a.items.push_back(ring_item_from_json(j));
-    admissions_.push_back(std::move(a));
-    return;
-  }
+  if (m.tag == kAssign) return take_assignment(m);
   FARM_ASSERT(m.tag == kState, "stage got tag ", m.tag);
   // Receiving is this rank's work as much as sending is (the simulator
   // charges both to the stage), so it counts as busy.
-  const double t0 = now_s();
+  const double t0 = ring_now_s();
   StatePart p = receive_part(m, link_);
   if (stats.trace) {
     stats.receives.push_back({t0, m.source, static_cast<int64_t>(m.bytes.size()), p.id, p.step, kind_name(p.kind)});
@@ -194,30 +130,7 @@ void RingStage::try_ready(int64_t id, int step) {
   inbox_.push_back(std::move(s));
 }
 
-double RingStage::mark_busy(double t0) {
-  const double t1 = now_s();
-  stats.busy_s += t1 - t0;
-  if (stats.trace) {
-    stats.busy.emplace_back(t0, t1);
-    stats.busy_what.push_back(busy_what_);
-    busy_what_ = {};
-  }
-  return t1;
-}
-
-void RingStage::request_work() {
-  if (!first() || requested_ || no_more_ || !admissions_.empty()) return;
-  t_.send(0, kRequest, comm::WireWriter(nlohmann::json{{"pipeline", pipeline_}}).take());
-  requested_ = true;
-}
-
 bool RingStage::work() {
-  const auto timed = [&](auto&& f) {
-    const double t0 = now_s();
-    f();
-    mark_busy(t0);
-    return t0;
-  };
   if (!decodes_.empty() && decode_credit_ > 0) {
     --decode_credit_;
     timed([&] { decode_part(); });
@@ -229,10 +142,7 @@ bool RingStage::work() {
     RingState s = std::move(inbox_.front());
     inbox_.pop_front();
     const double t0 = timed([&] { run_blocks(std::move(s)); });
-    if (first()) {
-      const double pass = now_s() - t0;
-      pass_s_ = pass_s_ == 0 ? pass : 0.8 * pass_s_ + 0.2 * pass;
-    }
+    if (first()) note_pass_time(ring_now_s() - t0);
     return true;
   }
   if (first() && !admissions_.empty() && in_flight_ < window()) {
@@ -248,14 +158,6 @@ bool RingStage::work() {
     return true;
   }
   return false;
-}
-
-int RingStage::window() const {
-  const int base = layout_.in_flight_limit();
-  if (layout_.window_fixed || ring_latency_s_ <= 0 || pass_s_ <= 0) return base;
-  const double extra = ring_latency_s_ / pass_s_;
-  if (extra < 0.25) return base;  // links fast next to a pass: as if instant
-  return base + std::min(static_cast<int>(std::ceil(extra)), 4 * base);
 }
 
 void RingStage::admit(Admission a) {
@@ -291,7 +193,7 @@ void RingStage::admit(Admission a) {
   // last stage (it rebuilds the same loop: same seeds, same noise).
   for (int st = 1; st < layout_.stages; ++st) {
     if (!gets_batch(st)) continue;
-    StatePart p = part(PartKind::batch, s.id, 0, s.steps);
+    StatePart p = state_part(PartKind::batch, s.id, 0, s.steps);
     if (st == layout_.stages - 1) p.items = s.items;
     const auto add = [&](const char* name, const Tensor& t, bool wanted) {
       if (wanted && t.defined()) p.tensors.emplace_back(name, t);
@@ -320,7 +222,7 @@ void RingStage::run_blocks(RingState s) {
   if (stats.trace) busy_what_ = {"unet", s.id, s.step};
   progress_[s.id] = BatchProgress{s.id, s.step, s.steps, static_cast<int>(s.items.size())};
   const kernels::DeviceCounters before = be_.counters();
-  const double t_pass = now_s();
+  const double t_pass = ring_now_s();
   {
     Timed t(stats.unet_s);
     // The LoRAs patch the base's layers; a refiner step runs none of them.
@@ -332,7 +234,7 @@ void RingStage::run_blocks(RingState s) {
     if (last()) s.unet.h = be_.to_host(s.unet.h);
   }
   count_pass(be_.counters() - before);
-  if (s.refined) stats.refiner_unet_s += now_s() - t_pass, ++stats.refiner_passes;
+  if (s.refined) stats.refiner_unet_s += ring_now_s() - t_pass, ++stats.refiner_passes;
   if (!last() && s.step == s.steps - 1) first_done_ = true;
   // Its last pass through stage 0 frees the micro-batch's slot.
   if (first() && s.step == s.steps - 1) --in_flight_;
@@ -351,7 +253,7 @@ void RingStage::run_blocks(RingState s) {
       p.tensors.emplace_back("skip", std::move(s.unet.skips[i]));
     }
     for (auto& [to, p] : by_stage) send(to, std::move(p));
-    StatePart h = part(PartKind::hidden, s.id, s.step, s.steps);
+    StatePart h = state_part(PartKind::hidden, s.id, s.step, s.steps);
     h.loras = s.loras;
     h.refined = s.refined;
     h.tensors.emplace_back("h", std::move(s.unet.h));
@@ -362,23 +264,6 @@ void RingStage::run_blocks(RingState s) {
     return;
   }
   finish_step(std::move(s));
-}
-
-void RingStage::count_pass(const kernels::DeviceCounters& d) {
-  // Steady state begins once a micro-batch is done with this rank (on the
-  // last stage: decoded): by then the device allocator has served every
-  // pattern of buffers that a pass, overlapping a decode or not, needs.
-  ++stats.unet_passes;
-  if (!first_done_) return;
-  auto& m = stats.pass_max;
-  auto& a = stats.pass_sum;
-  m.h2d_bytes = std::max(m.h2d_bytes, d.h2d_bytes), a.h2d_bytes += d.h2d_bytes;
-  m.d2h_bytes = std::max(m.d2h_bytes, d.d2h_bytes), a.d2h_bytes += d.d2h_bytes;
-  m.allocations = std::max(m.allocations, d.allocations), a.allocations += d.allocations;
-  m.syncs = std::max(m.syncs, d.syncs), a.syncs += d.syncs;
-  m.stream_syncs = std::max(m.stream_syncs, d.stream_syncs), a.stream_syncs += d.stream_syncs;
-  m.launches = std::max(m.launches, d.launches), a.launches += d.launches;
-  ++stats.steady_passes;
 }
 
 void RingStage::finish_step(RingState s) {
@@ -409,7 +294,7 @@ void RingStage::finish_step(RingState s) {
       inbox_.push_back(std::move(next));
       return;
     }
-    StatePart h = part(PartKind::hidden, next.id, next.step, next.steps);
+    StatePart h = state_part(PartKind::hidden, next.id, next.step, next.steps);
     h.loras = next.loras;
     h.refined = next.refined;
     h.tensors.emplace_back("h", std::move(next.unet.h));  // host: from the sampler, inline
@@ -422,7 +307,7 @@ void RingStage::finish_step(RingState s) {
   d.s.steps = s.steps;
   d.s.items = std::move(s.items);
   Tensor latents = loop.latents();  // host, [items, h, w, C]
-  d.errors = check_latents(latents, d.s.items, fault_items_);
+  d.errors = check_latents(latents, d.s.items);
   d.decoder = &loop.decoder();
   d.h = vae_input(*d.decoder, latents);
   loops_.erase(it);
@@ -447,47 +332,8 @@ void RingStage::decode_part() {
     for (auto& err : d.errors)
       if (err.empty()) err = cat("VAE decode failed: ", e.what());
   }
-  Timed t(stats.encode_s);
-  nlohmann::json items = nlohmann::json::array();
-  std::vector<comm::Bytes> files;
-  for (size_t k = 0; k < d.s.items.size(); ++k) {
-    if (d.errors[k].empty()) {
-      try {
-        files.push_back(encode_(d.s.items[k], images.at(k)));
-      } catch (const std::exception& e) {
-        d.errors[k] = cat("encoding the PNG failed: ", e.what());
-      }
-    }
-    items.push_back({{"index", d.s.items[k].index}, {"error", d.errors[k]}});
-  }
-  comm::WireWriter w(nlohmann::json{{"id", d.s.id}, {"rank", t_.rank()}, {"items", items}});
-  for (const auto& f : files) w.blob(f);
-  t_.send(0, kDone, w.take());
-  progress_.erase(d.s.id);
+  report_done(d.s.id, d.s.items, std::move(d.errors), images);
   decodes_.pop_front();
-  ++stats.finished;
-  first_done_ = true;
-  if (stats.trace) stats.completions.push_back(now_s());
-}
-
-std::vector<BatchProgress> RingStage::progress() const {
-  std::vector<BatchProgress> out;
-  for (const auto& [id, p] : progress_) out.push_back(p);
-  return out;
-}
-
-void RingStage::send(int stage, StatePart p) {
-  Timed t(stats.wire_s);
-  StateTransfer sent{stats.trace ? now_s() : 0, layout_.rank_of(pipeline_, stage), 0, p.id, p.step, kind_name(p.kind)};
-  const int64_t link_before = link_ ? link_->bytes_sent() : 0;
-  const uint64_t sent_before = t_.traffic().bytes_sent;
-  stats.tensor_bytes_sent += send_part(t_, link_, be_, sent.peer, std::move(p));
-  const int64_t linked = link_ ? link_->bytes_sent() - link_before : 0;
-  stats.link_bytes_sent += linked;
-  sent.bytes = static_cast<int64_t>(t_.traffic().bytes_sent - sent_before) + linked;
-  stats.state_bytes_sent += sent.bytes;
-  if (stats.trace) stats.sends.push_back(sent);
-  ++stats.states_sent;
 }
 
 }  // namespace farm::pipeline

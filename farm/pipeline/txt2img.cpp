@@ -48,6 +48,9 @@ void check_request(const SdModel& m, const Txt2ImgRequest& r, const SdModel* ref
          f, ")");
   if (r.steps <= 0) fail("steps ", r.steps, ": must be at least 1");
   if (!sched::is_known_sampler(r.sampler)) fail("sampler '", r.sampler, "' is unknown");
+  if (r.sampler == "flow_euler")
+    fail("sampler 'flow_euler': a flow-matching sampler, for Z-Image models; a Stable Diffusion UNet takes ddim, "
+         "euler, euler_a, dpmpp_2m and their karras variants");
   if (m.sdxl()) {  // SDXL reads each encoder one layer earlier (ClipTextEncoder::forward_sdxl)
     const int64_t most = std::min(m.text_encoder->config().layers, m.text_encoder_2->config().layers) - 1;
     if (r.clip_skip < 1 || r.clip_skip > most) fail("clip_skip ", r.clip_skip, ": must be between 1 and ", most);

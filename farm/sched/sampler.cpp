@@ -18,6 +18,7 @@ const std::vector<std::pair<std::string, std::string>>& names() {
       {"euler_a_karras", "Euler a Karras"},
       {"dpmpp_2m", "DPM++ 2M"},
       {"dpmpp_2m_karras", "DPM++ 2M Karras"},
+      {"flow_euler", "Flow Euler"},  // flow-matching models only (Z-Image): flow_euler.h
   };
   return kNames;
 }
@@ -87,6 +88,9 @@ std::unique_ptr<Sampler> make_sampler(const std::string& name, const SchedulerCo
     fail("sampler ", name, ": steps must be in [1, ", cfg.num_train_timesteps, "] (num_train_timesteps of ", cfg.source,
          "), got ", steps);
   }
+  if (name == "flow_euler")
+    fail("sampler flow_euler: a flow-matching sampler (Z-Image's); this model's UNet takes ddim, euler, euler_a, "
+         "dpmpp_2m and their karras variants");
   if (name == "ddim") return make_ddim(cfg, steps);
   if (name == "euler") return make_euler(cfg, steps, false, false);
   if (name == "euler_karras") return make_euler(cfg, steps, true, false);
