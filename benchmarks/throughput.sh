@@ -7,6 +7,9 @@
 # OMP_NUM_THREADS), so np=1 has the whole machine, as a user's run would.
 # Not a test: it measures. Usage:
 #   benchmarks/throughput.sh MODEL_DIR [SIZE=64x64] [STEPS=10] [IMAGES=24] [BATCH=1] [LAYOUTS="1x1 1x2 2x1 1x4 2x2"]
+# A Z-Image folder renders with flow_euler at guidance 0 (Turbo's), its DiT
+# costed at CAPTION_TOKENS (env, default 40: the demo prompts in the chat template); a config-only folder (no weight
+# files, e.g. benchmarks/models/zimage-mid) renders on --random-weights.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${FARM_BUILD:-$root/build}
@@ -22,14 +25,24 @@ done >"$work/job.jsonl"
 mpi=(mpirun --oversubscribe --bind-to none)
 [[ $(id -u) == 0 ]] && mpi+=(--allow-run-as-root)
 cores=$(nproc)
-echo "model $model, ${size}, ${steps} steps (ddim, CFG 7.5), $images images, micro-batch $batch; $cores cores; $(date -u +%FT%TZ)"
+render_args=(--sampler ddim --guidance 7.5)
+plan_args=()
+what="ddim, CFG 7.5"
+if grep -q '"ZImagePipeline"' "$model/model_index.json" 2>/dev/null; then
+  render_args=(--guidance 0)
+  plan_args=(--guidance 0 --caption-tokens "${CAPTION_TOKENS:-40}")
+  what="flow_euler, guidance 0"
+fi
+if ! find "$model" -name '*.safetensors' | grep -q .; then render_args+=(--random-weights); fi
+echo "model $model, ${size}, ${steps} steps ($what), $images images, micro-batch $batch; $cores cores; $(date -u +%FT%TZ)"
 echo "layout                  PxS  measured |  sim plan (diff)   |  sim run (diff)    | bubble meas vs plan / run  | busy% meas/sim per stage | state MB/step meas/plan per stage"
 for l in $layouts; do
   P=${l%x*} S=${l#*x} np=$((${l%x*} * ${l#*x}))
   "$build/bin/farm" plan --model "$model" --ranks "$np" --pipelines "$P" --stages "$S" --device cpu --size "$size" \
-    --steps "$steps" --batch "$batch" --calibrate --json "$work/plan-$l.json" >"$work/plan-$l.txt" 2>&1
+    --steps "$steps" --batch "$batch" "${plan_args[@]}" --calibrate --json "$work/plan-$l.json" >"$work/plan-$l.txt" 2>&1 ||
+    { cat "$work/plan-$l.txt"; exit 1; }
   "${mpi[@]}" -np "$np" "$build/bin/farm" render --model "$model" --prompts "$work/job.jsonl" \
-    --out "$work/out-$l" --width "$w" --height "$h" --steps "$steps" --sampler ddim --guidance 7.5 --batch "$batch" \
+    --out "$work/out-$l" --width "$w" --height "$h" --steps "$steps" "${render_args[@]}" --batch "$batch" \
     --plan "$work/plan-$l.json" --stats "$work/stats-$l.json" >"$work/render-$l.txt" 2>&1 ||
     { cat "$work/render-$l.txt"; exit 1; }
   "$build/benchmarks/throughput_report" "np=$np" "$work/plan-$l.json" "$work/stats-$l.json" "$cores"

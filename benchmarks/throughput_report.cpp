@@ -169,6 +169,12 @@ int main(int argc, char** argv) {
     }
     const char* verdict = !counted ? "n/a" : match ? "ok" : "MISMATCH";
     std::printf(" %s", verdict);
+    std::printf(" | peak RSS MB");  // each stage's process: its share of the weights and its working memory
+    for (int s = 0; s < S; ++s) {
+      const auto& r = rank[static_cast<size_t>(s)];
+      if (r.contains("peak_rss_mb")) std::printf(" %.0f", r["peak_rss_mb"].get<double>());
+      else std::printf(" n/a");
+    }
     std::printf("\n");
     if (!json_out.empty()) {
       const json row = {

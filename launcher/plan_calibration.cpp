@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <random>
 
 #include "farm/core/error.h"
 #include "farm/pipeline/sd_model.h"
+#include "farm/pipeline/zimage_pipeline.h"
 #include "kernels/ops.h"
 
 namespace farm::launcher {
@@ -89,6 +91,60 @@ Calibration calibrate_on_cpu(const std::string& model_dir, const partition::Work
 
   const Tensor latents = random_tensor({w.items, w.latent_h, w.latent_w, m.vae->config().latent_channels}, rng);
   cal.vae_s = median_time(repeats, [&] { (void)m.vae->decode(ops, latents); });
+  say(cat("VAE decoder: ", cal.vae_s * 1e3, " ms"));
+  return cal;
+}
+
+Calibration calibrate_dit_on_cpu(const std::string& model_dir, const partition::Workload& w, int repeats,
+                                 const std::function<void(const std::string&)>& progress) {
+  FARM_ASSERT(repeats >= 1, "repeats ", repeats);
+  auto say = [&](const std::string& s) {
+    if (progress) progress(s);
+  };
+  namespace fs = std::filesystem;
+  const auto t_load = std::chrono::steady_clock::now();
+  const auto be = kernels::make_host_backend(kernels::cpu_ops());
+  pipeline::ZImageModel m = pipeline::ZImageModel::open(model_dir);
+  bool weights = false;
+  for (const auto& e : fs::directory_iterator(fs::path(model_dir) / "transformer"))
+    weights = weights || e.path().extension() == ".safetensors";
+  m.load_weights(*be, {.random_weights = !weights});
+  if (!weights) say("no weight files: timing weights drawn from a seed");
+  Calibration cal;
+  cal.load_s = seconds_since(t_load);
+  kernels::Backend& ops = *be;
+  const auto& dit = *m.transformer;
+  const auto& dc = dit.config();
+  std::mt19937 rng(1234);
+
+  std::vector<model::DitState> rows(static_cast<size_t>(w.rows()));
+  for (auto& r : rows) {
+    r.latents = random_tensor({1, w.latent_h, w.latent_w, dc.in_channels}, rng);
+    r.caption = ops.to_backend(random_tensor({1, w.text_len, dc.cap_feat_dim}, rng));
+    r.t = 0.5f;
+  }
+  for (size_t i = 0; i < dit.blocks().size(); ++i) {
+    const double t = median_time(repeats, [&] {
+      for (const auto& r : rows) {
+        model::DitState copy = r;
+        dit.run(ops, copy, i, i + 1);
+      }
+    });
+    cal.block_s.push_back(t);
+    for (auto& r : rows) dit.run(ops, r, i, i + 1);
+    say(cat(dit.blocks()[i].name, ": ", t * 1e3, " ms"));
+  }
+
+  const auto& tc = m.text_encoder->config();
+  std::vector<int64_t> ids(static_cast<size_t>(w.text_len));
+  for (auto& id : ids) id = static_cast<int64_t>(rng() % static_cast<uint32_t>(tc.vocab_size));
+  cal.text_s = median_time(repeats, [&] {
+    for (int64_t r = 0; r < w.rows(); ++r) (void)m.text_encoder->forward(ops, ids);
+  });
+  say(cat("text encoder: ", cal.text_s * 1e3, " ms"));
+
+  const Tensor latents = random_tensor({w.items, w.latent_h, w.latent_w, m.vae->config().latent_channels}, rng);
+  cal.vae_s = median_time(repeats, [&] { (void)m.vae->decode(ops, m.vae->config().decoder_input(latents)); });
   say(cat("VAE decoder: ", cal.vae_s * 1e3, " ms"));
   return cal;
 }

@@ -23,4 +23,11 @@ struct Calibration {
 Calibration calibrate_on_cpu(const std::string& model_dir, const partition::Workload& w, int repeats,
                              const std::function<void(const std::string&)>& progress);
 
+// The same for a Z-Image folder: every DiT block on each row's state (rows run
+// one after another, as the ring runs them), the Qwen3 encoder on every row's
+// caption of w.text_len tokens, the VAE on the items. A config-only folder
+// (no weights) is timed on weights drawn from a seed: the times are the same.
+Calibration calibrate_dit_on_cpu(const std::string& model_dir, const partition::Workload& w, int repeats,
+                                 const std::function<void(const std::string&)>& progress);
+
 }  // namespace farm::launcher

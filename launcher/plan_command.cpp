@@ -22,8 +22,9 @@ using partition::Plan;
 
 struct PlanFlags {
   std::string model, device = "cpu", size, json;  // size empty: the model's native size
-  int ranks = 0, batch = 1, steps = 20, stages = 0, pipelines = 0, window = 0;
-  double guidance = 7.5, memory_cap_gb = 0;
+  int ranks = 0, batch = 1, steps = -1, stages = 0, pipelines = 0, window = 0;  // steps -1: the family's default
+  double guidance = -1, memory_cap_gb = 0;  // guidance < 0: the family's default
+  int caption_tokens = 128;  // a DiT's templated caption length (a CLIP UNet reads 77, fixed)
   bool calibrate = false;
   std::string refiner;  // an SDXL refiner's folder: place both models in one ring
   int refiner_stages = -1;  // -1: show every R; else R (0: shared)
@@ -65,19 +66,21 @@ void print_header(const PlanFlags& f, const partition::ModelShape& m, const Mode
     unet += b.params;
     step_flops += b.flops;
   }
-  std::printf("model    %s: %zu UNet blocks, %.1f M UNet / %.1f M text encoder / %.1f M VAE decoder parameters\n",
-              f.model.c_str(), m.blocks.size(), unet / 1e6, c.text_params / 1e6, c.vae_params / 1e6);
+  const char* denoiser = m.dit ? "DiT" : "UNet";
+  std::printf("model    %s: %zu %s blocks, %.1f M %s / %.1f M text encoder / %.1f M VAE decoder parameters\n",
+              f.model.c_str(), c.blocks.size(), denoiser, unet / 1e6, denoiser, c.text_params / 1e6,
+              c.vae_params / 1e6);
   const bool tera = d.flops >= 1e12;
   std::printf("device   %s: %.1f %s per rank, %.0f GB, link %.0f GB/s + %.0f us, %d-byte elements, %s\n",
               d.name.c_str(), d.flops / (tera ? 1e12 : 1e9), tera ? "TFLOP/s" : "GFLOP/s", d.memory_bytes / 1e9, d.link_bytes_per_s / 1e9,
               d.link_latency_s * 1e6, d.element_bytes,
               d.overlap_transfers ? "sends overlap compute" : "sends are CPU copies (no overlap)");
-  std::printf("workload %s (latent %lldx%lld), %lld image(s) per micro-batch, %s (%lld UNet rows), %d steps\n",
+  std::printf("workload %s (latent %lldx%lld), %lld image(s) per micro-batch, %s (%lld %s rows), %d steps%s\n",
               f.size.c_str(), static_cast<long long>(w.latent_w), static_cast<long long>(w.latent_h),
               static_cast<long long>(w.items), w.guidance ? "CFG" : "no CFG", static_cast<long long>(w.rows()),
-              w.steps);
-  std::printf("         per micro-batch: UNet %.4g GFLOP/step, text encoder %.4g GFLOP, VAE decode %.4g GFLOP\n",
-              step_flops / 1e9, c.text_flops / 1e9, c.vae_flops / 1e9);
+              denoiser, w.steps, m.dit ? cat(", captions of ", w.text_len, " tokens").c_str() : "");
+  std::printf("         per micro-batch: %s %.4g GFLOP/step, text encoder %.4g GFLOP, VAE decode %.4g GFLOP\n",
+              denoiser, step_flops / 1e9, c.text_flops / 1e9, c.vae_flops / 1e9);
   // Every part's block list, as the ring runs it (model/block_list.h).
   const auto kinds = [](const std::vector<partition::BlockCost>& blocks) {
     std::vector<std::pair<std::string, int>> counts;
@@ -102,11 +105,11 @@ void print_header(const PlanFlags& f, const partition::ModelShape& m, const Mode
     std::printf("%-8s %-15s %-20s %9.1f M params, %10.4g GFLOP %s: %s\n", "", part, count.c_str(), params / 1e6,
                 flops / 1e9, per, kinds(blocks).c_str());
   };
-  std::printf("parts    (every part is a block list: the text encoder(s) on stage 0, the UNet cut into stages, the VAE "
-              "on the last)\n");
+  std::printf("parts    (every part is a block list: the text encoder(s) on stage 0, the %s cut into stages, the VAE "
+              "on the last)\n", denoiser);
   for (const auto& p : c.parts)
     if (p.part != model::ModelPart::vae) part_line(model::part_name(p.part), p.blocks, &p.runs, "per micro-batch");
-  part_line("unet", c.blocks, nullptr, "per step      ");
+  part_line(m.dit ? "transformer" : "unet", c.blocks, nullptr, "per step      ");
   for (const auto& p : c.parts)
     if (p.part == model::ModelPart::vae) part_line("vae", p.blocks, nullptr, "per micro-batch");
   std::printf("costs    %s\n", c.calibrated ? "calibrated: block, text and VAE times measured on this CPU"
@@ -144,7 +147,7 @@ int stage_of(const Plan& p, size_t block) {
 // all to the next stage) beside the ring now (stage_traffic.h: the hidden
 // state to the next stage, each skip straight to the stage that pops it),
 // tensor by tensor, for the same cuts.
-void print_cuts(const ModelCosts& c, const Plan& p) {
+void print_cuts(const ModelCosts& c, const Plan& p, bool dit) {
   const auto& w = c.workload;
   const size_t n = c.blocks.size();
   const int S = p.stages;
@@ -168,9 +171,11 @@ void print_cuts(const ModelCosts& c, const Plan& p) {
     // The hidden message also carries the timesteps (fp32) and, once the time embedding has run, temb.
     const double extra = c.hidden_msg_bytes[i] - h.bytes;
     const bool temb = extra > static_cast<double>(w.rows()) * 4;
-    std::printf("      %-40s %-18s %9.3f MB  -> stage %d, + timesteps%s %.3f MB\n",
-                ret ? "latent (fp32, from the sampler)" : ("hidden (" + c.blocks[i - 1].name + ")").c_str(),
-                shape_of(h).c_str(), mb(h.bytes), (s + 1) % S, temb ? ", temb" : "", mb(extra));
+    // A DiT's state: the adaLN input with the sequence (counted in), and the token grid.
+    const std::string after = dit ? "state after " + c.blocks[i - 1].name : "hidden (" + c.blocks[i - 1].name + ")";
+    std::printf("      %-40s %-18s %9.3f MB  -> stage %d, + %s %.3f MB\n",
+                ret ? "latent (fp32, from the sampler)" : after.c_str(), shape_of(h).c_str(), mb(h.bytes), (s + 1) % S,
+                dit ? (ret ? "nothing" : "token grid") : temb ? "timesteps, temb" : "timesteps", mb(extra));
     for (const auto& k : c.skips)
       if (k.pushed_by >= st.begin && k.pushed_by < i && k.popped_by >= i)
         std::printf("      skip %-35s %-18s %9.3f MB  -> stage %d (popped by %s)\n", c.blocks[k.pushed_by].name.c_str(),
@@ -250,7 +255,7 @@ int run_plan(PlanFlags f) {  // a copy: an empty --size is filled in
   const auto& device = partition::device_profile(f.device);
   if (f.ranks < 1) fail("--ranks ", f.ranks, ": expected at least 1");
   if (f.batch < 1) fail("--batch ", f.batch, ": expected at least 1");
-  if (f.steps < 1) fail("--steps ", f.steps, ": expected at least 1");
+  if (f.steps != -1 && f.steps < 1) fail("--steps ", f.steps, ": expected at least 1");
   if (f.memory_cap_gb < 0) fail("--memory-cap ", f.memory_cap_gb, ": expected a positive number of GB");
   if (f.window < 0) fail("--window ", f.window, ": expected at least 1 (0: stages + 1)");
   if (f.stages < 0 || f.pipelines < 0) fail("--stages and --pipelines must be positive");
@@ -263,32 +268,35 @@ int run_plan(PlanFlags f) {  // a copy: an empty --size is filled in
     fail("--calibrate times the blocks on this machine's CPU backend; use it with --device cpu");
 
   const partition::ModelShape m = partition::ModelShape::from_folder(f.model);
-  if (f.size.empty()) {
-    const int64_t side = m.unet.native_image_size(m.vae.scale_factor());
-    f.size = cat(side, "x", side);
-  }
-  const auto [width, height] = parse_size(f.size, m.vae.scale_factor());
-  const int S = f.stages > 0 ? f.stages : f.pipelines > 0 ? f.ranks / f.pipelines : 0;
-  if (S > static_cast<int>(m.blocks.size()))
-    fail("--stages ", S, ": the model has only ", m.blocks.size(), " blocks (one stage needs at least one)");
+  if (f.size.empty()) f.size = cat(m.native_size(), "x", m.native_size());
+  // Z-Image's sides are multiples of its VAE's scale times the DiT's 2x2 patch.
+  const auto [width, height] = parse_size(f.size, m.vae.scale_factor() * (m.dit ? m.dit->patch : 1));
+  if (m.dit && !f.refiner.empty()) fail("--refiner: an SDXL refiner continues an SDXL base, not a Z-Image model");
+  // Family defaults: SD 20 steps at CFG 7.5 (on above 1); Z-Image-Turbo 8 steps at guidance 0 (on above 0).
+  if (f.steps == -1) f.steps = m.dit ? 8 : 20;
+  if (f.guidance < 0) f.guidance = m.dit ? 0.0 : 7.5;
 
   partition::Workload w;
   w.latent_h = height / m.vae.scale_factor();
   w.latent_w = width / m.vae.scale_factor();
   w.items = f.batch;
-  w.guidance = f.guidance > 1;
+  w.guidance = m.dit ? f.guidance > 0 : f.guidance > 1;
   w.steps = f.steps;
-  w.text_len = m.text.max_positions;
+  if (f.caption_tokens < 1 || f.caption_tokens > 512)
+    fail("--caption-tokens ", f.caption_tokens, ": expected 1 to 512 (Qwen3's prompts are cut at 512)");
+  w.text_len = m.dit ? f.caption_tokens : m.text.max_positions;  // CLIP's fixed 77
   ModelCosts c = partition::estimate_costs(m, w, device);
+  const int S = f.stages > 0 ? f.stages : f.pipelines > 0 ? f.ranks / f.pipelines : 0;
+  if (S > static_cast<int>(c.blocks.size()))
+    fail("--stages ", S, ": the model has only ", c.blocks.size(), " blocks (one stage needs at least one)");
   if (f.calibrate) {
     const int threads = share_cores_among_ranks(f.ranks);
     std::fprintf(stderr,
                  "farm plan: calibrating on the cpu backend with %d thread%s, as each of %d ranks on this node would "
                  "use (1 warm-up + median of 3 per part)...\n",
                  threads, threads == 1 ? "" : "s", f.ranks);
-    const Calibration cal = calibrate_on_cpu(f.model, w, 3, [](const std::string& s) {
-      std::fprintf(stderr, "  %s\n", s.c_str());
-    });
+    const auto say = [](const std::string& s) { std::fprintf(stderr, "  %s\n", s.c_str()); };
+    const Calibration cal = m.dit ? calibrate_dit_on_cpu(f.model, w, 3, say) : calibrate_on_cpu(f.model, w, 3, say);
     c.calibrate(cal.block_s, cal.text_s, cal.vae_s);
   }
 
@@ -303,7 +311,7 @@ int run_plan(PlanFlags f) {  // a copy: an empty --size is filled in
   print_plan(c, chosen);
   if (chosen.stages > 1) {
     std::printf("\ntensor bytes each stage sends per micro-batch step (payload, headers not counted)\n");
-    print_cuts(c, chosen);
+    print_cuts(c, chosen, m.dit.has_value());
   } else {
     // One stage sends nothing; show what a pipeline of this model would send.
     const Plan* ring = nullptr;
@@ -312,7 +320,7 @@ int run_plan(PlanFlags f) {  // a copy: an empty --size is filled in
     if (ring) {
       std::printf("\n1 stage sends nothing; the best pipelined layout (%d x %d) would send per micro-batch step:\n",
                   ring->pipelines, ring->stages);
-      print_cuts(c, *ring);
+      print_cuts(c, *ring, m.dit.has_value());
     }
   }
   print_layouts(plans, chosen);
@@ -338,8 +346,12 @@ std::function<int()> add_plan_command(CLI::App& app) {
   cmd->add_option("--device", f->device, "device profile: cpu (default), a100, h100");
   cmd->add_option("--size", f->size, "image size WIDTHxHEIGHT (default: the model's native size, e.g. 512x512 for SD 1.5)");
   cmd->add_option("--batch", f->batch, "images per micro-batch (1)");
-  cmd->add_option("--steps", f->steps, "denoising steps (20)");
-  cmd->add_option("--guidance", f->guidance, "CFG scale (7.5; <= 1: no CFG, half the UNet rows)");
+  cmd->add_option("--steps", f->steps, "denoising steps (20; Z-Image: 8)");
+  cmd->add_option("--guidance", f->guidance,
+                  "CFG scale (7.5; <= 1: no CFG, half the UNet rows). Z-Image: diffusers' guidance (0: no CFG, "
+                  "its default; > 0: CFG)");
+  cmd->add_option("--caption-tokens", f->caption_tokens,
+                  "Z-Image: the caption length the DiT is costed at, chat template included (128)");
   cmd->add_option("--stages", f->stages, "stages per pipeline (default: the best layout)");
   cmd->add_option("--pipelines", f->pipelines, "pipelines (default: the best layout)");
   cmd->add_option("--memory-cap", f->memory_cap_gb, "memory per rank in GB (default: the device's)");

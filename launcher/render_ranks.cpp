@@ -1,5 +1,7 @@
 #include "launcher/render_ranks.h"
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -112,6 +114,12 @@ nlohmann::json device_json(const pipeline::RingStats& s) {
   return j;
 }
 
+double peak_rss_mb() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) * 1024 / 1e6;  // KiB
+}
+
 // Weight bytes this rank loaded: in all, read from its files, received from its stage group's reader.
 struct WeightBytes {
   size_t total = 0, read = 0, received = 0;
@@ -126,6 +134,7 @@ nlohmann::json stats_json(const comm::Transport& t, const pipeline::RingLayout& 
                       {"stage", st},
                       {"blocks", {l.ranges[st].first, l.ranges[st].second}},
                       {"load_s", load_s},
+                      {"peak_rss_mb", peak_rss_mb()},  // this process's high-water mark: its stage's share
                       {"weight_bytes", model.total},
                       {"weight_bytes_read", model.read},  // from this rank's files
                       {"weight_bytes_received", model.received},  // from its stage group's reader
@@ -484,6 +493,7 @@ int run_rank(comm::Transport& t, const RankJob& job) {
 
   // 3. Statistics to rank 0, then a clean end: no rank leaves a peer blocked.
   nlohmann::json mine = stats_json(t, l, ring.stats, load_s, weights);
+  mine["denoiser"] = zimage ? "DiT" : "UNet";
   if (l.has_refiner()) {  // its share of the refiner too
     mine["refiner_blocks"] = l.refiner_ranges[static_cast<size_t>(stage)];
     for (const auto& [key, bytes] : {std::pair{"weight_bytes", refiner.weight_bytes},

@@ -32,7 +32,7 @@ void print_summary(const std::vector<nlohmann::json>& ranks, double secs, size_t
     const double ref_passes = r.value("refiner_passes", 0.0), ref_s = r.value("refiner_unet_s", 0.0);
     // A stage with no blocks of a model only passes that model's steps on: "-".
     const auto holds = [](const nlohmann::json& b) { return b[0].get<int>() != b[1].get<int>(); };
-    std::string unet = cat("UNet ", holds(r["blocks"]) && r["unet_passes"].get<double>() > ref_passes
+    std::string unet = cat(r.value("denoiser", std::string("UNet")), " ", holds(r["blocks"]) && r["unet_passes"].get<double>() > ref_passes
                                         ? fixed3((r["unet_s"].get<double>() - ref_s) / std::max(1.0, passes - ref_passes))
                                         : std::string("-"), " s/pass");
     if (r.contains("refiner_blocks"))
@@ -40,12 +40,12 @@ void print_summary(const std::vector<nlohmann::json>& ranks, double secs, size_t
                                                                              : std::string("-"), " s/pass");
     std::fprintf(stderr,
                  "  rank %d (%s) pipeline %d stage %d blocks %s: busy %.0f%%, %s, text %.2f s, VAE "
-                 "%.2f s, sent %.1f MB, weights %.1f MB loaded in %.1f s\n",
+                 "%.2f s, sent %.1f MB, weights %.1f MB loaded in %.1f s, peak RSS %.0f MB\n",
                  r["rank"].get<int>(), r["host"].get<std::string>().c_str(), r["pipeline"].get<int>(),
                  r["stage"].get<int>(), blocks.c_str(),
                  secs > 0 ? 100.0 * r["busy_s"].get<double>() / secs : 0.0, unet.c_str(),
                  r["text_s"].get<double>(), r["vae_s"].get<double>(), r["bytes_sent"].get<double>() / 1e6,
-                 r["weight_bytes"].get<double>() / 1e6, r["load_s"].get<double>());
+                 r["weight_bytes"].get<double>() / 1e6, r["load_s"].get<double>(), r.value("peak_rss_mb", 0.0));
   }
 }
 

@@ -138,7 +138,7 @@ ModelCosts estimate_costs(const ModelShape& m, const Workload& w, const DevicePr
     mc.blocks.push_back(std::move(bc));
   }
 
-  const double text_rows = rows, items = static_cast<double>(w.items);
+  const double text_rows = rows;
   // The text encoders' lists. SDXL base reads its first encoder's penultimate
   // state (no last layer, no final layer norm); the second (or a refiner's
   // only one) runs whole: the pooled row needs the final layer norm.
@@ -163,40 +163,50 @@ ModelCosts estimate_costs(const ModelShape& m, const Workload& w, const DevicePr
   };
   text_part(m.refiner ? model::ModelPart::text_encoder_2 : model::ModelPart::text_encoder, m.text, m.text_2.has_value());
   if (m.text_2) text_part(model::ModelPart::text_encoder_2, *m.text_2, false);
-  {
-    PartCosts pc;
-    pc.part = model::ModelPart::vae;
-    const model::VaeDecoder dec(m.vae);
-    for (const auto& b : dec.blocks()) {
-      BlockCost bc;
-      bc.name = b.name;
-      bc.kind_name = model::block_kind_name(b.kind);
-      bc.params = vae_block_params(m.vae, b);
-      bc.weight_bytes = static_cast<double>(bc.params) * eb;
-      bc.flops = items * vae_block_flops(m.vae, b, w.latent_h, w.latent_w);
-      bc.seconds = bc.flops / d.flops;
-      pc.blocks.push_back(std::move(bc));
-      pc.runs.push_back(true);
-    }
-    mc.parts.push_back(std::move(pc));
+  mc.parts.push_back(vae_part_costs(m.vae, w, d));
+  sum_part_costs(mc, m.vae);
+  mc.text_peak_bytes = text_rows * text_encoder_work_elems(m.text, w.text_len) * eb;
+  if (m.text_2)  // one encoder after the other
+    mc.text_peak_bytes = std::max(mc.text_peak_bytes, text_rows * text_encoder_work_elems(*m.text_2, w.text_len) * eb);
+  return mc;
+}
+
+PartCosts vae_part_costs(const model::VaeConfig& vae, const Workload& w, const DeviceProfile& d) {
+  PartCosts pc;
+  pc.part = model::ModelPart::vae;
+  const model::VaeDecoder dec(vae);
+  for (const auto& b : dec.blocks()) {
+    BlockCost bc;
+    bc.name = b.name;
+    bc.kind_name = model::block_kind_name(b.kind);
+    bc.params = vae_block_params(vae, b);
+    bc.weight_bytes = static_cast<double>(bc.params) * d.element_bytes;
+    bc.flops = static_cast<double>(w.items) * vae_block_flops(vae, b, w.latent_h, w.latent_w);
+    bc.seconds = bc.flops / d.flops;
+    pc.blocks.push_back(std::move(bc));
+    pc.runs.push_back(true);
   }
+  return pc;
+}
+
+void sum_part_costs(ModelCosts& mc, const model::VaeConfig& vae) {
+  const double eb = mc.device.element_bytes;
+  const auto& w = mc.workload;
+  mc.text_params = mc.vae_params = 0;
+  mc.text_flops = mc.vae_flops = 0;
   for (const auto& p : mc.parts) {
     const bool text = p.part != model::ModelPart::vae;
     for (size_t i = 0; i < p.blocks.size(); ++i) {
       (text ? mc.text_params : mc.vae_params) += p.blocks[i].params;
       if (p.runs[i]) (text ? mc.text_flops : mc.vae_flops) += p.blocks[i].flops;
     }
+    if (!text) mc.vae_parts = static_cast<int>(p.blocks.size());  // the ring decodes block by block
   }
   mc.text_weight_bytes = static_cast<double>(mc.text_params) * eb;
-  mc.text_peak_bytes = text_rows * text_encoder_work_elems(m.text, w.text_len) * eb;
-  if (m.text_2)  // one encoder after the other
-    mc.text_peak_bytes = std::max(mc.text_peak_bytes, text_rows * text_encoder_work_elems(*m.text_2, w.text_len) * eb);
-  mc.text_seconds = mc.text_flops / d.flops;
+  mc.text_seconds = mc.text_flops / mc.device.flops;
   mc.vae_weight_bytes = static_cast<double>(mc.vae_params) * eb;
-  mc.vae_peak_bytes = items * vae_decoder_work_elems(m.vae, w.latent_h, w.latent_w) * eb;
-  mc.vae_seconds = mc.vae_flops / d.flops;
-  mc.vae_parts = static_cast<int>(mc.parts.back().blocks.size());  // the ring decodes block by block
-  return mc;
+  mc.vae_peak_bytes = static_cast<double>(w.items) * vae_decoder_work_elems(vae, w.latent_h, w.latent_w) * eb;
+  mc.vae_seconds = mc.vae_flops / mc.device.flops;
 }
 
 }  // namespace farm::partition

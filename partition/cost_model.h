@@ -104,4 +104,9 @@ inline constexpr double kStateHeaderBytes = 256;
 
 ModelCosts estimate_costs(const ModelShape& m, const Workload& w, const DeviceProfile& d);
 
+// Shared by every family's cost model: the VAE decoder's block list (all
+// items), and the text_* / vae_* sums over `parts` (its runs only).
+PartCosts vae_part_costs(const model::VaeConfig& vae, const Workload& w, const DeviceProfile& d);
+void sum_part_costs(ModelCosts& mc, const model::VaeConfig& vae);
+
 }  // namespace farm::partition

@@ -107,36 +107,10 @@ ModelCosts estimate_dit_costs(const ModelShape& m, const Workload& w, const Devi
     text.runs.push_back(true);
   }
   mc.parts.push_back(std::move(text));
-  PartCosts vae;
-  vae.part = model::ModelPart::vae;
-  const model::VaeDecoder dec(m.vae);
-  for (const auto& b : dec.blocks()) {
-    BlockCost bc;
-    bc.name = b.name;
-    bc.kind_name = model::block_kind_name(b.kind);
-    bc.params = vae_block_params(m.vae, b);
-    bc.weight_bytes = static_cast<double>(bc.params) * eb;
-    bc.flops = static_cast<double>(w.items) * vae_block_flops(m.vae, b, w.latent_h, w.latent_w);
-    bc.seconds = bc.flops / d.flops;
-    vae.blocks.push_back(std::move(bc));
-    vae.runs.push_back(true);
-  }
-  mc.parts.push_back(std::move(vae));
-  for (const auto& p : mc.parts) {
-    const bool is_text = p.part != model::ModelPart::vae;
-    for (const auto& b : p.blocks) {
-      (is_text ? mc.text_params : mc.vae_params) += b.params;
-      (is_text ? mc.text_flops : mc.vae_flops) += b.flops;
-    }
-  }
+  mc.parts.push_back(vae_part_costs(m.vae, w, d));
+  sum_part_costs(mc, m.vae);
   const double hd = static_cast<double>(m.qwen3->hidden_size), len = static_cast<double>(w.text_len);
-  mc.text_weight_bytes = static_cast<double>(mc.text_params) * eb;
   mc.text_peak_bytes = rows * len * (4 * hd + 2 * static_cast<double>(m.qwen3->intermediate_size)) * eb + caption_bytes;
-  mc.text_seconds = mc.text_flops / d.flops;
-  mc.vae_weight_bytes = static_cast<double>(mc.vae_params) * eb;
-  mc.vae_peak_bytes = static_cast<double>(w.items) * vae_decoder_work_elems(m.vae, w.latent_h, w.latent_w) * eb;
-  mc.vae_seconds = mc.vae_flops / d.flops;
-  mc.vae_parts = static_cast<int>(mc.parts.back().blocks.size());
   return mc;
 }
 

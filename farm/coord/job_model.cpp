@@ -13,7 +13,7 @@ JobModel sd_job_model(const pipeline::SdModel& model) {
   j.family = "stable-diffusion";
   j.is_refiner = model.refiner;
   j.defaults.width = j.defaults.height = static_cast<int>(model.native_size());
-  j.defaults.reading.fix_text = model.tokenizer->options().fix_text;
+  j.defaults.reading.fix_text = model.first_tokenizer().options().fix_text;
   j.check = [&model](const pipeline::Txt2ImgRequest& r, const pipeline::SdModel* refiner) {
     pipeline::check_request(model, r, refiner);
   };
@@ -26,9 +26,10 @@ JobModel sd_job_model(const pipeline::SdModel& model) {
   };
   j.cut = [&model](const JobItem& it) {
     return it.reading.syntax == text::PromptSyntax::plain &&
-           text::prompt_chunks(*model.tokenizer, it.prompt, it.reading).prompt_tokens > model.tokenizer->max_length() - 2;
+           text::prompt_chunks(model.first_tokenizer(), it.prompt, it.reading).prompt_tokens >
+               model.first_tokenizer().max_length() - 2;
   };
-  j.cut_note = cat(model.tokenizer->max_length() - 2, " tokens and are cut there (--prompt-syntax plain; a1111 takes ",
+  j.cut_note = cat(model.first_tokenizer().max_length() - 2, " tokens and are cut there (--prompt-syntax plain; a1111 takes ",
                    "prompts of any length)");
   return j;
 }
@@ -45,6 +46,7 @@ JobModel zimage_job_model(const pipeline::ZImageModel& model) {
   j.defaults.reading.syntax = text::PromptSyntax::plain;
   j.defaults.reading.fix_text = false;
   j.check = [&model](const pipeline::Txt2ImgRequest& r, const pipeline::SdModel*) {
+    if (!model.tokenizer) (void)model.prompt_ids("");  // a config-only folder: its error names the folder
     if (r.sampler != "flow_euler")
       fail("sampler '", r.sampler, "': Z-Image samples with flow_euler (flow-matching Euler, its scheduler's) only");
     if (r.reading.syntax != text::PromptSyntax::plain)

@@ -44,21 +44,6 @@ void RingStage::fill_from_batch(RingState& s, const Batch& b) const {
   s.items = b.items;
 }
 
-void RingStage::on_message(comm::Message m) {
-  if (m.tag == kAssign) return take_assignment(m);
-  FARM_ASSERT(m.tag == kState, "stage got tag ", m.tag);
-  // Receiving is this rank's work as much as sending is (the simulator
-  // charges both to the stage), so it counts as busy.
-  const double t0 = ring_now_s();
-  StatePart p = receive_part(m, link_);
-  if (stats.trace) {
-    stats.receives.push_back({t0, m.source, static_cast<int64_t>(m.bytes.size()), p.id, p.step, kind_name(p.kind)});
-    busy_what_ = {"receive", p.id, p.step};
-  }
-  take_part(std::move(p));
-  stats.wire_s += mark_busy(t0) - t0;
-}
-
 void RingStage::take_part(StatePart p) {
   if (p.kind == PartKind::batch) {
     Batch& b = batches_[p.id];
@@ -130,34 +115,10 @@ void RingStage::try_ready(int64_t id, int step) {
   inbox_.push_back(std::move(s));
 }
 
-bool RingStage::work() {
-  if (!decodes_.empty() && decode_credit_ > 0) {
-    --decode_credit_;
-    timed([&] { decode_part(); });
-    return true;
-  }
-  // Stage 0 serves states already in the ring before admitting new ones:
-  // they finish sooner and free their slots.
-  if (!inbox_.empty()) {
-    RingState s = std::move(inbox_.front());
-    inbox_.pop_front();
-    const double t0 = timed([&] { run_blocks(std::move(s)); });
-    if (first()) note_pass_time(ring_now_s() - t0);
-    return true;
-  }
-  if (first() && !admissions_.empty() && in_flight_ < window()) {
-    stats.window = std::max(stats.window, in_flight_ + 1);
-    Admission a = std::move(admissions_.front());
-    admissions_.pop_front();
-    const double t0 = timed([&] { admit(std::move(a)); });
-    if (stats.trace) stats.admissions.push_back(t0);
-    return true;
-  }
-  if (!decodes_.empty()) {  // nothing else to do: decode ahead
-    timed([&] { decode_part(); });
-    return true;
-  }
-  return false;
+void RingStage::run_next_state() {
+  RingState s = std::move(inbox_.front());
+  inbox_.pop_front();
+  run_blocks(std::move(s));
 }
 
 void RingStage::admit(Admission a) {
@@ -276,8 +237,7 @@ void RingStage::finish_step(RingState s) {
   }
   DenoiseLoop& loop = *it->second;
   loop.advance(s.step, s.unet.h);
-  const int parts = static_cast<int>(model_.vae->blocks().size());
-  decode_credit_ = (parts + s.steps - 1) / s.steps;
+  owe_decode_parts(static_cast<int>(model_.vae->blocks().size()), s.steps);
   if (s.step + 1 < s.steps) {
     RingState next;
     next.id = s.id;

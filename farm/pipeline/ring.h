@@ -45,8 +45,6 @@ class RingStage final : public RingStageBase {
   RingStage(const SdModel& m, RingLayout layout, comm::Transport& t, ImageEncoder encode,
             kernels::TensorLink* link = nullptr, const SdModel* refiner = nullptr);
 
-  void on_message(comm::Message m) override;
-  bool work() override;
 
  private:
   struct Decode {
@@ -56,8 +54,11 @@ class RingStage final : public RingStageBase {
     int next_part = 0;
     std::vector<std::string> errors;  // per item: why it failed ("" while it has not)
   };
-  void admit(Admission a);
-  void decode_part();
+  void admit(Admission a) override;
+  bool decoding() const override { return !decodes_.empty(); }
+  void decode_part() override;
+  bool state_ready() const override { return !inbox_.empty(); }
+  void run_next_state() override;
   void run_blocks(RingState s);
   void finish_step(RingState s);
   // What a stage keeps of a micro-batch between its steps: the context
@@ -81,7 +82,7 @@ class RingStage final : public RingStageBase {
     bool has_hidden = false;
     std::map<int, Tensor> skips;  // by push-order id
   };
-  void take_part(StatePart p);
+  void take_part(StatePart p) override;
   void try_ready(int64_t id, int step);
 
   const SdModel& model_;
@@ -95,7 +96,6 @@ class RingStage final : public RingStageBase {
   std::deque<RingState> inbox_;  // ready to run, in the order they became ready
   std::map<int64_t, std::unique_ptr<DenoiseLoop>> loops_;  // last stage: sampler state per micro-batch
   std::deque<Decode> decodes_;                              // last stage: decodes under way, oldest first
-  int decode_credit_ = 0;
 };
 
 }  // namespace farm::pipeline

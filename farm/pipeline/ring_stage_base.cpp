@@ -41,6 +41,19 @@ void RingStageBase::take_assignment(const comm::Message& m) {
   admissions_.push_back(std::move(a));
 }
 
+void RingStageBase::on_message(comm::Message m) {
+  if (m.tag == kAssign) return take_assignment(m);
+  FARM_ASSERT(m.tag == kState, "stage got tag ", m.tag);
+  const double t0 = ring_now_s();
+  StatePart p = receive_part(m, link_);
+  if (stats.trace) {
+    stats.receives.push_back({t0, m.source, static_cast<int64_t>(m.bytes.size()), p.id, p.step, kind_name(p.kind)});
+    busy_what_ = {"receive", p.id, p.step};
+  }
+  take_part(std::move(p));
+  stats.wire_s += mark_busy(t0) - t0;
+}
+
 double RingStageBase::mark_busy(double t0) {
   const double t1 = ring_now_s();
   stats.busy_s += t1 - t0;
@@ -57,6 +70,32 @@ double RingStageBase::timed(const std::function<void()>& f) {
   f();
   mark_busy(t0);
   return t0;
+}
+
+bool RingStageBase::work() {
+  if (decoding() && decode_credit_ > 0) {
+    --decode_credit_;
+    timed([&] { decode_part(); });
+    return true;
+  }
+  if (state_ready()) {
+    const double t0 = timed([&] { run_next_state(); });
+    if (first()) pass_s_ = pass_s_ == 0 ? ring_now_s() - t0 : 0.8 * pass_s_ + 0.2 * (ring_now_s() - t0);
+    return true;
+  }
+  if (first() && !admissions_.empty() && in_flight_ < window()) {
+    stats.window = std::max(stats.window, in_flight_ + 1);
+    Admission a = std::move(admissions_.front());
+    admissions_.pop_front();
+    const double t0 = timed([&] { admit(std::move(a)); });
+    if (stats.trace) stats.admissions.push_back(t0);
+    return true;
+  }
+  if (decoding()) {  // nothing else to do: decode ahead
+    timed([&] { decode_part(); });
+    return true;
+  }
+  return false;
 }
 
 void RingStageBase::request_work() {

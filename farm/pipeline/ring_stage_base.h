@@ -93,12 +93,17 @@ class RingStageBase {
   bool first() const { return stage_ == 0; }
   bool last() const { return stage_ == layout_.stages - 1; }
 
-  // kAssign and kState messages.
-  virtual void on_message(comm::Message m) = 0;
+  // kAssign and kState messages. Receiving a state is this rank's work as
+  // much as sending is (the simulator charges both to the stage): busy time.
+  void on_message(comm::Message m);
   // Stage 0: asks the coordinator for the next micro-batch while its own queue is empty.
   void request_work();
-  // Runs one unit of work (a queued state, an admission, a decode part); false when nothing is ready.
-  virtual bool work() = 0;
+  // Runs one unit of work; false when nothing is ready. In order: a decode
+  // part the last stage owes (ceil(parts / steps) after each pass, so the
+  // ring sees the VAE as a steady extra per pass), a state already in the
+  // ring (it finishes sooner and frees its slot), an admission (stage 0,
+  // within the window), else a decode part ahead of time.
+  bool work();
 
   // The micro-batches this rank holds, for the coordinator's progress line.
   std::vector<BatchProgress> progress() const;
@@ -136,8 +141,15 @@ class RingStageBase {
   // guidance far too high, a numerical fault); such rows are zeroed so their
   // batch-mates decode as usual. FARM_FAULT_ITEMS items get a NaN first.
   std::vector<std::string> check_latents(Tensor& latents, const std::vector<RingItem>& items) const;
-  // Pass time as stage 0 sees it, for the window.
-  void note_pass_time(double seconds) { pass_s_ = pass_s_ == 0 ? seconds : 0.8 * pass_s_ + 0.2 * seconds; }
+  // What work() schedules, per family.
+  virtual bool decoding() const = 0;  // a decode is under way (last stage)
+  virtual void decode_part() = 0;
+  virtual bool state_ready() const = 0;  // a state is queued to run here
+  virtual void run_next_state() = 0;
+  virtual void admit(Admission a) = 0;
+  virtual void take_part(StatePart p) = 0;  // a received state message
+  // The last stage after a pass: decode parts owed before the next pass.
+  void owe_decode_parts(int parts, int steps) { decode_credit_ = (parts + steps - 1) / steps; }
 
   kernels::Backend& be_;
   RingLayout layout_;
@@ -158,6 +170,7 @@ class RingStageBase {
  private:
   double ring_latency_s_ = 0;
   double pass_s_ = 0;  // stage 0: running mean of its pass time
+  int decode_credit_ = 0;
 };
 
 // The clock of traces and busy time (comm::steady_clock_s).

@@ -39,15 +39,7 @@ DitRingStage::DitRingStage(const ZImageModel& m, kernels::Backend& be, RingLayou
                            ImageEncoder encode, kernels::TensorLink* link)
     : RingStageBase(be, std::move(layout), t, std::move(encode), link), model_(m) {}
 
-void DitRingStage::on_message(comm::Message m) {
-  if (m.tag == kAssign) return take_assignment(m);
-  FARM_ASSERT(m.tag == kState, "stage got tag ", m.tag);
-  const double t0 = ring_now_s();
-  StatePart p = receive_part(m, link_);
-  if (stats.trace) {
-    stats.receives.push_back({t0, m.source, static_cast<int64_t>(m.bytes.size()), p.id, p.step, kind_name(p.kind)});
-    busy_what_ = {"receive", p.id, p.step};
-  }
+void DitRingStage::take_part(StatePart p) {
   const int64_t id = p.id;
   if (p.kind == PartKind::batch) {
     batches_[id].items = std::move(p.items);
@@ -56,7 +48,6 @@ void DitRingStage::on_message(comm::Message m) {
     waiting_[id].push_back(std::move(p));
   }
   try_ready(id);
-  stats.wire_s += mark_busy(t0) - t0;
 }
 
 // A hidden part becomes a state once its stage can run it: the last stage
@@ -113,32 +104,10 @@ void DitRingStage::try_ready(int64_t id) {
   waiting_.erase(w);
 }
 
-bool DitRingStage::work() {
-  if (!decodes_.empty() && decode_credit_ > 0) {
-    --decode_credit_;
-    timed([&] { decode_part(); });
-    return true;
-  }
-  if (!inbox_.empty()) {
-    State s = std::move(inbox_.front());
-    inbox_.pop_front();
-    const double t0 = timed([&] { run_blocks(std::move(s)); });
-    if (first()) note_pass_time(ring_now_s() - t0);
-    return true;
-  }
-  if (first() && !admissions_.empty() && in_flight_ < window()) {
-    stats.window = std::max(stats.window, in_flight_ + 1);
-    Admission a = std::move(admissions_.front());
-    admissions_.pop_front();
-    const double t0 = timed([&] { admit(std::move(a)); });
-    if (stats.trace) stats.admissions.push_back(t0);
-    return true;
-  }
-  if (!decodes_.empty()) {
-    timed([&] { decode_part(); });
-    return true;
-  }
-  return false;
+void DitRingStage::run_next_state() {
+  State s = std::move(inbox_.front());
+  inbox_.pop_front();
+  run_blocks(std::move(s));
 }
 
 DitRingStage::State DitRingStage::step_state(int64_t id, int step, const Batch& b) const {
@@ -234,8 +203,7 @@ void DitRingStage::finish_step(State s) {
   std::vector<Tensor> out;
   for (auto& row : s.rows) out.push_back(std::move(row.out));
   loop.advance(s.step, out);
-  const int parts = static_cast<int>(model_.vae->blocks().size());
-  decode_credit_ = (parts + s.steps - 1) / s.steps;
+  owe_decode_parts(static_cast<int>(model_.vae->blocks().size()), s.steps);
   if (s.step + 1 < s.steps) {
     if (first()) {  // S = 1: the ring is this rank
       inbox_.push_back(step_state(s.id, s.step + 1, b));

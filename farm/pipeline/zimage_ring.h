@@ -38,9 +38,6 @@ class DitRingStage final : public RingStageBase {
   DitRingStage(const ZImageModel& m, kernels::Backend& be, RingLayout layout, comm::Transport& t, ImageEncoder encode,
                kernels::TensorLink* link = nullptr);
 
-  void on_message(comm::Message m) override;
-  bool work() override;
-
  private:
   struct State {
     int64_t id = 0;
@@ -61,10 +58,14 @@ class DitRingStage final : public RingStageBase {
     int next_part = 0;
     std::vector<std::string> errors;
   };
-  void admit(Admission a);
+  void admit(Admission a) override;
+  bool decoding() const override { return !decodes_.empty(); }
+  void decode_part() override;
+  bool state_ready() const override { return !inbox_.empty(); }
+  void run_next_state() override;
+  void take_part(StatePart p) override;
   void run_blocks(State s);
   void finish_step(State s);
-  void decode_part();
   // Stage 0: step `step`'s rows from the micro-batch's latents and captions.
   State step_state(int64_t id, int step, const Batch& b) const;
   ZImageLoop& loop_of(int64_t id, Batch& b);
@@ -75,7 +76,6 @@ class DitRingStage final : public RingStageBase {
   std::map<int64_t, std::deque<StatePart>> waiting_;  // last stage: states whose items are on the way
   std::deque<State> inbox_;
   std::deque<Decode> decodes_;
-  int decode_credit_ = 0;
 };
 
 }  // namespace farm::pipeline

@@ -17,6 +17,7 @@
 #include "farm/coord/png.h"
 #include "farm/io/safetensors.h"
 #include "tests/support/reference_json.h"
+#include "tests/support/render_fixture.h"
 #include "tests/support/run_command.h"
 
 namespace fs = std::filesystem;
@@ -27,22 +28,8 @@ namespace {
 const std::string kData = FARM_TEST_DATA;
 const std::string kBase = kData + "/tiny-sdxl", kRefiner = kData + "/tiny-sdxl-refiner";
 
-class SdxlRender : public ::testing::Test {
- protected:
-  void SetUp() override {
-    root_ = fs::temp_directory_path() / ("farm_refiner_" + std::to_string(::getpid()) + "_" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-  }
-  void TearDown() override { fs::remove_all(root_); }
-  std::string write(const std::string& name, const std::string& text) {
-    const std::string p = (root_ / name).string();
-    std::ofstream(p) << text;
-    return p;
-  }
-  fs::path root_;
-};
+using SdxlRender = farm::test::RenderFolderTest;
+using farm::test::levels_off;
 
 // A reference case as a prompt line (diffusers' argument names are farm's field names).
 std::string line_of(const nlohmann::json& c) {
@@ -55,15 +42,6 @@ std::string line_of(const nlohmann::json& c) {
                         "negative_aesthetic_score"})
     if (c.contains(k)) line[k] = c.at(k);
   return line.dump() + "\n";
-}
-
-// Max level difference between a PNG and a diffusers image [1,H,W,3] in [0, 1].
-int levels_off(const farm::DecodedPng& png, const farm::Tensor& want) {
-  if (png.rgb.size() != want.data.size()) return 256;
-  int off = 0;
-  for (size_t k = 0; k < want.data.size(); ++k)
-    off = std::max(off, std::abs(int(png.rgb[k]) - int(std::nearbyint(want.data[k] * 255.0f))));
-  return off;
 }
 
 std::string png_name(size_t index, const nlohmann::json& c) {

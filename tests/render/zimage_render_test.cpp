@@ -15,6 +15,7 @@
 #include "farm/coord/png.h"
 #include "farm/io/safetensors.h"
 #include "tests/support/reference_json.h"
+#include "tests/support/render_fixture.h"
 #include "tests/support/run_command.h"
 
 namespace fs = std::filesystem;
@@ -24,31 +25,11 @@ namespace {
 
 const std::string kModel = std::string(FARM_TEST_DATA) + "/tiny-zimage";
 
-class ZImageRender : public ::testing::Test {
+class ZImageRender : public farm::test::RenderFolderTest {
  protected:
-  void SetUp() override {
-    root_ = fs::temp_directory_path() / ("farm_zimage_" + std::to_string(::getpid()) + "_" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-  }
-  void TearDown() override { fs::remove_all(root_); }
-  std::string write(const std::string& name, const std::string& text) {
-    const std::string p = (root_ / name).string();
-    std::ofstream(p) << text;
-    return p;
-  }
   std::string out() const { return (root_ / "out").string(); }
-  fs::path root_;
 };
-
-int levels_off(const farm::DecodedPng& png, const farm::Tensor& want) {
-  if (png.rgb.size() != want.data.size()) return 256;
-  int off = 0;
-  for (size_t k = 0; k < want.data.size(); ++k)
-    off = std::max(off, std::abs(int(png.rgb[k]) - int(std::nearbyint(want.data[k] * 255.0f))));
-  return off;
-}
+using farm::test::levels_off;
 
 std::string text_of(const farm::DecodedPng& png, const std::string& key) {
   for (const auto& [k, v] : png.text)
