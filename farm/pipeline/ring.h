@@ -45,7 +45,6 @@ class RingStage final : public RingStageBase {
   RingStage(const SdModel& m, RingLayout layout, comm::Transport& t, ImageEncoder encode,
             kernels::TensorLink* link = nullptr, const SdModel* refiner = nullptr);
 
-
  private:
   struct Decode {
     RingState s;  // id and items; the tensors are gone
