@@ -103,6 +103,14 @@ class Backend {
     conv2d(a, up, w, bias, nullptr, y);
   }
   virtual void concat_channels(const Tensor& a, const Tensor& b, Tensor& y) = 0;
+  // image [B, H, W, C] -> patches [B, (H/p)(W/p), p·p·C] (ops.h), and back.
+  void patchify(int64_t p, const Tensor& image, Tensor& patches) {
+    patch_move(p, image.dim(1), image.dim(2), image.dim(3), false, image, patches);
+  }
+  void unpatchify(int64_t p, const Tensor& patches, Tensor& image) {
+    patch_move(p, image.dim(1), image.dim(2), image.dim(3), true, patches, image);
+  }
+  virtual void patch_move(int64_t p, int64_t h, int64_t w, int64_t c, bool inverse, const Tensor& x, Tensor& y) = 0;
   // t: host fp32 [batch] (timesteps stay fp32: 999 is not exact in fp16).
   virtual void timestep_embedding(const Tensor& t, int64_t dim, bool flip_sin_to_cos, float downscale_freq_shift,
                                   float max_period, Tensor& y) = 0;

@@ -110,6 +110,12 @@ struct Ops {
   void (*concat_channels)(int64_t batch, int64_t hw, int64_t ca, const float* a, int64_t cb,
                           const float* b, float* y);
 
+  // DiT patches: image x[B,H,W,C] -> y[B, (H/p)·(W/p), p·p·C], token (i, j)
+  // holding its p×p patch's values in (ph, pw, c) order, the channel fastest
+  // (Z-Image's patchify); inverse: patches x -> image y. H, W multiples of p.
+  void (*patchify)(int64_t batch, int64_t h, int64_t w, int64_t c, int64_t p, bool inverse, const float* x,
+                   float* y);
+
   // Sinusoidal timestep embedding as diffusers' get_timestep_embedding:
   // half = dim/2, freq_i = exp(-ln(max_period) · i / (half - shift)),
   // emb = [sin(t·freq) | cos(t·freq)], swapped to [cos | sin] when flip_sin_to_cos.

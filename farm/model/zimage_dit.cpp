@@ -233,19 +233,14 @@ void ZImageDit::embed(Backend& be, DitState& s) const {
   // Patchify: token (i, j) holds the 2x2 patch's values in (ph, pw, c) order.
   const Tensor& lat = s.latents;
   FARM_ASSERT(lat.shape.size() == 4 && lat.dim(0) == 1 && lat.dim(3) == c.in_channels, shape_str(lat.shape));
-  const int64_t H = lat.dim(1), W = lat.dim(2), C = c.in_channels, p = c.patch;
+  const int64_t H = lat.dim(1), W = lat.dim(2), p = c.patch;
   if (H % p != 0 || W % p != 0) fail("Z-Image transformer: latents ", H, "x", W, " are not a multiple of the 2x2 patch");
   s.h_tokens = H / p, s.w_tokens = W / p;
   s.image_rows = s.h_tokens * s.w_tokens;
-  Tensor patches({1, s.image_rows, c.patch_dim()});
-  for (int64_t i = 0; i < s.h_tokens; ++i)
-    for (int64_t j = 0; j < s.w_tokens; ++j)
-      for (int64_t ph = 0; ph < p; ++ph)
-        for (int64_t pw = 0; pw < p; ++pw)
-          std::copy_n(lat.ptr() + ((i * p + ph) * W + j * p + pw) * C, C,
-                      patches.ptr() + (i * s.w_tokens + j) * c.patch_dim() + (ph * p + pw) * C);
+  Tensor patches = be.empty({1, s.image_rows, c.patch_dim()});
+  be.patchify(p, be.to_backend(lat), patches);
   const int64_t x_pad = padding_of(s.image_rows);
-  s.x = pad_with(be, x_embedder_.forward(be, be.to_backend(patches)), x_pad_, x_pad);
+  s.x = pad_with(be, x_embedder_.forward(be, patches), x_pad_, x_pad);
 
   const int64_t L = s.caption.dim(1);
   FARM_ASSERT(s.caption.dim(2) == c.cap_feat_dim, shape_str(s.caption.shape));
@@ -334,16 +329,13 @@ void ZImageDit::final_layer(Backend& be, DitState& s) const {
   be.activation(kernels::Activation::silu, s.adaln, act);
   Tensor h = final_norm_.forward(be, s.unified);
   be.modulate(h, final_mod_.forward(be, act), h);
-  const Tensor patches = be.to_host(final_linear_.forward(be, h));
-  // Unpatchify the image rows (the first image_rows of the unified sequence).
+  // Unpatchify the image rows (the first image_rows of the unified sequence)
+  // on the device; only the latent-sized result goes to the host sampler.
+  const Tensor patches = final_linear_.forward(be, h);
   const int64_t p = c.patch, C = c.in_channels, H = s.h_tokens * p, W = s.w_tokens * p;
-  s.out = Tensor({1, H, W, C});
-  for (int64_t i = 0; i < s.h_tokens; ++i)
-    for (int64_t j = 0; j < s.w_tokens; ++j)
-      for (int64_t ph = 0; ph < p; ++ph)
-        for (int64_t pw = 0; pw < p; ++pw)
-          std::copy_n(patches.ptr() + (i * s.w_tokens + j) * c.patch_dim() + (ph * p + pw) * C, C,
-                      s.out.ptr() + ((i * p + ph) * W + j * p + pw) * C);
+  Tensor image = be.empty({1, H, W, C});
+  be.unpatchify(p, Tensor(patches).reshaped({1, patches.dim(1), c.patch_dim()}), image);
+  s.out = be.to_host(image);
 }
 
 void ZImageDit::run(Backend& be, DitState& s, size_t begin, size_t end) const {

@@ -4,14 +4,15 @@
 //
 //   embed           t_embedder (256-wide [cos|sin] of t·t_scale, Linear 256→1024,
 //                   SiLU, Linear → adaLN width min(dim, 256)); patchify 2×2 with
-//                   the channel fastest, x_embedder; caption RMSNorm + Linear;
+//                   the channel fastest (Backend::patchify, on the device),
+//                   x_embedder; caption RMSNorm + Linear;
 //                   both streams padded to a multiple of 32 with the learned pad
 //                   rows (not masked); 3-axis position ids and their RoPE tables
 //   noise_refiner.i    modulated blocks on the image tokens
 //   context_refiner.i  unmodulated blocks on the caption tokens (no t: per prompt)
 //   layers.i        modulated blocks on the unified [image | caption] sequence
 //   final_layer     LayerNorm (no affine) · (1 + Linear(SiLU(t))), Linear → patches,
-//                   the image rows unpatchified
+//                   the image rows unpatchified on the device, then to the host
 //
 // A block: x += tanh(g_msa)·RMSNorm(attn(RMSNorm(x)·(1+s_msa))), then the same
 // with the SwiGLU FFN w2(silu(w1 h)·w3 h); attention without biases, RMSNorm

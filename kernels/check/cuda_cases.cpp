@@ -242,6 +242,12 @@ std::vector<KernelCase> build() {
   KernelCase cat = pointwise("concat_ragged", OpKind::concat_channels, 2, 0);
   cat.hw = 15, cat.ca = 24, cat.cb = 20;
   v.push_back(cat);
+  // Z-Image's patches (2x2, channel fastest) both ways, a non-square grid.
+  for (const bool inverse : {false, true}) {
+    KernelCase pc = pointwise(inverse ? "unpatchify_6x10" : "patchify_6x10", OpKind::patchify, 2, 0);
+    pc.h = 6, pc.w = 10, pc.channels = 16, pc.patch = 2, pc.inverse = inverse;
+    v.push_back(pc);
+  }
   KernelCase t = pointwise("timestep_sd_320", OpKind::timestep_embedding, 3, 0);
   t.dim = 320, t.flip_sin_to_cos = true, t.shift = 0.0f;
   v.push_back(t);

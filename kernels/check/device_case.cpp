@@ -197,6 +197,9 @@ std::string DeviceCase::launch(cudaStream_t stream, cuda::ConvPath path) {
       cuda::invoke_timestep_embedding(c.batch, static_cast<const float*>(inputs_[0]), c.dim, c.flip_sin_to_cos,
                                       c.shift, c.max_period, out_, dtype_, stream);
       return "";
+    case OpKind::patchify:
+      cuda::invoke_patchify(c.batch, c.h, c.w, c.channels, c.patch, c.inverse, inputs_[0], out_, dtype_, stream);
+      return "";
   }
   return "unknown op";
 }

@@ -46,6 +46,8 @@ const char* op_name(OpKind op) {
       return "concat_channels";
     case OpKind::timestep_embedding:
       return "timestep_embedding";
+    case OpKind::patchify:
+      return "patchify";
   }
   return "?";
 }
@@ -148,6 +150,9 @@ std::vector<TensorSpec> input_specs(const KernelCase& c) {
     case OpKind::timestep_embedding:
       s.push_back(batched("t", 1, 500.0f, 500.0f));
       break;
+    case OpKind::patchify:
+      s.push_back(batched(c.inverse ? "patches" : "image", c.h * c.w * c.channels));
+      break;
   }
   return s;
 }
@@ -184,6 +189,8 @@ int64_t output_per_sample(const KernelCase& c) {
       return c.hw * (c.ca + c.cb);
     case OpKind::timestep_embedding:
       return c.dim;
+    case OpKind::patchify:
+      return c.h * c.w * c.channels;
   }
   return 0;
 }
@@ -262,6 +269,9 @@ void run_case(const Ops& ops, const KernelCase& c, int64_t batch,
       break;
     case OpKind::timestep_embedding:
       ops.timestep_embedding(batch, in[0], c.dim, c.flip_sin_to_cos, c.shift, c.max_period, y);
+      break;
+    case OpKind::patchify:
+      ops.patchify(batch, c.h, c.w, c.channels, c.patch, c.inverse, in[0], y);
       break;
   }
 }

@@ -187,6 +187,18 @@ KernelCase upsample(std::string name, int64_t b, int64_t h, int64_t w, int64_t c
   return c;
 }
 
+// Z-Image's patches of a [h, w, ch] latent (no torch golden: data movement,
+// checked cpu = ref bytes here and ref against diffusers through the DiT).
+KernelCase patches(std::string name, int64_t b, int64_t h, int64_t w, int64_t ch, int64_t p, bool inverse) {
+  KernelCase c;
+  c.name = std::move(name);
+  c.op = OpKind::patchify;
+  c.batch = b;
+  c.h = h, c.w = w, c.channels = ch, c.patch = p, c.inverse = inverse;
+  c.vs_torch = c.vs_ref = kExact;
+  return c;
+}
+
 KernelCase concat(std::string name, int64_t b, int64_t hw, int64_t ca, int64_t cb) {
   KernelCase c;
   c.name = std::move(name);
@@ -266,6 +278,9 @@ std::vector<KernelCase> make_cases() {
       golden(gqa("attn_gqa_cross_d16", 2, 6, 2, 20, 33, 16, false)),
       golden(adaln("modulate", OpKind::modulate, 2, 7, 24)),
       golden(adaln("gated_residual", OpKind::gated_residual, 2, 5, 40)),
+
+      patches("cpu_patchify_zimage_128x96", 2, 128, 96, 16, 2, false),
+      patches("cpu_unpatchify_zimage_128x96", 2, 128, 96, 16, 2, true),
 
       // cpu path: im2col tiling and strides, plain-GEMM 1×1, gemv-shaped
       // linear, query tiles with a ragged last tile, key blocks, strided outputs.

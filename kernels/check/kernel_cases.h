@@ -31,6 +31,7 @@ enum class OpKind {
   upsample_nearest2x,
   concat_channels,
   timestep_embedding,
+  patchify,  // DiT patches; `inverse`: back to the image
 };
 
 const char* op_name(OpKind op);
@@ -57,6 +58,8 @@ struct KernelCase {
   int64_t ca = 0, cb = 0;                    // concat_channels (per pixel of hw)
   int64_t inner = 0;                         // geglu, swiglu
   int64_t dim = 0;                           // timestep_embedding
+  int64_t patch = 0;                         // patchify: image [h, w, channels], p = patch
+  bool inverse = false;                      // patchify: patches -> image
   bool bias = false, residual = false, silu = false, flip_sin_to_cos = false;
   float eps = 1e-5f, shift = 0.0f, max_period = 10000.0f;
   float amplitude = 1.0f;  // attention: q and k drawn this large (logit overflow test)

@@ -141,6 +141,12 @@ void concat_channels(int64_t batch, int64_t hw, int64_t ca, const float* a, int6
 }
 
 template <DType kT>
+void patchify(int64_t batch, int64_t h, int64_t w, int64_t c, int64_t p, bool inverse, const float* x, float* y) {
+  Rounded<kT> rx(x, batch * h * w * c);
+  ref::patchify(batch, h, w, c, p, inverse, rx.get(), y);
+}
+
+template <DType kT>
 void timestep_embedding(int64_t batch, const float* t, int64_t dim, bool flip, float shift, float max_period,
                         float* y) {
   ref::timestep_embedding(batch, t, dim, flip, shift, max_period, y);
@@ -168,6 +174,7 @@ Ops make(const char* name) {
   o.gated_residual = &gated_residual<kT>;
   o.upsample_nearest2x = &upsample_nearest2x<kT>;
   o.concat_channels = &concat_channels<kT>;
+  o.patchify = &patchify<kT>;
   o.timestep_embedding = &timestep_embedding<kT>;
   return o;
 }

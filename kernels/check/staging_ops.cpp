@@ -249,6 +249,16 @@ void concat_channels(int64_t batch, int64_t hw, int64_t ca, const float* a, int6
 }
 
 template <DType kT>
+void patchify(int64_t batch, int64_t h, int64_t w, int64_t c, int64_t p, bool inverse, const float* x, float* y) {
+  const int64_t n = batch * h * w * c;
+  auto dx = DeviceTensor::upload(x, n, kT);
+  DeviceTensor dy(n, kT);
+  cuda::invoke_patchify(batch, h, w, c, p, inverse, dx.get(), dy.get(), kT, nullptr);
+  finish();
+  dy.download(y);
+}
+
+template <DType kT>
 void timestep_embedding(int64_t batch, const float* t, int64_t dim, bool flip_sin_to_cos, float downscale_freq_shift,
                         float max_period, float* y) {
   float* dt = nullptr;  // timesteps stay fp32: 999 is not exact in fp16
@@ -283,6 +293,7 @@ Ops make_table(const char* name) {
   o.gated_residual = &gated_residual<kT>;
   o.upsample_nearest2x = &upsample_nearest2x<kT>;
   o.concat_channels = &concat_channels<kT>;
+  o.patchify = &patchify<kT>;
   o.timestep_embedding = &timestep_embedding<kT>;
   return o;
 }

@@ -34,6 +34,7 @@ void quick_gelu(int64_t n, const float* x, float* y);
 void add(int64_t n, const float* a, const float* b, float* y);
 void geglu(int64_t rows, int64_t inner, const float* x, float* y);
 void upsample_nearest2x(int64_t batch, int64_t h, int64_t w, int64_t c, const float* x, float* y);
+void patchify(int64_t batch, int64_t h, int64_t w, int64_t c, int64_t p, bool inverse, const float* x, float* y);
 void concat_channels(int64_t batch, int64_t hw, int64_t ca, const float* a, int64_t cb,
                      const float* b, float* y);
 

@@ -27,4 +27,18 @@ void concat_channels(int64_t batch, int64_t hw, int64_t ca, const float* a, int6
   }
 }
 
+void patchify(int64_t batch, int64_t h, int64_t w, int64_t c, int64_t p, bool inverse, const float* x, float* y) {
+  const int64_t ht = h / p, wt = w / p, run = p * c;  // one patch row: p pixels of c channels, contiguous both ways
+  const int64_t tokens = batch * ht * wt;
+#pragma omp parallel for schedule(static) if (tokens * p * run > 32768)
+  for (int64_t t = 0; t < tokens; ++t) {
+    const int64_t b = t / (ht * wt), i = (t / wt) % ht, j = t % wt;
+    for (int64_t ph = 0; ph < p; ++ph) {
+      const int64_t image = ((b * h + i * p + ph) * w + j * p) * c, patch = t * p * run + ph * run;
+      if (inverse) std::memcpy(y + image, x + patch, sizeof(float) * run);
+      else std::memcpy(y + patch, x + image, sizeof(float) * run);
+    }
+  }
+}
+
 }  // namespace farm::kernels::cpu

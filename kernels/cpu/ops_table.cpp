@@ -24,6 +24,7 @@ const Ops& cpu_ops() {
       .gated_residual = cpu::gated_residual,
       .upsample_nearest2x = cpu::upsample_nearest2x,
       .concat_channels = cpu::concat_channels,
+      .patchify = cpu::patchify,
       // A few hundred sin/cos per sample: ref's loop is already fast enough.
       .timestep_embedding = ref::timestep_embedding,
       .conv2d_upsampled2x = cpu::conv2d_upsampled2x,

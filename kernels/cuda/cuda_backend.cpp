@@ -271,6 +271,11 @@ class CudaBackend final : public Backend {
     cuda::invoke_concat_channels(B, a.size() / (B * ca), ca, in(a), cb, in(b), out(y), dtype_, stream_);
     launched();
   }
+  void patch_move(int64_t p, int64_t h, int64_t w, int64_t c, bool inverse, const Tensor& x, Tensor& y) override {
+    op("patchify");
+    cuda::invoke_patchify(x.dim(0), h, w, c, p, inverse, in(x), out(y), dtype_, stream_);
+    launched();
+  }
   void timestep_embedding(const Tensor& t, int64_t dim, bool flip_sin_to_cos, float downscale_freq_shift,
                           float max_period, Tensor& y) override {
     // Timesteps stay fp32 on the device too: a [batch] upload per pass.

@@ -112,6 +112,21 @@ __global__ void concat_channels_kernel(int64_t pixels, int64_t ca, const T* a, i
   }
 }
 
+// One thread per patch element, the patch index fastest: writes coalesce in
+// the forward direction, reads in the inverse one.
+template <class T>
+__global__ void patchify_kernel(int64_t batch, int64_t h, int64_t w, int64_t c, int64_t p, bool inverse, const T* x,
+                                T* y) {
+  const int64_t ht = h / p, wt = w / p, pd = p * p * c, n = batch * ht * wt * pd;
+  for (int64_t k = first_index(); k < n; k += grid_stride()) {
+    const int64_t e = k % pd, t = k / pd, ch = e % c, pw = (e / c) % p, ph = e / (c * p);
+    const int64_t j = t % wt, i = (t / wt) % ht, b = t / (wt * ht);
+    const int64_t image = ((b * h + i * p + ph) * w + j * p + pw) * c + ch;
+    if (inverse) y[image] = x[k];
+    else y[k] = x[image];
+  }
+}
+
 // Accurate sinf/cosf/expf (not the __ intrinsics): t·freq reaches ~1000 rad.
 template <class T>
 __global__ void timestep_embedding_kernel(int64_t batch, const float* t, int64_t dim, bool flip_sin_to_cos,
@@ -249,6 +264,19 @@ void invoke_concat_channels(int64_t batch, int64_t hw, int64_t ca, const void* a
   FARM_CHECK_LAUNCH();
 }
 
+void invoke_patchify(int64_t batch, int64_t h, int64_t w, int64_t c, int64_t p, bool inverse, const void* x, void* y,
+                     DType dtype, cudaStream_t stream) {
+  const int64_t n = batch * h * w * c;
+  if (n == 0) return;
+  with_type(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    auto* kernel = &patchify_kernel<T>;
+    FARM_LAUNCH(kernel, grid_for(n), dim3(kThreads), 0, stream, batch, h, w, c, p, inverse, static_cast<const T*>(x),
+                static_cast<T*>(y));
+  });
+  FARM_CHECK_LAUNCH();
+}
+
 void invoke_timestep_embedding(int64_t batch, const float* t, int64_t dim, bool flip_sin_to_cos,
                                float downscale_freq_shift, float max_period, void* y, DType dtype,
                                cudaStream_t stream) {
@@ -279,7 +307,8 @@ void append_elementwise_launch_info(std::vector<KernelLaunchInfo>& out) {
   for (const char* name : {"activation_kernel", "add_kernel", "geglu_kernel", "swiglu_kernel", "rope_kernel", "modulate_kernel",
                            "gated_residual_kernel",
                            "upsample_nearest2x_kernel",
-                           "concat_channels_kernel", "timestep_embedding_kernel", "image_to_rgb8_kernel"})
+                           "concat_channels_kernel", "patchify_kernel", "timestep_embedding_kernel",
+                           "image_to_rgb8_kernel"})
     for (const char* type : {"__half", "__nv_bfloat16"})
       out.push_back({std::string(name) + "<" + type + ">", kThreads, 0});
 }

@@ -44,6 +44,10 @@ void invoke_upsample_nearest2x(int64_t batch, int64_t h, int64_t w, int64_t c, c
 void invoke_concat_channels(int64_t batch, int64_t hw, int64_t ca, const void* a, int64_t cb, const void* b,
                             void* y, DType dtype, cudaStream_t stream);
 
+// DiT patches (kernels/ops.h): image [B, H, W, C] <-> [B, (H/p)(W/p), p·p·C].
+void invoke_patchify(int64_t batch, int64_t h, int64_t w, int64_t c, int64_t p, bool inverse, const void* x, void* y,
+                     DType dtype, cudaStream_t stream);
+
 // t: fp32 device [batch] -> y [batch, dim] (`dtype`), as kernels/ops.h describes.
 void invoke_timestep_embedding(int64_t batch, const float* t, int64_t dim, bool flip_sin_to_cos,
                                float downscale_freq_shift, float max_period, void* y, DType dtype,

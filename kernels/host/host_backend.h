@@ -146,6 +146,10 @@ class HostBackend : public Backend {
     const int64_t B = a.dim(0), ca = a.dim(-1), cb = b.dim(-1);
     ops_.concat_channels(B, a.size() / (B * ca), ca, a.ptr(), cb, b.ptr(), y.ptr());
   }
+  void patch_move(int64_t p, int64_t h, int64_t w, int64_t c, bool inverse, const Tensor& x, Tensor& y) override {
+    const auto timer = time_op("patchify");
+    ops_.patchify(x.dim(0), h, w, c, p, inverse, x.ptr(), y.ptr());
+  }
   void timestep_embedding(const Tensor& t, int64_t dim, bool flip_sin_to_cos, float downscale_freq_shift,
                           float max_period, Tensor& y) override {
     const auto timer = time_op("timestep_embedding");

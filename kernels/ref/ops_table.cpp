@@ -22,6 +22,7 @@ const Ops& ref_ops() {
       .gated_residual = ref::gated_residual,
       .upsample_nearest2x = ref::upsample_nearest2x,
       .concat_channels = ref::concat_channels,
+      .patchify = ref::patchify,
       .timestep_embedding = ref::timestep_embedding,
   };
   return ops;
