@@ -274,13 +274,15 @@ std::function<int()> add_render_command(CLI::App& app) {
   cmd->add_option("--config", f->config, "job defaults (TOML); flags override it, prompt lines override both");
   cmd->add_option("--negative-prompt", f->negative_prompt, "default negative prompt");
   cmd->add_option("--seed", f->seed, "default seed (-1: per item, derived from the job seed and the item's position: see --job-seed)");
-  cmd->add_option("--steps", f->steps, "default sampling steps (20)");
-  cmd->add_option("--guidance", f->guidance, "default CFG scale (7.5; <= 1 disables guidance)");
+  cmd->add_option("--steps", f->steps, "default sampling steps (20; Z-Image: 8, each one DiT evaluation)");
+  cmd->add_option("--guidance", f->guidance,
+                  "default CFG scale (7.5; <= 1 disables guidance). Z-Image: diffusers' guidance (0, its default, "
+                  "disables it; > 0 mixes pos + g·(pos − neg))");
   cmd->add_option("--width", f->width, "default width (a multiple of 8; default: the model's native size, e.g. 512 for SD 1.5)");
   cmd->add_option("--height", f->height, "default height (a multiple of 8; default: the model's native size)");
   cmd->add_option("--sampler", f->sampler,
                   "default sampler: ddim, euler, euler_karras, euler_a, euler_a_karras, dpmpp_2m, dpmpp_2m_karras, or "
-                  "as A1111 names them (\"Euler a\", \"DPM++ 2M Karras\", ...)");
+                  "as A1111 names them (\"Euler a\", \"DPM++ 2M Karras\", ...); Z-Image: flow_euler (its only one)");
   cmd->add_option("--clip-skip", f->clip_skip, "default clip skip (1: last layer, 2: penultimate)");
   cmd->add_option("--count", f->count, "default images per prompt line, seeds seed, seed+1, ... (A1111's batch count)");
   cmd->add_option("--prompt-syntax", f->prompt_syntax,
