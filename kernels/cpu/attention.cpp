@@ -112,16 +112,14 @@ void attention_flash_pair(const AttentionArgs& a, const float* qh, const float* 
           for (int64_t q = 0; q < dim_panels; ++q)
             for (int64_t e = 0; e < kPanel; ++e) o[(q * kFlashRows + r) * kPanel + e] *= alpha;
       }
-      // O += P · V over the block, 64 keys per chunk.
+      // O += P · V over the block's keys in one pass per register tile (its
+      // sums stay in registers for all 512 keys, not reloaded every 64).
       for (int64_t q = 0; q < dim_panels; ++q) {
         const int64_t e0 = q * kPanel, width = std::min(kPanel, d - e0), ld = ceil_div(width, 16) * 16;
-        for (int64_t p = 0; p < panels; ++p) {
-          const int64_t kc = std::min(kPanel, block - p * kPanel);
-          const float* b = vp + n * e0 + (j0 + p * kPanel) * ld;
-          for (int64_t r = 0; r < rows; r += kTile)
-            f32_tile(static_cast<int>(std::min<int64_t>(kTile, rows - r)), static_cast<int>(ld / 16), kc,
-                     srows + r, p * kPanel, b, o + (q * kFlashRows + r) * kPanel, kPanel, j0 == 0 && p == 0);
-        }
+        const float* b = vp + n * e0 + j0 * ld;
+        for (int64_t r = 0; r < rows; r += kTile)
+          f32_tile(static_cast<int>(std::min<int64_t>(kTile, rows - r)), static_cast<int>(ld / 16), block, srows + r,
+                   0, b, o + (q * kFlashRows + r) * kPanel, kPanel, j0 == 0);
       }
     }
     for (int64_t r = 0; r < rows; ++r) {

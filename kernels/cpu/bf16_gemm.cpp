@@ -74,15 +74,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void gemm_bf16_stri
   }
 }
 
-uint16_t* bf16_scratch(int64_t n) {
-  thread_local std::vector<uint16_t> buf;
-  if (static_cast<int64_t>(buf.size()) < n) {
-    buf.clear();
-    buf.shrink_to_fit();
-    buf.resize(static_cast<size_t>(n));
-  }
-  return buf.data();
-}
+uint16_t* bf16_scratch(int64_t n) { return static_cast<uint16_t*>(aligned_scratch(6, n * 2)); }
 
 }  // namespace
 

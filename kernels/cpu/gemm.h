@@ -48,8 +48,10 @@ bool worth_parallel(double flops);
 void add_bias_residual(int64_t rows, int64_t cols, int64_t ld, const float* c, const float* bias,
                        const float* residual, float* y);
 
-// A per-thread buffer of at least n floats, reused across calls; `slot`
-// tells apart buffers one op needs at the same time.
+// A per-thread buffer of at least n floats, 64-byte aligned, reused across
+// calls; `slot` (0 to 5) tells apart buffers one op needs at the same time.
 float* scratch(int slot, int64_t n);
+// The same for any element type: slots 6 and 7 are the bf16 kernels'.
+void* aligned_scratch(int slot, int64_t bytes);
 
 }  // namespace farm::kernels::cpu
