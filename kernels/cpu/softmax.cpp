@@ -9,6 +9,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
+#include <algorithm>
 #include <limits>
 
 #include "kernels/cpu/fast_math.h"
@@ -61,6 +62,35 @@ __attribute__((target("avx512f"))) float softmax_avx512(float* s, int64_t n, flo
   }
   *row_max = row;
   return _mm512_reduce_add_ps(sum);
+}
+
+template <int V>
+__attribute__((target("avx512f"))) void softmax_columns_avx512(float* s, int64_t keys, float scale, float* col_max,
+                                                               float* col_sum, float* alpha, bool first) {
+  const __m512 vscale = _mm512_set1_ps(scale);
+  __m512 m[V];
+  for (int v = 0; v < V; ++v)
+    m[v] = first ? _mm512_set1_ps(-std::numeric_limits<float>::infinity()) : _mm512_loadu_ps(col_max + 16 * v);
+  __m512 before[V];
+  for (int v = 0; v < V; ++v) before[v] = m[v];
+  for (int64_t j = 0; j < keys; ++j)
+    for (int v = 0; v < V; ++v) m[v] = _mm512_max_ps(m[v], _mm512_mul_ps(_mm512_loadu_ps(s + j * 16 * V + 16 * v), vscale));
+  __m512 sum[V];
+  for (int v = 0; v < V; ++v) sum[v] = _mm512_setzero_ps();
+  for (int64_t j = 0; j < keys; ++j)
+    for (int v = 0; v < V; ++v) {
+      float* p = s + j * 16 * V + 16 * v;
+      const __m512 e = exp_nonpositive_16(_mm512_sub_ps(_mm512_mul_ps(_mm512_loadu_ps(p), vscale), m[v]));
+      _mm512_storeu_ps(p, e);
+      sum[v] = _mm512_add_ps(sum[v], e);
+    }
+  for (int v = 0; v < V; ++v) {
+    const __m512 a = first ? _mm512_setzero_ps() : exp_nonpositive_16(_mm512_sub_ps(before[v], m[v]));
+    _mm512_storeu_ps(alpha + 16 * v, a);
+    _mm512_storeu_ps(col_sum + 16 * v,
+                     first ? sum[v] : _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(col_sum + 16 * v), a), sum[v]));
+    _mm512_storeu_ps(col_max + 16 * v, m[v]);
+  }
 }
 
 bool has_avx512() {
@@ -118,6 +148,35 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) float softmax_block
   }
   *row_max = m;
   return sum;
+}
+
+void softmax_columns(float* s, int64_t keys, int vecs, float scale, float* col_max, float* col_sum, float* alpha,
+                     bool first) {
+#if defined(FARM_SOFTMAX_AVX512)
+  if (has_avx512()) {
+    switch (vecs) {
+      case 1: return softmax_columns_avx512<1>(s, keys, scale, col_max, col_sum, alpha, first);
+      case 2: return softmax_columns_avx512<2>(s, keys, scale, col_max, col_sum, alpha, first);
+      case 3: return softmax_columns_avx512<3>(s, keys, scale, col_max, col_sum, alpha, first);
+      default: return softmax_columns_avx512<4>(s, keys, scale, col_max, col_sum, alpha, first);
+    }
+  }
+#endif
+  // Portable (the flash path runs only where AVX-512 does; kept for builds
+  // without it).
+  const int64_t lanes = 16 * int64_t{vecs};
+  for (int64_t q = 0; q < lanes; ++q) {
+    float m = first ? -std::numeric_limits<float>::infinity() : col_max[q];
+    for (int64_t j = 0; j < keys; ++j) m = std::max(m, scale * s[j * lanes + q]);
+    float sum = 0.0f;
+    for (int64_t j = 0; j < keys; ++j) {
+      s[j * lanes + q] = fast_exp(scale * s[j * lanes + q] - m);
+      sum += s[j * lanes + q];
+    }
+    alpha[q] = first ? 0.0f : fast_exp(col_max[q] - m);
+    col_sum[q] = first ? sum : col_sum[q] * alpha[q] + sum;
+    col_max[q] = m;
+  }
 }
 
 }  // namespace farm::kernels::cpu

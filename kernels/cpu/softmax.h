@@ -17,4 +17,13 @@ float softmax_row(float* s, int64_t n, int64_t visible, float scale);
 // summed before by exp(old max − new max).
 float softmax_block(float* s, int64_t n, float scale, float* row_max);
 
+// One block of keys of an online softmax done down columns (the transposed
+// flash path of attention.cpp): s is [keys][16·vecs], lane q a query. For
+// each q: m = max(col_max[q], scale · s[j][q]) over the block, s[j][q] =
+// exp(scale · s[j][q] − m), alpha[q] = exp(col_max[q] − m) and col_sum[q] =
+// col_sum[q] · alpha[q] + Σ_j s[j][q]; col_max[q] = m. With `first`, the
+// block starts the softmax (no previous max or sum). vecs 1 to 4.
+void softmax_columns(float* s, int64_t keys, int vecs, float scale, float* col_max, float* col_sum, float* alpha,
+                     bool first);
+
 }  // namespace farm::kernels::cpu
