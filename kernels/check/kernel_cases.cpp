@@ -298,6 +298,10 @@ std::vector<KernelCase> make_cases() {
       // long k (≥ 1024): bands of 128 rows walking k 256 at a time, a
       // ragged last 128-k chunk (1100 = 8 · 128 + 76) and column panel.
       linear("cpu_linear_long_k_bands", 2, 150, 1100, 70, true, true),
+      // many rows per sample (SD's 64² and 32² levels run here too): bands
+      // of 512 rows that cross samples (2 × 700), three 64-column panels
+      // with a ragged last one (150 = 2 · 64 + 22), bias and residual.
+      linear("cpu_linear_many_rows", 2, 700, 96, 150, true, true),
       attn("cpu_attn_query_tiles_d40", 2, 2, 300, 300, 40),
       attn("cpu_attn_causal_strided_out", 1, 3, 100, 100, 64, 3 * 3 * 64, 3 * 3 * 64, true,
            3 * 64 + 5),

@@ -19,10 +19,9 @@
 // the path without AVX-512) each 256-row block repacked the whole weight,
 // and a 3×3 conv's im2col copy was written and then packed again: the SD
 // 1.5 VAE decode at 512² went from 12.8 s to 10.2 s, the UNet's convs from
-// 3.9 s to 3.5 s a step (2 threads, AMX VM). Also the linears with few
-// rows per sample (linear.cpp: text encoders, SD's 16² and 8² levels) and
-// every GEGLU projection (gemm_geglu_f32); linears with many rows stay on
-// OpenBLAS, whose packed-A kernels were a few % faster there.
+// 3.9 s to 3.5 s a step (2 threads, AMX VM). Also every linear (linear.cpp),
+// every GEGLU projection (gemm_geglu_f32) and both products of the flash
+// attention (attention.cpp, through f32_tile).
 #pragma once
 
 #include <cstdint>
