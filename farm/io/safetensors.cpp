@@ -132,15 +132,16 @@ const SafetensorsFile::Entry& SafetensorsFile::at(const std::string& name) const
 Tensor SafetensorsFile::load_f32(const std::string& name) const {
   const Entry& e = at(name);
   Tensor t = stored_to_f32(e, bytes(e));
-  // The converted copy is all the model keeps: hand the file's pages back
-  // (they stay in the page cache), or a 2 GB checkpoint would sit in this
-  // process's resident set beside the weights made from it. A page shared
-  // with a neighbouring tensor simply faults in again from the file if read.
-  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  const auto first = reinterpret_cast<uintptr_t>(bytes(e)) / page * page;
-  const auto last = reinterpret_cast<uintptr_t>(bytes(e)) + (e.end - e.begin);
-  if (e.end > e.begin) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+  release(bytes(e), e.end - e.begin);
   return t;
+}
+
+void SafetensorsFile::release(const uint8_t* p, uint64_t size) {
+  if (size == 0) return;
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto first = reinterpret_cast<uintptr_t>(p) / page * page;
+  const auto last = reinterpret_cast<uintptr_t>(p) + size;
+  ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 Tensor stored_to_f32(const SafetensorsFile::Entry& e, const uint8_t* p) {

@@ -38,6 +38,12 @@ class SafetensorsFile {
   // reader sends to the ranks that do not read the file: farm/io/weight_share.h).
   const uint8_t* stored_bytes(const std::string& name) const { return bytes(at(name)); }
   std::vector<int64_t> load_i64(const std::string& name) const;
+  // Hands the mapping's pages under [p, p + size) back once a converted copy
+  // is all the model keeps (they stay in the page cache): without it a 2 GB
+  // checkpoint sits in the resident set beside the weights made from it
+  // until the file is closed. A page shared with a tensor not yet read just
+  // faults in again from the file.
+  static void release(const uint8_t* p, uint64_t size);
 
  private:
   const uint8_t* bytes(const Entry& e) const { return data_ + e.begin; }

@@ -142,7 +142,9 @@ Tensor WeightStore::get(const std::string& key, const Shape& expected) const {
   const uint8_t* bytes = at.file->stored_bytes(whole->name) + (e.begin - whole->begin);
   // The followers convert the same bytes through the same stored_to_f32.
   if (share_) share_->send(key, e.dtype, bytes, size);
-  return to_f32(e, bytes, at.transpose);
+  Tensor t = to_f32(e, bytes, at.transpose);
+  SafetensorsFile::release(bytes, size);  // the converted copy is what the model keeps
+  return t;
 }
 
 Tensor WeightStore::received(const Located& at, const std::string& key) const {
