@@ -129,27 +129,6 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) float softmax_row(f
   return sum;
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) float softmax_block(float* s, int64_t n, float scale,
-                                                                                 float* row_max) {
-#if defined(FARM_SOFTMAX_AVX512)
-  if (has_avx512()) return softmax_avx512(s, n, scale, row_max);
-#endif
-  float m = *row_max;
-#pragma omp simd reduction(max : m)
-  for (int64_t j = 0; j < n; ++j) {
-    const float v = scale * s[j];
-    m = v > m ? v : m;
-  }
-  float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-  for (int64_t j = 0; j < n; ++j) {
-    s[j] = fast_exp(scale * s[j] - m);
-    sum += s[j];
-  }
-  *row_max = m;
-  return sum;
-}
-
 void softmax_columns(float* s, int64_t keys, int vecs, float scale, float* col_max, float* col_sum, float* alpha,
                      bool first) {
 #if defined(FARM_SOFTMAX_AVX512)

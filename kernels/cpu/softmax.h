@@ -1,4 +1,5 @@
-// The fp32 attention's softmax row (attention.cpp); the bf16 attention fuses its own
+// The fp32 attention's softmaxes (attention.cpp): by rows for the one-pass
+// path, down columns for the transposed flash path; the bf16 attention fuses its own
 // with the rounding to bf16 (softmax_bf16_tiles in bf16_gemm.h).
 #pragma once
 
@@ -10,12 +11,6 @@ namespace farm::kernels::cpu {
 // (max over the scaled visible entries); returns their sum. fp32 throughout;
 // scale 1 leaves the scores' bits as they are.
 float softmax_row(float* s, int64_t n, int64_t visible, float scale);
-
-// One block of keys of an online softmax (the flash path of attention.cpp):
-// *row_max becomes max(*row_max, scale · s[j]), then s[j] = exp(scale · s[j]
-// − *row_max) for j < n; returns their sum. The caller rescales what it
-// summed before by exp(old max − new max).
-float softmax_block(float* s, int64_t n, float scale, float* row_max);
 
 // One block of keys of an online softmax done down columns (the transposed
 // flash path of attention.cpp): s is [keys][16·vecs], lane q a query. For
